@@ -1,0 +1,1 @@
+"""RM Assistant application: settings, CLI, Telegram front end, console twin, conversation log."""

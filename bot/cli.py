@@ -1,0 +1,34 @@
+"""The `rm-assistant` command line: one root group, sub-commands registered by their modules."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from bot import cli_app, cli_crm, cli_kb
+from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
+def cli(verbose: bool) -> None:
+    """RM Assistant: knowledge base, CRM and Telegram bot for relationship managers."""
+    level = logging.DEBUG if verbose else getattr(logging, get_settings().rm_log_level.upper(), logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Third-party chatter (HTTP requests, Chroma) would drown the CLI output.
+    for noisy in ("httpx", "chromadb", "jieba", "urllib3", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+cli_kb.register(cli)
+cli_crm.register(cli)
+cli_app.register(cli)
+
+
+def main() -> None:
+    """Entry point of the `rm-assistant` console script."""
+    cli(prog_name="rm-assistant")
