@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from bot import cli_app, cli_crm, cli_kb
+from bot import cli_app, cli_crm, cli_kb, cli_ops
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,9 @@ logger = logging.getLogger(__name__)
 def cli(verbose: bool) -> None:
     """RM Assistant: knowledge base, CRM and Telegram bot for relationship managers."""
     level = logging.DEBUG if verbose else getattr(logging, get_settings().rm_log_level.upper(), logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     # Third-party chatter (HTTP requests, Chroma) would drown the CLI output.
     for noisy in ("httpx", "chromadb", "jieba", "urllib3", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
@@ -27,6 +29,7 @@ def cli(verbose: bool) -> None:
 cli_kb.register(cli)
 cli_crm.register(cli)
 cli_app.register(cli)
+cli_ops.register(cli)
 
 
 def main() -> None:

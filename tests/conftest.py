@@ -19,9 +19,9 @@ DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Keep every test away from the developer's `.env`, `./data` and real Telegram/LLM settings."""
     for key in list(os.environ):
-        if key.startswith(("RM_", "TELEGRAM_", "LLM_", "CHROMA_")) or key == "DATABASE_URL":
-            if key != "RM_REQUIRE_POSTGRES":
-                monkeypatch.delenv(key, raising=False)
+        managed = key.startswith(("RM_", "TELEGRAM_", "LLM_", "CHROMA_")) or key == "DATABASE_URL"
+        if managed and key != "RM_REQUIRE_POSTGRES":
+            monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("RM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)  # so a stray `.env` in the repo is never read
     get_settings.cache_clear()

@@ -1,0 +1,406 @@
+"""Conversation log: every question/answer exchange, its feedback, and the updates already handled.
+
+Stored in the same database as the CRM (own tables, own Alembic version table) so supervisors review
+conversations next to contact records. Personal numbers are masked before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from crm_adapter.masking import mask_personal_numbers
+
+if TYPE_CHECKING:
+    from knowledge import Answer
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_VALUES = ("up", "down")
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class FeedbackError(ValueError):
+    """Feedback on an unknown exchange, by someone else, or with a bad value (message in Chinese)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One question and the answer the assistant gave, as stored (numbers masked)."""
+
+    id: int
+    staff_code: str
+    channel: str
+    chat_id: int | None
+    update_id: int | None
+    question: str
+    answer: str
+    citations: tuple[dict[str, object], ...]
+    grounded: bool
+    composer: str
+    flags: tuple[str, ...]
+    feedback: str | None
+    created_at: datetime
+    feedback_at: datetime | None
+
+    @property
+    def flagged(self) -> bool:
+        """Worth a supervisor's look: no source, a thumbs-down, or a compliance warning."""
+        return (not self.grounded) or self.feedback == "down" or bool(self.flags)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "staff_code": self.staff_code,
+            "channel": self.channel,
+            "chat_id": self.chat_id,
+            "update_id": self.update_id,
+            "question": self.question,
+            "answer": self.answer,
+            "citations": list(self.citations),
+            "grounded": self.grounded,
+            "composer": self.composer,
+            "flags": list(self.flags),
+            "feedback": self.feedback,
+            "flagged": self.flagged,
+            "created_at": self.created_at.isoformat(),
+            "feedback_at": self.feedback_at.isoformat() if self.feedback_at else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UnansweredQuestion:
+    """A question the knowledge base could not answer, grouped by its text."""
+
+    question: str
+    times: int
+    last_asked: datetime
+    staff_codes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LogStats:
+    questions: int = 0
+    grounded: int = 0
+    unanswered: int = 0
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+    flagged: int = 0
+    by_staff: dict[str, int] = field(default_factory=dict)
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _ExchangeRow(_Base):
+    __tablename__ = "bot_exchanges"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    staff_code: Mapped[str] = mapped_column(sa.String(32))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    chat_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    update_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    question: Mapped[str] = mapped_column(sa.Text)
+    answer: Mapped[str] = mapped_column(sa.Text)
+    citations: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    grounded: Mapped[bool] = mapped_column(sa.Boolean)
+    composer: Mapped[str] = mapped_column(sa.String(16))
+    flags: Mapped[list[str]] = mapped_column(sa.JSON)
+    feedback: Mapped[str | None] = mapped_column(sa.String(8))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    feedback_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class _ProcessedUpdateRow(_Base):
+    __tablename__ = "bot_processed_updates"
+
+    channel: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    update_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _to_exchange(row: _ExchangeRow) -> Exchange:
+    created = _utc(row.created_at)
+    assert created is not None
+    return Exchange(
+        id=row.id,
+        staff_code=row.staff_code,
+        channel=row.channel,
+        chat_id=row.chat_id,
+        update_id=row.update_id,
+        question=row.question,
+        answer=row.answer,
+        citations=tuple(row.citations or ()),
+        grounded=row.grounded,
+        composer=row.composer,
+        flags=tuple(row.flags or ()),
+        feedback=row.feedback,
+        created_at=created,
+        feedback_at=_utc(row.feedback_at),
+    )
+
+
+def create_store_engine(database_url: str) -> Engine:
+    """An engine for our tables; SQLite gets WAL and a busy timeout so processes can share the file."""
+    url = sa.engine.make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Apply the conversation-log migrations (ordered steps in bot/migrations/versions)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+class ConversationLog:
+    """Repository of exchanges. Safe to share between threads (one session per call)."""
+
+    def __init__(self, database_url: str) -> None:
+        self._engine = create_store_engine(database_url)
+        upgrade_schema(self._engine)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- writing ------------------------------------------------------------------------------
+    def record(
+        self,
+        *,
+        staff_code: str,
+        channel: str,
+        question: str,
+        answer: Answer,
+        chat_id: int | None = None,
+        update_id: int | None = None,
+        flags: Sequence[str] = (),
+    ) -> Exchange:
+        """Store one exchange; a redelivered update returns the row already stored."""
+        if update_id is not None:
+            existing = self._by_update(channel=channel, chat_id=chat_id, update_id=update_id)
+            if existing is not None:
+                return existing
+        row = _ExchangeRow(
+            staff_code=staff_code,
+            channel=channel,
+            chat_id=chat_id,
+            update_id=update_id,
+            question=mask_personal_numbers(question),
+            answer=mask_personal_numbers(answer.answer),
+            citations=[_mask_citation(c.to_dict()) for c in answer.citations],
+            grounded=answer.grounded,
+            composer=answer.composer,
+            flags=list(flags),
+            feedback=None,
+            created_at=datetime.now(UTC),
+            feedback_at=None,
+        )
+        try:
+            with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:
+            # Two deliveries of one update raced; the first one won.
+            existing = self._by_update(channel=channel, chat_id=chat_id, update_id=update_id)
+            if existing is None:
+                raise
+            return existing
+        return _to_exchange(row)
+
+    def set_feedback(self, *, exchange_id: int, staff_code: str, value: str) -> Exchange:
+        """Record 👍 ("up") or 👎 ("down") from the staff member who asked."""
+        if value not in FEEDBACK_VALUES:
+            raise FeedbackError("无效的反馈")
+        with self._sessions.begin() as session:
+            row = session.get(_ExchangeRow, exchange_id)
+            if row is None:
+                raise FeedbackError("找不到这条问答记录")
+            if row.staff_code != staff_code:
+                raise FeedbackError("只能对自己的提问进行评价")
+            row.feedback = value
+            row.feedback_at = datetime.now(UTC)
+            session.flush()
+            return _to_exchange(row)
+
+    def claim_update(self, *, channel: str, update_id: int) -> bool:
+        """Mark an update as handled; False if it was handled before (a redelivery)."""
+        try:
+            with self._sessions.begin() as session:
+                session.add(
+                    _ProcessedUpdateRow(channel=channel, update_id=update_id, processed_at=datetime.now(UTC))
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    # --- reading ------------------------------------------------------------------------------
+    def get(self, *, exchange_id: int) -> Exchange | None:
+        with self._sessions() as session:
+            row = session.get(_ExchangeRow, exchange_id)
+            return _to_exchange(row) if row else None
+
+    def _by_update(self, *, channel: str, chat_id: int | None, update_id: int | None) -> Exchange | None:
+        stmt = sa.select(_ExchangeRow).where(
+            _ExchangeRow.channel == channel,
+            _ExchangeRow.update_id == update_id,
+            _ExchangeRow.chat_id.is_(None) if chat_id is None else _ExchangeRow.chat_id == chat_id,
+        )
+        with self._sessions() as session:
+            row = session.scalars(stmt).first()
+            return _to_exchange(row) if row else None
+
+    def _filtered(
+        self,
+        stmt: sa.Select[Any],
+        *,
+        staff_codes: Sequence[str] | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> sa.Select[Any]:
+        if staff_codes is not None:
+            stmt = stmt.where(_ExchangeRow.staff_code.in_(list(staff_codes)))
+        if since is not None:
+            stmt = stmt.where(_ExchangeRow.created_at >= since)
+        if until is not None:
+            stmt = stmt.where(_ExchangeRow.created_at < until)
+        return stmt
+
+    def list_exchanges(
+        self,
+        *,
+        staff_codes: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        flagged_first: bool = True,
+        limit: int = 50,
+    ) -> list[Exchange]:
+        """Exchanges newest first; with flagged_first, flagged ones lead (each group newest first)."""
+        stmt = self._filtered(sa.select(_ExchangeRow), staff_codes=staff_codes, since=since, until=until)
+        if flagged_first:
+            flagged = sa.or_(
+                _ExchangeRow.grounded.is_(False),
+                _ExchangeRow.feedback == "down",
+                # An empty JSON list renders as '[]' on both SQLite and PostgreSQL.
+                sa.cast(_ExchangeRow.flags, sa.Text) != "[]",
+            )
+            stmt = stmt.order_by(sa.case((flagged, 0), else_=1), _ExchangeRow.created_at.desc())
+        else:
+            stmt = stmt.order_by(_ExchangeRow.created_at.desc())
+        stmt = stmt.order_by(_ExchangeRow.id.desc()).limit(limit)
+        with self._sessions() as session:
+            return [_to_exchange(r) for r in session.scalars(stmt)]
+
+    def iter_exchanges(self, *, since: datetime | None = None, batch: int = 500) -> Iterator[Exchange]:
+        """All exchanges oldest first, streamed in batches (for exports)."""
+        last_id = 0
+        while True:
+            stmt = self._filtered(
+                sa.select(_ExchangeRow).where(_ExchangeRow.id > last_id),
+                staff_codes=None,
+                since=since,
+                until=None,
+            )
+            with self._sessions() as session:
+                rows = [_to_exchange(r) for r in session.scalars(stmt.order_by(_ExchangeRow.id).limit(batch))]
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].id
+
+    def unanswered(self, *, since: datetime | None = None, limit: int = 50) -> list[UnansweredQuestion]:
+        """Questions the knowledge base had no source for, most asked first."""
+        stmt = self._filtered(
+            sa.select(_ExchangeRow.question, _ExchangeRow.staff_code, _ExchangeRow.created_at).where(
+                _ExchangeRow.grounded.is_(False)
+            ),
+            staff_codes=None,
+            since=since,
+            until=None,
+        )
+        groups: dict[str, tuple[int, datetime, set[str]]] = {}
+        with self._sessions() as session:
+            for question, staff_code, created in session.execute(stmt):
+                key = " ".join(question.split())
+                created = _utc(created)
+                times, last, staff = groups.get(key, (0, created, set()))
+                groups[key] = (times + 1, max(last, created), staff | {staff_code})
+        items = [
+            UnansweredQuestion(question=q, times=t, last_asked=last, staff_codes=tuple(sorted(s)))
+            for q, (t, last, s) in groups.items()
+        ]
+        items.sort(key=lambda u: (-u.times, -u.last_asked.timestamp()))
+        return items[:limit]
+
+    def stats(
+        self,
+        *,
+        staff_codes: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> LogStats:
+        stmt = self._filtered(
+            sa.select(
+                _ExchangeRow.staff_code, _ExchangeRow.grounded, _ExchangeRow.feedback, _ExchangeRow.flags
+            ),
+            staff_codes=staff_codes,
+            since=since,
+            until=until,
+        )
+        questions = grounded = up = down = flagged = 0
+        by_staff: dict[str, int] = {}
+        with self._sessions() as session:
+            for staff_code, is_grounded, feedback, flags in session.execute(stmt):
+                questions += 1
+                grounded += bool(is_grounded)
+                up += feedback == "up"
+                down += feedback == "down"
+                flagged += (not is_grounded) or feedback == "down" or bool(flags)
+                by_staff[staff_code] = by_staff.get(staff_code, 0) + 1
+        return LogStats(
+            questions=questions,
+            grounded=grounded,
+            unanswered=questions - grounded,
+            thumbs_up=up,
+            thumbs_down=down,
+            flagged=flagged,
+            by_staff=by_staff,
+        )
+
+
+def _mask_citation(citation: dict[str, object]) -> dict[str, object]:
+    return {k: mask_personal_numbers(v) if isinstance(v, str) else v for k, v in citation.items()}

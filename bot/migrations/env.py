@@ -1,0 +1,16 @@
+"""Alembic environment for the conversation log; run programmatically by `bot.convlog`."""
+
+from __future__ import annotations
+
+from alembic import context
+
+config = context.config
+connection = config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=None,
+    version_table="alembic_version_bot",
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()
