@@ -6,6 +6,7 @@ import logging
 import sys
 
 import click
+from pydantic import ValidationError
 
 from bot import cli_app, cli_crm, cli_kb, cli_ops
 from bot.settings import get_settings
@@ -32,6 +33,19 @@ cli_app.register(cli)
 cli_ops.register(cli)
 
 
+def _describe_settings_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+        parts.append(f"{name}: {err['msg']}")
+    return "; ".join(parts)
+
+
 def main() -> None:
     """Entry point of the `rm-assistant` console script."""
-    cli(prog_name="rm-assistant")
+    try:
+        cli(prog_name="rm-assistant")
+    except ValidationError as exc:
+        # A bad value in the environment or `.env`: name the variable, no traceback.
+        click.echo(f"Error: invalid setting: {_describe_settings_error(exc)}", err=True)
+        sys.exit(2)

@@ -1,9 +1,302 @@
-"""CLI sub-commands (placeholder until implemented)."""
+"""`rm-assistant staff ...` and `rm-assistant crm ...`: staff management, demo data, import and lookups.
+
+The CLI is an operator tool: whoever runs it has the database. Client-data commands still take
+``--as STAFF_CODE`` so scopes and the access log apply exactly as in chat. `crm import-clients` without
+``--as`` runs as the reserved operator identity ``CLI`` (an admin without Telegram id, created on first
+use, so it can never be reached from chat); the access log and logs name it.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import click
+
+from bot.crm_wiring import open_crm
+from bot.settings import get_settings
+from crm_adapter.csv_import import import_clients_csv
+from crm_adapter.demo import seed_demo
+from crm_adapter.errors import CRMError, NotFound
+from crm_adapter.models import Client, ContactRecord, Role, Staff
+from crm_adapter.sql import SqlCRM
+
+logger = logging.getLogger(__name__)
+
+#: Reserved staff code of the command-line operator (see module docstring).
+OPERATOR_CODE = "CLI"
+OPERATOR_NAME = "命令行操作员"
+
+
+@contextmanager
+def _crm() -> Iterator[SqlCRM]:
+    """Open the CRM; turn every adapter error into a one-line click error (exit 1, no traceback)."""
+    # Alembic reports "Context impl SQLiteImpl" on every start; only its warnings matter here.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        crm = open_crm(get_settings())
+    except CRMError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield crm
+    except CRMError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        crm.close()
+
+
+def _zone() -> tzinfo:
+    try:
+        return ZoneInfo(get_settings().rm_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A compact left-aligned table that lines up with Chinese (double-width) characters."""
+    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)).rstrip()
+        for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _echo_json(items: list[dict[str, Any]]) -> None:
+    click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+
+
+def _staff_json(staff: Staff) -> dict[str, Any]:
+    return staff.model_dump(mode="json")
+
+
+def _client_json(client: Client) -> dict[str, Any]:
+    # The raw phone number never leaves through the CLI; scripts get the masked form.
+    data = client.model_dump(mode="json", exclude={"phone"})
+    data.update(phone_masked=client.phone_masked, risk_name=client.risk_name, aum_band=client.aum_band)
+    return data
+
+
+def _contact_json(contact: ContactRecord) -> dict[str, Any]:
+    return contact.model_dump(mode="json")
+
+
+def _summary(text: str, limit: int = 40) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _ensure_operator(crm: SqlCRM) -> str:
+    try:
+        staff = crm.get_staff(code=OPERATOR_CODE)
+    except NotFound:
+        staff = crm.add_staff(staff=Staff(code=OPERATOR_CODE, name=OPERATOR_NAME, role=Role.ADMIN))
+        logger.info("created the CLI operator identity %s (admin, no Telegram id)", OPERATOR_CODE)
+    if staff.role is not Role.ADMIN:
+        raise click.ClickException(f"员工编号 {OPERATOR_CODE} 已被占用且不是管理员，请用 --as 指定管理员")
+    return staff.code
+
+
+# ---------------------------------------------------------------------- staff
+@click.group("staff")
+def staff_group() -> None:
+    """Register, list and remove staff (RMs, supervisors, trainers, admins)."""
+
+
+@staff_group.command("add")
+@click.option("--code", required=True, help="Staff code, e.g. RM001.")
+@click.option("--name", required=True, help="Display name, e.g. 王敏.")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="Access role.")
+@click.option("--team", default=None, help="Team (required for supervisors).")
+@click.option("--telegram-id", type=int, default=None, help="Telegram user id that maps to this staff.")
+def staff_add(code: str, name: str, role: str, team: str | None, telegram_id: int | None) -> None:
+    """Add a staff member, or update the one with this code."""
+    with _crm() as crm:
+        staff = crm.add_staff(
+            staff=Staff(code=code, name=name, role=Role(role), team=team, telegram_id=telegram_id)
+        )
+    team_text = f"，团队 {staff.team}" if staff.team else ""
+    click.echo(f"已保存员工 {staff.code} {staff.name}（{staff.role.value}{team_text}）")
+
+
+@staff_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list to stdout.")
+def staff_list(as_json: bool) -> None:
+    """List active staff."""
+    with _crm() as crm:
+        staff = crm.list_staff()
+    if as_json:
+        _echo_json([_staff_json(s) for s in staff])
+        return
+    if not staff:
+        click.echo("（尚无员工）")
+        return
+    rows = [(s.code, s.name, s.role.value, s.team or "", s.telegram_id or "") for s in staff]
+    click.echo(render_table(("编号", "姓名", "角色", "团队", "Telegram ID"), rows))
+
+
+@staff_group.command("remove")
+@click.argument("code")
+def staff_remove(code: str) -> None:
+    """Deactivate a staff member (refused while they still own clients)."""
+    with _crm() as crm:
+        crm.remove_staff(code=code)
+    click.echo(f"已停用员工 {code.strip().upper()}")
+
+
+# ---------------------------------------------------------------------- crm
+@click.group("crm")
+def crm_group() -> None:
+    """Clients and contact records: demo data, CSV import, search, contacts."""
+
+
+@crm_group.command("seed-demo")
+@click.option("--clients", default=60, show_default=True, type=click.IntRange(1, 9999))
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed (same seed, same data).")
+def crm_seed_demo(clients: int, seed: int) -> None:
+    """Create demo staff, clients and contact history (idempotent)."""
+    with _crm() as crm:
+        report = seed_demo(crm, clients=clients, seed=seed)
+    click.echo(
+        f"演示数据已就绪：员工 {report.staff} 名，客户 {clients} 位（新增 {report.clients_created}，"
+        f"更新 {report.clients_updated}），联系记录 {report.contacts} 条"
+    )
+
+
+@crm_group.command("import-clients")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--as", "actor", default=None, help=f"Admin staff code (default: the operator {OPERATOR_CODE})."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def crm_import_clients(file: Path, actor: str | None, as_json: bool) -> None:
+    """Import clients from a UTF-8 CSV (bad rows are reported by line and skipped)."""
+    with _crm() as crm:
+        acting = actor or _ensure_operator(crm)
+        report = import_clients_csv(crm, actor=acting, path=file)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "created": report.created,
+                    "updated": report.updated,
+                    "errors": [{"line": line, "reason": reason} for line, reason in report.errors],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"导入完成：新增 {report.created}，更新 {report.updated}，错误 {len(report.errors)}")
+        for line, reason in report.errors:
+            click.echo(f"  第 {line} 行：{reason}", err=True)
+    if report.errors and not report.created and not report.updated:
+        raise SystemExit(1)
+
+
+def _client_rows(clients: list[Client]) -> list[tuple[object, ...]]:
+    return [
+        (c.client_id, c.name, c.pinyin, c.tier.value, c.risk_level, c.phone_masked, c.rm_code)
+        for c in clients
+    ]
+
+
+@crm_group.command("search")
+@click.argument("query")
+@click.option("--as", "actor", required=True, help="Acting staff code (scopes apply).")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list to stdout.")
+def crm_search(query: str, actor: str, limit: int, as_json: bool) -> None:
+    """Find clients by name, pinyin, initials, client id or phone tail."""
+    with _crm() as crm:
+        clients = crm.search_clients(actor=actor, query=query, limit=limit)
+    if as_json:
+        _echo_json([_client_json(c) for c in clients])
+        return
+    if not clients:
+        click.echo("未找到匹配的客户")
+        return
+    click.echo(
+        render_table(("客户编号", "姓名", "拼音", "等级", "风险", "手机", "客户经理"), _client_rows(clients))
+    )
+
+
+@crm_group.command("contacts")
+@click.argument("client_id")
+@click.option("--as", "actor", required=True, help="Acting staff code (scopes apply).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list to stdout.")
+def crm_contacts(client_id: str, actor: str, limit: int, as_json: bool) -> None:
+    """Contact records of one client, newest first."""
+    with _crm() as crm:
+        contacts = crm.list_contacts(actor=actor, client_id=client_id, limit=limit)
+    if as_json:
+        _echo_json([_contact_json(c) for c in contacts])
+        return
+    if not contacts:
+        click.echo("暂无联系记录")
+        return
+    rows = [
+        (
+            c.occurred_at.astimezone(_zone()).strftime("%Y-%m-%d %H:%M"),
+            c.channel.value,
+            c.rm_code,
+            _summary(c.summary),
+            c.next_follow_up.isoformat() if c.next_follow_up else "",
+        )
+        for c in contacts
+    ]
+    click.echo(render_table(("时间", "渠道", "客户经理", "摘要", "下次回访"), rows))
+
+
+@crm_group.command("card")
+@click.argument("client_id")
+@click.option("--as", "actor", required=True, help="Acting staff code (scopes apply).")
+@click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
+def crm_card(client_id: str, actor: str, as_json: bool) -> None:
+    """A client card: profile, last contact, next follow-up, next birthday."""
+    with _crm() as crm:
+        card = crm.client_card(actor=actor, client_id=client_id)
+    if as_json:
+        data = card.model_dump(mode="json")
+        data["client"] = _client_json(card.client)
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    c = card.client
+    last = card.last_contact
+    last_text = (
+        f"上次联系：{last.occurred_at.astimezone(_zone()).date()}（{card.days_since_contact} 天前）"
+        if last
+        else "上次联系：无"
+    )
+    lines = [
+        f"{c.name}（{c.client_id}）{c.tier.value}客户  {c.aum_band}  风险 {c.risk_level} {c.risk_name}",
+        f"手机 {c.phone_masked or '—'}  客户经理 {c.rm_code}",
+        last_text,
+        f"下次回访：{card.next_follow_up}{'（已逾期）' if card.follow_up_overdue else ''}",
+    ]
+    if card.upcoming_birthday:
+        lines.append(f"下次生日：{card.upcoming_birthday}（{card.days_to_birthday} 天后）")
+    click.echo("\n".join(lines))
 
 
 def register(cli: click.Group) -> None:
-    """Add this module's commands to the root group."""
+    """Add the `staff` and `crm` groups to the root group."""
+    cli.add_command(staff_group)
+    cli.add_command(crm_group)
+
+
+__all__: list[str] = ["OPERATOR_CODE", "register", "render_table"]

@@ -28,7 +28,13 @@ def test_flags_risky_text(text: str, label: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["钻石客户每年可以预约几次专家号？", "客户生日送什么礼物", "收到客户投诉怎么办", "风险测评多久做一次", ""],
+    [
+        "钻石客户每年可以预约几次专家号？",
+        "客户生日送什么礼物",
+        "收到客户投诉怎么办",
+        "风险测评多久做一次",
+        "",
+    ],
 )
 def test_ordinary_questions_are_not_flagged(text: str) -> None:
     assert compliance.check(text) == ()

@@ -15,7 +15,14 @@ from knowledge import Answer, Citation
 
 def make_answer(text: str = "钻石客户每年可预约专家挂号5次。[1]", *, grounded: bool = True) -> Answer:
     citations = (
-        (Citation(n=1, source="bundled:03_增值服务权益.md", title="增值服务权益", text="钻石客户每年可预约专家挂号5次。"),)
+        (
+            Citation(
+                n=1,
+                source="bundled:03_增值服务权益.md",
+                title="增值服务权益",
+                text="钻石客户每年可预约专家挂号5次。",
+            ),
+        )
         if grounded
         else ()
     )
@@ -24,7 +31,11 @@ def make_answer(text: str = "钻石客户每年可预约专家挂号5次。[1]",
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationLog]:
-    url = f"sqlite:///{tmp_path / 'log.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    url = (
+        f"sqlite:///{tmp_path / 'log.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     store = ConversationLog(url)
     yield store
     store.close()
@@ -49,8 +60,12 @@ def test_record_masks_personal_numbers(log: ConversationLog) -> None:
 
 
 def test_redelivered_update_is_stored_once(log: ConversationLog) -> None:
-    first = log.record(staff_code="RM001", channel="telegram", question="a", answer=make_answer(), chat_id=5, update_id=7)
-    again = log.record(staff_code="RM001", channel="telegram", question="a", answer=make_answer(), chat_id=5, update_id=7)
+    first = log.record(
+        staff_code="RM001", channel="telegram", question="a", answer=make_answer(), chat_id=5, update_id=7
+    )
+    again = log.record(
+        staff_code="RM001", channel="telegram", question="a", answer=make_answer(), chat_id=5, update_id=7
+    )
     assert again.id == first.id
     assert log.stats().questions == 1
     # Console exchanges have no update id and never collide.
@@ -82,7 +97,9 @@ def test_flagged_first_and_scoped_listing(log: ConversationLog) -> None:
     no_source = log.record(
         staff_code="RM001", channel="console", question="天气", answer=make_answer("没有找到", grounded=False)
     )
-    warned = log.record(staff_code="RM002", channel="console", question="保本吗", answer=make_answer(), flags=["承诺收益"])
+    warned = log.record(
+        staff_code="RM002", channel="console", question="保本吗", answer=make_answer(), flags=["承诺收益"]
+    )
     other_team = log.record(staff_code="RM003", channel="console", question="x", answer=make_answer())
 
     listed = log.list_exchanges(staff_codes=["RM001", "RM002"])
@@ -96,8 +113,15 @@ def test_flagged_first_and_scoped_listing(log: ConversationLog) -> None:
 
 def test_unanswered_grouped_and_stats(log: ConversationLog) -> None:
     for staff in ("RM001", "RM002", "RM001"):
-        log.record(staff_code=staff, channel="console", question="外汇 额度 怎么 算", answer=make_answer("无", grounded=False))
-    log.record(staff_code="RM001", channel="console", question="另一个问题", answer=make_answer("无", grounded=False))
+        log.record(
+            staff_code=staff,
+            channel="console",
+            question="外汇 额度 怎么 算",
+            answer=make_answer("无", grounded=False),
+        )
+    log.record(
+        staff_code="RM001", channel="console", question="另一个问题", answer=make_answer("无", grounded=False)
+    )
     log.record(staff_code="RM001", channel="console", question="有答案", answer=make_answer())
     unanswered = log.unanswered()
     assert unanswered[0].question == "外汇 额度 怎么 算"
@@ -122,7 +146,14 @@ def test_concurrent_redelivery_yields_one_row(log: ConversationLog) -> None:
 
     def deliver() -> None:
         results.append(
-            log.record(staff_code="RM001", channel="telegram", question="q", answer=make_answer(), chat_id=1, update_id=99).id
+            log.record(
+                staff_code="RM001",
+                channel="telegram",
+                question="q",
+                answer=make_answer(),
+                chat_id=1,
+                update_id=99,
+            ).id
         )
 
     threads = [threading.Thread(target=deliver) for _ in range(4)]

@@ -1,0 +1,397 @@
+"""CRM benchmark: 100k clients and 1M contact records on SQLite and PostgreSQL.
+
+Bulk-loads fixture data with SQLAlchemy Core executemany (SQLite) or COPY (PostgreSQL), then measures
+through the real `SqlCRM` API (scopes, access log and commit included):
+
+* name/pinyin search latency (exact, prefix, substring, pinyin, initials, phone tail, id) — p50/p95
+* client card latency — p50/p95
+* contact inserts per second through `create_contact` (one transaction each, with idempotency key)
+
+Targets: search p95 ≤ 10 ms, card p95 ≤ 10 ms, ≥ 500 inserts/s. Prints a Markdown table and writes JSON
+under bench/results/. Figures only, no asserts.
+
+    .venv/bin/python bench/bench_crm.py --db both              # 100k / 1M
+    .venv/bin/python bench/bench_crm.py --db sqlite --clients 10000 --contacts 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import make_url
+
+from crm_adapter.models import Channel, NewContact, Role, Staff, tier_for_aum
+from crm_adapter.orm import ClientRow, ClientTermRow, ContactRow
+from crm_adapter.pinyin import name_terms, pinyin_keys
+from crm_adapter.schedule import birthday_mmdd
+from crm_adapter.sql import SqlCRM
+
+logger = logging.getLogger("bench_crm")
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+CLIENTS_PER_RM = 500
+RMS_PER_TEAM = 10
+
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢"
+    "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤章"
+)
+_GIVEN_CHARS = (
+    "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀英霞平刚桂华志晓东海燕国文博"
+    "子涵雨桐浩然思远嘉怡俊婉清轩欣宇航梓萱振慧一鸣书瑶天佑晨曦若立新"
+)
+
+
+@dataclass
+class Figures:
+    db: str
+    clients: int
+    contacts: int
+    load_seconds: float
+    search_rm_p50_ms: float
+    search_rm_p95_ms: float
+    search_admin_p50_ms: float
+    search_admin_p95_ms: float
+    card_p50_ms: float
+    card_p95_ms: float
+    inserts_per_s: float
+    search_by_kind_p95_ms: dict[str, float]
+
+
+def _name(rng: random.Random) -> str:
+    given = "".join(rng.choice(_GIVEN_CHARS) for _ in range(rng.choice((1, 2, 2))))
+    return rng.choice(_SURNAMES) + given
+
+
+def _percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+@contextmanager
+def _database(kind: str, pg_admin_url: str, keep: bool) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench_crm_") as tmp:
+            yield f"sqlite:///{tmp}/crm.db"
+        return
+    import psycopg
+
+    admin = make_url(pg_admin_url)
+    conninfo = {
+        "host": admin.host or "127.0.0.1",
+        "port": admin.port or 5432,
+        "user": admin.username or "postgres",
+        "dbname": admin.database or "test",
+    }
+    name = f"rm_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        if not keep:
+            with psycopg.connect(**conninfo, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _staff(crm: SqlCRM, rm_count: int) -> list[str]:
+    rms = [f"RM{i:04d}" for i in range(1, rm_count + 1)]
+    for i, code in enumerate(rms):
+        crm.add_staff(staff=Staff(code=code, name="客户经理", role=Role.RM, team=f"T{i // RMS_PER_TEAM:03d}"))
+    crm.add_staff(staff=Staff(code="SUP0001", name="主管", role=Role.SUPERVISOR, team="T000"))
+    crm.add_staff(staff=Staff(code="ADM01", name="管理员", role=Role.ADMIN))
+    return rms
+
+
+def _client_dicts(count: int, rms: list[str], rng: random.Random) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    keys_cache: dict[str, tuple[str, str]] = {}
+    rows: list[dict[str, Any]] = []
+    for i in range(1, count + 1):
+        name = _name(rng)
+        if name not in keys_cache:
+            keys = pinyin_keys(name)
+            keys_cache[name] = (keys.full, keys.initials)
+        full, initials = keys_cache[name]
+        aum_fen = rng.randrange(100_000_000, 20_000_000_000, 100)
+        birthday = datetime(rng.randint(1950, 2000), rng.randint(1, 12), rng.randint(1, 28)).date()
+        phone = f"13{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}"
+        rows.append(
+            {
+                "client_id": f"C{i:06d}",
+                "name": name,
+                "name_pinyin": full,
+                "name_initials": initials,
+                "gender": rng.choice(("男", "女")),
+                "birthday": birthday,
+                "birth_mmdd": birthday_mmdd(birthday),
+                "phone": phone,
+                "phone_tail": phone[-4:],
+                "aum_fen": aum_fen,
+                "tier": tier_for_aum(aum_fen / 100).value,
+                "risk_level": f"C{rng.randint(1, 5)}",
+                "preferences": "偏好稳健型固收产品",
+                "family": "已婚，育有一子",
+                "notes": "",
+                "rm_code": rms[(i - 1) // CLIENTS_PER_RM % len(rms)],
+                "kyc_review_due": None,
+                "aml_risk": "低",
+                "pep": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return rows
+
+
+def _contact_rows(count: int, clients: list[dict[str, Any]], rng: random.Random) -> Iterator[dict[str, Any]]:
+    now = datetime.now(UTC)
+    channels = [c.value for c in Channel]
+    for _ in range(count):
+        client = clients[rng.randrange(len(clients))]
+        occurred = now - timedelta(minutes=rng.randint(60, 2 * 365 * 24 * 60))
+        yield {
+            "client_id": client["client_id"],
+            "rm_code": client["rm_code"],
+            "channel": rng.choice(channels),
+            "occurred_at": occurred,
+            "summary": "电话沟通理财到期事宜，客户表示会考虑，约定下次详谈",
+            "topics": ["理财到期"],
+            "next_follow_up": None,
+            "source": "import",
+            "created_at": occurred,
+            "idempotency_key": None,
+        }
+
+
+def _chunks(
+    rows: Iterator[dict[str, Any]] | list[dict[str, Any]], size: int
+) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _load_sqlite(crm: SqlCRM, clients: list[dict[str, Any]], contacts: Iterator[dict[str, Any]]) -> None:
+    terms = ({"term": t, "client_id": c["client_id"]} for c in clients for t in name_terms(c["name"]))
+    with crm.engine.begin() as conn:
+        for batch in _chunks(clients, 20_000):
+            conn.execute(insert(ClientRow.__table__), batch)
+        for batch in _chunks(terms, 50_000):
+            conn.execute(insert(ClientTermRow.__table__), batch)
+    for batch in _chunks(contacts, 50_000):
+        with crm.engine.begin() as conn:
+            conn.execute(insert(ContactRow.__table__), batch)
+    with crm.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+
+
+def _load_postgres(crm: SqlCRM, clients: list[dict[str, Any]], contacts: Iterator[dict[str, Any]]) -> None:
+    raw = crm.engine.raw_connection()
+    try:
+        conn: Any = raw.driver_connection
+        with conn.cursor() as cur:
+            columns = list(clients[0])
+            with cur.copy(f"COPY crm_clients ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in clients:
+                    copy.write_row([row[c] for c in columns])
+            with cur.copy("COPY crm_client_terms (term, client_id) FROM STDIN") as copy:
+                for row in clients:
+                    for term in name_terms(row["name"]):
+                        copy.write_row((term, row["client_id"]))
+            contact_columns = [
+                "client_id", "rm_code", "channel", "occurred_at", "summary", "topics",
+                "next_follow_up", "source", "created_at", "idempotency_key",
+            ]  # fmt: skip
+            with cur.copy(f"COPY crm_contacts ({', '.join(contact_columns)}) FROM STDIN") as copy:
+                for row in contacts:
+                    row["topics"] = json.dumps(row["topics"], ensure_ascii=False)
+                    copy.write_row([row[c] for c in contact_columns])
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+        conn.autocommit = False
+    finally:
+        raw.close()
+
+
+def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def _queries(clients: list[dict[str, Any]], rng: random.Random, rm_code: str | None) -> list[tuple[str, str]]:
+    pool = [c for c in clients if rm_code is None or c["rm_code"] == rm_code]
+    picks = [rng.choice(pool) for _ in range(40)]
+    queries: list[tuple[str, str]] = []
+    for c in picks:
+        queries += [
+            ("name_exact", c["name"]),
+            ("name_prefix", c["name"][:2]),
+            ("name_substring", c["name"][-1]),
+            ("pinyin_full", c["name_pinyin"]),
+            ("pinyin_prefix", c["name_pinyin"][:4]),
+            ("initials", c["name_initials"]),
+            ("phone_tail", c["phone_tail"]),
+            ("client_id", c["client_id"]),
+        ]
+    rng.shuffle(queries)
+    return queries
+
+
+def run(
+    kind: str, *, n_clients: int, n_contacts: int, inserts: int, pg_admin_url: str, keep: bool
+) -> Figures:
+    rng = random.Random(42)
+    with _database(kind, pg_admin_url, keep) as url:
+        crm = SqlCRM(url, timezone="Asia/Shanghai")
+        try:
+            rm_count = max(1, n_clients // CLIENTS_PER_RM)
+            rms = _staff(crm, rm_count)
+            clients = _client_dicts(n_clients, rms, rng)
+            started = time.perf_counter()
+            print(f"[{kind}] loading {n_clients} clients, {n_contacts} contacts ...", file=sys.stderr)
+            contacts = _contact_rows(n_contacts, clients, rng)
+            (_load_sqlite if kind == "sqlite" else _load_postgres)(crm, clients, contacts)
+            load_seconds = time.perf_counter() - started
+            print(f"[{kind}] loaded in {load_seconds:.1f}s; measuring", file=sys.stderr)
+
+            rm = rms[len(rms) // 2]
+            by_kind: dict[str, list[float]] = {}
+            rm_samples: list[float] = []
+            for _ in range(2):  # warm-up pass, then the measured pass
+                rm_samples = []
+                by_kind = {}
+                for label, query in _queries(clients, rng, rm):
+                    sample = _timed(lambda q=query: crm.search_clients(actor=rm, query=q), 1)[0]
+                    rm_samples.append(sample)
+                    by_kind.setdefault(label, []).append(sample)
+            admin_samples: list[float] = []
+            for label, query in _queries(clients, rng, None):
+                sample = _timed(lambda q=query: crm.search_clients(actor="ADM01", query=q), 1)[0]
+                admin_samples.append(sample)
+                by_kind.setdefault(f"admin_{label}", []).append(sample)
+
+            own = [c["client_id"] for c in clients if c["rm_code"] == rm]
+            card_samples: list[float] = []
+            for cid in [rng.choice(own) for _ in range(400)]:
+                card_samples += _timed(lambda cid=cid: crm.client_card(actor=rm, client_id=cid), 1)
+
+            targets = [(c["client_id"], c["rm_code"]) for c in rng.sample(clients, min(200, len(clients)))]
+            run_id = uuid.uuid4().hex[:8]
+            start = time.perf_counter()
+            for i in range(inserts):
+                cid, owner = targets[i % len(targets)]
+                crm.create_contact(
+                    actor=owner,
+                    contact=NewContact(
+                        client_id=cid,
+                        channel=Channel.PHONE,
+                        summary="电话回访：客户确认理财到期后续投方案",
+                        topics=("理财到期",),
+                        source="cli",
+                        idempotency_key=f"bench:{run_id}:{i}",
+                    ),
+                )
+            inserts_per_s = inserts / (time.perf_counter() - start)
+        finally:
+            crm.close()
+    return Figures(
+        db=kind,
+        clients=n_clients,
+        contacts=n_contacts,
+        load_seconds=round(load_seconds, 1),
+        search_rm_p50_ms=round(_percentile(rm_samples, 50), 2),
+        search_rm_p95_ms=round(_percentile(rm_samples, 95), 2),
+        search_admin_p50_ms=round(_percentile(admin_samples, 50), 2),
+        search_admin_p95_ms=round(_percentile(admin_samples, 95), 2),
+        card_p50_ms=round(_percentile(card_samples, 50), 2),
+        card_p95_ms=round(_percentile(card_samples, 95), 2),
+        inserts_per_s=round(inserts_per_s, 1),
+        search_by_kind_p95_ms={k: round(_percentile(v, 95), 2) for k, v in sorted(by_kind.items())},
+    )
+
+
+def markdown(results: list[Figures]) -> str:
+    lines = [
+        "| DB | clients | contacts | search p95 RM (ms) | search p95 admin (ms) | card p95 (ms) "
+        "| inserts/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.db} | {r.clients:,} | {r.contacts:,} | {r.search_rm_p95_ms} | {r.search_admin_p95_ms} "
+            f"| {r.card_p95_ms} | {r.inserts_per_s:,.0f} |"
+        )
+    lines.append("")
+    lines.append("Targets: search p95 ≤ 10 ms, card p95 ≤ 10 ms, inserts ≥ 500/s.")
+    lines.append("")
+    lines.append("| DB | query kind | p95 (ms) |")
+    lines.append("|---|---|---:|")
+    for r in results:
+        for kind, value in r.search_by_kind_p95_ms.items():
+            lines.append(f"| {r.db} | {kind} | {value} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--clients", type=int, default=100_000)
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--inserts", type=int, default=2000, help="create_contact calls to time")
+    parser.add_argument("--postgres-url", default=DEFAULT_PG_ADMIN_URL, help="server to create a bench DB on")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL bench database")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    results = [
+        run(
+            kind,
+            n_clients=args.clients,
+            n_contacts=args.contacts,
+            inserts=args.inserts,
+            pg_admin_url=args.postgres_url,
+            keep=args.keep,
+        )
+        for kind in kinds
+    ]
+    table = markdown(results)
+    print(table)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS_DIR / f"crm_{args.db}_{stamp}.json"
+    out.write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"\nJSON: {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

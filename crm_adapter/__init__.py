@@ -1,0 +1,61 @@
+"""CRM port (`CRMAdapter`), its SQL implementation (`SqlCRM`) and the domain models.
+
+Never imports `bot` or `knowledge`; configuration comes in through constructor arguments.
+"""
+
+from __future__ import annotations
+
+from crm_adapter.errors import AccessDenied, CRMError, InvalidInput, NotFound, UnknownStaff
+from crm_adapter.masking import mask_bank_card, mask_id_card, mask_personal_numbers, mask_phone
+from crm_adapter.models import (
+    AML_RISKS,
+    CONTACT_SOURCES,
+    RISK_LEVELS,
+    TIER_THRESHOLDS,
+    BirthdayReminder,
+    Channel,
+    Client,
+    ClientCard,
+    ClientImportReport,
+    ContactRecord,
+    FollowUp,
+    NewContact,
+    Role,
+    Staff,
+    Tier,
+    aum_band,
+    tier_for_aum,
+)
+from crm_adapter.port import CRMAdapter
+from crm_adapter.sql import SqlCRM
+
+__all__ = [
+    "AML_RISKS",
+    "CONTACT_SOURCES",
+    "RISK_LEVELS",
+    "TIER_THRESHOLDS",
+    "AccessDenied",
+    "BirthdayReminder",
+    "CRMAdapter",
+    "CRMError",
+    "Channel",
+    "Client",
+    "ClientCard",
+    "ClientImportReport",
+    "ContactRecord",
+    "FollowUp",
+    "InvalidInput",
+    "NewContact",
+    "NotFound",
+    "Role",
+    "SqlCRM",
+    "Staff",
+    "Tier",
+    "UnknownStaff",
+    "aum_band",
+    "mask_bank_card",
+    "mask_id_card",
+    "mask_personal_numbers",
+    "mask_phone",
+    "tier_for_aum",
+]

@@ -1,0 +1,86 @@
+"""Client import from CSV.
+
+Format: UTF-8 (with or without BOM), a header row, comma separated.
+Required columns: ``name,birthday,phone,aum,risk_level,rm_code`` (the birthday/phone cells may be empty =
+unknown). Optional: ``client_id,gender,tier,preferences,notes`` and also ``family,kyc_review_due,
+aml_risk,pep``. Unknown columns are ignored (logged).
+
+* A row with an error is reported as (line number, reason) and skipped; the other rows are imported.
+* ``client_id`` given and known → the client is updated (re-import never duplicates); an optional column
+  absent from the file leaves that field unchanged. Without ``client_id`` a new id ``C0001``... is issued.
+* ``tier`` is always derived from ``aum`` (`models.tier_for_aum`). A ``tier`` cell is accepted only if
+  it agrees; a contradicting tier is an error for that row (it signals stale or wrong source data).
+* ``aum`` is in yuan: "12000000", "12,000,000", "1200万" or "0.12亿"; ``risk_level`` "C1".."C5" or its
+  Chinese name; dates YYYY-MM-DD (also YYYY/MM/DD, YYYYMMDD).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+from crm_adapter.errors import InvalidInput
+from crm_adapter.models import ClientImportReport
+from crm_adapter.port import CRMAdapter
+from crm_adapter.validation import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+MAX_ROWS = 200_000
+
+
+def read_clients_csv(path: Path) -> tuple[list[dict[str, str | None]], list[int], list[tuple[int, str]]]:
+    """(rows, line numbers, structural errors) — rows keyed by lower-cased header names."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InvalidInput(f"无法打开文件 {path}：{exc.strerror or exc}") from None
+    rows: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    errors: list[tuple[int, str]] = []
+    try:
+        with handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise InvalidInput("CSV 文件为空（缺少表头）")
+            columns = [column.strip().lower() for column in header]
+            missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+            if missing:
+                raise InvalidInput(f"CSV 缺少必需列：{', '.join(missing)}")
+            known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+            ignored = [column for column in columns if column not in known]
+            if ignored:
+                logger.warning("ignoring unknown CSV columns: %s", ", ".join(ignored))
+            previous_end = reader.line_num
+            for record in reader:
+                line, previous_end = previous_end + 1, reader.line_num
+                if not any(cell.strip() for cell in record):
+                    continue
+                if len(rows) >= MAX_ROWS:
+                    raise InvalidInput(f"CSV 行数过多（最多 {MAX_ROWS} 行）")
+                if len(record) != len(columns):
+                    errors.append((line, f"列数（{len(record)}）与表头（{len(columns)}）不一致"))
+                    continue
+                rows.append({c: v for c, v in zip(columns, record, strict=True) if c in known})
+                lines.append(line)
+    except UnicodeDecodeError:
+        raise InvalidInput("CSV 文件不是 UTF-8 编码，请另存为 UTF-8 后重试") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"CSV 格式错误：{exc}") from None
+    return rows, lines, errors
+
+
+def import_clients_csv(crm: CRMAdapter, *, actor: str, path: Path) -> ClientImportReport:
+    """Read `path` and import it as `actor` (must be an admin)."""
+    rows, lines, structural = read_clients_csv(path)
+    report = crm.import_clients(actor=actor, rows=rows, line_numbers=lines)
+    if not structural:
+        return report
+    return ClientImportReport(
+        created=report.created, updated=report.updated, errors=tuple(sorted(structural + list(report.errors)))
+    )
+
+
+__all__ = ["MAX_ROWS", "import_clients_csv", "read_clients_csv"]

@@ -1,0 +1,37 @@
+"""Alembic env for the CRM tables. Only used programmatically: the caller passes an open connection."""
+
+from __future__ import annotations
+
+import logging
+
+from alembic import context
+from sqlalchemy import text
+
+logger = logging.getLogger(__name__)
+
+# A fixed key so two processes starting at once on PostgreSQL migrate one after the other.
+_PG_MIGRATION_LOCK = 0x524D4352  # "RMCR"
+
+
+def run_migrations_online() -> None:
+    config = context.config
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError(
+            "crm_adapter migrations run programmatically: pass config.attributes['connection']"
+        )
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+    context.configure(
+        connection=connection,
+        target_metadata=None,
+        version_table=config.get_main_option("version_table") or "alembic_version_crm",
+        render_as_batch=connection.dialect.name == "sqlite",  # ALTER TABLE via copy on SQLite
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise RuntimeError("offline (SQL script) mode is not supported for the CRM migrations")
+run_migrations_online()

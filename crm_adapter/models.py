@@ -1,0 +1,206 @@
+"""Domain models of the CRM port: frozen pydantic v2 models, never ORM rows.
+
+Tier thresholds live here and only here (`TIER_THRESHOLDS` / `tier_for_aum`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from crm_adapter.masking import mask_phone
+
+logger = logging.getLogger(__name__)
+
+
+class Role(StrEnum):
+    RM = "rm"
+    SUPERVISOR = "supervisor"
+    TRAINER = "trainer"
+    ADMIN = "admin"
+
+
+class Tier(StrEnum):
+    DIAMOND = "钻石"
+    PLATINUM = "白金"
+    GOLD = "黄金"
+    POTENTIAL = "潜在"
+
+
+class Channel(StrEnum):
+    PHONE = "电话"
+    MEETING = "面谈"
+    WECHAT = "微信"
+    SMS = "短信"
+    EMAIL = "邮件"
+    EVENT = "活动"
+
+
+#: AUM (日均金融资产, yuan) lower bounds, highest first. 10,000,000 is the private-banking entry threshold.
+TIER_THRESHOLDS: tuple[tuple[Tier, Decimal], ...] = (
+    (Tier.DIAMOND, Decimal("50000000")),
+    (Tier.PLATINUM, Decimal("30000000")),
+    (Tier.GOLD, Decimal("10000000")),
+)
+
+RISK_LEVELS: dict[str, str] = {"C1": "保守型", "C2": "稳健型", "C3": "平衡型", "C4": "成长型", "C5": "进取型"}
+
+AML_RISKS: tuple[str, ...] = ("低", "中", "高")
+
+#: Where a contact record was entered.
+CONTACT_SOURCES: tuple[str, ...] = ("telegram", "console", "cli", "import", "demo")
+
+#: AUM display bands (lower bound in yuan, label); chosen so each tier boundary is a band boundary.
+_AUM_BANDS: tuple[tuple[Decimal, str], ...] = (
+    (Decimal("500000000"), "5亿以上"),
+    (Decimal("100000000"), "1亿-5亿"),
+    (Decimal("50000000"), "5000万-1亿"),
+    (Decimal("30000000"), "3000万-5000万"),
+    (Decimal("10000000"), "1000万-3000万"),
+    (Decimal("6000000"), "600万-1000万"),
+    (Decimal("0"), "600万以下"),
+)
+
+
+def tier_for_aum(aum_yuan: Decimal | int | float | str) -> Tier:
+    """The client tier for an AUM in yuan; the single source of truth for tier thresholds."""
+    aum = Decimal(str(aum_yuan))
+    for tier, threshold in TIER_THRESHOLDS:
+        if aum >= threshold:
+            return tier
+    return Tier.POTENTIAL
+
+
+def aum_band(aum_yuan: Decimal) -> str:
+    """A coarse band label such as "3000万-5000万" (shown instead of the exact figure in chats)."""
+    for lower, label in _AUM_BANDS:
+        if aum_yuan >= lower:
+            return label
+    return _AUM_BANDS[-1][1]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Staff(_Frozen):
+    code: str
+    name: str
+    role: Role
+    team: str | None = None
+    telegram_id: int | None = None
+
+
+class Client(_Frozen):
+    client_id: str
+    name: str
+    pinyin: str
+    gender: str | None = None
+    birthday: date | None = None
+    phone: str | None = None
+    aum: Decimal
+    tier: Tier
+    risk_level: str
+    preferences: str = ""
+    family: str = ""
+    notes: str = ""
+    rm_code: str
+    kyc_review_due: date | None = None
+    aml_risk: str = "低"
+    pep: bool = False
+
+    @property
+    def phone_masked(self) -> str:
+        return mask_phone(self.phone)
+
+    @property
+    def risk_name(self) -> str:
+        return RISK_LEVELS.get(self.risk_level, self.risk_level)
+
+    @property
+    def aum_band(self) -> str:
+        return aum_band(self.aum)
+
+
+class ContactRecord(_Frozen):
+    id: int
+    client_id: str
+    rm_code: str
+    channel: Channel
+    occurred_at: datetime
+    summary: str
+    topics: tuple[str, ...] = ()
+    next_follow_up: date | None = None
+    source: str = "cli"
+    created_at: datetime
+    idempotency_key: str | None = None
+
+
+class NewContact(_Frozen):
+    client_id: str
+    channel: Channel
+    summary: str
+    occurred_at: datetime | None = None  # None → now
+    topics: tuple[str, ...] = ()
+    next_follow_up: date | None = None
+    source: str = "cli"
+    idempotency_key: str | None = None
+
+
+class ClientCard(_Frozen):
+    client: Client
+    last_contact: ContactRecord | None
+    days_since_contact: int | None
+    next_follow_up: date | None
+    follow_up_overdue: bool
+    #: The client's next birthday (always the next occurrence; None when the birthday is unknown).
+    upcoming_birthday: date | None
+    days_to_birthday: int | None
+
+
+class FollowUp(_Frozen):
+    client: Client
+    due: date
+    overdue: bool
+    reason: str  # "约定回访" / "按钻石客户14天节奏" / "尚无联系记录"
+
+
+class BirthdayReminder(_Frozen):
+    client: Client
+    birthday: date  # the occurrence (this year or next), not the birth date
+    days_until: int
+
+
+class ClientImportReport(_Frozen):
+    created: int
+    updated: int
+    errors: tuple[tuple[int, str], ...] = ()  # (line number, Chinese reason)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+__all__ = [
+    "AML_RISKS",
+    "CONTACT_SOURCES",
+    "RISK_LEVELS",
+    "TIER_THRESHOLDS",
+    "BirthdayReminder",
+    "Channel",
+    "Client",
+    "ClientCard",
+    "ClientImportReport",
+    "ContactRecord",
+    "FollowUp",
+    "NewContact",
+    "Role",
+    "Staff",
+    "Tier",
+    "aum_band",
+    "tier_for_aum",
+]

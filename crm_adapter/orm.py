@@ -1,0 +1,172 @@
+"""SQLAlchemy 2.0 typed ORM tables of the CRM. The schema itself is created by Alembic migrations
+(`crm_adapter/migrations`); `tests/crm_adapter/test_migrations.py` checks that both agree."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+logger = logging.getLogger(__name__)
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on both databases: stored as UTC, returned aware (UTC).
+
+    SQLite has no time zones, so values are normalised to UTC before storing and tagged on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to UTCDateTime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StaffRow(Base):
+    __tablename__ = "crm_staff"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    role: Mapped[str] = mapped_column(String(16))
+    team: Mapped[str | None] = mapped_column(String(32))
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Removed staff stay as rows (soft delete) so historic contact records keep their author.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("telegram_id", name="uq_crm_staff_telegram_id"),
+        Index("ix_crm_staff_team", "team"),
+    )
+
+
+class ClientRow(Base):
+    __tablename__ = "crm_clients"
+
+    client_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_pinyin: Mapped[str] = mapped_column(String(400))
+    name_initials: Mapped[str] = mapped_column(String(200))
+    gender: Mapped[str | None] = mapped_column(String(4))
+    birthday: Mapped[date | None] = mapped_column(Date)
+    # month * 100 + day, so "birthdays in the next N days" is an indexed IN (...) lookup.
+    birth_mmdd: Mapped[int | None] = mapped_column(Integer)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    phone_tail: Mapped[str | None] = mapped_column(String(4))
+    # AUM in fen (1/100 yuan): exact on both databases, unlike SQLite's floating NUMERIC.
+    aum_fen: Mapped[int] = mapped_column(BigInteger)
+    tier: Mapped[str] = mapped_column(String(8))
+    risk_level: Mapped[str] = mapped_column(String(2))
+    preferences: Mapped[str] = mapped_column(Text, default="")
+    family: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    rm_code: Mapped[str] = mapped_column(ForeignKey("crm_staff.code"))
+    kyc_review_due: Mapped[date | None] = mapped_column(Date)
+    aml_risk: Mapped[str] = mapped_column(String(2), default="低")
+    pep: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_crm_clients_rm_code_name", "rm_code", "name"),
+        Index("ix_crm_clients_name", "name"),
+        Index("ix_crm_clients_name_pinyin", "name_pinyin"),
+        Index("ix_crm_clients_name_initials", "name_initials"),
+        Index("ix_crm_clients_phone_tail", "phone_tail"),
+        Index("ix_crm_clients_birth_mmdd", "birth_mmdd"),
+    )
+
+
+class ClientTermRow(Base):
+    """Every short substring of a client's name: substring search as an index lookup."""
+
+    __tablename__ = "crm_client_terms"
+
+    term: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("crm_clients.client_id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (Index("ix_crm_client_terms_client_id", "client_id"),)
+
+
+class ContactRow(Base):
+    __tablename__ = "crm_contacts"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("crm_clients.client_id"))
+    rm_code: Mapped[str] = mapped_column(ForeignKey("crm_staff.code"))
+    channel: Mapped[str] = mapped_column(String(8))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    summary: Mapped[str] = mapped_column(Text)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    next_follow_up: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_crm_contacts_idempotency_key"),
+        Index("ix_crm_contacts_client_occurred", "client_id", "occurred_at"),
+        Index("ix_crm_contacts_rm_occurred", "rm_code", "occurred_at"),
+        Index("ix_crm_contacts_occurred", "occurred_at"),
+    )
+
+
+class AccessLogRow(Base):
+    """Who read which client's data, when, through which operation (and denied attempts)."""
+
+    __tablename__ = "crm_access_log"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_crm_access_log_client_at", "client_id", "at"),
+        Index("ix_crm_access_log_actor_at", "actor", "at"),
+    )
+
+
+__all__ = ["AccessLogRow", "Base", "ClientRow", "ClientTermRow", "ContactRow", "StaffRow", "UTCDateTime"]

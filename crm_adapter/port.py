@@ -1,0 +1,98 @@
+"""The CRM port: what the bot needs from any CRM, SQL or otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Protocol, runtime_checkable
+
+from crm_adapter.models import (
+    BirthdayReminder,
+    Client,
+    ClientCard,
+    ClientImportReport,
+    ContactRecord,
+    FollowUp,
+    NewContact,
+    Staff,
+)
+
+
+@runtime_checkable
+class CRMAdapter(Protocol):
+    """A CRM seen through the bank's access rules.
+
+    `crm_adapter.sql.SqlCRM` is the bundled implementation; a REST CRM (or any other) can be plugged in
+    behind this Protocol. Whoever implements it must guarantee:
+
+    1. **Scopes are enforced inside the adapter**, by every method taking ``actor`` (a staff code), with
+       the rules of `crm_adapter.scopes` (RM: own clients read/write; supervisor: team's clients,
+       read-only; trainer: no client data; admin: everything). Callers never filter. Collection queries
+       (search, follow-ups, birthdays, contact lists) are filtered silently; naming a target outside the
+       scope raises `AccessDenied`. An unregistered or removed actor raises `UnknownStaff`.
+    2. **Every read of client data is written to an access log** (actor, client id, action, time): get,
+       each search result, card, contact lists, follow-ups, birthdays — and denied attempts.
+    3. **`create_contact` is idempotent**: the same ``idempotency_key`` twice yields one record and
+       returns it both times (also under concurrent calls, e.g. a Telegram update delivered twice).
+    4. **Writes are atomic**: a failing call leaves nothing half-written.
+    5. **Return values are the frozen models of `crm_adapter.models`**, never ORM rows or raw JSON;
+       datetimes are timezone-aware.
+    6. **Errors are the classes of `crm_adapter.errors` only** (`AccessDenied`, `NotFound`,
+       `InvalidInput`, `UnknownStaff`, all `CRMError`), with a Simplified Chinese message fit to show a
+       user. Transport or database failures may propagate as they are (they are not user errors).
+    7. Thread-safety: one instance may be used from several threads (the bot's handlers).
+    """
+
+    # --- staff (operator functions: the CLI/admin, not chat users) ----------------------------
+    def get_staff(self, *, code: str) -> Staff: ...
+
+    def get_staff_by_telegram_id(self, *, telegram_id: int) -> Staff | None: ...
+
+    def list_staff(self) -> list[Staff]: ...
+
+    def add_staff(self, *, staff: Staff) -> Staff: ...
+
+    def remove_staff(self, *, code: str) -> None: ...
+
+    def team_members(self, *, actor: str) -> list[Staff]: ...
+
+    # --- client data (scoped, access-logged) -------------------------------------------------
+    def get_client(self, *, actor: str, client_id: str) -> Client: ...
+
+    def search_clients(self, *, actor: str, query: str, limit: int = 10) -> list[Client]: ...
+
+    def client_card(self, *, actor: str, client_id: str, today: date | None = None) -> ClientCard: ...
+
+    def create_contact(self, *, actor: str, contact: NewContact) -> ContactRecord: ...
+
+    def list_contacts(
+        self,
+        *,
+        actor: str,
+        client_id: str | None = None,
+        rm_code: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        limit: int = 100,
+    ) -> list[ContactRecord]: ...
+
+    def follow_ups(
+        self, *, actor: str, today: date | None = None, horizon_days: int = 0
+    ) -> list[FollowUp]: ...
+
+    def upcoming_birthdays(
+        self, *, actor: str, days: int = 7, today: date | None = None
+    ) -> list[BirthdayReminder]: ...
+
+    def import_clients(
+        self,
+        *,
+        actor: str,
+        rows: Sequence[Mapping[str, str | None]],
+        line_numbers: Sequence[int] | None = None,
+    ) -> ClientImportReport: ...
+
+    def close(self) -> None: ...
+
+
+__all__ = ["CRMAdapter"]

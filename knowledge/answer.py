@@ -1,0 +1,332 @@
+"""Answer composition: the extractive composer (default, no LLM) and the optional, checked LLM composer.
+
+The extractive composer leads with the sentence(s) of the top hits that best answer the question (query
+token overlap weighted by IDF, a bonus for numbers/conditions when the question asks for them), then lists
+numbered quotes with their source titles. When the evidence is too weak it says so and cites nothing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from knowledge.chunking import split_sentences
+from knowledge.lexical import tokenize
+from knowledge.types import Answer, Citation
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from knowledge.base import Candidate
+    from knowledge.lexical import BM25Index
+
+logger = logging.getLogger(__name__)
+
+NO_ANSWER_TEXT = (
+    "抱歉，知识库中没有找到与这个问题相关的内容，无法给出有依据的回答。"
+    "建议换个说法再问，或向培训/合规同事确认。该问题已记录，供培训老师补充知识库。"
+)
+
+#: Relevance gate (calibrated on the eval set and off-topic questions, see bench/bench_knowledge.py).
+MIN_COVERAGE = 0.45  # share of the question's IDF mass found in the best chunk
+MIN_DENSE = 0.80  # cosine similarity (e5) below which a chunk is treated as unrelated
+STRONG_DENSE = 0.90  # dense alone is enough above this
+MAX_CITATIONS = 3
+MAX_LEAD_SENTENCES = 3
+EXCERPT_CHARS = 160
+
+# Questions that ask for an amount, a count, a threshold or a condition want a sentence with numbers.
+_WANTS_NUMBER = re.compile(r"几|多少|多久|多长|多大|多高|门槛|条件|标准|要求|额度|金额|上限|下限|期限|频率|比例|费用|收费|起点|以上|达到|多少钱|何时|什么时候|时限|天内|次")
+_HAS_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿半]+\s*(?:次|个|天|日|周|年|月|小时|万|元|%|人|家|项|位|张|条|份|倍|级|类|步)")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    text: str  # display text (table rows rendered as "列：值；列：值")
+    tokens: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A numbered piece of evidence."""
+
+    n: int
+    candidate: Candidate
+    excerpt: str
+
+    @property
+    def citation(self) -> Citation:
+        ch = self.candidate.chunk
+        return Citation(n=self.n, source=ch.source, title=ch.title, text=ch.text, heading=ch.heading)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    question: str
+    grounded: bool
+    lead: tuple[tuple[str, int], ...]  # (sentence, source n)
+    sources: tuple[Source, ...]
+
+
+def _strip_md(text: str) -> str:
+    text = re.sub(r"\*\*(.+?)\*\*|__(.+?)__", lambda m: m.group(1) or m.group(2), text)
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    return re.sub(r"^\s*(?:[-*+]\s+|>\s*)", "", text).strip()
+
+
+def _cells(row: str) -> list[str]:
+    return [_strip_md(c.strip()) for c in row.strip().strip("|").split("|")]
+
+
+@lru_cache(maxsize=8192)
+def _units(text: str) -> tuple[_Unit, ...]:
+    """A chunk as answerable units: sentences of prose, table rows with their header."""
+    lines = text.split("\n")
+    out: list[_Unit] = []
+    header: list[str] | None = None
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("|"):
+            if _TABLE_SEPARATOR.match(stripped):
+                continue
+            nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            cells = _cells(stripped)
+            if _TABLE_SEPARATOR.match(nxt):
+                header = cells
+                continue
+            if header and len(header) == len(cells):
+                shown = "；".join(f"{h}：{c}" for h, c in zip(header, cells, strict=True) if c)
+            else:
+                shown = "；".join(c for c in cells if c)
+            out.append(_Unit(shown + "。", frozenset(tokenize(shown))))
+            continue
+        header = None
+        for sentence in split_sentences(_strip_md(stripped)):
+            out.append(_Unit(sentence, frozenset(tokenize(sentence))))
+    return tuple(out)
+
+
+def select_evidence(
+    question: str,
+    candidates: Sequence[Candidate],
+    *,
+    index: BM25Index,
+    tokenize: Callable[[str], list[str]],
+) -> Evidence:
+    """Decide whether the candidates answer the question and pick the lead sentences and quotes."""
+    q_tokens = list(dict.fromkeys(tokenize(question)))
+    if not q_tokens or not candidates:
+        return Evidence(question, False, (), ())
+    # Tokens the corpus never uses weigh like the rarest word: an off-topic question then has low coverage.
+    unknown = math.log(1.0 + (len(index) + 0.5) / 0.5)
+    weight = {t: (index.idf(t) or unknown) for t in q_tokens}
+    total = sum(weight.values())
+
+    def coverage(tokens: frozenset[str] | set[str]) -> float:
+        return sum(w for t, w in weight.items() if t in tokens) / total
+
+    covs = [coverage(set(c.chunk.tokens) | set(tokenize(c.chunk.title))) for c in candidates]
+    best = max(range(len(candidates)), key=lambda i: (covs[i], -i))
+    top_dense = max(c.dense for c in candidates)
+    grounded = top_dense >= STRONG_DENSE or (covs[best] >= MIN_COVERAGE and top_dense >= MIN_DENSE)
+    if not grounded:
+        logger.debug("no evidence for %r: coverage %.2f dense %.3f", question, covs[best], top_dense)
+        return Evidence(question, False, (), ())
+
+    wants_number = bool(_WANTS_NUMBER.search(question))
+    scored: list[tuple[float, int, int, _Unit]] = []  # (score, candidate idx, unit idx, unit)
+    for ci, cand in enumerate(candidates[:4]):
+        if covs[ci] < 0.5 * covs[best] and ci > 0:
+            continue
+        context = set(tokenize(f"{cand.chunk.title} {cand.chunk.heading}"))
+        rank_factor = 1.0 / (1.0 + 0.15 * ci)
+        for ui, unit in enumerate(_units(cand.chunk.text)):
+            own = sum(w for t, w in weight.items() if t in unit.tokens)
+            ctx = sum(w for t, w in weight.items() if t in context and t not in unit.tokens)
+            score = (own + 0.4 * ctx) / total
+            if wants_number and _HAS_NUMBER.search(unit.text):
+                score += 0.15
+            if len(unit.text) < 6:
+                score *= 0.5  # fragments such as "8" or a lone heading word
+            scored.append((score * rank_factor, ci, ui, unit))
+    if not scored:
+        return Evidence(question, False, (), ())
+    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+    top_score = scored[0][0]
+
+    lead: list[tuple[int, _Unit]] = [(scored[0][1], scored[0][3])]
+    covered = set(scored[0][3].tokens)
+    for score, ci, _ui, unit in scored[1:]:
+        if len(lead) >= MAX_LEAD_SENTENCES or sum(len(u.text) for _, u in lead) > 200:
+            break
+        if score < 0.8 * top_score:
+            break
+        new = {t for t in q_tokens if t in unit.tokens and t not in covered}
+        if not new and not (wants_number and _HAS_NUMBER.search(unit.text) and ci == lead[0][0]):
+            continue
+        if any(unit.text == u.text for _, u in lead):
+            continue
+        lead.append((ci, unit))
+        covered |= unit.tokens
+
+    # Number the sources in order of first use: lead sources first, then other strong candidates.
+    order: list[int] = []
+    for ci, _ in lead:
+        if ci not in order:
+            order.append(ci)
+    for ci in range(min(4, len(candidates))):
+        if len(order) >= MAX_CITATIONS:
+            break
+        if ci not in order and covs[ci] >= 0.7 * covs[best]:
+            order.append(ci)
+    best_unit = {ci: unit for _s, ci, _ui, unit in reversed(scored)}  # highest score wins (reversed)
+    sources = tuple(
+        Source(n=n, candidate=candidates[ci], excerpt=_excerpt(candidates[ci], best_unit.get(ci)))
+        for n, ci in enumerate(order, start=1)
+    )
+    n_of = {ci: n for n, ci in enumerate(order, start=1)}
+    return Evidence(question, True, tuple((u.text, n_of[ci]) for ci, u in lead), sources)
+
+
+def _excerpt(cand: Candidate, focus: _Unit | None) -> str:
+    """The quote shown for a source: the whole chunk when short, else the focus sentence and neighbours."""
+    units = list(_units(cand.chunk.text))
+    if not units:
+        return cand.chunk.text[:EXCERPT_CHARS]
+    if sum(len(u.text) for u in units) <= EXCERPT_CHARS:
+        return _glue([u.text for u in units])
+    i = next((k for k, u in enumerate(units) if focus is not None and u.text == focus.text), 0)
+    lo, hi = i, i + 1
+    while True:
+        grown = False
+        if hi < len(units) and sum(len(u.text) for u in units[lo : hi + 1]) <= EXCERPT_CHARS:
+            hi += 1
+            grown = True
+        if lo > 0 and sum(len(u.text) for u in units[lo - 1 : hi]) <= EXCERPT_CHARS:
+            lo -= 1
+            grown = True
+        if not grown:
+            break
+    text = _glue([u.text for u in units[lo:hi]])
+    if len(text) > EXCERPT_CHARS + 40:
+        text = text[:EXCERPT_CHARS] + "…"
+    return ("…" if lo > 0 else "") + text + ("…" if hi < len(units) else "")
+
+
+def _glue(parts: Sequence[str]) -> str:
+    out = ""
+    for p in parts:
+        if out and out[-1].isascii() and out[-1].isalnum() and p[:1].isascii() and p[:1].isalnum():
+            out += " "
+        out += p
+    return out
+
+
+def _source_label(src: Source) -> str:
+    ch = src.candidate.chunk
+    label = f"[{src.n}]《{ch.title}》"
+    return label + (f" · {ch.heading}" if ch.heading else "")
+
+
+def render_sources(sources: Sequence[Source]) -> str:
+    lines = ["参考依据："]
+    for src in sources:
+        lines.append(_source_label(src))
+        lines.append(f"“{src.excerpt}”")
+    return "\n".join(lines)
+
+
+def no_answer(question: str) -> Answer:
+    return Answer(question=question, answer=NO_ANSWER_TEXT, citations=(), grounded=False)
+
+
+def compose_extractive(evidence: Evidence) -> Answer:
+    """Lead sentence(s) with [n] markers, then the numbered quotes."""
+    if not evidence.grounded or not evidence.lead:
+        return no_answer(evidence.question)
+    lead = "".join(f"{_terminate(text)}[{n}]" for text, n in evidence.lead)
+    body = f"{lead}\n\n{render_sources(evidence.sources)}"
+    return Answer(
+        question=evidence.question,
+        answer=body,
+        citations=tuple(s.citation for s in evidence.sources),
+        grounded=True,
+        composer="extractive",
+    )
+
+
+def _terminate(sentence: str) -> str:
+    sentence = sentence.strip()
+    if sentence and sentence[-1] in "。！？；!?;.…”」』）)":
+        return sentence
+    return sentence + "。"
+
+
+# ---------------------------------------------------------------------------------------------- LLM
+_CITE = re.compile(r"\[(\d{1,2})\]")
+
+
+def _format_sources(sources: Sequence[Source]) -> str:
+    blocks = []
+    for src in sources:
+        ch = src.candidate.chunk
+        head = f"[{src.n}] 《{ch.title}》" + (f" · {ch.heading}" if ch.heading else "")
+        blocks.append(f"{head}\n{ch.text}")
+    return "\n\n".join(blocks)
+
+
+def compose_with_llm(
+    evidence: Evidence, *, llm: BaseChatModel, timeout: float, fallback: Answer
+) -> Answer:
+    """Ask the LLM to answer from the numbered sources only; any error, timeout or bad citation → fallback."""
+    if not evidence.grounded or not evidence.sources:
+        return fallback
+    import prompts
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    messages = [
+        SystemMessage(content=prompts.load("answer_system")),
+        HumanMessage(
+            content=prompts.load("answer_user").format(
+                sources=_format_sources(evidence.sources), question=evidence.question
+            )
+        ),
+    ]
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-llm")
+    try:
+        reply: Any = pool.submit(llm.invoke, messages).result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        logger.warning("LLM answer timed out after %.1fs; using the extractive answer", timeout)
+        return fallback
+    except Exception:
+        logger.warning("LLM answer failed; using the extractive answer", exc_info=True)
+        return fallback
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    text = reply.content if hasattr(reply, "content") else reply
+    if not isinstance(text, str) or not text.strip():
+        logger.warning("LLM returned no text; using the extractive answer")
+        return fallback
+    text = text.strip()
+    cited = {int(n) for n in _CITE.findall(text)}
+    by_n = {s.n: s for s in evidence.sources}
+    if not cited or not cited <= set(by_n):
+        logger.warning("LLM answer cites %s, allowed %s; using the extractive answer", sorted(cited), sorted(by_n))
+        return fallback
+    used = [by_n[n] for n in sorted(cited)]
+    return Answer(
+        question=evidence.question,
+        answer=f"{text}\n\n{render_sources(used)}",
+        citations=tuple(s.citation for s in used),
+        grounded=True,
+        composer="llm",
+    )

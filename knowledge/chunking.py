@@ -1,0 +1,227 @@
+"""Chinese-aware chunking: split on Markdown headings and sentence ends, pack sentences up to a target size
+with overlap, never cut inside a sentence unless that sentence alone is too long. Markdown tables are kept
+whole or split by row groups, each group repeating the table header."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from knowledge.loaders import LoadedDocument
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TARGET = 300
+DEFAULT_OVERLAP = 60
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_TABLE_LINE = re.compile(r"^\s*\|")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+# A sentence ends at a Chinese/ASCII terminator (plus closing quotes/brackets), or at ". " in English.
+_SENTENCE_END = re.compile(
+    r"(?<=[。！？；!?;．｡])[”’」』）)\]】》\"']*"
+    r"|(?<=\.)[”’\"')\]]*(?=\s)"
+    r"|(?<=…)(?!…)"
+)
+_SOFT_BREAK = re.compile(r"(?<=[，,、：:])|(?<=\s)(?=\S)")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a document to index; `heading` is the heading path ("节 > 小节")."""
+
+    text: str
+    heading: str
+    index: int
+
+
+@dataclass(slots=True)
+class _Unit:
+    text: str
+    joiner: str  # what goes between the previous unit and this one
+    atomic: bool = False  # table row groups are never merged with prose or overlapped
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split one paragraph into sentences, keeping terminators; empty pieces dropped."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        if end > start:
+            pieces.append(text[start:end])
+            start = end
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _join(left: str, right: str) -> str:
+    # Chinese needs no space between sentences; keep one between two ASCII words.
+    if left and right and left[-1].isascii() and left[-1].isalnum() and right[0].isascii() and right[0].isalnum():
+        return " "
+    return ""
+
+
+def _split_long(sentence: str, target: int, overlap: int) -> list[str]:
+    """Split a sentence longer than `target`: at commas/spaces first, hard cuts as a last resort."""
+    if len(sentence) <= target:
+        return [sentence]
+    parts = [p for p in _SOFT_BREAK.split(sentence) if p]
+    pieces: list[str] = []
+    current = ""
+    for part in parts:
+        if len(part) > target:
+            if current:
+                pieces.append(current)
+                current = ""
+            step = max(1, target - overlap)
+            for i in range(0, len(part), step):
+                pieces.append(part[i : i + target])
+                if i + target >= len(part):
+                    break
+            continue
+        if len(current) + len(part) > target and current:
+            pieces.append(current)
+            current = ""
+        current += part
+    if current:
+        pieces.append(current)
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def _table_units(lines: list[str], target: int) -> list[_Unit]:
+    header: list[str] = []
+    body = lines
+    if len(lines) >= 2 and _TABLE_SEPARATOR.match(lines[1]):
+        header, body = lines[:2], lines[2:]
+    units: list[_Unit] = []
+    group: list[str] = []
+    head_len = sum(len(h) + 1 for h in header)
+    for row in body:
+        if group and head_len + sum(len(r) + 1 for r in group) + len(row) > target:
+            units.append(_Unit("\n".join(header + group), "\n", atomic=True))
+            group = []
+        group.append(row)
+    if group or header:
+        units.append(_Unit("\n".join(header + group), "\n", atomic=True))
+    return units
+
+
+def _sections(text: str, title: str, markdown: bool) -> Iterator[tuple[str, list[str]]]:
+    """Yield (heading path, lines) per section."""
+    stack: list[tuple[int, str]] = []
+    lines: list[str] = []
+    in_fence = False
+    for raw in text.split("\n"):
+        line = raw.rstrip()
+        if markdown and line.lstrip().startswith("```"):
+            in_fence = not in_fence
+            continue
+        m = _HEADING.match(line) if markdown and not in_fence else None
+        if m:
+            yield _path(stack, title), lines
+            lines = []
+            level = len(m.group(1))
+            stack = [(lv, h) for lv, h in stack if lv < level]
+            stack.append((level, m.group(2).strip()))
+            continue
+        lines.append(line)
+    yield _path(stack, title), lines
+
+
+def _path(stack: list[tuple[int, str]], title: str) -> str:
+    names = [h for _, h in stack]
+    if names and names[0] == title:
+        names = names[1:]  # an H1 repeating the title adds nothing
+    return " > ".join(names)
+
+
+def _units(lines: list[str], target: int, overlap: int, markdown: bool) -> list[_Unit]:
+    units: list[_Unit] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if markdown and _TABLE_LINE.match(line):
+            table: list[str] = []
+            while i < len(lines) and _TABLE_LINE.match(lines[i]):
+                table.append(lines[i].strip())
+                i += 1
+            units.extend(_table_units(table, target))
+            continue
+        i += 1
+        stripped = line.strip()
+        if not stripped:
+            continue
+        first = True
+        for sentence in split_sentences(stripped):
+            for piece in _split_long(sentence, target, overlap):
+                if first:
+                    joiner = "\n"
+                    first = False
+                else:
+                    joiner = _join(units[-1].text, piece) if units else ""
+                units.append(_Unit(piece, joiner))
+    return units
+
+
+def _pack(units: list[_Unit], target: int, overlap: int) -> list[str]:
+    """Greedily pack units into chunks of at most `target` chars, carrying sentence overlap."""
+    chunks: list[str] = []
+    current: list[_Unit] = []
+    carried = 0  # how many leading units of `current` are overlap from the previous chunk
+
+    def size(group: list[_Unit]) -> int:
+        return sum(len(u.text) + len(u.joiner) for u in group)
+
+    def flush() -> tuple[list[_Unit], int]:
+        if len(current) <= carried:
+            return [], 0  # nothing new since the last chunk
+        chunks.append(_render(current))
+        tail: list[_Unit] = []
+        for unit in reversed(current[carried:]):
+            # Whole trailing sentences only, and never the entire chunk.
+            if unit.atomic or size(tail) + len(unit.text) > overlap or len(tail) + 1 >= len(current):
+                break
+            tail.insert(0, unit)
+        return tail, len(tail)
+
+    for unit in units:
+        if unit.atomic:
+            flush()
+            chunks.append(_render([unit]))
+            current, carried = [], 0
+            continue
+        if current and size(current) + len(unit.joiner) + len(unit.text) > target:
+            current, carried = flush()
+        current.append(unit)
+    flush()
+    return chunks
+
+
+def _render(group: list[_Unit]) -> str:
+    out = ""
+    for unit in group:
+        out += (unit.joiner if out else "") + unit.text
+    return out.strip()
+
+
+def chunk_document(
+    doc: LoadedDocument, *, target: int = DEFAULT_TARGET, overlap: int = DEFAULT_OVERLAP
+) -> list[Chunk]:
+    """Split a loaded document into chunks of about `target` characters."""
+    if target < 20 or not 0 <= overlap < target:
+        raise ValueError("need target >= 20 and 0 <= overlap < target")
+    out: list[Chunk] = []
+    if doc.kind == "faq":
+        for question, answer in doc.entries:
+            head = f"问：{question}\n答："
+            for piece in _pack(_units(answer.split("\n"), target, overlap, False), target, overlap):
+                out.append(Chunk(text=head + piece, heading=question, index=len(out)))
+        return out
+    markdown = doc.kind == "markdown"
+    for heading, lines in _sections(doc.text, doc.title, markdown):
+        for text in _pack(_units(lines, target, overlap, markdown), target, overlap):
+            out.append(Chunk(text=text, heading=heading, index=len(out)))
+    return out

@@ -1,0 +1,132 @@
+"""Lexical side of retrieval: jieba tokenisation (loaded once, quietly, cache under the data dir) and a
+BM25 index (bm25s) over the stored chunks."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: Domain terms jieba would otherwise cut apart; cut_for_search still emits their parts (钻石, 客户 …).
+DOMAIN_WORDS: tuple[str, ...] = (
+    "日均金融资产", "金融资产", "钻石客户", "白金客户", "黄金客户", "潜在客户", "私人银行", "私行客户",
+    "高净值", "高净值客户", "超高净值", "超高净值客户", "客户经理", "客户关系经理", "私人银行家",
+    "增值服务", "贵宾厅", "机场贵宾", "贵宾通道", "专家门诊", "专家预约", "陪诊", "体检", "洗车", "保养",
+    "代驾", "接送机", "机票", "手续费", "免收", "风险偏好", "风险承受能力", "投资期限", "理财产品",
+    "反洗钱", "尽职调查", "黑名单", "高风险国家", "政要", "政治公众人物", "开户", "身份核实",
+    "满意度调查", "投诉处理", "客户隐私", "个人信息", "生日关怀", "节日问候", "定期拜访",
+    "资产配置", "家族信托", "财富传承", "考核指标", "问责", "着装", "礼仪", "禁忌",
+)
+
+_STOPWORDS = frozenset(
+    """的 了 是 吗 呢 吧 啊 呀 么 在 和 与 及 或 而 都 也 就 还 又 要 会 能 可 可以 有 没有 什么 怎么 怎样 如何
+    哪些 哪个 哪 多少 几 是否 请问 一下 我 你 您 他 她 它 我们 你们 他们 这 那 这个 那个 这些 那些 给 对 把 被
+    让 为 为了 从 到 以 等 之 其 该 时 时候 需要 应该 应当 一个 个 上 下 中 里 吗？ 嘛 呗 the a an of to in is
+    are and or for on with what how which do does can""".split()
+)
+_PUNCT_ONLY = re.compile(r"^[\W_]+$")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+#: Prefix of single-character features, kept apart from one-character words.
+CHAR_PREFIX = "#"
+
+_lock = threading.Lock()
+_tokenizer: Any = None
+
+
+def _jieba(cache_dir: Path | None) -> Any:
+    """Return the process-wide jieba tokenizer, initialised once (quietly, cache under `cache_dir`)."""
+    global _tokenizer
+    if _tokenizer is not None:
+        return _tokenizer
+    with _lock:
+        if _tokenizer is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)  # jieba prints "Building prefix dict…" at DEBUG to stderr
+            tok = jieba.Tokenizer()
+            if cache_dir is not None:
+                try:
+                    cache_dir.mkdir(parents=True, exist_ok=True)
+                    tok.tmp_dir = str(cache_dir)
+                except OSError:
+                    logger.debug("jieba cache dir %s not writable; using the system temp dir", cache_dir)
+            tok.initialize()
+            for word in DOMAIN_WORDS:
+                tok.add_word(word, freq=200000)
+            _tokenizer = tok
+    return _tokenizer
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width digits/letters to ASCII) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def tokenize(text: str, *, cache_dir: Path | None = None) -> list[str]:
+    """Search tokens of `text`: jieba cut_for_search, lower-cased, punctuation and stop words dropped."""
+    tok = _jieba(cache_dir)
+    out: list[str] = []
+    for token in tok.cut_for_search(normalise(text)):
+        token = token.strip()
+        if token and token not in _STOPWORDS and not _PUNCT_ONLY.match(token):
+            out.append(token)
+    return out
+
+
+def search_tokens(text: str, *, cache_dir: Path | None = None) -> list[str]:
+    """BM25 features: the words of `tokenize` plus every CJK character (as "#字").
+
+    Single characters let "男" match "男性" and "硬推" match "硬性推销", which jieba words alone miss.
+    """
+    chars = [CHAR_PREFIX + c for c in normalise(text) if _CJK.match(c) and c not in _STOPWORDS]
+    return tokenize(text, cache_dir=cache_dir) + chars
+
+
+class BM25Index:
+    """BM25 over pre-tokenised documents; positions are indexes into the documents given to `__init__`."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], *, k1: float = 1.2, b: float = 0.75) -> None:
+        self._n = len(documents)
+        self._df: Counter[str] = Counter()
+        for doc in documents:
+            self._df.update(set(doc))
+        self._bm25: Any = None
+        if self._n:
+            import bm25s
+
+            self._bm25 = bm25s.BM25(k1=k1, b=b)
+            # bm25s needs at least one token per document; "" is its own empty token.
+            self._bm25.index([list(d) or [""] for d in documents], show_progress=False)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def idf(self, token: str) -> float:
+        """BM25-style IDF, 0 for a token no document contains."""
+        df = self._df.get(token, 0)
+        if not df:
+            return 0.0
+        return math.log(1.0 + (self._n - df + 0.5) / (df + 0.5))
+
+    def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """Top-k (position, score) with score > 0, best first."""
+        if self._bm25 is None:
+            return []
+        known = [t for t in query_tokens if t in self._df]
+        if not known:
+            return []
+        import numpy as np
+
+        scores = self._bm25.get_scores(known)
+        k = min(k, self._n)
+        top = np.argpartition(-scores, k - 1)[:k] if k < self._n else np.arange(self._n)
+        ranked = sorted(((int(i), float(scores[i])) for i in top if scores[i] > 0), key=lambda x: -x[1])
+        return ranked

@@ -1,0 +1,137 @@
+"""The source manifest and chunk store: one SQLite file (stdlib sqlite3) next to the vector store.
+
+It records a content hash per source (so unchanged files cost no embedding work) and every chunk's text,
+metadata and search tokens (so BM25 is rebuilt without touching Chroma). Each change is one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from knowledge.types import SourceInfo
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    source TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT '',
+    content_hash TEXT NOT NULL,
+    chunks INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    title TEXT NOT NULL,
+    heading TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT '',
+    tokens TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks (source, ord);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    chunk_id: str
+    source: str
+    ord: int
+    text: str
+    title: str
+    heading: str
+    category: str
+    tokens: tuple[str, ...]
+
+
+class Manifest:
+    """Thread-safe access to the manifest database."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def hashes(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._conn.execute("SELECT source, content_hash FROM sources").fetchall())
+
+    def chunk_ids(self, source: str) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT chunk_id FROM chunks WHERE source = ? ORDER BY ord", (source,))
+            return [r[0] for r in rows.fetchall()]
+
+    def replace_source(
+        self, *, source: str, title: str, category: str, content_hash: str, chunks: Iterable[StoredChunk]
+    ) -> None:
+        rows = [
+            (c.chunk_id, source, c.ord, c.text, c.title, c.heading, c.category, " ".join(c.tokens)) for c in chunks
+        ]
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM chunks WHERE source = ?", (source,))
+            conn.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.execute(
+                "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                (source, title, category, content_hash, len(rows), now),
+            )
+
+    def remove_source(self, source: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM chunks WHERE source = ?", (source,))
+            conn.execute("DELETE FROM sources WHERE source = ?", (source,))
+
+    def sources(self) -> list[SourceInfo]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT source, title, chunks, content_hash, ingested_at FROM sources ORDER BY source"
+            ).fetchall()
+        return [
+            SourceInfo(source=s, title=t, chunks=n, content_hash=h, ingested_at=datetime.fromisoformat(at))
+            for s, t, n, h, at in rows
+        ]
+
+    def all_chunks(self) -> list[StoredChunk]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT chunk_id, source, ord, text, title, heading, category, tokens FROM chunks "
+                "ORDER BY source, ord"
+            ).fetchall()
+        return [
+            StoredChunk(cid, src, o, text, title, heading, cat, tuple(tokens.split()))
+            for cid, src, o, text, title, heading, cat, tokens in rows
+        ]
+
+    def version(self) -> int:
+        """Changes whenever any process commits (PRAGMA data_version), to notice other writers."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
