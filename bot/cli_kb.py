@@ -78,14 +78,24 @@ def register(cli: click.Group) -> None:
                 click.echo(f"失败 {path}: {reason}", err=True)
             click.echo(report.summary(), err=True)
         if not report.ok:
-            raise click.ClickException(f"{len(report.failed)} 个文件导入失败：" + "；".join(p for p, _ in report.failed))
+            raise click.ClickException(
+                f"{len(report.failed)} 个文件导入失败：" + "；".join(p for p, _ in report.failed)
+            )
 
     @kb_group.command("search")
     @click.argument("query", required=False)
-    @click.option("--top-k", "-k", type=click.IntRange(1, 50), default=None, help="Number of hits (RM_TOP_K).")
-    @click.option("--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True)
-    @click.option("--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="One query a line.")
-    @click.option("--json", "as_json", is_flag=True, help="JSON list of {text, source, title, score} per query.")
+    @click.option(
+        "--top-k", "-k", type=click.IntRange(1, 50), default=None, help="Number of hits (RM_TOP_K)."
+    )
+    @click.option(
+        "--mode", type=click.Choice(["hybrid", "bm25", "dense"]), default="hybrid", show_default=True
+    )
+    @click.option(
+        "--queries", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="One query a line."
+    )
+    @click.option(
+        "--json", "as_json", is_flag=True, help="JSON list of {text, source, title, score} per query."
+    )
     def search(query: str | None, top_k: int | None, mode: str, queries: Path | None, as_json: bool) -> None:
         """Search the knowledge base (one QUERY, or --queries FILE)."""
         if (query is None) == (queries is None):

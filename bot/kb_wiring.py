@@ -1,4 +1,4 @@
-"""Build the knowledge base (and the optional LLM) from settings. The only place `knowledge` meets `Settings`."""
+"""Build the knowledge base (and the optional LLM) from settings: where `knowledge` meets `Settings`."""
 
 from __future__ import annotations
 

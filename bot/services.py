@@ -525,7 +525,9 @@ class Assistant:
         log_stats = self.log.stats(staff_codes=codes, since=start, until=end)
         contacts_by_staff: dict[str, int] = {}
         if staff.role != Role.TRAINER:  # trainers see knowledge usage, not client activity
-            rm_codes = codes if codes is not None else [s.code for s in self.crm.list_staff() if s.role == Role.RM]
+            rm_codes = (
+                codes if codes is not None else [s.code for s in self.crm.list_staff() if s.role == Role.RM]
+            )
             for code in rm_codes:
                 records = self._crm(
                     lambda code=code: self.crm.list_contacts(  # type: ignore[misc]

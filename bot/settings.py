@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     telegram_webhook_port: int = 8443
     telegram_webhook_secret: SecretStr | None = None
     telegram_max_rate: float = Field(
-        default=30.0, ge=0, description="Messages per second sent overall (0 = no limit); Telegram allows ~30."
+        default=30.0, ge=0, description="Messages per second sent overall (0 = no limit); Telegram: ~30."
     )
     telegram_max_retries: int = Field(default=3, ge=0, description="Retries after a 429 RetryAfter.")
     rm_digest_time: time = Field(default=time(8, 30), description="Morning digest time (RM_TIMEZONE).")

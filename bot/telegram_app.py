@@ -8,6 +8,7 @@ Conversation state (a half-finished /log) is persisted with PicklePersistence un
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -541,10 +542,9 @@ async def on_error(update: object, context: Context) -> None:
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     if update.callback_query is not None:
-        try:  # stop the button's spinner, unless the handler already answered the query
+        # Stop the button's spinner, unless the handler already answered the query.
+        with contextlib.suppress(TelegramError):
             await update.callback_query.answer()
-        except TelegramError:
-            pass
     try:
         await context.bot.send_message(chat_id=update.effective_chat.id, text=text)
     except Exception:  # never let the error handler raise

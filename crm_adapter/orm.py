@@ -107,10 +107,11 @@ class ClientRow(Base):
 
     __table_args__ = (
         Index("ix_crm_clients_rm_code_name", "rm_code", "name"),
-        Index("ix_crm_clients_name", "name"),
-        Index("ix_crm_clients_name_pinyin", "name_pinyin"),
-        Index("ix_crm_clients_name_initials", "name_initials"),
-        Index("ix_crm_clients_phone_tail", "phone_tail"),
+        # (column, client_id): search orders by both, so LIMIT stops early without a sort.
+        Index("ix_crm_clients_name", "name", "client_id"),
+        Index("ix_crm_clients_name_pinyin", "name_pinyin", "client_id"),
+        Index("ix_crm_clients_name_initials", "name_initials", "client_id"),
+        Index("ix_crm_clients_phone_tail", "phone_tail", "client_id"),
         Index("ix_crm_clients_birth_mmdd", "birth_mmdd"),
     )
 

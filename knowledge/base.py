@@ -98,11 +98,15 @@ class KnowledgeBase:
         self._rrf_k = rrf_k
         self._cache_dir = self.data_dir / "cache"
         if chroma_host:
-            self._store = ChromaStore(embeddings=embeddings, host=chroma_host, port=chroma_port, collection=collection)
+            self._store = ChromaStore(
+                embeddings=embeddings, host=chroma_host, port=chroma_port, collection=collection
+            )
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{chroma_host}_{chroma_port}")
             manifest_path = self.data_dir / f"knowledge_{collection}@{safe}.sqlite3"
         else:
-            self._store = ChromaStore(embeddings=embeddings, persist_dir=self.data_dir / "chroma", collection=collection)
+            self._store = ChromaStore(
+                embeddings=embeddings, persist_dir=self.data_dir / "chroma", collection=collection
+            )
             manifest_path = self.data_dir / f"knowledge_{collection}.sqlite3"
         # The manifest must describe exactly this vector store, hence one manifest per store location.
         self._manifest = Manifest(manifest_path)
@@ -252,7 +256,7 @@ class KnowledgeBase:
         )
 
     def remove(self, source: str) -> int:
-        """Delete one source (exact name, or a path that resolves to it). Returns chunks removed (0 = unknown)."""
+        """Delete one source (exact name, or a path resolving to it). Returns chunks removed (0 = unknown)."""
         known = self._manifest.hashes()
         if source not in known:
             resolved = str(Path(source).expanduser().resolve())
@@ -292,11 +296,15 @@ class KnowledgeBase:
 
     def candidates(self, query: str, *, k: int, mode: str = "hybrid") -> list[Candidate]:
         """Fused candidates with raw BM25/dense signals, best first, duplicates merged."""
+        return self._retrieve(query, k=k, mode=mode)[0]
+
+    def _retrieve(self, query: str, *, k: int, mode: str) -> tuple[list[Candidate], float]:
+        """Candidates and the best dense similarity of the whole dense pool (0 without dense)."""
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}")
         chunks, bm25 = self._index()
         if not chunks or not query.strip():
-            return []
+            return [], 0.0
         pool = max(k * 4, 20)
         bm25_scores: dict[str, float] = {}
         dense_scores: dict[str, float] = {}
@@ -325,10 +333,12 @@ class KnowledgeBase:
                 score = bm25_scores.get(chunk_id, 0.0)
             elif mode == "dense":
                 score = dense_scores.get(chunk_id, 0.0)
-            out.append(Candidate(chunk, score, bm25_scores.get(chunk_id, 0.0), dense_scores.get(chunk_id, 0.0)))
+            out.append(
+                Candidate(chunk, score, bm25_scores.get(chunk_id, 0.0), dense_scores.get(chunk_id, 0.0))
+            )
             if len(out) >= k:
                 break
-        return out
+        return out, max(dense_scores.values(), default=0.0)
 
     def _fuse(
         self, rankings: dict[str, list[str]], bm25_scores: dict[str, float], dense_scores: dict[str, float]
@@ -346,13 +356,17 @@ class KnowledgeBase:
     def ask(self, question: str) -> Answer:
         """Answer from the knowledge base: extractive by default, the LLM when configured (checked)."""
         question = question.strip()
-        candidates = self.candidates(question, k=max(self.top_k, 6)) if question else []
+        candidates, top_dense = self._retrieve(question, k=max(self.top_k, 6), mode="hybrid")
         _, bm25 = self._index()
-        evidence = answer_mod.select_evidence(question, candidates, index=bm25, tokenize=self._tokenize)
+        evidence = answer_mod.select_evidence(
+            question, candidates, top_dense=top_dense, index=bm25, tokenize=self._tokenize
+        )
         extractive = answer_mod.compose_extractive(evidence)
         if self._llm is None or not extractive.grounded:
             return extractive
-        return answer_mod.compose_with_llm(evidence, llm=self._llm, timeout=self._llm_timeout, fallback=extractive)
+        return answer_mod.compose_with_llm(
+            evidence, llm=self._llm, timeout=self._llm_timeout, fallback=extractive
+        )
 
     def _tokenize(self, text: str) -> list[str]:
         return tokenize(text, cache_dir=self._cache_dir)

@@ -44,24 +44,24 @@ class _Unit:
     atomic: bool = False  # table row groups are never merged with prose or overlapped
 
 
+def _split_with_gaps(text: str) -> list[tuple[str, bool]]:
+    """Sentences of one paragraph and whether whitespace preceded each (to re-join them faithfully)."""
+    pieces: list[tuple[str, bool]] = []
+    start = 0
+    bounds = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]
+    for end in bounds:
+        if end <= start:
+            continue
+        raw = text[start:end]
+        if raw.strip():
+            pieces.append((raw.strip(), raw[:1].isspace()))
+        start = end
+    return pieces
+
+
 def split_sentences(text: str) -> list[str]:
     """Split one paragraph into sentences, keeping terminators; empty pieces dropped."""
-    pieces: list[str] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.end()
-        if end > start:
-            pieces.append(text[start:end])
-            start = end
-    pieces.append(text[start:])
-    return [p.strip() for p in pieces if p.strip()]
-
-
-def _join(left: str, right: str) -> str:
-    # Chinese needs no space between sentences; keep one between two ASCII words.
-    if left and right and left[-1].isascii() and left[-1].isalnum() and right[0].isascii() and right[0].isalnum():
-        return " "
-    return ""
+    return [sentence for sentence, _ in _split_with_gaps(text)]
 
 
 def _split_long(sentence: str, target: int, overlap: int) -> list[str]:
@@ -155,13 +155,13 @@ def _units(lines: list[str], target: int, overlap: int, markdown: bool) -> list[
         if not stripped:
             continue
         first = True
-        for sentence in split_sentences(stripped):
-            for piece in _split_long(sentence, target, overlap):
+        for sentence, spaced in _split_with_gaps(stripped):
+            for k, piece in enumerate(_split_long(sentence, target, overlap)):
                 if first:
                     joiner = "\n"
                     first = False
                 else:
-                    joiner = _join(units[-1].text, piece) if units else ""
+                    joiner = " " if spaced and k == 0 else ""
                 units.append(_Unit(piece, joiner))
     return units
 

@@ -16,22 +16,25 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 #: Domain terms jieba would otherwise cut apart; cut_for_search still emits their parts (钻石, 客户 …).
-DOMAIN_WORDS: tuple[str, ...] = (
-    "日均金融资产", "金融资产", "钻石客户", "白金客户", "黄金客户", "潜在客户", "私人银行", "私行客户",
-    "高净值", "高净值客户", "超高净值", "超高净值客户", "客户经理", "客户关系经理", "私人银行家",
-    "增值服务", "贵宾厅", "机场贵宾", "贵宾通道", "专家门诊", "专家预约", "陪诊", "体检", "洗车", "保养",
-    "代驾", "接送机", "机票", "手续费", "免收", "风险偏好", "风险承受能力", "投资期限", "理财产品",
-    "反洗钱", "尽职调查", "黑名单", "高风险国家", "政要", "政治公众人物", "开户", "身份核实",
-    "满意度调查", "投诉处理", "客户隐私", "个人信息", "生日关怀", "节日问候", "定期拜访",
-    "资产配置", "家族信托", "财富传承", "考核指标", "问责", "着装", "礼仪", "禁忌",
-)
+_DOMAIN_WORDS_TEXT = """
+    日均金融资产 金融资产 钻石客户 白金客户 黄金客户 潜在客户 私人银行 私行客户 高净值
+    高净值客户 超高净值 超高净值客户 客户经理 客户关系经理 私人银行家 增值服务 贵宾厅
+    机场贵宾 贵宾通道 专家门诊 专家预约 陪诊 体检 洗车 保养 代驾 接送机 机票 手续费
+    免收 风险偏好 风险承受能力 投资期限 理财产品 反洗钱 尽职调查 黑名单 高风险国家 政要
+    政治公众人物 开户 身份核实 满意度调查 投诉处理 客户隐私 个人信息 生日关怀 节日问候
+    定期拜访 资产配置 家族信托 财富传承 考核指标 问责 着装 礼仪 禁忌
+"""
+DOMAIN_WORDS: tuple[str, ...] = tuple(_DOMAIN_WORDS_TEXT.split())
 
-_STOPWORDS = frozenset(
-    """的 了 是 吗 呢 吧 啊 呀 么 在 和 与 及 或 而 都 也 就 还 又 要 会 能 可 可以 有 没有 什么 怎么 怎样 如何
-    哪些 哪个 哪 多少 几 是否 请问 一下 我 你 您 他 她 它 我们 你们 他们 这 那 这个 那个 这些 那些 给 对 把 被
-    让 为 为了 从 到 以 等 之 其 该 时 时候 需要 应该 应当 一个 个 上 下 中 里 吗？ 嘛 呗 the a an of to in is
-    are and or for on with what how which do does can""".split()
-)
+_STOPWORDS_TEXT = """
+    的 了 是 吗 呢 吧 啊 呀 么 在 和 与 及 或 而 都 也 就 还 又 要 会 能 可
+    可以 有 没有 什么 怎么 怎样 如何 哪些 哪个 哪 多少 几 是否 请问 一下 我 你 您
+    他 她 它 我们 你们 他们 这 那 这个 那个 这些 那些 给 对 把 被 让 为 为了 从
+    到 以 等 之 其 该 时 时候 需要 应该 应当 一个 个 上 下 中 里 吗？ 嘛 呗
+    the a an of to in is are and or for on with
+    what how which do does can
+"""
+_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _PUNCT_ONLY = re.compile(r"^[\W_]+$")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 #: Prefix of single-character features, kept apart from one-character words.

@@ -47,7 +47,9 @@ def load_file(path: Path) -> LoadedDocument:
     """Load one file; raise LoaderError (unsupported, unreadable, empty, corrupt)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise LoaderError(f"不支持的文件类型 {suffix or '(无扩展名)'}；支持 {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+        raise LoaderError(
+            f"不支持的文件类型 {suffix or '(无扩展名)'}；支持 {', '.join(sorted(SUPPORTED_SUFFIXES))}"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -205,7 +207,9 @@ def _xlsx_rows(data: bytes) -> list[list[str]]:
     try:
         rows: list[list[str]] = []
         for sheet in workbook.worksheets:
-            sheet_rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            sheet_rows = [
+                ["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)
+            ]
             if rows and sheet_rows:
                 # Later sheets repeat the header; keep rows only when their header matches the first sheet's.
                 if _faq_columns(sheet_rows[0]) is None:

@@ -90,7 +90,8 @@ class Manifest:
         self, *, source: str, title: str, category: str, content_hash: str, chunks: Iterable[StoredChunk]
     ) -> None:
         rows = [
-            (c.chunk_id, source, c.ord, c.text, c.title, c.heading, c.category, " ".join(c.tokens)) for c in chunks
+            (c.chunk_id, source, c.ord, c.text, c.title, c.heading, c.category, " ".join(c.tokens))
+            for c in chunks
         ]
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._transaction() as conn:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 #: RRF constant; small values reward agreement at the very top (our lists are short).
 DEFAULT_RRF_K = 20.0
-#: Score fusion (the default): weight of BM25 against dense, and the cosine spread that earns dense full trust.
+#: Score fusion (the default): weight of BM25 against dense, and the cosine spread earning dense full trust.
 DEFAULT_BM25_WEIGHT = 0.4
 DEFAULT_DENSE_SPREAD = 0.08
 
@@ -16,9 +16,12 @@ _SPACE = re.compile(r"\s+")
 
 
 def rrf(
-    rankings: Mapping[str, Sequence[str]], *, k: float = DEFAULT_RRF_K, weights: Mapping[str, float] | None = None
+    rankings: Mapping[str, Sequence[str]],
+    *,
+    k: float = DEFAULT_RRF_K,
+    weights: Mapping[str, float] | None = None,
 ) -> list[tuple[str, float]]:
-    """Fuse ranked id lists: score(id) = Σ weight / (k + rank), rank from 1. Best first, ties by first list."""
+    """Fuse ranked id lists: score(id) = Σ weight / (k + rank), rank from 1. Best first."""
     scores: dict[str, float] = {}
     for name, ids in rankings.items():
         weight = 1.0 if weights is None else weights.get(name, 1.0)
@@ -42,7 +45,7 @@ def score_fusion(
 
     Unlike RRF this keeps how *much* better the top hit is. The dense side is scaled by its own spread, but
     never by less than `dense_spread`: when all cosines are nearly equal (e5 on messy text) dense is unsure
-    and should not overrule a clear BM25 winner. On the eval set this beats RRF (see bench/bench_knowledge.py).
+    and should not overrule a clear BM25 winner. On the eval set this beats RRF (bench/bench_knowledge.py).
     """
     scores: dict[str, float] = {}
     if bm25:

@@ -39,7 +39,13 @@ class Citation:
     heading: str = ""
 
     def to_dict(self) -> dict[str, object]:
-        return {"n": self.n, "source": self.source, "title": self.title, "text": self.text, "heading": self.heading}
+        return {
+            "n": self.n,
+            "source": self.source,
+            "title": self.title,
+            "text": self.text,
+            "heading": self.heading,
+        }
 
 
 @dataclass(frozen=True, slots=True)

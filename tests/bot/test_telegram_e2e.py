@@ -97,7 +97,9 @@ async def test_client_lookup_denied_and_group_refusal(bot_world: BotWorld) -> No
         assert "无权" in (denied.visible_text or "")
         assert other.name not in (denied.visible_text or "")
         # in a group chat: refused, no client data
-        [group] = await send(fake, RM, "/client 张伟", chat_id=-100123, chat_type="group", chat_title="团队群")
+        [group] = await send(
+            fake, RM, "/client 张伟", chat_id=-100123, chat_type="group", chat_title="团队群"
+        )
         assert "私聊" in (group.visible_text or "") and "C0001" not in (group.visible_text or "")
 
 
@@ -162,7 +164,9 @@ async def test_redelivered_update_is_ignored(bot_world: BotWorld) -> None:
         await settle(fake)
         assert [c.visible_text for c in fake.messages_to(RM, since=mark)][:-1] == []  # only the /help reply
     assert bot_world.log.stats().questions == 1
-    repeated = [r for r in bot_world.crm.list_contacts(actor="RM001", limit=1000) if r.summary == "重复投递测试"]
+    repeated = [
+        r for r in bot_world.crm.list_contacts(actor="RM001", limit=1000) if r.summary == "重复投递测试"
+    ]
     assert len(repeated) == 1
 
 
@@ -229,7 +233,9 @@ async def test_supervisor_review_stats_and_roles(bot_world: BotWorld) -> None:
 
 async def test_trainer_upload_is_ingested_and_rm_refused(bot_world: BotWorld) -> None:
     fake, kb = bot_world.fake, bot_world.kb
-    content = "# 新产品培训\n\n## 星辰稳健理财\n\n星辰稳健理财是一款面向白金客户的中低风险产品，起购金额100万元。\n"
+    content = (
+        "# 新产品培训\n\n## 星辰稳健理财\n\n星辰稳健理财是一款面向白金客户的中低风险产品，起购金额100万元。\n"
+    )
     source = None
     try:
         async with running(bot_world.build()):

@@ -67,10 +67,11 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_crm_clients_rm_code_name", "crm_clients", ["rm_code", "name"])
-    op.create_index("ix_crm_clients_name", "crm_clients", ["name"])
-    op.create_index("ix_crm_clients_name_pinyin", "crm_clients", ["name_pinyin"])
-    op.create_index("ix_crm_clients_name_initials", "crm_clients", ["name_initials"])
-    op.create_index("ix_crm_clients_phone_tail", "crm_clients", ["phone_tail"])
+    # Search runs one range query per key column ordered by (column, client_id) with a LIMIT.
+    op.create_index("ix_crm_clients_name", "crm_clients", ["name", "client_id"])
+    op.create_index("ix_crm_clients_name_pinyin", "crm_clients", ["name_pinyin", "client_id"])
+    op.create_index("ix_crm_clients_name_initials", "crm_clients", ["name_initials", "client_id"])
+    op.create_index("ix_crm_clients_phone_tail", "crm_clients", ["phone_tail", "client_id"])
     op.create_index("ix_crm_clients_birth_mmdd", "crm_clients", ["birth_mmdd"])
 
     op.create_table(

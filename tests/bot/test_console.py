@@ -1,0 +1,153 @@
+"""The console twin driven with scripted input: same services and renderers as the bot, plain text out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bot.console import run_console
+from bot.convlog import ConversationLog
+from bot.settings import Settings
+from tests.bot.conftest import demo_crm
+
+pytestmark = pytest.mark.slow
+
+
+class Script:
+    """input() replacement feeding lines, then EOF (like Ctrl-D)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = list(lines)
+        self.prompts: list[str] = []
+
+    def __call__(self, prompt: str) -> str:
+        self.prompts.append(prompt)
+        if not self.lines:
+            raise EOFError
+        return self.lines.pop(0)
+
+
+class Borrowed:
+    """The session knowledge base, protected from being closed by the console."""
+
+    def __init__(self, kb: Any) -> None:
+        self._kb = kb
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kb, name)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def services(settings: Settings, session_kb: Any) -> Iterator[tuple[Any, Any, ConversationLog]]:
+    crm = demo_crm(settings)
+    log = ConversationLog(settings.effective_database_url)
+    yield Borrowed(session_kb), crm, log
+    log.close()
+    crm.close()
+
+
+def run(settings: Settings, services: Any, lines: list[str], **kw: Any) -> tuple[int, str, Script]:
+    out: list[str] = []
+    script = Script(lines)
+    code = run_console(settings, input=script, output=out.append, services=services, **kw)
+    return code, "\n".join(out), script
+
+
+def test_console_session_as_rm(settings: Settings, services: Any) -> None:
+    code, out, script = run(
+        settings,
+        services,
+        [
+            "钻石客户有哪些增值服务？",
+            "/up",
+            "/client zhangwei",
+            "1",
+            "/log 张伟 电话 控制台一行记录 下次:明天",
+            "/log",
+            "C0001",
+            "飞鸽",
+            "微信",
+            "客户关心 <b>家族信托</b> & 税务",
+            "某天",
+            "下周一",
+            "y",
+            "/today",
+            "/review",
+            "/nonsense",
+            "<script>alert(1)</script> & 量子计算机怎么造",
+        ],
+    )
+    assert code == 0
+    assert "王敏" in out and "/as" in out  # who you are and how to switch
+    assert "参考依据" in out and "[1]" in out and "<b>" not in out.split("控制台一行记录")[0]
+    assert "感谢反馈" in out
+    assert "资产规模" in out and "风险等级" in out
+    assert out.count("✅ 已记录") == 2
+    assert "客户关心 <b>家族信托</b> & 税务" in out  # plain text: shown as typed, unescaped
+    assert "请从以下渠道中选择" in out and "无法识别日期" in out
+    assert "今天没有到期的回访" in out or "回访" in out
+    assert "只有团队主管" in out
+    assert "未知命令" in out
+    assert "Traceback" not in out
+    assert out.rstrip().endswith("再见！")
+    _, crm, log = services
+    summaries = {r.summary for r in crm.list_contacts(actor="RM001", limit=1000) if r.source == "console"}
+    assert summaries == {"控制台一行记录", "客户关心 <b>家族信托</b> & 税务"}
+    assert log.stats().questions == 2 and log.stats().thumbs_up == 1
+
+
+def test_console_supervisor_and_trainer(settings: Settings, services: Any) -> None:
+    code, out, _ = run(
+        settings,
+        services,
+        ["/review", "/stats", "/as TRN01", "/kb 钻石客户 增值服务", "/unanswered", "/as NOBODY", "/quit"],
+        staff_code="SUP01",
+    )
+    assert code == 0
+    assert "陈静" in out and "团队复盘" in out and "使用统计" in out
+    assert "赵琳" in out and "得分" in out
+    assert "没有工号为 NOBODY 的员工" in out
+    assert "再见" in out
+
+
+def test_console_unknown_staff_code(settings: Settings, services: Any) -> None:
+    code, out, _ = run(settings, services, [], staff_code="XX999")
+    assert code == 1 and "没有工号" in out
+
+
+def test_console_first_run_seeds_demo_data(
+    settings: Settings, session_kb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.kb_wiring
+
+    monkeypatch.setattr(bot.kb_wiring, "open_knowledge_base", lambda _settings: Borrowed(session_kb))
+    out: list[str] = []
+    code = run_console(settings, input=Script(["/client 张伟", "/quit"]), output=out.append)
+    text = "\n".join(out)
+    assert code == 0
+    assert "正在准备知识库" in text and "演示客户数据" in text
+    assert "张伟" in text and "王敏" in text
+    assert settings.data_dir.is_dir()
+
+
+def test_cli_chat_and_run_without_token(
+    session_kb: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import bot.kb_wiring
+    from bot.cli import cli
+
+    monkeypatch.setattr(bot.kb_wiring, "open_knowledge_base", lambda _settings: Borrowed(session_kb))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["chat", "--as", "TRN01"], input="/kb 反洗钱\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "赵琳" in result.output and "得分" in result.output
+    result = runner.invoke(cli, ["run"], input="钻石客户有哪些增值服务？\n")
+    assert result.exit_code == 0, result.output
+    assert "console twin" in result.output and "参考依据" in result.output
+    assert "--as" in runner.invoke(cli, ["chat", "--help"]).output
