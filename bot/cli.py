@@ -23,7 +23,7 @@ def cli(verbose: bool) -> None:
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     # Third-party chatter (HTTP requests, Chroma) would drown the CLI output.
-    for noisy in ("httpx", "chromadb", "jieba", "urllib3", "apscheduler"):
+    for noisy in ("httpx", "chromadb", "jieba", "urllib3", "apscheduler", "alembic", "bm25s"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

@@ -584,8 +584,8 @@ class Assistant:
         """Run a CRM call, turning its errors into Chinese messages for the user."""
         try:
             return call()
-        except AccessDenied:
-            raise ServiceError("抱歉，您无权查看该客户的信息。") from None
+        except AccessDenied as exc:  # the CRM's message says which rule applied, without client data
+            raise ServiceError(str(exc) or "抱歉，您无权查看该客户的信息。") from None
         except (NotFound, InvalidInput) as exc:
             raise ServiceError(str(exc) or "没有找到对应的记录。") from None
         except UnknownStaff:

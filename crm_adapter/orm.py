@@ -106,7 +106,10 @@ class ClientRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_crm_clients_rm_code_name", "rm_code", "name"),
+        # Scoped search (an RM's few hundred clients among 100k): the RM's slice of each key column.
+        Index("ix_crm_clients_rm_code_name", "rm_code", "name", "client_id"),
+        Index("ix_crm_clients_rm_code_pinyin", "rm_code", "name_pinyin", "client_id"),
+        Index("ix_crm_clients_rm_code_initials", "rm_code", "name_initials", "client_id"),
         # (column, client_id): search orders by both, so LIMIT stops early without a sort.
         Index("ix_crm_clients_name", "name", "client_id"),
         Index("ix_crm_clients_name_pinyin", "name_pinyin", "client_id"),

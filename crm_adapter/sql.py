@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
+    Integer,
     Select,
     and_,
     bindparam,
@@ -27,8 +29,10 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal_column,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.engine import URL, Connection, Engine, Row, make_url
 from sqlalchemy.exc import IntegrityError
@@ -70,6 +74,8 @@ from crm_adapter.schedule import (
 
 logger = logging.getLogger(__name__)
 
+#: Initials of a name are short; a longer latin query is only tried as full pinyin.
+_MAX_INITIALS_QUERY = 8
 _TIER_ORDER = {Tier.DIAMOND: 0, Tier.PLATINUM: 1, Tier.GOLD: 2, Tier.POTENTIAL: 3}
 #: A contact may be logged up to this far in the future (clock skew between devices).
 _FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -641,22 +647,38 @@ class _Statements:
         self.contact_insert = insert(ContactRow)
         self.log_insert = insert(AccessLogRow)
         self._search: dict[tuple[str, bool], Select[Any]] = {}
-        for column in (clients.c.name, clients.c.name_pinyin, clients.c.name_initials, clients.c.client_id,
-                       clients.c.phone_tail):  # fmt: skip
-            for scoped in (False, True):
-                stmt = select(clients).where(column >= bindparam("lo"), column < bindparam("hi"))
-                self._search[(column.key, scoped)] = self._scoped(stmt, scoped).order_by(
-                    column, clients.c.client_id
-                )
+        self._probes: dict[tuple[tuple[str, ...], bool, str], CompoundSelect[Any]] = {}
+        limit = bindparam("n", type_=Integer)
         for scoped in (False, True):
             # Case-insensitive for latin names on both databases; CJK is unaffected by lower().
             like = func.lower(clients.c.name).like(bindparam("pattern"), escape="\\")
-            self._search[("like", scoped)] = self._scoped(select(clients).where(like), scoped).order_by(
-                clients.c.client_id
-            )
+            stmt = self._scoped(select(clients).where(like), scoped)
+            self._search[("like", scoped)] = stmt.order_by(clients.c.client_id).limit(limit)
             stmt = select(clients).join(terms, terms.c.client_id == clients.c.client_id)
-            stmt = stmt.where(terms.c.term == bindparam("term"))
-            self._search[("term", scoped)] = self._scoped(stmt, scoped).order_by(terms.c.client_id)
+            stmt = self._scoped(stmt.where(terms.c.term == bindparam("term")), scoped)
+            self._search[("term", scoped)] = stmt.order_by(terms.c.client_id).limit(limit)
+        self._lock = threading.Lock()
+
+    def probes(self, columns: tuple[str, ...], scoped: bool, substring: str) -> CompoundSelect[Any]:
+        """UNION ALL of one LIMITed range scan per column plus the substring lookup (`substring` is
+        "term" or "like"); the `probe` column says which part a row came from (substring = last)."""
+        key = (columns, scoped, substring)
+        stmt = self._probes.get(key)
+        if stmt is None:
+            clients = ClientRow.__table__
+            parts: list[Select[Any]] = []
+            for i, name in enumerate(columns):
+                column = clients.c[name]
+                inner = select(clients).where(column >= bindparam(f"lo{i}"), column < bindparam(f"hi{i}"))
+                inner = self._scoped(inner, scoped).order_by(column, clients.c.client_id)
+                sub = inner.limit(bindparam("n", type_=Integer)).subquery(f"p{i}")
+                parts.append(select(literal_column(str(i), Integer).label("probe"), *sub.c))
+            tail = self._search[(substring, scoped)].limit(bindparam("m", type_=Integer)).subquery("ps")
+            parts.append(select(literal_column(str(len(columns)), Integer).label("probe"), *tail.c))
+            stmt = union_all(*parts)
+            with self._lock:
+                self._probes[key] = stmt
+        return stmt
 
     @staticmethod
     def _scoped(stmt: Select[Any], scoped: bool) -> Select[Any]:
@@ -677,12 +699,12 @@ class _Values:
 
 # ---------------------------------------------------------------------- search
 class _ClientSearch:
-    """One index range query per key column (name, pinyin, initials, client id, phone tail), then the
-    name-substring term table if the page is not full yet.
+    """Key-column probes (name, pinyin, initials, client id, phone tail) and the name-substring lookup
+    in ONE statement: a UNION ALL of index range scans, each with its own LIMIT.
 
     Order: exact matches, then prefix matches (by column priority, then that column's order), then
-    substring matches (by client id). Each range query is ordered by its own index, so LIMIT stops early
-    even for "zhang" among 100k clients; an exact match sorts first inside its own prefix range.
+    substring matches (by client id). Each range scan follows its (column, client_id) index, so LIMIT
+    stops early even for "zhang" among 100k clients; an exact match sorts first inside its prefix range.
     """
 
     def __init__(self, conn: Connection, sql: _Statements, scope: scopes.ClientScope, limit: int) -> None:
@@ -691,25 +713,65 @@ class _ClientSearch:
         self._scoped = not scope.all_clients
         self._codes = sorted(scope.rm_codes)
         self._limit = limit
-        self._exact: dict[str, Row[Any]] = {}
-        self._prefix: dict[str, Row[Any]] = {}
 
     def run(self, query: str) -> list[Row[Any]]:
         pinyin = pinyin_query(query)
-        probes: list[tuple[str, str]] = [("name", query)]
-        if pinyin:
-            probes += [("name_pinyin", pinyin), ("name_initials", pinyin)]
-        if _code_like(query):
-            probes.append(("client_id", query.upper()))
         digits = _digits(query)
+        probes: list[tuple[str, str]] = []
+        if pinyin:  # latin letters only: a Chinese-name range scan cannot match
+            probes.append(("name_pinyin", pinyin))
+            if len(pinyin) <= _MAX_INITIALS_QUERY:
+                probes.append(("name_initials", pinyin))
+        else:
+            probes.append(("name", query))
+        if _code_like(query) and any(ch.isdigit() for ch in query):  # client ids carry digits
+            probes.append(("client_id", query.upper()))
         if digits is not None and len(digits) >= 4:
             probes.append(("phone_tail", digits[-4:]))
-        for column, value in probes:
-            self._probe(column, value, digits if column == "phone_tail" else None)
-        found = list(self._exact.values()) + [r for k, r in self._prefix.items() if k not in self._exact]
-        if len(found) < self._limit:
-            seen = {row.client_id for row in found}
-            found += [row for row in self._substring(query.lower(), len(seen)) if row.client_id not in seen]
+
+        columns = tuple(column for column, _ in probes)
+        params = self._params()
+        for i, (_column, value) in enumerate(probes):
+            params[f"lo{i}"], params[f"hi{i}"] = value, prefix_upper_bound(value)
+        # Substring matches fill the page after the probes; enough of them that clients already
+        # found by a probe cannot crowd the others out.
+        params["m"] = self._limit * (len(probes) + 1)
+        lowered = query.lower()
+        if len(lowered) <= MAX_TERM_LEN and not self._scoped:
+            substring, params["term"] = "term", lowered
+        else:
+            # A scoped actor owns a few hundred clients: scanning them (rm_code index) beats walking
+            # every client with "伟" in the name. Also the path for queries longer than any stored term.
+            substring, params["pattern"] = "like", f"%{escape_like(lowered)}%"
+        stmt = self._sql.probes(columns, self._scoped, substring)
+        rows = list(self._conn.execute(stmt, params))
+        n_probes = len(columns)
+        rows.sort(
+            key=lambda r: (
+                r.probe,
+                "" if r.probe == n_probes else getattr(r, columns[r.probe]) or "",
+                r.client_id,
+            )
+        )
+        exact: dict[str, Row[Any]] = {}
+        prefix: dict[str, Row[Any]] = {}
+        partial: dict[str, Row[Any]] = {}
+        for row in rows:
+            if row.probe == n_probes:
+                partial.setdefault(row.client_id, row)
+                continue
+            column, value = probes[row.probe]
+            if column == "phone_tail":  # the tail matched; the full digits decide exact vs partial
+                assert digits is not None
+                if not (row.phone or "").endswith(digits):
+                    continue
+                is_exact = len(digits) > 4 and row.phone == digits
+            else:
+                is_exact = getattr(row, column) == value
+            (exact if is_exact else prefix).setdefault(row.client_id, row)
+        found = list(exact.values()) + [row for key, row in prefix.items() if key not in exact]
+        seen = {row.client_id for row in found}
+        found += [row for key, row in partial.items() if key not in seen]
         return found[: self._limit]
 
     def _params(self, **params: Any) -> dict[str, Any]:
@@ -717,31 +779,6 @@ class _ClientSearch:
         if self._scoped:
             params["codes"] = self._codes
         return params
-
-    def _probe(self, column: str, value: str, digits: str | None) -> None:
-        stmt = self._sql.search(column, self._scoped).limit(self._limit)
-        rows = self._conn.execute(stmt, self._params(lo=value, hi=prefix_upper_bound(value)))
-        for row in rows:
-            if digits is not None:  # phone: the tail matched; the full digits decide exact vs partial
-                if not (row.phone or "").endswith(digits):
-                    continue
-                exact = len(digits) > 4 and row.phone == digits
-            else:
-                exact = getattr(row, column) == value
-            if exact:
-                self._exact.setdefault(row.client_id, row)
-            else:
-                self._prefix.setdefault(row.client_id, row)
-
-    def _substring(self, lowered: str, already: int) -> list[Row[Any]]:
-        wanted = self._limit + already  # already-found clients must not crowd new ones out
-        if len(lowered) <= MAX_TERM_LEN and not self._scoped:
-            stmt = self._sql.search("term", self._scoped).limit(wanted)
-            return list(self._conn.execute(stmt, self._params(term=lowered)))
-        # A scoped actor owns a few hundred clients: scanning them (rm_code index) beats walking every
-        # client that has "伟" in the name. Also the path for queries longer than any stored term.
-        stmt = self._sql.search("like", self._scoped).limit(wanted)
-        return list(self._conn.execute(stmt, self._params(pattern=f"%{escape_like(lowered)}%")))
 
 
 def _code_like(query: str) -> bool:

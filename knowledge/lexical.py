@@ -4,8 +4,10 @@ BM25 index (bm25s) over the stored chunks."""
 from __future__ import annotations
 
 import logging
+import marshal
 import math
 import re
+import tempfile
 import threading
 import unicodedata
 from collections import Counter
@@ -61,11 +63,25 @@ def _jieba(cache_dir: Path | None) -> Any:
                     tok.tmp_dir = str(cache_dir)
                 except OSError:
                     logger.debug("jieba cache dir %s not writable; using the system temp dir", cache_dir)
-            tok.initialize()
+            _initialise(tok)
             for word in DOMAIN_WORDS:
                 tok.add_word(word, freq=200000)
             _tokenizer = tok
     return _tokenizer
+
+
+def _initialise(tok: Any) -> None:
+    """jieba's own cache load uses marshal.load on a file object, ~4x slower than marshal.loads on bytes
+    (1.3 s vs 0.35 s of a fresh CLI process). Load the cache it wrote ourselves; fall back to jieba."""
+    cache = Path(tok.tmp_dir or tempfile.gettempdir()) / "jieba.cache"
+    if cache.is_file():
+        try:
+            tok.FREQ, tok.total = marshal.loads(cache.read_bytes())
+            tok.initialized = True
+            return
+        except (OSError, ValueError, EOFError, TypeError):
+            logger.debug("unreadable jieba cache %s; rebuilding", cache)
+    tok.initialize()  # builds the prefix dictionary and writes the cache for next time
 
 
 def normalise(text: str) -> str:
@@ -105,6 +121,7 @@ class BM25Index:
         if self._n:
             import bm25s
 
+            logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
             self._bm25 = bm25s.BM25(k1=k1, b=b)
             # bm25s needs at least one token per document; "" is its own empty token.
             self._bm25.index([list(d) or [""] for d in documents], show_progress=False)

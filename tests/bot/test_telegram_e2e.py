@@ -281,3 +281,19 @@ async def test_log_state_survives_restart(bot_world: BotWorld) -> None:
         [done] = await send(fake, RM, "确认")
         assert "已记录" in (done.visible_text or "")
     assert any(r.summary == "重启后继续记录" for r in bot_world.crm.list_contacts(actor="RM001", limit=1000))
+
+
+async def test_morning_digest_is_scheduled_and_sent_to_each_rm(bot_world: BotWorld) -> None:
+    fake = bot_world.fake
+    app = bot_world.build()
+    async with running(app):
+        [job] = app.job_queue.get_jobs_by_name("morning_digest")
+        trigger = job.job.trigger
+        assert (trigger.fields[5].expressions[0].first, trigger.fields[6].expressions[0].first) == (8, 30)
+        assert str(trigger.timezone) == "Asia/Shanghai"
+        mark = fake.mark()
+        await job.run(app)
+        [digest] = await fake.wait_for_messages_async(RM, 1, since=mark, timeout=30)
+        await fake.wait_for_messages_async(RM2, 1, since=mark, timeout=30)
+        assert "早上好，王敏" in (digest.visible_text or "")
+        assert fake.messages_to(SUP, since=mark) == []  # RMs only

