@@ -1,10 +1,11 @@
 """Bot benchmark: updates per second handled end to end through the fake Telegram Bot API.
 
 The REAL Application from `bot.telegram_app.build_application` long-polls the loopback fake server
-(`tests/bot/fake_bot_api.py`); N plain-text questions from M registered RMs are queued, and the clock
-stops when every answer has been delivered (sendMessage accepted by the fake). Each update goes through
-the whole pipeline: getUpdates → access gate (redelivery claim + staff lookup) → knowledge base →
-compliance check → conversation log (SQLite) → HTML rendering → sendMessage.
+(`tests/bot/fake_bot_api.py`, in a child process so it does not compete for the bot's GIL); N plain-text
+questions from M registered RMs are queued, and the clock stops when every answer has been delivered
+(sendMessage accepted by the fake). Each update goes through the whole pipeline: getUpdates → access
+gate (redelivery claim + staff lookup) → knowledge base → compliance check → conversation log (SQLite)
+→ HTML rendering → sendMessage.
 
 Two knowledge modes:
 
@@ -26,9 +27,11 @@ import argparse
 import asyncio
 import json
 import logging
+import multiprocessing
 import sys
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +78,61 @@ class StubKB:
         raise NotImplementedError
 
 
-async def _run_once(fake: FakeBotAPI, app: Any, *, questions: int, users: list[int]) -> dict[str, float]:
+def _serve_fake(conn: Connection) -> None:
+    """Child process: own the fake Bot API server and obey simple commands from the parent."""
+    with FakeBotAPI() as fake:
+        conn.send((fake.token, fake.base_url, fake.base_file_url))
+        while True:
+            command, *args = conn.recv()
+            if command == "push":
+                for user, text in args[0]:
+                    fake.push_message(user, text)
+                conn.send(None)
+            elif command == "mark":
+                conn.send(fake.mark())
+            elif command == "count":
+                users, since = args
+                conn.send(sum(len(fake.messages_to(u, since=since)) for u in users))
+            else:
+                conn.send(None)
+                return
+
+
+class RemoteFake:
+    """The fake Bot API in a child process, so its HTTP handling does not compete for our GIL (as
+    Telegram's servers would not)."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve_fake, args=(child,), daemon=True)
+        self._proc.start()
+        self.token, self.base_url, self.base_file_url = self._recv()
+
+    def _recv(self) -> Any:
+        if not self._conn.poll(120):  # the child died or hangs: fail instead of waiting forever
+            raise TimeoutError("the fake Bot API process does not answer")
+        return self._conn.recv()
+
+    def call(self, *command: Any) -> Any:
+        self._conn.send(command)
+        return self._recv()
+
+    def push(self, messages: list[tuple[int, str]]) -> None:
+        self.call("push", messages)
+
+    def mark(self) -> int:
+        return int(self.call("mark"))
+
+    def count(self, users: list[int], since: int) -> int:
+        return int(self.call("count", users, since))
+
+    def close(self) -> None:
+        self.call("stop")
+        self._proc.join(timeout=10)
+
+
+async def _run_once(fake: RemoteFake, app: Any, *, questions: int, users: list[int]) -> dict[str, float]:
     from telegram import Update
 
     await app.initialize()
@@ -85,13 +142,11 @@ async def _run_once(fake: FakeBotAPI, app: Any, *, questions: int, users: list[i
     try:
         # Warm-up: one question per user (model loading, connection pool, SQLite pages).
         mark = fake.mark()
-        for user in users:
-            fake.push_message(user, "预热")
+        fake.push([(user, "预热") for user in users])
         await asyncio.to_thread(_wait_total, fake, users, len(users), mark, 300)
         mark = fake.mark()
         start = time.perf_counter()
-        for i in range(questions):
-            fake.push_message(users[i % len(users)], QUESTIONS[i % len(QUESTIONS)])
+        fake.push([(users[i % len(users)], QUESTIONS[i % len(QUESTIONS)]) for i in range(questions)])
         await asyncio.to_thread(_wait_total, fake, users, questions, mark, 1800)
         elapsed = time.perf_counter() - start
     finally:
@@ -107,10 +162,10 @@ async def _run_once(fake: FakeBotAPI, app: Any, *, questions: int, users: list[i
     }
 
 
-def _wait_total(fake: FakeBotAPI, users: list[int], count: int, since: int, timeout: float) -> None:
+def _wait_total(fake: RemoteFake, users: list[int], count: int, since: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        sent = sum(len(fake.messages_to(u, since=since)) for u in users)
+        sent = fake.count(users, since)
         if sent >= count:
             return
         if time.monotonic() > deadline:
@@ -119,7 +174,8 @@ def _wait_total(fake: FakeBotAPI, users: list[int], count: int, since: int, time
 
 
 def bench(kind: str, *, questions: int, users: int, kb_dir: Path | None) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="bench_bot_") as tmp, FakeBotAPI() as fake:
+    fake = RemoteFake()
+    with tempfile.TemporaryDirectory(prefix="bench_bot_") as tmp:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             rm_data_dir=Path(tmp) / "data",
@@ -159,6 +215,7 @@ def bench(kind: str, *, questions: int, users: int, kb_dir: Path | None) -> dict
             crm.close()
             if kind == "real":
                 kb.close()
+            fake.close()
     return {"kb": kind, **result}
 
 

@@ -66,6 +66,7 @@ class Figures:
     load_seconds: float
     search_rm_p50_ms: float
     search_rm_p95_ms: float
+    search_supervisor_p95_ms: float
     search_admin_p50_ms: float
     search_admin_p95_ms: float
     card_p50_ms: float
@@ -354,6 +355,13 @@ def run(
                     sample = _timed(lambda q=query: crm.search_clients(actor=rm, query=q), 1)[0]
                     rm_samples.append(sample)
                     by_kind.setdefault(label, []).append(sample)
+            sup_samples: list[float] = []
+            team = set(rms[:RMS_PER_TEAM])
+            team_clients = [c for c in clients if c["rm_code"] in team]
+            for label, query in _queries(team_clients, rng, None):
+                sample = _timed(lambda q=query: crm.search_clients(actor="SUP0001", query=q), 1)[0]
+                sup_samples.append(sample)
+                by_kind.setdefault(f"supervisor_{label}", []).append(sample)
             admin_samples: list[float] = []
             for label, query in _queries(clients, rng, None):
                 sample = _timed(lambda q=query: crm.search_clients(actor="ADM01", query=q), 1)[0]
@@ -377,6 +385,7 @@ def run(
         load_seconds=round(load_seconds, 1),
         search_rm_p50_ms=round(_percentile(rm_samples, 50), 2),
         search_rm_p95_ms=round(_percentile(rm_samples, 95), 2),
+        search_supervisor_p95_ms=round(_percentile(sup_samples, 95), 2),
         search_admin_p50_ms=round(_percentile(admin_samples, 50), 2),
         search_admin_p95_ms=round(_percentile(admin_samples, 95), 2),
         card_p50_ms=round(_percentile(card_samples, 50), 2),
@@ -389,13 +398,15 @@ def run(
 
 def markdown(results: list[Figures]) -> str:
     lines = [
-        "| DB | clients | contacts | search p95 RM (ms) | search p95 admin (ms) | card p95 (ms) "
+        "| DB | clients | contacts | search p95 RM (ms) | search p95 supervisor (ms) "
+        "| search p95 admin (ms) | card p95 (ms) "
         "| inserts/s | inserts/s (8 threads) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r.db} | {r.clients:,} | {r.contacts:,} | {r.search_rm_p95_ms} | {r.search_admin_p95_ms} "
+            f"| {r.db} | {r.clients:,} | {r.contacts:,} | {r.search_rm_p95_ms} "
+            f"| {r.search_supervisor_p95_ms} | {r.search_admin_p95_ms} "
             f"| {r.card_p95_ms} | {r.inserts_per_s:,.0f} | {r.inserts_per_s_8_threads:,.0f} |"
         )
     lines.append("")

@@ -119,7 +119,12 @@ def evaluate(kb: KnowledgeBase, rows: list[dict[str, Any]], *, seed: bool, k: in
 def grounding(kb: KnowledgeBase, rows: list[dict[str, Any]]) -> dict[str, Any]:
     on = [kb.ask(r["question"]) for r in rows]
     off = [kb.ask(q) for q in OFF_TOPIC]
+    # Answer quality proxy: the expected fact is in the lead (the text before the quoted sources) / anywhere.
+    leads = [a.answer.split("\n\n")[0] for a in on]
     return {
+        "lead_has_fact": sum(r["fact"] in lead for r, lead in zip(rows, leads, strict=True)) / len(rows),
+        "answer_has_fact": sum(r["fact"] in a.answer for r, a in zip(rows, on, strict=True)) / len(rows),
+        "lead_misses": [r["id"] for r, lead in zip(rows, leads, strict=True) if r["fact"] not in lead],
         "eval_grounded": sum(a.grounded for a in on) / len(on),
         "eval_ungrounded_ids": [r["id"] for r, a in zip(rows, on, strict=True) if not a.grounded],
         "off_topic_rejected": sum(not a.grounded for a in off) / len(off),
@@ -283,6 +288,10 @@ def print_table(r: dict[str, Any], *, verbose: bool) -> None:
         )
     g = r["grounding"]
     print(f"| eval questions answered (grounded) | {g['eval_grounded']:.3f} |")
+    print(
+        f"| extractive answer: fact in lead sentence(s) / anywhere | {g['lead_has_fact']:.3f} / "
+        f"{g['answer_has_fact']:.3f} |"
+    )
     print(f"| off-topic questions refused | {g['off_topic_rejected']:.3f} |")
     for name, secs in r.get("fresh_process_s", {}).items():
         shown = "n/a (command missing)" if secs is None else f"{secs:.2f} s"
@@ -293,6 +302,7 @@ def print_table(r: dict[str, Any], *, verbose: bool) -> None:
                 if corpus in r:
                     print(f"misses {corpus}/{mode}: {' '.join(r[corpus][mode]['misses'])}")
         print("ungrounded eval:", g["eval_ungrounded_ids"], "accepted off-topic:", g["off_topic_accepted"])
+        print("fact not in lead:", " ".join(g["lead_misses"]))
 
 
 if __name__ == "__main__":

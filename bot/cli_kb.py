@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 def _knowledge_base() -> Iterator[KnowledgeBase]:
     from bot.kb_wiring import open_knowledge_base
 
-    kb = open_knowledge_base(get_settings())
+    kb = open_knowledge_base(get_settings(), progress=True)
     try:
         yield kb
     finally:

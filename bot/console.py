@@ -75,7 +75,7 @@ class ConsoleSession:
                 line = self.ask_line(f"{self.staff.name}> ")
                 if line:
                     self.handle(line)
-            except _Quit:
+            except (_Quit, KeyboardInterrupt):  # /quit, Ctrl-D, or Ctrl-C (also while an answer is computed)
                 self._output("再见！")
                 return
             except ServiceError as exc:

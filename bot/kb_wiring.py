@@ -31,8 +31,11 @@ def build_llm(settings: Settings) -> BaseChatModel | None:
     )
 
 
-def open_knowledge_base(settings: Settings, *, sync: bool = True) -> KnowledgeBase:
-    """Open the knowledge base under RM_DATA_DIR (or the Chroma server) and sync the bundled corpus."""
+def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool = False) -> KnowledgeBase:
+    """Open the knowledge base under RM_DATA_DIR (or the Chroma server) and sync the bundled corpus.
+
+    `progress` shows a progress bar on stderr while (re-)embedding bundled documents (first run only).
+    """
     kb = KnowledgeBase(
         data_dir=settings.ensure_data_dir(),
         chroma_host=settings.chroma_host,
@@ -42,7 +45,7 @@ def open_knowledge_base(settings: Settings, *, sync: bool = True) -> KnowledgeBa
         top_k=settings.rm_top_k,
     )
     if sync:
-        report = kb.sync_bundled(enabled=settings.rm_bundled_knowledge)
+        report = kb.sync_bundled(enabled=settings.rm_bundled_knowledge, progress=progress)
         if report.added or report.updated or report.removed:
             logger.info("bundled knowledge: %s", report.summary())
         for path, reason in report.failed:

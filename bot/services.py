@@ -282,7 +282,7 @@ class Assistant:
 
     def kb_search(self, staff: Staff, query: str, *, top_k: int = 5) -> list[Hit]:
         """Raw retrieval hits with scores (trainers check what the assistant would cite)."""
-        _require(staff, (Role.TRAINER, Role.ADMIN, Role.SUPERVISOR), "只有培训师和管理员可以查看检索原文。")
+        _require(staff, (Role.TRAINER, Role.ADMIN), "只有培训师和管理员可以查看检索原文。")
         query = " ".join(query.split())
         if not query:
             raise ServiceError("用法：/kb 查询内容，例如 /kb 钻石客户 增值服务")

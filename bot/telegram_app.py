@@ -52,7 +52,14 @@ from telegram.ext import (
 )
 
 from bot import render
-from bot.services import Assistant, KnowledgeService, LogDraft, ServiceError
+from bot.services import (
+    Assistant,
+    KnowledgeService,
+    LogDraft,
+    ServiceError,
+    channel_choices,
+    parse_channel,
+)
 from crm_adapter import Channel, CRMAdapter, Staff
 
 if TYPE_CHECKING:
@@ -123,6 +130,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             async with lock:
                 await coroutine
         finally:
+            # Forget idle chats so the dict does not grow with every user ever seen (`_waiters` is
+            # asyncio's queue of tasks waiting for the lock).
             if not lock.locked() and not getattr(lock, "_waiters", None):
                 self._locks.pop(key, None)
 
@@ -395,8 +404,6 @@ async def log_client(update: Update, context: Context) -> int:
 
 async def log_channel(update: Update, context: Context) -> int:
     """Take the channel of a guided /log."""
-    from bot.services import channel_choices, parse_channel
-
     channel = parse_channel(_text(update))
     if channel is None:
         await _say(

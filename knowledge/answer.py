@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 NO_ANSWER_TEXT = (
     "抱歉，知识库中没有找到与这个问题相关的内容，无法给出有依据的回答。"
-    "建议换个说法再问，或向培训/合规同事确认。该问题已记录，供培训老师补充知识库。"
+    "建议换个说法再问，或向培训/合规同事确认。"
 )
 
 #: Relevance gate, calibrated on the 112 eval questions against ~30 off-topic ones (bench/bench_knowledge.py).
@@ -50,6 +50,13 @@ _HAS_NUMBER = re.compile(
     r"\d|[一二两三四五六七八九十百千万亿半]+\s*(?:次|个|天|日|周|年|月|小时|万|元|%|人|家|项|位|张|条|份|倍|级|类|步)"
 )
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}")
+_NUMERAL = r"[\d一二两三四五六七八九十百千万半]"
+# "几次/几折/多少钱…" asks for a quantity of that unit; a sentence with "5次/六折/5000元" fills the slot.
+_SLOT = re.compile(r"(?:几|多少)(次|折|天|年|个月|月|周|小时|分钟|万元|万|元|钱|岁|张|本|位|人|倍|成|种|项)")
+# "哪些/哪几/包括什么" asks for a list; a sentence that enumerates answers it.
+_WANTS_LIST = re.compile(r"哪些|哪几|包括什么|包含什么|有什么|有啥|分为|分成|几类|几种")
+_ENUMERATION = re.compile(r"、.+、|包括|包含|分为|分成|如下|[：:].+[，；、]")
+RANK_DECAY = 1.0  # unit scores from the n-th retrieved chunk are divided by (1 + RANK_DECAY * n)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,22 +146,36 @@ def select_evidence(
     *,
     top_dense: float,
     index: BM25Index,
-    tokenize: Callable[[str], list[str]],
+    tokenize_question: Callable[[str], list[str]],
 ) -> Evidence:
     """Decide whether the candidates answer the question and pick the lead sentences and quotes.
 
+    `tokenize_question` splits the question into words (jieba precise mode).
     `top_dense` is the best cosine similarity of the whole dense result list (not only the fused top).
     """
-    q_tokens = list(dict.fromkeys(tokenize(question)))
+    # One token per word for weighing (钻石客户 once, not also 钻石 and 客户); chunks are matched on
+    # cut_for_search tokens, which include every compound and its parts.
+    q_tokens = list(dict.fromkeys(tokenize_question(question)))
     if not q_tokens or not candidates:
         return Evidence(question, False, (), ())
     # Tokens the corpus never uses weigh like the rarest word: an off-topic question then has low coverage.
     unknown = math.log(1.0 + (len(index) + 0.5) / 0.5)
     weight = {t: (index.idf(t) or unknown) for t in q_tokens}
     total = sum(weight.values())
+    # A compound the chunk lacks still earns partial credit for its parts (机场贵宾 → 机场, 贵宾).
+    parts = {t: [p for p in tokenize(t) if p != t] for t in q_tokens}
+
+    def matched(tokens: frozenset[str] | set[str]) -> float:
+        score = 0.0
+        for t, w in weight.items():
+            if t in tokens:
+                score += w
+            elif parts[t]:
+                score += 0.8 * w * sum(p in tokens for p in parts[t]) / len(parts[t])
+        return score
 
     def coverage(tokens: frozenset[str] | set[str]) -> float:
-        return sum(w for t, w in weight.items() if t in tokens) / total
+        return matched(tokens) / total
 
     covs = [coverage(set(c.chunk.tokens) | set(tokenize(c.chunk.title))) for c in candidates]
     best = max(range(len(candidates)), key=lambda i: (covs[i], -i))
@@ -164,17 +185,24 @@ def select_evidence(
         return Evidence(question, False, (), ())
 
     wants_number = bool(_WANTS_NUMBER.search(question))
+    wants_list = bool(_WANTS_LIST.search(question))
+    slots = {m.group(1) for m in _SLOT.finditer(question)}
+    slot_res = [re.compile(_NUMERAL + r"+\s*" + re.escape("元" if s == "钱" else s)) for s in slots]
     scored: list[tuple[float, int, int, _Unit]] = []  # (score, candidate idx, unit idx, unit)
     for ci, cand in enumerate(candidates[:4]):
         if covs[ci] < 0.5 * covs[best] and ci > 0:
             continue
         context = set(tokenize(f"{cand.chunk.title} {cand.chunk.heading}"))
-        rank_factor = 1.0 / (1.0 + 0.15 * ci)
+        rank_factor = 1.0 / (1.0 + RANK_DECAY * ci)
         for ui, unit in enumerate(_units(cand.chunk.text)):
-            own = sum(w for t, w in weight.items() if t in unit.tokens)
-            ctx = sum(w for t, w in weight.items() if t in context and t not in unit.tokens)
+            own = matched(unit.tokens)
+            ctx = matched(context | unit.tokens) - own
             score = (own + 0.4 * ctx) / total
-            if wants_number and _HAS_NUMBER.search(unit.text):
+            if slot_res and any(r.search(unit.text) for r in slot_res):
+                score += 0.3
+            elif wants_number and _HAS_NUMBER.search(unit.text):
+                score += 0.15
+            if wants_list and _ENUMERATION.search(unit.text):
                 score += 0.15
             if len(unit.text) < 6:
                 score *= 0.5  # fragments such as "8" or a lone heading word
@@ -186,26 +214,32 @@ def select_evidence(
     scored.sort(key=lambda s: (-s[0], s[1], s[2]))
     top_score = scored[0][0]
 
-    lead: list[tuple[int, _Unit]] = [(scored[0][1], scored[0][3])]
+    lead: list[tuple[int, int, _Unit]] = [(scored[0][1], scored[0][2], scored[0][3])]
     covered = set(scored[0][3].tokens)
-    for score, ci, _ui, unit in scored[1:]:
-        if len(lead) >= MAX_LEAD_SENTENCES or sum(len(u.text) for _, u in lead) > 200:
+    lead_ci = scored[0][1]
+    for score, ci, ui, unit in scored[1:]:
+        if len(lead) >= MAX_LEAD_SENTENCES or sum(len(u.text) for _, _, u in lead) > 200:
             break
-        if score < 0.8 * top_score:
+        if score < 0.7 * top_score:
             break
-        if ci != lead[0][0] and score < 0.9 * top_score:
-            continue  # another source must be nearly as good to join the lead
+        if any(unit.text == u.text for _, _, u in lead):
+            continue
         new = {t for t in q_tokens if t in unit.tokens and t not in covered}
-        if not new and not (wants_number and _HAS_NUMBER.search(unit.text) and ci == lead[0][0]):
-            continue
-        if any(unit.text == u.text for _, u in lead):
-            continue
-        lead.append((ci, unit))
+        if ci == lead_ci:
+            # A neighbour from the same passage joins when it adds words, the asked-for number or the list.
+            fills = (wants_number and _HAS_NUMBER.search(unit.text)) or (
+                wants_list and _ENUMERATION.search(unit.text)
+            )
+            if not new and not fills:
+                continue
+        elif score < 0.9 * top_score or not new:
+            continue  # another source must be nearly as good and add something
+        lead.append((ci, ui, unit))
         covered |= unit.tokens
 
     # Number the sources in order of first use: lead sources first, then other strong candidates.
     order: list[int] = []
-    for ci, _ in lead:
+    for ci, _, _ in lead:
         if ci not in order:
             order.append(ci)
     for ci in range(min(4, len(candidates))):
@@ -219,7 +253,9 @@ def select_evidence(
         for n, ci in enumerate(order, start=1)
     )
     n_of = {ci: n for n, ci in enumerate(order, start=1)}
-    return Evidence(question, True, tuple((u.text, n_of[ci]) for ci, u in lead), sources)
+    # Read like the document: by source, then in the order the sentences appear there.
+    ordered = sorted(lead, key=lambda item: (n_of[item[0]], item[1]))
+    return Evidence(question, True, tuple((u.text, n_of[ci]) for ci, _, u in ordered), sources)
 
 
 def _excerpt(cand: Candidate, focus: _Unit | None) -> str:

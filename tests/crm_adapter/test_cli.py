@@ -24,7 +24,20 @@ def demo() -> None:
 
 
 def test_staff_add_list_remove() -> None:
-    result = run("staff", "add", "--code", "RM100", "--name", "王敏", "--role", "rm", "--team", "A", "--telegram-id", "7")
+    result = run(
+        "staff",
+        "add",
+        "--code",
+        "RM100",
+        "--name",
+        "王敏",
+        "--role",
+        "rm",
+        "--team",
+        "A",
+        "--telegram-id",
+        "7",
+    )
     assert result.exit_code == 0 and "RM100" in result.output
     listed = run("staff", "list", "--json")
     assert json.loads(listed.stdout) == [
@@ -94,7 +107,9 @@ def test_import_clients_csv(tmp_path: Path) -> None:
     assert (report["created"], report["updated"], [e["line"] for e in report["errors"]]) == (0, 1, [3])
     # The operator identity is an admin without Telegram id.
     operator = [s for s in json.loads(run("staff", "list", "--json").stdout) if s["code"] == "CLI"]
-    assert operator == [{"code": "CLI", "name": "命令行操作员", "role": "admin", "team": None, "telegram_id": None}]
+    assert operator == [
+        {"code": "CLI", "name": "命令行操作员", "role": "admin", "team": None, "telegram_id": None}
+    ]
     denied = run("crm", "import-clients", str(csv_path), "--as", "RM001")
     assert denied.exit_code == 1 and "管理员" in denied.output
 

@@ -51,7 +51,9 @@ def test_two_processes_lose_nothing(tmp_path: Path) -> None:
     assert [w.exitcode for w in workers] == [0, 0]
     contacts = crm.list_contacts(actor="ADM01", limit=1000)
     assert len(contacts) == 2 * PER_PROCESS
-    assert {c.idempotency_key for c in contacts} == {f"w{n}:{i}" for n in range(2) for i in range(PER_PROCESS)}
+    assert {c.idempotency_key for c in contacts} == {
+        f"w{n}:{i}" for n in range(2) for i in range(PER_PROCESS)
+    }
     crm.close()
 
 

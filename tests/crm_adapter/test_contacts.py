@@ -70,7 +70,9 @@ def test_concurrent_same_key_gives_one_record(org: SqlCRM) -> None:
         NewContact(client_id="C0001", channel=Channel.PHONE, summary="   "),
         NewContact(client_id="C0001", channel=Channel.PHONE, summary="长" * 2001),
         NewContact(client_id="C0001", channel=Channel.PHONE, summary="ok", source="fax"),
-        NewContact(client_id="C0001", channel=Channel.PHONE, summary="ok", topics=tuple(f"t{i}" for i in range(11))),
+        NewContact(
+            client_id="C0001", channel=Channel.PHONE, summary="ok", topics=tuple(f"t{i}" for i in range(11))
+        ),
         NewContact(client_id="C0001", channel=Channel.PHONE, summary="ok", topics=("长" * 31,)),
         NewContact(client_id="C0001", channel=Channel.PHONE, summary="ok", idempotency_key="k" * 129),
         NewContact(

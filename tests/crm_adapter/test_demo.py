@@ -35,10 +35,13 @@ def test_seed_demo_twice(crm: SqlCRM) -> None:
 def test_seed_demo_is_deterministic(tmp_path: object) -> None:
     results = []
     for n in range(2):
-        crm = SqlCRM(f"sqlite:///{tmp_path}/demo{n}.db")  # type: ignore[str-bytes-safe]
+        crm = SqlCRM(f"sqlite:///{tmp_path}/demo{n}.db")
         seed_demo(crm, clients=20, today=TODAY)
         results.append(
-            [(c.client_id, c.name, c.aum, c.birthday) for c in crm.search_clients(actor="ADM01", query="C0", limit=20)]
+            [
+                (c.client_id, c.name, c.aum, c.birthday)
+                for c in crm.search_clients(actor="ADM01", query="C0", limit=20)
+            ]
         )
         crm.close()
     assert results[0] == results[1]

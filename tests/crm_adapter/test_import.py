@@ -49,21 +49,34 @@ def test_csv_good_and_bad_rows(org: SqlCRM, tmp_path: Path, bom: bool) -> None:
     assert report.created == 2 and report.updated == 0
     assert [line for line, _ in report.errors] == [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17]
     reasons = dict(report.errors)
-    assert "日期" in reasons[3] and "RM999" in reasons[7] and "不符" in reasons[11] and "第 2 行" in reasons[13]
+    assert (
+        "日期" in reasons[3] and "RM999" in reasons[7] and "不符" in reasons[11] and "第 2 行" in reasons[13]
+    )
     client = org.get_client(actor="RM001", client_id="K001")
     assert client.name == "赵敏" and client.phone == "13800001234" and client.tier is Tier.GOLD
     assert client.gender == "女" and client.preferences == "偏好固收" and client.birthday is not None
     [issued] = org.search_clients(actor="RM002", query="陈七")
-    assert issued.client_id.startswith("C") and issued.aum == Decimal("12000000.00") and issued.risk_level == "C3"
+    assert (
+        issued.client_id.startswith("C")
+        and issued.aum == Decimal("12000000.00")
+        and issued.risk_level == "C3"
+    )
 
 
 def test_reimport_updates_instead_of_duplicating(org: SqlCRM, tmp_path: Path) -> None:
-    first = _write(tmp_path, "name,birthday,phone,aum,risk_level,rm_code,client_id,preferences\n"
-                   "赵敏,1985-03-12,13800001234,12000000,C3,RM001,K001,偏好固收\n")
+    first = _write(
+        tmp_path,
+        "name,birthday,phone,aum,risk_level,rm_code,client_id,preferences\n"
+        "赵敏,1985-03-12,13800001234,12000000,C3,RM001,K001,偏好固收\n",
+    )
     assert import_clients_csv(org, actor="ADM01", path=first).created == 1
     # No preferences column this time: the field is kept; AUM change moves the tier.
-    second = _write(tmp_path, "client_id,name,birthday,phone,aum,risk_level,rm_code\n"
-                    "k001,赵敏,1985-03-12,13800001234,55000000,C4,RM002\n", name="again.csv")
+    second = _write(
+        tmp_path,
+        "client_id,name,birthday,phone,aum,risk_level,rm_code\n"
+        "k001,赵敏,1985-03-12,13800001234,55000000,C4,RM002\n",
+        name="again.csv",
+    )
     report = import_clients_csv(org, actor="ADM01", path=second)
     assert (report.created, report.updated, report.errors) == (0, 1, ())
     client = org.get_client(actor="ADM01", client_id="K001")
@@ -102,15 +115,15 @@ def test_quoted_multiline_cells_keep_line_numbers(org: SqlCRM, tmp_path: Path) -
 
 
 def test_huge_name_and_text(org: SqlCRM) -> None:
+    base = {"birthday": "", "phone": "", "aum": "1", "risk_level": "C1", "rm_code": "RM001"}
     rows = [
-        {"name": "张" * 201, "birthday": "", "phone": "", "aum": "1", "risk_level": "C1", "rm_code": "RM001"},
-        {"name": "张三", "birthday": "", "phone": "", "aum": "1", "risk_level": "C1", "rm_code": "RM001",
-         "notes": "长" * 2001},
-        {"name": "O'Brien", "birthday": "", "phone": "", "aum": "1", "risk_level": "C1", "rm_code": "RM001"},
-        {"name": "张三; DROP TABLE", "birthday": "", "phone": "", "aum": "1", "risk_level": "C1", "rm_code": "RM001"},
-        {"name": "李四", "birthday": "", "phone": "", "aum": "-5", "risk_level": "C1", "rm_code": "RM001"},
-        {"name": "李四", "birthday": "", "phone": "", "aum": "1.234", "risk_level": "C1", "rm_code": "RM001"},
-    ]  # fmt: skip
+        {**base, "name": "张" * 201},
+        {**base, "name": "张三", "notes": "长" * 2001},
+        {**base, "name": "O'Brien"},
+        {**base, "name": "张三; DROP TABLE"},
+        {**base, "name": "李四", "aum": "-5"},
+        {**base, "name": "李四", "aum": "1.234"},
+    ]
     report = org.import_clients(actor="ADM01", rows=rows)
     assert report.created == 1
     assert [line for line, _ in report.errors] == [2, 3, 5, 6, 7]

@@ -40,7 +40,7 @@ def test_reopening_is_idempotent_and_keeps_data(db_url: str) -> None:
 
 
 def test_sqlite_pragmas(tmp_path: object) -> None:
-    crm = SqlCRM(f"sqlite:///{tmp_path}/p.db")  # type: ignore[str-bytes-safe]
+    crm = SqlCRM(f"sqlite:///{tmp_path}/p.db")
     try:
         with crm.engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

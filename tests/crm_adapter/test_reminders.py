@@ -26,7 +26,10 @@ def test_card_with_cadence_and_agreed_date(org: SqlCRM) -> None:
     assert card.days_since_contact == 20
     assert card.next_follow_up == TODAY - timedelta(days=6) and card.follow_up_overdue
     make_contact(
-        org, client_id="C0001", occurred_at=at(TODAY - timedelta(days=2)), next_follow_up=TODAY + timedelta(days=3)
+        org,
+        client_id="C0001",
+        occurred_at=at(TODAY - timedelta(days=2)),
+        next_follow_up=TODAY + timedelta(days=3),
     )
     card = org.client_card(actor="SUP01", client_id="C0001", today=TODAY)
     assert card.last_contact is not None and card.days_since_contact == 2
@@ -34,14 +37,22 @@ def test_card_with_cadence_and_agreed_date(org: SqlCRM) -> None:
 
 
 def test_follow_ups_reasons_and_order(org: SqlCRM) -> None:
-    make_contact(org, client_id="C0001", occurred_at=at(TODAY - timedelta(days=20)))  # 钻石 14 → overdue 6 days
     make_contact(
-        org, client_id="C0002", occurred_at=at(TODAY - timedelta(days=3)), next_follow_up=TODAY + timedelta(days=2)
+        org, client_id="C0001", occurred_at=at(TODAY - timedelta(days=20))
+    )  # 钻石 14 → overdue 6 days
+    make_contact(
+        org,
+        client_id="C0002",
+        occurred_at=at(TODAY - timedelta(days=3)),
+        next_follow_up=TODAY + timedelta(days=2),
     )
     due = org.follow_ups(actor="RM001", today=TODAY)
     assert [(f.client.client_id, f.overdue, f.reason) for f in due] == [("C0001", True, "按钻石客户14天节奏")]
     soon = org.follow_ups(actor="RM001", today=TODAY, horizon_days=2)
-    assert [(f.client.client_id, f.reason) for f in soon] == [("C0001", "按钻石客户14天节奏"), ("C0002", "约定回访")]
+    assert [(f.client.client_id, f.reason) for f in soon] == [
+        ("C0001", "按钻石客户14天节奏"),
+        ("C0002", "约定回访"),
+    ]
     never = org.follow_ups(actor="RM002", today=TODAY)
     assert [(f.client.client_id, f.due, f.overdue, f.reason) for f in never] == [
         ("C0003", TODAY, False, "尚无联系记录")
@@ -50,7 +61,12 @@ def test_follow_ups_reasons_and_order(org: SqlCRM) -> None:
 
 def test_latest_contact_wins_even_if_logged_late(org: SqlCRM) -> None:
     make_contact(org, client_id="C0002", occurred_at=at(TODAY - timedelta(days=1)))  # 白金: 30 days
-    make_contact(org, client_id="C0002", occurred_at=at(TODAY - timedelta(days=40)), next_follow_up=TODAY - timedelta(days=35))
+    make_contact(
+        org,
+        client_id="C0002",
+        occurred_at=at(TODAY - timedelta(days=40)),
+        next_follow_up=TODAY - timedelta(days=35),
+    )
     assert org.follow_ups(actor="RM001", today=TODAY, horizon_days=28) == [] or all(
         f.client.client_id != "C0002" for f in org.follow_ups(actor="RM001", today=TODAY, horizon_days=28)
     )

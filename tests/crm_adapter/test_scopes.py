@@ -74,7 +74,11 @@ def test_create_contact_follows_write_scope(org: SqlCRM, actor: str) -> None:
 def test_collections_are_filtered_not_denied(org: SqlCRM, actor: str) -> None:
     _with_contacts(org)
     visible = VISIBLE[actor]
-    found = {c.client_id for q in ("伟", "李娜", "王芳", "zw", "C000") for c in org.search_clients(actor=actor, query=q)}
+    found = {
+        c.client_id
+        for q in ("伟", "李娜", "王芳", "zw", "C000")
+        for c in org.search_clients(actor=actor, query=q)
+    }
     assert found == visible
     assert {f.client.client_id for f in org.follow_ups(actor=actor, today=TODAY, horizon_days=366)} == visible
     birthdays = org.upcoming_birthdays(actor=actor, days=366, today=TODAY)
@@ -110,7 +114,14 @@ def test_team_members(org: SqlCRM, actor: str, expected: list[str]) -> None:
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_only_admins_import(org: SqlCRM, actor: str) -> None:
-    row = {"name": "新客户", "birthday": "", "phone": "", "aum": "100", "risk_level": "C1", "rm_code": "RM001"}
+    row = {
+        "name": "新客户",
+        "birthday": "",
+        "phone": "",
+        "aum": "100",
+        "risk_level": "C1",
+        "rm_code": "RM001",
+    }
     if actor == "ADM01":
         assert org.import_clients(actor=actor, rows=[row]).created == 1
     else:

