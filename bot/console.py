@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import render
 from bot.services import Assistant, LogDraft, ServiceError, channel_choices, parse_channel
-from crm_adapter import Client, Staff
+from crm_adapter import Client, Role, Staff
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog
@@ -242,9 +242,10 @@ def run_console(
         return 1
     try:
         assistant = Assistant(kb=kb, crm=crm, log=log, timezone=settings.rm_timezone)
-        code = staff_code or DEFAULT_STAFF_CODE
         try:
-            staff = assistant.staff_by_code(code)
+            staff = (
+                _default_staff(assistant, crm) if staff_code is None else assistant.staff_by_code(staff_code)
+            )
         except ServiceError as exc:
             output(exc.message)
             return 1
@@ -259,6 +260,19 @@ def run_console(
     finally:
         if owned:
             _close(log, crm, kb)
+
+
+def _default_staff(assistant: Assistant, crm: CRMAdapter) -> Staff:
+    """RM001 (the first demo RM) when it exists, else the first registered RM."""
+    try:
+        return assistant.staff_by_code(DEFAULT_STAFF_CODE)
+    except ServiceError:
+        rms = sorted((s for s in crm.list_staff() if s.role == Role.RM), key=lambda s: s.code)
+        if not rms:
+            raise ServiceError(
+                "还没有登记任何客户经理，请用 rm-assistant chat --as 工号 指定身份。"
+            ) from None
+        return rms[0]
 
 
 def _close(*services: Any) -> None:

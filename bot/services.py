@@ -230,6 +230,8 @@ class Assistant:
         if hit is not None and time.monotonic() - hit[0] < STAFF_CACHE_SECONDS:
             return hit[1]
         staff = self.crm.get_staff_by_telegram_id(telegram_id=telegram_id)
+        if len(self._staff_cache) > 10_000:  # unknown users are cached too; keep the cache bounded
+            self._staff_cache.clear()
         self._staff_cache[telegram_id] = (time.monotonic(), staff)
         return staff
 

@@ -219,6 +219,8 @@ async def gate(update: Update, context: Context) -> None:
     now = time.monotonic()
     last = data.refused.get(user.id)
     if (last is None or now - last >= REFUSAL_INTERVAL) and update.effective_chat is not None:
+        if len(data.refused) > 10_000:  # forget old refusals so strangers cannot grow this forever
+            data.refused = {k: t for k, t in data.refused.items() if now - t < REFUSAL_INTERVAL}
         data.refused[user.id] = now
         if update.callback_query is not None:
             await update.callback_query.answer()
@@ -696,26 +698,33 @@ def webhook_secret(settings: Settings, token: str) -> str:
     return hashlib.sha256(b"secret:" + token.encode()).hexdigest()
 
 
+def webhook_options(settings: Settings) -> dict[str, Any]:
+    """Arguments of `run_webhook`/`start_webhook`: listen address, secret path and secret token."""
+    assert settings.telegram_bot_token is not None and settings.telegram_webhook_url is not None
+    token = settings.telegram_bot_token.get_secret_value()
+    path = webhook_path(token)
+    return {
+        "listen": settings.telegram_webhook_listen,
+        "port": settings.telegram_webhook_port,
+        "url_path": path,
+        "webhook_url": f"{settings.telegram_webhook_url.rstrip('/')}/{path}",
+        "secret_token": webhook_secret(settings, token),
+        "allowed_updates": Update.ALL_TYPES,
+        "drop_pending_updates": False,
+    }
+
+
 def run_bot(settings: Settings) -> None:
     """Run the bot until SIGINT/SIGTERM: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
     from bot.crm_wiring import open_crm
     from bot.kb_wiring import open_knowledge_base
 
-    assert settings.telegram_bot_token is not None
-    token = settings.telegram_bot_token.get_secret_value()
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     crm = open_crm(settings)
     kb_ = open_knowledge_base(settings)
     app = build_application(settings, kb_, crm, own_services=True)
     if settings.telegram_webhook_url:
-        path = webhook_path(token)
-        app.run_webhook(
-            listen=settings.telegram_webhook_listen,
-            port=settings.telegram_webhook_port,
-            url_path=path,
-            webhook_url=f"{settings.telegram_webhook_url.rstrip('/')}/{path}",
-            secret_token=webhook_secret(settings, token),
-            allowed_updates=Update.ALL_TYPES,
-            drop_pending_updates=False,
-        )
+        app.run_webhook(**webhook_options(settings))
     else:
         app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)

@@ -60,7 +60,7 @@ def run(settings: Settings, services: Any, lines: list[str], **kw: Any) -> tuple
 
 
 def test_console_session_as_rm(settings: Settings, services: Any) -> None:
-    code, out, script = run(
+    code, out, _ = run(
         settings,
         services,
         [
@@ -151,3 +151,16 @@ def test_cli_chat_and_run_without_token(
     assert result.exit_code == 0, result.output
     assert "console twin" in result.output and "参考依据" in result.output
     assert "--as" in runner.invoke(cli, ["chat", "--help"]).output
+
+
+def test_console_defaults_to_the_first_rm_without_demo_data(settings: Settings, tmp_path: Any) -> None:
+    from tests.bot.fakes import FakeCRM, FakeKB
+
+    crm = FakeCRM()
+    del crm.staff["RM001"]
+    log = ConversationLog(f"sqlite:///{tmp_path / 'log.db'}")
+    try:
+        code, out, _ = run(settings, (FakeKB(), crm, log), ["钻石客户权益", "/down"])
+    finally:
+        log.close()
+    assert code == 0 and "李强" in out and "RM002" in out and "已记录" in out

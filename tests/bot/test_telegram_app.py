@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -65,3 +66,30 @@ def test_run_bot_polls_or_serves_a_webhook(
         assert kw["url_path"] == path and "123" not in path
         assert kw["webhook_url"] == f"{webhook}/{path}"
         assert kw["secret_token"] and kw["port"] == settings.telegram_webhook_port
+
+
+@pytest.mark.anyio
+async def test_per_chat_processor_serialises_a_chat_but_not_different_chats() -> None:
+    import asyncio
+
+    from telegram import Chat, Message, Update
+
+    def update(update_id: int, chat_id: int) -> Update:
+        chat = Chat(id=chat_id, type="private")
+        return Update(update_id, message=Message(update_id, datetime.now(UTC), chat, text="x"))
+
+    events: list[str] = []
+
+    async def work(name: str) -> None:
+        events.append(f"{name} start")
+        await asyncio.sleep(0.05)
+        events.append(f"{name} end")
+
+    processor = telegram_app.PerChatUpdateProcessor(8)
+    await asyncio.gather(
+        processor.process_update(update(1, 10), work("a1")),
+        processor.process_update(update(2, 10), work("a2")),
+        processor.process_update(update(3, 20), work("b1")),
+    )
+    assert events.index("a1 end") < events.index("a2 start")  # same chat: one after the other
+    assert events.index("b1 start") < events.index("a1 end")  # another chat: concurrently

@@ -4,11 +4,13 @@ real SqlCRM (demo data in tmp SQLite), the real knowledge base (bundled corpus) 
 from __future__ import annotations
 
 import asyncio
+import socket
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
+from bot.telegram_app import build_application
 from crm_adapter import Client
 from knowledge import Answer, Citation
 from tests.bot.conftest import TELEGRAM_IDS, BotWorld, running
@@ -297,3 +299,37 @@ async def test_morning_digest_is_scheduled_and_sent_to_each_rm(bot_world: BotWor
         await fake.wait_for_messages_async(RM2, 1, since=mark, timeout=30)
         assert "早上好，王敏" in (digest.visible_text or "")
         assert fake.messages_to(SUP, since=mark) == []  # RMs only
+
+
+async def test_webhook_mode_with_secret_path_and_token(bot_world: BotWorld) -> None:
+    from bot.telegram_app import webhook_options
+    from tests.bot.fake_bot_api import post_update_to_async
+
+    fake = bot_world.fake
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = bot_world.settings.model_copy(
+        update={
+            "telegram_webhook_url": f"http://127.0.0.1:{port}",
+            "telegram_webhook_listen": "127.0.0.1",
+            "telegram_webhook_port": port,
+        }
+    )
+    options = webhook_options(settings)
+    app = build_application(settings, bot_world.kb, bot_world.crm, bot_world.log)
+    await app.initialize()
+    await app.post_init(app)
+    try:
+        await app.start()
+        await app.updater.start_webhook(**options)
+        assert fake.webhook_url == options["webhook_url"] and fake.token not in options["webhook_url"]
+        [reply] = await send(fake, RM, "客户投诉应该怎么处理？")
+        assert "参考依据" in (reply.visible_text or "")
+        forged = {"update_id": 99999, "message": fake.update(1)["message"]}
+        assert await post_update_to_async(options["webhook_url"], forged, secret_token="wrong") == 403
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await app.post_shutdown(app)
