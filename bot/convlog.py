@@ -173,6 +173,8 @@ def create_store_engine(database_url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            # With WAL, NORMAL keeps the database consistent and only risks the last commits on power loss.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         return engine
@@ -284,21 +286,18 @@ class ConversationLog:
             row = session.scalars(stmt).first()
             return _to_exchange(row) if row else None
 
-    def _filtered(
-        self,
-        stmt: sa.Select[Any],
-        *,
-        staff_codes: Sequence[str] | None,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> sa.Select[Any]:
+    @staticmethod
+    def _window(
+        *, staff_codes: Sequence[str] | None, since: datetime | None, until: datetime | None
+    ) -> list[sa.ColumnElement[bool]]:
+        conditions: list[sa.ColumnElement[bool]] = []
         if staff_codes is not None:
-            stmt = stmt.where(_ExchangeRow.staff_code.in_(list(staff_codes)))
+            conditions.append(_ExchangeRow.staff_code.in_(list(staff_codes)))
         if since is not None:
-            stmt = stmt.where(_ExchangeRow.created_at >= since)
+            conditions.append(_ExchangeRow.created_at >= since)
         if until is not None:
-            stmt = stmt.where(_ExchangeRow.created_at < until)
-        return stmt
+            conditions.append(_ExchangeRow.created_at < until)
+        return conditions
 
     def list_exchanges(
         self,
@@ -310,7 +309,7 @@ class ConversationLog:
         limit: int = 50,
     ) -> list[Exchange]:
         """Exchanges newest first; with flagged_first, flagged ones lead (each group newest first)."""
-        stmt = self._filtered(sa.select(_ExchangeRow), staff_codes=staff_codes, since=since, until=until)
+        stmt = sa.select(_ExchangeRow).where(*self._window(staff_codes=staff_codes, since=since, until=until))
         if flagged_first:
             flagged = sa.or_(
                 _ExchangeRow.grounded.is_(False),
@@ -329,11 +328,8 @@ class ConversationLog:
         """All exchanges oldest first, streamed in batches (for exports)."""
         last_id = 0
         while True:
-            stmt = self._filtered(
-                sa.select(_ExchangeRow).where(_ExchangeRow.id > last_id),
-                staff_codes=None,
-                since=since,
-                until=None,
+            stmt = sa.select(_ExchangeRow).where(
+                _ExchangeRow.id > last_id, *self._window(staff_codes=None, since=since, until=None)
             )
             with self._sessions() as session:
                 rows = [_to_exchange(r) for r in session.scalars(stmt.order_by(_ExchangeRow.id).limit(batch))]
@@ -344,21 +340,16 @@ class ConversationLog:
 
     def unanswered(self, *, since: datetime | None = None, limit: int = 50) -> list[UnansweredQuestion]:
         """Questions the knowledge base had no source for, most asked first."""
-        stmt = self._filtered(
-            sa.select(_ExchangeRow.question, _ExchangeRow.staff_code, _ExchangeRow.created_at).where(
-                _ExchangeRow.grounded.is_(False)
-            ),
-            staff_codes=None,
-            since=since,
-            until=None,
+        stmt = sa.select(_ExchangeRow.question, _ExchangeRow.staff_code, _ExchangeRow.created_at).where(
+            _ExchangeRow.grounded.is_(False), *self._window(staff_codes=None, since=since, until=None)
         )
         groups: dict[str, tuple[int, datetime, set[str]]] = {}
         with self._sessions() as session:
             for question, staff_code, created in session.execute(stmt):
                 key = " ".join(question.split())
-                created = _utc(created)
-                times, last, staff = groups.get(key, (0, created, set()))
-                groups[key] = (times + 1, max(last, created), staff | {staff_code})
+                asked = _utc(created) or datetime.now(UTC)
+                times, last, staff = groups.get(key, (0, asked, set()))
+                groups[key] = (times + 1, max(last, asked), staff | {staff_code})
         items = [
             UnansweredQuestion(question=q, times=t, last_asked=last, staff_codes=tuple(sorted(s)))
             for q, (t, last, s) in groups.items()
@@ -373,14 +364,9 @@ class ConversationLog:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> LogStats:
-        stmt = self._filtered(
-            sa.select(
-                _ExchangeRow.staff_code, _ExchangeRow.grounded, _ExchangeRow.feedback, _ExchangeRow.flags
-            ),
-            staff_codes=staff_codes,
-            since=since,
-            until=until,
-        )
+        stmt = sa.select(
+            _ExchangeRow.staff_code, _ExchangeRow.grounded, _ExchangeRow.feedback, _ExchangeRow.flags
+        ).where(*self._window(staff_codes=staff_codes, since=since, until=until))
         questions = grounded = up = down = flagged = 0
         by_staff: dict[str, int] = {}
         with self._sessions() as session:
