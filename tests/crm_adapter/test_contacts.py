@@ -140,3 +140,30 @@ def test_until_is_inclusive_in_local_time(org: SqlCRM) -> None:
     make_contact(org, occurred_at=datetime(2026, 5, 10, 15, 30, tzinfo=UTC))
     assert len(org.list_contacts(actor="RM001", until=date(2026, 5, 10))) == 1
     assert len(org.list_contacts(actor="RM001", since=date(2026, 5, 11))) == 0
+
+
+def test_business_writes_commit_durably_on_postgres(postgres_url: str) -> None:
+    """Reads commit their access-log rows asynchronously on PostgreSQL; contact records never do."""
+    from sqlalchemy import event
+
+    from tests.crm_adapter.factories import seed_org
+
+    crm = SqlCRM(postgres_url, timezone="Asia/Shanghai")
+    seed_org(crm)
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(crm.engine, "before_cursor_execute", record)
+    try:
+        make_contact(crm)
+        assert "SET LOCAL synchronous_commit TO ON" in statements
+        statements.clear()
+        crm.search_clients(actor="RM001", query="张伟")
+        assert not any("synchronous_commit" in s for s in statements)
+        with crm.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+    finally:
+        event.remove(crm.engine, "before_cursor_execute", record)
+        crm.close()
