@@ -13,6 +13,14 @@ import click
 logger = logging.getLogger(__name__)
 
 
+def _quiet_console_logging() -> None:
+    # The console twin shares the terminal with its user: only warnings and errors interrupt it
+    # (unless `-v` asked for debug output).
+    root = logging.getLogger()
+    if root.level > logging.DEBUG:
+        root.setLevel(logging.WARNING)
+
+
 def register(cli: click.Group) -> None:
     """Add this module's commands to the root group."""
     cli.add_command(chat)
@@ -28,6 +36,7 @@ def chat(staff_code: str | None) -> None:
     from bot.console import run_console
     from bot.settings import get_settings
 
+    _quiet_console_logging()
     code = run_console(get_settings(), staff_code=staff_code)
     if code:
         raise SystemExit(code)
@@ -43,6 +52,7 @@ def run() -> None:
         click.echo("TELEGRAM_BOT_TOKEN is not set: starting the console twin with demo data.", err=True)
         from bot.console import run_console
 
+        _quiet_console_logging()
         code = run_console(settings)
         if code:
             raise SystemExit(code)

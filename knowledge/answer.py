@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from knowledge.chunking import split_sentences
+from knowledge.chunking import split_long, split_sentences
 from knowledge.lexical import tokenize
 from knowledge.types import Answer, Citation
 
@@ -127,16 +127,24 @@ def _units(text: str) -> tuple[_Unit, ...]:
     return tuple(out)
 
 
-_STRONG_END = re.compile(r"(?<=[。！？!?])[”’」』）)]*")
+_STRONG_END = re.compile(r"(?<=[。！？!?])[”’」』）)]*|(?=[●•▪◆■])")
+LONG_SENTENCE = 120
 
 
 def _answer_sentences(text: str) -> list[str]:
-    """Sentences for answers: split at 。！？ only, so "“1”指…；“N”指…" stays whole; ；only when too long."""
+    """Sentences for answers: split at 。！？ (and bullets) only, so "“1”指…；“N”指…" stays whole; a
+    sentence still too long to lead an answer is split at ；, then at commas (messy extracted text)."""
     out: list[str] = []
     for part in (p.strip() for p in _STRONG_END.split(text)):
         if not part:
             continue
-        out.extend(split_sentences(part) if len(part) > EXCERPT_CHARS else [part])
+        if len(part) <= LONG_SENTENCE:
+            out.append(part)
+            continue
+        for sentence in split_sentences(part):
+            out.extend(
+                split_long(sentence, LONG_SENTENCE, 0) if len(sentence) > LONG_SENTENCE else [sentence]
+            )
     return out
 
 
@@ -327,7 +335,7 @@ def compose_extractive(evidence: Evidence) -> Answer:
 
 
 def _terminate(sentence: str) -> str:
-    sentence = sentence.strip()
+    sentence = sentence.strip().lstrip("●•▪◆■ ").rstrip(",，、:：")
     if sentence and sentence[-1] in "。！？；!?;.…”」』）)":
         return sentence
     return sentence + "。"

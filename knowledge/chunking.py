@@ -64,7 +64,7 @@ def split_sentences(text: str) -> list[str]:
     return [sentence for sentence, _ in _split_with_gaps(text)]
 
 
-def _split_long(sentence: str, target: int, overlap: int) -> list[str]:
+def split_long(sentence: str, target: int, overlap: int) -> list[str]:
     """Split a sentence longer than `target`: at commas/spaces first, hard cuts as a last resort."""
     if len(sentence) <= target:
         return [sentence]
@@ -156,7 +156,7 @@ def _units(lines: list[str], target: int, overlap: int, markdown: bool) -> list[
             continue
         first = True
         for sentence, spaced in _split_with_gaps(stripped):
-            for k, piece in enumerate(_split_long(sentence, target, overlap)):
+            for k, piece in enumerate(split_long(sentence, target, overlap)):
                 if first:
                     joiner = "\n"
                     first = False

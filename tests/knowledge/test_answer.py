@@ -136,3 +136,15 @@ def test_prompt_injection_changes_nothing(
     assert question in str(user.content)
     assert question not in str(system.content)
     kb.close()
+
+
+def test_answer_sentences_keep_semicolon_clauses_and_split_bullets() -> None:
+    from knowledge.answer import _answer_sentences
+
+    assert _answer_sentences("“1”指一位经理；“N”指团队。第二句！") == [
+        "“1”指一位经理；“N”指团队。",
+        "第二句！",
+    ]
+    parts = _answer_sentences("健康服务●预约专家挂号(钻石5次/年),●全程导医(钻石5次/年)" + "说明" * 70)
+    assert parts[1] == "●预约专家挂号(钻石5次/年),"
+    assert all(len(p) <= 120 for p in parts)
