@@ -15,18 +15,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
-from bot.crm_wiring import open_crm
 from bot.settings import get_settings
-from crm_adapter.csv_import import import_clients_csv
-from crm_adapter.demo import seed_demo
 from crm_adapter.errors import CRMError, NotFound
 from crm_adapter.models import Client, ContactRecord, Role, Staff
-from crm_adapter.sql import SqlCRM
+
+if TYPE_CHECKING:
+    from crm_adapter.sql import SqlCRM
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +39,8 @@ def _crm() -> Iterator[SqlCRM]:
     """Open the CRM; turn every adapter error into a one-line click error (exit 1, no traceback)."""
     # Alembic reports "Context impl SQLiteImpl" on every start; only its warnings matter here.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    from bot.crm_wiring import open_crm  # SQLAlchemy/Alembic load only when a command needs them
+
     try:
         crm = open_crm(get_settings())
     except CRMError as exc:
@@ -170,6 +171,8 @@ def crm_seed_demo(clients: int, seed: int) -> None:
     """Create demo staff, clients and contact history (idempotent)."""
     with _crm() as crm:
         # "Today" in the bank's time zone, so demo birthdays/follow-ups line up with the reminders.
+        from crm_adapter.demo import seed_demo
+
         report = seed_demo(crm, clients=clients, seed=seed, today=datetime.now(_zone()).date())
     click.echo(
         f"演示数据已就绪：员工 {report.staff} 名，客户 {clients} 位（新增 {report.clients_created}，"
@@ -187,6 +190,8 @@ def crm_import_clients(file: Path, actor: str | None, as_json: bool) -> None:
     """Import clients from a UTF-8 CSV (bad rows are reported by line and skipped)."""
     with _crm() as crm:
         acting = actor or _ensure_operator(crm)
+        from crm_adapter.csv_import import import_clients_csv
+
         report = import_clients_csv(crm, actor=acting, path=file)
     if as_json:
         click.echo(

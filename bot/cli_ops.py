@@ -54,6 +54,8 @@ def _answer_and_record(
 
 def _print_answer(answer: Answer, flags: tuple[str, ...]) -> None:
     click.echo(answer.answer)
+    if not answer.grounded:
+        click.echo("（该问题已记录，培训老师会据此补充知识库。）")
     if flags:
         from bot import compliance
 

@@ -215,7 +215,9 @@ def prepare(settings: Settings, *, output: OutputFn) -> tuple[KnowledgeService, 
         output("首次运行：正在写入演示客户数据…")
         seed_demo(crm)
     output("正在准备知识库…")
-    kb = open_knowledge_base(settings)
+    knowledge_base = open_knowledge_base(settings)
+    knowledge_base.warm_up()  # load the model and indexes now, so the first question is as fast as the rest
+    kb: KnowledgeService = knowledge_base
     log = ConversationLog(settings.effective_database_url)
     return kb, crm, log
 

@@ -151,6 +151,8 @@ def answer(result: AskResult) -> Reply:
     lines = [esc(line) for line in body.splitlines()]
     if not ans.grounded and lines:
         lines[0] = "🤔 " + lines[0]
+        if result.exchange_id is not None:  # it is in the log, where trainers see unanswered questions
+            lines.append("（该问题已记录，培训老师会据此补充知识库。）")
     if ans.citations:
         lines.append("")
         lines.append("<b>参考依据</b>")

@@ -630,6 +630,9 @@ def build_application(
         app.bot_data.log = log
         app.bot_data.assistant = Assistant(kb=kb, crm=crm, log=log, timezone=settings.rm_timezone)
         app.bot_data.upload_dir = data_dir / "uploads"
+        warm_up = getattr(kb, "warm_up", None)
+        if warm_up is not None:  # load the model and indexes before the first question arrives
+            await _run(warm_up)
         try:
             await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in COMMANDS])
         except TelegramError as exc:  # the menu is a nicety; the bot works without it

@@ -5,6 +5,8 @@ Never imports `bot` or `knowledge`; configuration comes in through constructor a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from crm_adapter.errors import AccessDenied, CRMError, InvalidInput, NotFound, UnknownStaff
 from crm_adapter.masking import mask_bank_card, mask_id_card, mask_personal_numbers, mask_phone
 from crm_adapter.models import (
@@ -27,7 +29,9 @@ from crm_adapter.models import (
     tier_for_aum,
 )
 from crm_adapter.port import CRMAdapter
-from crm_adapter.sql import SqlCRM
+
+if TYPE_CHECKING:
+    from crm_adapter.sql import SqlCRM
 
 __all__ = [
     "AML_RISKS",
@@ -59,3 +63,12 @@ __all__ = [
     "mask_phone",
     "tier_for_aum",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # SQLAlchemy and Alembic cost most of a second to import; load them only when SqlCRM is used.
+    if name == "SqlCRM":
+        from crm_adapter.sql import SqlCRM
+
+        return SqlCRM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
