@@ -1345,8 +1345,8 @@ class FakeBotAPI:
         self._commands.pop(self._commands_key(params), None)
         return True
 
-    def _m_sendmessage(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
-        chat = self._target_chat(params)
+    def _checked_text(self, params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+        """Parse a message text as Telegram does; empty, malformed or too long → the same 400s."""
         raw = params.get("text")
         if raw is None or str(raw) == "":
             raise _ApiError(400, "Bad Request: message text is empty")
@@ -1355,6 +1355,11 @@ class FakeBotAPI:
             raise _ApiError(400, "Bad Request: message text is empty")
         if len(visible) > MAX_TEXT_LENGTH:
             raise _ApiError(400, "Bad Request: message is too long")
+        return visible, entities
+
+    def _m_sendmessage(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
+        chat = self._target_chat(params)
+        visible, entities = self._checked_text(params)
         markup = self._check_markup(params.get("reply_markup"))
         msg = self._bot_message(chat, params)
         msg["text"] = visible
@@ -1396,14 +1401,7 @@ class FakeBotAPI:
 
     def _m_editmessagetext(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
         msg = self._editable_message(params)
-        raw = params.get("text")
-        if raw is None or str(raw) == "":
-            raise _ApiError(400, "Bad Request: message text is empty")
-        visible, entities = self._format(str(raw), params.get("parse_mode"), params.get("entities"))
-        if not visible.strip():
-            raise _ApiError(400, "Bad Request: message text is empty")
-        if len(visible) > MAX_TEXT_LENGTH:
-            raise _ApiError(400, "Bad Request: message is too long")
+        visible, entities = self._checked_text(params)
         markup = self._check_markup(params.get("reply_markup"))
         # Like Telegram: editing the text without passing reply_markup removes the inline keyboard.
         new_markup = markup if markup and "inline_keyboard" in markup else None
