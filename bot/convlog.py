@@ -132,6 +132,11 @@ class _ProcessedUpdateRow(_Base):
     processed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
+# Core inserts for the per-update writes: no Session / unit-of-work overhead on the hot path.
+_INSERT_EXCHANGE = sa.insert(_ExchangeRow)
+_INSERT_PROCESSED = sa.insert(_ProcessedUpdateRow)
+
+
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything we store is UTC.
     if value is None:
@@ -214,35 +219,59 @@ class ConversationLog:
         flags: Sequence[str] = (),
     ) -> Exchange:
         """Store one exchange; a redelivered update returns the row already stored."""
-        if update_id is not None:
+        if update_id is not None and chat_id is None:
+            # The unique constraint does not cover a NULL chat_id (NULLs are distinct): look first.
             existing = self._by_update(channel=channel, chat_id=chat_id, update_id=update_id)
             if existing is not None:
                 return existing
-        row = _ExchangeRow(
-            staff_code=staff_code,
-            channel=channel,
-            chat_id=chat_id,
-            update_id=update_id,
-            question=mask_personal_numbers(question),
-            answer=mask_personal_numbers(answer.answer),
-            citations=[_mask_citation(c.to_dict()) for c in answer.citations],
-            grounded=answer.grounded,
-            composer=answer.composer,
-            flags=list(flags),
-            feedback=None,
-            created_at=datetime.now(UTC),
-            feedback_at=None,
-        )
+        created_at = datetime.now(UTC)
+        values: dict[str, Any] = {
+            "staff_code": staff_code,
+            "channel": channel,
+            "chat_id": chat_id,
+            "update_id": update_id,
+            "question": mask_personal_numbers(question),
+            "answer": mask_personal_numbers(answer.answer),
+            "citations": [_mask_citation(c.to_dict()) for c in answer.citations],
+            "grounded": answer.grounded,
+            "composer": answer.composer,
+            "flags": list(flags),
+            "feedback": None,
+            "created_at": created_at,
+            "feedback_at": None,
+        }
         try:
-            with self._sessions.begin() as session:
-                session.add(row)
+            # Core insert, no pre-select: the (channel, chat_id, update_id) unique constraint catches a
+            # redelivery, which is rare (the gate already drops claimed updates).
+            with self._engine.begin() as conn:
+                key = conn.execute(_INSERT_EXCHANGE, values).inserted_primary_key
+            assert key is not None
         except IntegrityError:
-            # Two deliveries of one update raced; the first one won.
-            existing = self._by_update(channel=channel, chat_id=chat_id, update_id=update_id)
+            # A redelivered update (or two deliveries racing): the first one won.
+            existing = (
+                None
+                if update_id is None
+                else self._by_update(channel=channel, chat_id=chat_id, update_id=update_id)
+            )
             if existing is None:
                 raise
             return existing
-        return _to_exchange(row)
+        return Exchange(
+            id=int(key[0]),
+            staff_code=values["staff_code"],
+            channel=channel,
+            chat_id=chat_id,
+            update_id=update_id,
+            question=values["question"],
+            answer=values["answer"],
+            citations=tuple(values["citations"]),
+            grounded=answer.grounded,
+            composer=answer.composer,
+            flags=tuple(values["flags"]),
+            feedback=None,
+            created_at=created_at,
+            feedback_at=None,
+        )
 
     def set_feedback(self, *, exchange_id: int, staff_code: str, value: str) -> Exchange:
         """Record 👍 ("up") or 👎 ("down") from the staff member who asked."""
@@ -262,9 +291,10 @@ class ConversationLog:
     def claim_update(self, *, channel: str, update_id: int) -> bool:
         """Mark an update as handled; False if it was handled before (a redelivery)."""
         try:
-            with self._sessions.begin() as session:
-                session.add(
-                    _ProcessedUpdateRow(channel=channel, update_id=update_id, processed_at=datetime.now(UTC))
+            with self._engine.begin() as conn:
+                conn.execute(
+                    _INSERT_PROCESSED,
+                    {"channel": channel, "update_id": update_id, "processed_at": datetime.now(UTC)},
                 )
         except IntegrityError:
             return False

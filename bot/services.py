@@ -224,11 +224,19 @@ class Assistant:
         return self.now().date()
 
     # --- identity ----------------------------------------------------------------------------------
-    def staff_for_telegram(self, telegram_id: int) -> Staff | None:
-        """The registered staff member behind a Telegram account, or None."""
+    def cached_staff(self, telegram_id: int) -> tuple[bool, Staff | None]:
+        """`(True, staff_for_telegram(id))` when the answer is cached (no database access), else
+        `(False, None)`: lets async callers skip a worker-thread hop on the common path."""
         hit = self._staff_cache.get(telegram_id)
         if hit is not None and time.monotonic() - hit[0] < STAFF_CACHE_SECONDS:
-            return hit[1]
+            return True, hit[1]
+        return False, None
+
+    def staff_for_telegram(self, telegram_id: int) -> Staff | None:
+        """The registered staff member behind a Telegram account, or None."""
+        cached, staff = self.cached_staff(telegram_id)
+        if cached:
+            return staff
         staff = self.crm.get_staff_by_telegram_id(telegram_id=telegram_id)
         if len(self._staff_cache) > 10_000:  # unknown users are cached too; keep the cache bounded
             self._staff_cache.clear()

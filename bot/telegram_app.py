@@ -178,9 +178,17 @@ async def _say(
         )
 
 
+async def _staff_for(service: Assistant, telegram_id: int) -> Staff | None:
+    """`service.staff_for_telegram`, without a worker-thread hop when the answer is cached."""
+    cached, staff = service.cached_staff(telegram_id)
+    if cached:
+        return staff
+    return await _run(service.staff_for_telegram, telegram_id)
+
+
 async def _staff(update: Update, context: Context) -> Staff:
     user = update.effective_user
-    staff = await _run(context.bot_data.service.staff_for_telegram, user.id) if user else None
+    staff = await _staff_for(context.bot_data.service, user.id) if user else None
     if staff is None:  # the gate lets only staff through; this is a race with `staff remove`
         raise ServiceError("您的账号尚未登记，请联系管理员。")
     return staff
@@ -212,7 +220,7 @@ async def gate(update: Update, context: Context) -> None:
     user = update.effective_user
     if user is None:
         raise ApplicationHandlerStop
-    staff = await _run(data.service.staff_for_telegram, user.id)
+    staff = await _staff_for(data.service, user.id)
     if staff is not None:
         return
     logger.info("refusing unregistered Telegram user %s", user.id)
