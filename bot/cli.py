@@ -9,6 +9,7 @@ import click
 from pydantic import ValidationError
 
 from bot import cli_app, cli_crm, cli_kb, cli_ops
+from bot.logsafe import configure_logging
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -19,12 +20,7 @@ logger = logging.getLogger(__name__)
 def cli(verbose: bool) -> None:
     """RM Assistant: knowledge base, CRM and Telegram bot for relationship managers."""
     level = logging.DEBUG if verbose else getattr(logging, get_settings().rm_log_level.upper(), logging.INFO)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # Third-party chatter (HTTP requests, Chroma) would drown the CLI output.
-    for noisy in ("httpx", "chromadb", "jieba", "urllib3", "apscheduler", "alembic", "bm25s"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    configure_logging(level)
 
 
 cli_kb.register(cli)
