@@ -249,6 +249,10 @@ class Assistant:
         except NotFound:
             raise ServiceError(f"没有工号为 {code} 的员工。") from None
 
+    def staff_with_telegram(self) -> list[Staff]:
+        """Active staff who have a Telegram account (each gets a command menu for their role)."""
+        return [s for s in self.crm.list_staff() if s.telegram_id is not None]
+
     def digest_recipients(self) -> list[Staff]:
         """RMs who have a Telegram account (they get the morning digest)."""
         return [s for s in self.crm.list_staff() if s.role == Role.RM and s.telegram_id is not None]

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -60,7 +61,7 @@ from bot.services import (
     channel_choices,
     parse_channel,
 )
-from crm_adapter import Channel, CRMAdapter, Staff
+from crm_adapter import Channel, CRMAdapter, Role, Staff
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog
@@ -87,6 +88,25 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("kb", "查看检索原文（培训师）"),
     ("cancel", "取消当前操作"),
 )
+#: The default menu (everyone, including strangers): only what anyone may try.
+DEFAULT_MENU: tuple[str, ...] = ("start", "help")
+#: Each role's private-chat menu: the commands `bot.services` lets that role use (document upload is not
+#: a command). RMs ask questions in plain text; supervisors read their team's clients but write no
+#: contacts; trainers see no clients.
+ROLE_MENUS: dict[Role, tuple[str, ...]] = {
+    Role.RM: ("help", "client", "log", "today", "cancel"),
+    Role.SUPERVISOR: ("help", "client", "review", "unanswered", "stats", "cancel"),
+    Role.TRAINER: ("help", "kb", "unanswered", "stats", "cancel"),
+    Role.ADMIN: tuple(name for name, _ in COMMANDS),
+}
+
+
+def menu_for(role: Role | None) -> tuple[tuple[str, str], ...]:
+    """The (command, Chinese description) pairs of a role's menu, in COMMANDS order; None → default."""
+    names = set(DEFAULT_MENU if role is None else ROLE_MENUS.get(role, DEFAULT_MENU))
+    return tuple((name, desc) for name, desc in COMMANDS if name in names)
+
+
 _CONFIRM_WORDS = {"确认", "确定", "是", "好", "对", "ok", "y", "yes", "保存"}
 _SKIP_WORDS = ("跳过", "不设置")
 
@@ -99,6 +119,7 @@ class BotData:
         self.log: ConversationLog | None = None
         self.refused: dict[int, float] = {}  # unknown Telegram user → last refusal (monotonic)
         self.upload_dir: Path = Path("uploads")
+        self.menus: set[int] = set()  # chat ids whose role menu was set (or tried) in this process
 
     @property
     def service(self) -> Assistant:
@@ -208,6 +229,20 @@ def _args(context: Context) -> list[str]:
     return list(context.args or [])
 
 
+async def _set_menu(bot: ExtBot[None], staff: Staff, chat_id: int) -> bool:
+    """Show `staff` their role's command menu in their private chat; never raises (the menu is a nicety)."""
+    commands = [BotCommand(name, desc) for name, desc in menu_for(staff.role)]
+    try:
+        await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id=chat_id))
+    except TelegramError as exc:
+        logger.warning("could not set the command menu of %s: %s", staff.code, exc)
+        return False
+    except Exception:
+        logger.warning("could not set the command menu of %s", staff.code, exc_info=True)
+        return False
+    return True
+
+
 # --- access gate (group -1) -------------------------------------------------------------------
 async def gate(update: Update, context: Context) -> None:
     """Drop redelivered updates and anyone who is not registered staff."""
@@ -222,6 +257,9 @@ async def gate(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
     staff = await _staff_for(data.service, user.id)
     if staff is not None:
+        if user.id not in data.menus:  # first time in this process: give them their role's menu
+            data.menus.add(user.id)
+            context.application.create_task(_set_menu(context.bot, staff, user.id), update=update)
         return
     logger.info("refusing unregistered Telegram user %s", user.id)
     now = time.monotonic()
@@ -642,9 +680,10 @@ def build_application(
         if warm_up is not None:  # load the model and indexes before the first question arrives
             await _run(warm_up)
         try:
-            await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in COMMANDS])
+            await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in menu_for(None)])
         except TelegramError as exc:  # the menu is a nicety; the bot works without it
             logger.warning("could not register bot commands: %s", exc)
+        await _set_staff_menus(app)
         if app.job_queue is not None:
             at = dtime(
                 settings.rm_digest_time.hour,
@@ -690,6 +729,19 @@ def build_application(
     )
     add_handlers(app)  # type: ignore[arg-type]
     return app  # type: ignore[return-value]
+
+
+async def _set_staff_menus(app: App) -> None:
+    """Give every staff member with a Telegram account their role's menu (failures are retried lazily)."""
+    try:
+        staff_list = await _run(app.bot_data.service.staff_with_telegram)
+    except Exception:
+        logger.warning("could not list staff for the command menus", exc_info=True)
+        return
+    for staff in staff_list:
+        assert staff.telegram_id is not None
+        if await _set_menu(app.bot, staff, staff.telegram_id):
+            app.bot_data.menus.add(staff.telegram_id)
 
 
 def _open_log(settings: Settings) -> ConversationLog:

@@ -55,8 +55,12 @@ async def test_unregistered_user_gets_one_polite_refusal(bot_world: BotWorld) ->
         await settle(fake)
         assert fake.messages_to(STRANGER, since=mark) == []
     assert bot_world.log.stats().questions == 0
-    # the command menu was registered with Chinese descriptions
-    commands = {c["command"]: c["description"] for c in fake.commands}
+    # the default menu offers strangers only /start and /help; staff get their role's menu in their chat
+    assert {c["command"] for c in fake.commands} == {"start", "help"}
+    assert fake.commands_for(scope={"type": "chat", "chat_id": STRANGER}) == []
+    commands = {
+        c["command"]: c["description"] for c in fake.commands_for(scope={"type": "chat", "chat_id": RM})
+    }
     assert commands["client"].startswith("查看客户卡片") and "log" in commands
 
 
