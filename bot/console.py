@@ -60,9 +60,10 @@ class ConsoleSession:
         return line.strip()
 
     def pick(self, clients: Sequence[Client]) -> Client:
-        self.say(render.client_matches(clients).text.replace("请选择：", "请输入序号选择："))
+        # The console's stand-in for the Telegram pick buttons: one numbered line per client.
+        self._output(f"找到 {len(clients)} 位客户，请输入序号选择（/cancel 取消）：")
         for i, c in enumerate(clients, 1):
-            self._output(f"  [{i}] {c.name}（{c.tier}，{c.client_id}）")
+            self._output(f"  [{i}] {c.name}（{c.pinyin}，{c.tier}，{c.client_id}）")
         choice = self.ask_line("序号> ")
         if choice.isdigit() and 1 <= int(choice) <= len(clients):
             return clients[int(choice) - 1]

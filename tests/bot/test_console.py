@@ -88,6 +88,7 @@ def test_console_session_as_rm(settings: Settings, services: Any) -> None:
     assert "参考依据" in out and "[1]" in out and "<b>" not in out.split("控制台一行记录")[0]
     assert "感谢反馈" in out
     assert "资产规模" in out and "风险等级" in out
+    assert "[1] 张伟（zhangwei" in out and "• 张伟" not in out  # one numbered pick list, not two
     assert out.count("✅ 已记录") == 2
     assert "客户关心 <b>家族信托</b> & 税务" in out  # plain text: shown as typed, unescaped
     assert "请从以下渠道中选择" in out and "无法识别日期" in out
