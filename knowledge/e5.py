@@ -36,14 +36,28 @@ def passages(
     variant: str = "original",
     num_threads: int | None = DEFAULT_THREADS,
     batch_size: int = 32,
+    use_bundled: bool = True,
 ) -> list[list[float]]:
-    """Embed documents ("passage: " prefix), in batches."""
-    model = load_model(variant, num_threads)
-    out: list[list[float]] = []
-    for start in range(0, len(texts), batch_size):
-        with _lock:
-            out.extend(model.passage(list(texts[start : start + batch_size])).tolist())
-    return out
+    """Embed documents ("passage: " prefix), in batches.
+
+    With `use_bundled`, texts of the bundled corpus come from the precomputed vectors shipped with the
+    package (`knowledge.bundled_vectors`); only the others are embedded.
+    """
+    found: list[list[float] | None] = [None] * len(texts)
+    if use_bundled and variant == "original":
+        from knowledge import bundled_vectors
+
+        found = bundled_vectors.lookup(list(texts))
+    missing = [i for i, vector in enumerate(found) if vector is None]
+    if missing:
+        model = load_model(variant, num_threads)
+        for start in range(0, len(missing), batch_size):
+            part = missing[start : start + batch_size]
+            with _lock:
+                vectors = model.passage([texts[i] for i in part]).tolist()
+            for i, vector in zip(part, vectors, strict=True):
+                found[i] = vector
+    return [vector for vector in found if vector is not None]
 
 
 def query(text: str, *, variant: str = "original", num_threads: int | None = DEFAULT_THREADS) -> list[float]:

