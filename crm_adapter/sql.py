@@ -316,16 +316,21 @@ class SqlCRM:
             return [_staff_model(row) for row in session.scalars(stmt.order_by(StaffRow.code))]
 
     # ------------------------------------------------------------------ clients
+    def _readable_client(self, conn: Connection, *, actor: str, client_id: str) -> tuple[Staff, Any]:
+        """The acting staff and the client's row, once the actor's read scope allows it."""
+        staff = self._actor(conn, actor)
+        row = self._client_core(conn, client_id)
+        scopes.check_read_client(
+            self._scope(conn, staff), client_id=row.client_id, client_rm_code=row.rm_code
+        )
+        return staff, row
+
     def get_client(self, *, actor: str, client_id: str) -> Client:
         with (
             self._audit_denials(actor=actor, action="get", client_id=client_id),
             self._engine.begin() as conn,
         ):
-            staff = self._actor(conn, actor)
-            row = self._client_core(conn, client_id)
-            scopes.check_read_client(
-                self._scope(conn, staff), client_id=row.client_id, client_rm_code=row.rm_code
-            )
+            staff, row = self._readable_client(conn, actor=actor, client_id=client_id)
             self._log_reads(conn, actor=staff, action="get", client_ids=[row.client_id])
             return _client_model(row)
 
@@ -348,11 +353,7 @@ class SqlCRM:
             self._audit_denials(actor=actor, action="card", client_id=client_id),
             self._engine.begin() as conn,
         ):
-            staff = self._actor(conn, actor)
-            row = self._client_core(conn, client_id)
-            scopes.check_read_client(
-                self._scope(conn, staff), client_id=row.client_id, client_rm_code=row.rm_code
-            )
+            staff, row = self._readable_client(conn, actor=actor, client_id=client_id)
             last = conn.execute(self._sql.latest_contact, {"client_id": row.client_id}).first()
             self._log_reads(conn, actor=staff, action="card", client_ids=[row.client_id])
         client = _client_model(row)
