@@ -220,6 +220,23 @@ def _client_rows(clients: list[Client]) -> list[tuple[object, ...]]:
     ]
 
 
+def _emit_list(
+    *,
+    as_json: bool,
+    records: list[dict[str, Any]],
+    empty: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+) -> None:
+    """Print a result list: one JSON list with --json, otherwise a table (or a line saying it is empty)."""
+    if as_json:
+        _echo_json(records)
+    elif not rows:
+        click.echo(empty)
+    else:
+        click.echo(render_table(headers, rows))
+
+
 @crm_group.command("search")
 @click.argument("query")
 @click.option("--as", "actor", required=True, help="Acting staff code (scopes apply).")
@@ -229,14 +246,12 @@ def crm_search(query: str, actor: str, limit: int, as_json: bool) -> None:
     """Find clients by name, pinyin, initials, client id or phone tail."""
     with _crm() as crm:
         clients = crm.search_clients(actor=actor, query=query, limit=limit)
-    if as_json:
-        _echo_json([_client_json(c) for c in clients])
-        return
-    if not clients:
-        click.echo("未找到匹配的客户")
-        return
-    click.echo(
-        render_table(("客户编号", "姓名", "拼音", "等级", "风险", "手机", "客户经理"), _client_rows(clients))
+    _emit_list(
+        as_json=as_json,
+        records=[_client_json(c) for c in clients],
+        empty="未找到匹配的客户",
+        headers=("客户编号", "姓名", "拼音", "等级", "风险", "手机", "客户经理"),
+        rows=_client_rows(clients),
     )
 
 
@@ -249,12 +264,6 @@ def crm_contacts(client_id: str, actor: str, limit: int, as_json: bool) -> None:
     """Contact records of one client, newest first."""
     with _crm() as crm:
         contacts = crm.list_contacts(actor=actor, client_id=client_id, limit=limit)
-    if as_json:
-        _echo_json([_contact_json(c) for c in contacts])
-        return
-    if not contacts:
-        click.echo("暂无联系记录")
-        return
     rows = [
         (
             c.occurred_at.astimezone(_zone()).strftime("%Y-%m-%d %H:%M"),
@@ -265,7 +274,13 @@ def crm_contacts(client_id: str, actor: str, limit: int, as_json: bool) -> None:
         )
         for c in contacts
     ]
-    click.echo(render_table(("时间", "渠道", "客户经理", "摘要", "下次回访"), rows))
+    _emit_list(
+        as_json=as_json,
+        records=[_contact_json(c) for c in contacts],
+        empty="暂无联系记录",
+        headers=("时间", "渠道", "客户经理", "摘要", "下次回访"),
+        rows=rows,
+    )
 
 
 @crm_group.command("card")
