@@ -6,6 +6,7 @@ import logging
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,11 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="Messages per second sent overall (0 = no limit); Telegram: ~30."
     )
     telegram_max_retries: int = Field(default=3, ge=0, description="Retries after a 429 RetryAfter.")
+    telegram_http_backend: Literal["aiohttp", "httpx"] = Field(
+        default="aiohttp",
+        description="HTTP client for the Bot API: aiohttp (about half the CPU per reply) or PTB's "
+        "default httpx (fallback).",
+    )
     rm_digest_time: time = Field(default=time(8, 30), description="Morning digest time (RM_TIMEZONE).")
     rm_timezone: str = "Asia/Shanghai"
 

@@ -705,9 +705,20 @@ def build_application(
                     close()
 
     context_types = ContextTypes(bot_data=BotData)
+    builder = ApplicationBuilder()
+    if settings.telegram_http_backend == "aiohttp":
+        from bot.telegram_http import AiohttpRequest
+
+        # Replies: a few keep-alive connections serve 64 concurrent updates (a reply takes ~1 ms on a
+        # near server); waiting for one is bounded by the pool timeout. getUpdates: its own connection.
+        builder = builder.request(AiohttpRequest(connection_pool_size=8)).get_updates_request(
+            AiohttpRequest(connection_pool_size=1)
+        )
+    else:
+        # httpcore scans every pooled connection per request: a small pool is cheaper than a big one.
+        builder = builder.connection_pool_size(8).pool_timeout(10)
     app = (
-        ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
+        builder.token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_base_file_url)
         .defaults(
@@ -720,7 +731,6 @@ def build_application(
             )
         )
         .concurrent_updates(PerChatUpdateProcessor(64))
-        .connection_pool_size(64)
         .persistence(persistence)
         .context_types(context_types)
         .post_init(post_init)

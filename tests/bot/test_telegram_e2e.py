@@ -82,6 +82,20 @@ async def test_question_with_citations_and_feedback(bot_world: BotWorld) -> None
     assert stored.citations and stored.staff_code == "RM001"
 
 
+async def test_httpx_fallback_backend_answers_too(bot_world: BotWorld) -> None:
+    from telegram.request import HTTPXRequest
+
+    from bot.telegram_http import AiohttpRequest
+
+    assert isinstance(bot_world.build().bot.request, AiohttpRequest)  # the default
+    settings = bot_world.settings.model_copy(update={"telegram_http_backend": "httpx"})
+    app = build_application(settings, bot_world.kb, bot_world.crm, bot_world.log)
+    assert isinstance(app.bot.request, HTTPXRequest)
+    async with running(app):
+        [reply] = await send(bot_world.fake, RM, "客户投诉应该怎么处理？")
+    assert "参考依据" in (reply.visible_text or "")
+
+
 async def test_client_lookup_denied_and_group_refusal(bot_world: BotWorld) -> None:
     fake = bot_world.fake
     other = rm2_client(bot_world)
