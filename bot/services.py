@@ -94,7 +94,8 @@ class ServiceError(Exception):
 
 
 class KnowledgeService(Protocol):
-    """What the assistant needs from `knowledge.KnowledgeBase`."""
+    """What the assistant needs from `knowledge.KnowledgeBase`: `ask` and `search` must be safe to call
+    from several threads at once (the bot answers RMs in parallel worker threads)."""
 
     def ask(self, question: str) -> Answer: ...
 
@@ -211,8 +212,9 @@ class Assistant:
         self.log = log
         self.tz = ZoneInfo(timezone)
         self._now = now or (lambda: datetime.now(UTC))
-        # The knowledge base (embedded Chroma + BM25 index) is not documented as thread-safe.
-        self._kb_lock = threading.RLock()
+        # Uploads are ingested one at a time (with the entitlement cache cleared in step); questions and
+        # searches run concurrently: `KnowledgeService` implementations are thread-safe for reads.
+        self._ingest_lock = threading.Lock()
         self._staff_cache: dict[int, tuple[float, Staff | None]] = {}
         self._entitlements: dict[str, tuple[Hit, ...]] = {}
 
@@ -273,8 +275,7 @@ class Assistant:
             raise ServiceError("请直接输入您的问题，例如：钻石客户有哪些增值服务？")
         if len(question) > MAX_QUESTION_CHARS:
             raise ServiceError(f"问题太长了（{len(question)} 字），请精简到 {MAX_QUESTION_CHARS} 字以内。")
-        with self._kb_lock:
-            answer = self.kb.ask(question)
+        answer = self.kb.ask(question)
         flags = compliance.check(question)
         exchange = self.log.record(
             staff_code=staff.code,
@@ -300,8 +301,7 @@ class Assistant:
         query = " ".join(query.split())
         if not query:
             raise ServiceError("用法：/kb 查询内容，例如 /kb 钻石客户 增值服务")
-        with self._kb_lock:
-            return self.kb.search(query, top_k=top_k)
+        return self.kb.search(query, top_k=top_k)
 
     def check_ingest(self, staff: Staff, filename: str) -> None:
         """Refuse early (before any download) when the staff member or the file type may not be ingested."""
@@ -312,7 +312,7 @@ class Assistant:
     def ingest_document(self, staff: Staff, path: Path) -> IngestReport:
         """Add an uploaded document to the knowledge base (trainers and admins only)."""
         self.check_ingest(staff, path.name)
-        with self._kb_lock:
+        with self._ingest_lock:
             report = self.kb.ingest([path])
             self._entitlements.clear()
         return report
@@ -322,8 +322,7 @@ class Assistant:
         cached = self._entitlements.get(tier)
         if cached is not None:
             return cached
-        with self._kb_lock:
-            hits = self.kb.search(f"{tier}客户 增值服务 权益", top_k=6)
+        hits = self.kb.search(f"{tier}客户 增值服务 权益", top_k=6)
         picked = tuple(h for h in hits if tier in h.text or tier in h.heading)[:3]
         self._entitlements[tier] = picked
         return picked

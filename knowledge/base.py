@@ -7,8 +7,9 @@ import hashlib
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 BUNDLED_PREFIX = "bundled:"
 SEARCH_MODES = ("hybrid", "bm25", "dense")
+#: Questions whose evidence each index snapshot keeps (a few KB each).
+EVIDENCE_CACHE_SIZE = 1024
 
 #: Bump when chunking or passage formatting changes: every source is then re-embedded once.
 PIPELINE_VERSION = f"4:{DEFAULT_TARGET}:{DEFAULT_OVERLAP}"
@@ -51,6 +54,23 @@ class _Snapshot:
     by_id: dict[str, StoredChunk]
     bm25: BM25Index
     matrix: Any  # numpy (n, dim) row-normalised, or None when dense search goes to Chroma
+    # Evidence of recently asked questions. It belongs to this snapshot, so any change to the indexed
+    # documents (a new snapshot) starts from an empty cache: a cached answer is never stale.
+    evidence: OrderedDict[str, answer_mod.Evidence] = field(default_factory=OrderedDict)
+    evidence_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cached_evidence(self, question: str) -> answer_mod.Evidence | None:
+        with self.evidence_lock:
+            found = self.evidence.get(question)
+            if found is not None:
+                self.evidence.move_to_end(question)
+            return found
+
+    def remember(self, question: str, evidence: answer_mod.Evidence) -> None:
+        with self.evidence_lock:
+            self.evidence[question] = evidence
+            while len(self.evidence) > EVIDENCE_CACHE_SIZE:
+                self.evidence.popitem(last=False)
 
 
 @dataclass(slots=True)
@@ -75,7 +95,13 @@ def _hash(data: bytes) -> str:
 
 
 class KnowledgeBase:
-    """The bank's documents, searchable and answerable offline. See the team contract for the API."""
+    """The bank's documents, searchable and answerable offline.
+
+    Thread-safe: `search` / `ask` may run from many threads at once (the bot answers several RMs in
+    parallel; concurrent query embeddings share engine batches, see `knowledge.e5`); `ingest`,
+    `sync_bundled` and `remove` are serialised. Writes by another process (`rm-assistant kb ingest` while
+    the bot runs) are picked up on the next search through the manifest's version.
+    """
 
     def __init__(
         self,
@@ -129,7 +155,10 @@ class KnowledgeBase:
             manifest_path = self.data_dir / f"knowledge_{collection}.sqlite3"
         # The manifest must describe exactly this vector store, hence one manifest per store location.
         self._manifest = Manifest(manifest_path)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the search snapshot
+        # Writes (ingest, sync, remove) run one at a time; searches and answers run concurrently with
+        # them and with each other, each on the snapshot it took.
+        self._write_lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         self._seen_version = -1
 
@@ -150,6 +179,10 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ ingestion
     def sync_bundled(self, *, enabled: bool = True, progress: bool = False) -> IngestReport:
         """Index `knowledge/corpus/*.md` incrementally as `bundled:<name>`; enabled=False removes them."""
+        with self._write_lock:
+            return self._sync_bundled(enabled=enabled, progress=progress)
+
+    def _sync_bundled(self, *, enabled: bool, progress: bool) -> IngestReport:
         known = {s for s in self._manifest.hashes() if s.startswith(BUNDLED_PREFIX)}
         items: list[tuple[str, Path]] = []
         if enabled and CORPUS_DIR.is_dir():
@@ -171,6 +204,10 @@ class KnowledgeBase:
 
     def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
         """Ingest files and folders (recursively). Unchanged files are skipped; failures are reported."""
+        with self._write_lock:
+            return self._ingest_paths(paths, progress=progress)
+
+    def _ingest_paths(self, paths: Sequence[Path], *, progress: bool) -> IngestReport:
         items: list[tuple[str, Path]] = []
         failed: list[tuple[str, str]] = []
         for path in paths:
@@ -296,6 +333,10 @@ class KnowledgeBase:
 
     def remove(self, source: str) -> int:
         """Delete one source (exact name, or a path resolving to it). Returns chunks removed (0 = unknown)."""
+        with self._write_lock:
+            return self._remove_source(source)
+
+    def _remove_source(self, source: str) -> int:
         known = self._manifest.hashes()
         if source not in known:
             resolved = str(Path(source).expanduser().resolve())
@@ -342,11 +383,13 @@ class KnowledgeBase:
         """Fused candidates with raw BM25/dense signals, best first, duplicates merged."""
         return self._retrieve(query, k=k, mode=mode)[0]
 
-    def _retrieve(self, query: str, *, k: int, mode: str) -> tuple[list[Candidate], float]:
+    def _retrieve(
+        self, query: str, *, k: int, mode: str, snap: _Snapshot | None = None
+    ) -> tuple[list[Candidate], float]:
         """Candidates and the best dense similarity of the whole dense pool (0 without dense)."""
         if mode not in SEARCH_MODES:
             raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}")
-        snap = self._index()
+        snap = snap or self._index()
         chunks, bm25 = snap.chunks, snap.bm25
         if not chunks or not query.strip():
             return [], 0.0
@@ -405,17 +448,31 @@ class KnowledgeBase:
     def ask(self, question: str) -> Answer:
         """Answer from the knowledge base: extractive by default, the LLM when configured (checked)."""
         question = question.strip()
-        candidates, top_dense = self._retrieve(question, k=max(self.top_k, 6), mode="hybrid")
-        bm25 = self._index().bm25
-        evidence = answer_mod.select_evidence(
-            question, candidates, top_dense=top_dense, index=bm25, tokenize_question=self._tokenize
-        )
+        snap = self._index()
+        evidence = snap.cached_evidence(question)
+        if evidence is None:  # retrieval and evidence selection are deterministic for one snapshot
+            candidates, top_dense = self._retrieve(question, k=max(self.top_k, 6), mode="hybrid", snap=snap)
+            evidence = answer_mod.select_evidence(
+                question, candidates, top_dense=top_dense, index=snap.bm25, tokenize_question=self._tokenize
+            )
+            snap.remember(question, evidence)
         extractive = answer_mod.compose_extractive(evidence)
         if self._llm is None or not extractive.grounded:
             return extractive
         return answer_mod.compose_with_llm(
             evidence, llm=self._llm, timeout=self._llm_timeout, fallback=extractive
         )
+
+    def clear_caches(self) -> None:
+        """Forget cached evidence and query vectors, so the next question takes the full path (benchmarks)."""
+        from knowledge import e5
+
+        with self._lock:
+            snap = self._snapshot
+        if snap is not None:
+            with snap.evidence_lock:
+                snap.evidence.clear()
+        e5.clear_query_cache()
 
     def _tokenize(self, text: str) -> list[str]:
         return tokenize(text, cache_dir=self._cache_dir, precise=True)

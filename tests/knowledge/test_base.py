@@ -186,3 +186,33 @@ def test_local_dense_index_agrees_with_chroma(loaded_kb: KnowledgeBase, tmp_path
         remote = [(h.chunk_id, round(h.score, 4)) for h in chroma_side.search(query, mode="dense", top_k=3)]
         assert local == remote
     chroma_side.close()
+
+
+def test_repeated_question_reuses_its_evidence_until_documents_change(
+    loaded_kb: KnowledgeBase, fake_embeddings: FakeEmbeddings, docs_dir: Path
+) -> None:
+    first = loaded_kb.ask("男性顾问穿什么西装？")
+    calls = fake_embeddings.query_calls
+    again = loaded_kb.ask("男性顾问穿什么西装？")
+    assert again == first and fake_embeddings.query_calls == calls  # no retrieval the second time
+    path = docs_dir / "sub" / "etiquette.md"
+    path.write_text(ETIQUETTE_MD.replace("深色西装", "藏青色西装"), encoding="utf-8")
+    loaded_kb.ingest([path])
+    changed = loaded_kb.ask("男性顾问穿什么西装？")
+    assert fake_embeddings.query_calls == calls + 1  # a new snapshot: retrieved afresh
+    assert "藏青色西装" in changed.answer and "深色西装" not in changed.answer
+
+
+def test_concurrent_questions_and_an_ingest(loaded_kb: KnowledgeBase, docs_dir: Path, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    extra = tmp_path / "extra.md"
+    extra.write_text("# 节日问候\n\n春节前应向钻石客户寄送贺卡并电话问候。\n", encoding="utf-8")
+    questions = ["钻石客户每年可以预约几次专家挂号？", "黑名单客户能开户吗？", "男性顾问穿什么西装？"] * 8
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ingest = pool.submit(loaded_kb.ingest, [extra])
+        answers = list(pool.map(loaded_kb.ask, questions))
+        assert ingest.result().ok
+    assert all(a.grounded for a in answers)
+    assert {a.answer for a in answers[0::3]} == {answers[0].answer}  # same question, same answer
+    assert any("贺卡" in h.text for h in loaded_kb.search("春节 贺卡", top_k=3))
