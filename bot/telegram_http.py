@@ -5,7 +5,8 @@ httpx/httpcore cost about half of the bot's CPU per update, most of it in httpco
 connection-pool scan (a `getpeername`/readability probe of every pooled connection) and anyio's stream
 layer. aiohttp (C HTTP parser, already a dependency of our LangChain stack) does the same request for
 a fraction of that. Behaviour kept from `HTTPXRequest`: the same form-encoded / multipart bodies, the
-same timeout meaning (read, connect, pool wait) and the same error mapping (TimedOut, NetworkError).
+same timeout meaning (read, connect, pool wait), the same error mapping (TimedOut, NetworkError) and
+proxies from the environment.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class AiohttpRequest(BaseRequest):
                 headers={"User-Agent": self.USER_AGENT},
                 # Every error status is read and raised by BaseRequest (as PTB's own backends do).
                 raise_for_status=False,
+                # Like httpx (PTB's default backend): HTTPS_PROXY / NO_PROXY from the environment apply,
+                # which is how a bank's egress proxy is usually configured.
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:

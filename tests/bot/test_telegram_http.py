@@ -143,3 +143,18 @@ async def test_must_be_initialized_and_can_restart() -> None:
     await req.shutdown()
     with pytest.raises(ValueError):
         AiohttpRequest(connection_pool_size=0)
+
+
+async def test_proxy_from_the_environment_is_used(echo: Echo, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The echo server plays the proxy: "telegram.invalid" does not resolve, so an answer can only come
+    # through HTTP_PROXY (as httpx, PTB's default backend, also honours it).
+    monkeypatch.setenv("HTTP_PROXY", echo.url.split("/bot")[0])
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    req = AiohttpRequest()
+    await req.initialize()
+    try:
+        assert await req.post("http://telegram.invalid/bot1:a/getMe") == {"echo": 1}
+    finally:
+        await req.shutdown()
+    assert echo.requests[0]["method"] == "POST"
