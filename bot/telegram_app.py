@@ -119,7 +119,9 @@ class BotData:
         self.log: ConversationLog | None = None
         self.refused: dict[int, float] = {}  # unknown Telegram user → last refusal (monotonic)
         self.upload_dir: Path = Path("uploads")
-        self.menus: set[int] = set()  # chat ids whose role menu was set (or tried) in this process
+        # Private chat id → the role whose menu was set (or tried) there in this process; None = the
+        # stranger's menu (after a staff member was removed).
+        self.menus: dict[int, Role | None] = {}
 
     @property
     def service(self) -> Assistant:
@@ -229,16 +231,18 @@ def _args(context: Context) -> list[str]:
     return list(context.args or [])
 
 
-async def _set_menu(bot: ExtBot[None], staff: Staff, chat_id: int) -> bool:
-    """Show `staff` their role's command menu in their private chat; never raises (the menu is a nicety)."""
-    commands = [BotCommand(name, desc) for name, desc in menu_for(staff.role)]
+async def _set_menu(bot: ExtBot[None], staff: Staff | None, chat_id: int) -> bool:
+    """Show `staff` their role's command menu in their private chat (None: the stranger's menu, for someone
+    no longer registered); never raises (the menu is a nicety)."""
+    commands = [BotCommand(name, desc) for name, desc in menu_for(None if staff is None else staff.role)]
+    who = f"chat {chat_id}" if staff is None else staff.code
     try:
         await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id=chat_id))
     except TelegramError as exc:
-        logger.warning("could not set the command menu of %s: %s", staff.code, exc)
+        logger.warning("could not set the command menu of %s: %s", who, exc)
         return False
     except Exception:
-        logger.warning("could not set the command menu of %s", staff.code, exc_info=True)
+        logger.warning("could not set the command menu of %s", who, exc_info=True)
         return False
     return True
 
@@ -257,10 +261,14 @@ async def gate(update: Update, context: Context) -> None:
         raise ApplicationHandlerStop
     staff = await _staff_for(data.service, user.id)
     if staff is not None:
-        if user.id not in data.menus:  # first time in this process: give them their role's menu
-            data.menus.add(user.id)
+        # First time in this process, or their role changed: give them their role's menu.
+        if user.id not in data.menus or data.menus[user.id] is not staff.role:
+            data.menus[user.id] = staff.role
             context.application.create_task(_set_menu(context.bot, staff, user.id), update=update)
         return
+    if data.menus.get(user.id) is not None:  # staff removed while the bot runs: take their menu away
+        data.menus[user.id] = None
+        context.application.create_task(_set_menu(context.bot, None, user.id), update=update)
     logger.info("refusing unregistered Telegram user %s", user.id)
     now = time.monotonic()
     last = data.refused.get(user.id)
@@ -751,7 +759,7 @@ async def _set_staff_menus(app: App) -> None:
     for staff in staff_list:
         assert staff.telegram_id is not None
         if await _set_menu(app.bot, staff, staff.telegram_id):
-            app.bot_data.menus.add(staff.telegram_id)
+            app.bot_data.menus[staff.telegram_id] = staff.role
 
 
 def _open_log(settings: Settings) -> ConversationLog:

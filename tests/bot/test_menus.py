@@ -15,7 +15,7 @@ from crm_adapter import Role, Staff
 from tests.bot.conftest import TELEGRAM_IDS, BotWorld, running
 from tests.bot.fake_bot_api import FakeBotAPI
 from tests.bot.fakes import FakeCRM, FakeKB
-from tests.bot.test_telegram_e2e import send
+from tests.bot.test_telegram_e2e import send, settle
 
 RM, SUP, TRN, ADM = (TELEGRAM_IDS[c] for c in ("RM001", "SUP01", "TRN01", "ADM01"))
 
@@ -133,3 +133,35 @@ async def test_menu_set_lazily_once_and_failures_do_not_block(
         await send(fake, 3009, "/help")
         assert len(menu_calls(fake, 3009)) == 1 and chat_menu(fake, 3009) == set()
         assert "could not set the command menu of TRN09" in caplog.text
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_role_change_and_removal_reach_the_menu_without_restart(
+    bot_world: BotWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.services
+
+    monkeypatch.setattr(bot.services, "STAFF_CACHE_SECONDS", 0.0)  # see CRM changes at once
+    fake, crm = bot_world.fake, bot_world.crm
+    async with running(bot_world.build()):
+        assert chat_menu(fake, SUP) == names(Role.SUPERVISOR)
+        # The supervisor becomes a trainer: their next message brings the trainer's menu.
+        staff = crm.get_staff(code="SUP01")
+        crm.add_staff(staff=staff.model_copy(update={"role": Role.TRAINER}))
+        mark = fake.mark()
+        await send(fake, SUP, "/help")
+        await fake.wait_for_async(lambda c: bool(menu_calls(fake, SUP, since=mark)), timeout=30)
+        assert chat_menu(fake, SUP) == names(Role.TRAINER)
+        # Removed from the staff list: refused, and the menu falls back to the stranger's.
+        crm.remove_staff(code="SUP01")
+        mark = fake.mark()
+        [reply] = await send(fake, SUP, "/help")
+        assert "已登记的员工" in (reply.visible_text or "")
+        await fake.wait_for_async(lambda c: bool(menu_calls(fake, SUP, since=mark)), timeout=30)
+        assert chat_menu(fake, SUP) == names(None)
+        # Once is enough: a stranger's further messages make no menu calls.
+        mark = fake.mark()
+        fake.push_message(SUP, "还在吗")
+        await settle(fake)
+        assert menu_calls(fake, SUP, since=mark) == []
