@@ -49,14 +49,14 @@ def postgres_url() -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     admin = make_url(_postgres_admin_url())
-    conninfo = dict(
+    conninfo = psycopg.conninfo.make_conninfo(
         host=admin.host or "127.0.0.1",
         port=admin.port or 5432,
         user=admin.username or "postgres",
         dbname=admin.database or "test",
     )
     try:
-        conn = psycopg.connect(**conninfo, autocommit=True, connect_timeout=3)
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         if os.environ.get("RM_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required but unreachable: {exc}")
@@ -67,5 +67,5 @@ def postgres_url() -> Iterator[str]:
     try:
         yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(**conninfo, autocommit=True) as conn:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

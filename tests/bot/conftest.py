@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
 
 from tests.bot.fake_bot_api import FakeBotAPI
 
@@ -113,7 +114,7 @@ def bot_world(fake_bot_api: FakeBotAPI, tmp_path: Path, session_kb: KnowledgeBas
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         rm_data_dir=tmp_path / "data",
-        telegram_bot_token=fake_bot_api.token,
+        telegram_bot_token=SecretStr(fake_bot_api.token),
         telegram_api_base_url=fake_bot_api.base_url,
         telegram_api_base_file_url=fake_bot_api.base_file_url,
     )

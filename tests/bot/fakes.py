@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +14,7 @@ from crm_adapter import (
     Channel,
     Client,
     ClientCard,
+    ClientImportReport,
     ContactRecord,
     FollowUp,
     NewContact,
@@ -128,6 +129,24 @@ class FakeCRM:
 
     def list_staff(self) -> list[Staff]:
         return list(self.staff.values())
+
+    def add_staff(self, *, staff: Staff) -> Staff:
+        self.staff[staff.code] = staff
+        return staff
+
+    def remove_staff(self, *, code: str) -> None:
+        if code not in self.staff:
+            raise NotFound("没有该员工")
+        del self.staff[code]
+
+    def import_clients(
+        self,
+        *,
+        actor: str,
+        rows: Sequence[Mapping[str, str | None]],
+        line_numbers: Sequence[int] | None = None,
+    ) -> ClientImportReport:
+        raise NotImplementedError("the bot never imports clients; see crm_adapter's own tests")
 
     def team_members(self, *, actor: str) -> list[Staff]:
         s = self._actor(actor)

@@ -10,7 +10,7 @@ import pytest
 
 from bot.convlog import ConversationLog
 from bot.services import Assistant, LogDraft, ServiceError, parse_channel, parse_date_range
-from crm_adapter import Channel
+from crm_adapter import Channel, Staff
 from tests.bot.fakes import FakeCRM, FakeKB
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Saturday
@@ -39,7 +39,7 @@ def assistant(kb: FakeKB, crm: FakeCRM, log: ConversationLog) -> Assistant:
     return Assistant(kb=kb, crm=crm, log=log, timezone="Asia/Shanghai", now=lambda: NOW)
 
 
-def staff(crm: FakeCRM, code: str):  # type: ignore[no-untyped-def]
+def staff(crm: FakeCRM, code: str) -> Staff:
     return crm.get_staff(code=code)
 
 

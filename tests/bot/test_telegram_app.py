@@ -32,7 +32,7 @@ def test_build_application_points_at_the_configured_api(settings: Settings) -> N
     assert app.persistence is not None and app.bot.rate_limiter is not None
     [conversation] = [h for h in app.handlers[0] if isinstance(h, ConversationHandler)]
     assert conversation.name == "log" and conversation.persistent
-    assert sorted(conversation.states) == [
+    assert sorted(conversation.states, key=str) == [
         telegram_app.CLIENT,
         telegram_app.CHANNEL,
         telegram_app.SUMMARY,

@@ -201,7 +201,7 @@ class LongAnswerKB:
 
     def ask(self, question: str) -> Answer:
         if not question.startswith("长答案"):
-            return self._kb.ask(question)  # type: ignore[no-any-return]
+            return self._kb.ask(question)
         paragraph = "钻石客户可享受机场贵宾厅、全程导医与高端体检等服务 <详见手册> & 附表[1]。"
         return Answer(
             question=question,
@@ -336,6 +336,7 @@ async def test_webhook_mode_with_secret_path_and_token(bot_world: BotWorld) -> N
     )
     options = webhook_options(settings)
     app = build_application(settings, bot_world.kb, bot_world.crm, bot_world.log)
+    assert app.updater is not None and app.post_init is not None and app.post_shutdown is not None
     await app.initialize()
     await app.post_init(app)
     try:

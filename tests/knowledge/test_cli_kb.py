@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 import knowledge.e5
 from bot.cli import cli
@@ -21,7 +21,7 @@ def _fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RM_BUNDLED_KNOWLEDGE", "false")
 
 
-def run(*args: str) -> object:
+def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
