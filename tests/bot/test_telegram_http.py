@@ -158,3 +158,16 @@ async def test_proxy_from_the_environment_is_used(echo: Echo, monkeypatch: pytes
     finally:
         await req.shutdown()
     assert echo.requests[0]["method"] == "POST"
+
+
+async def test_no_proxy_bypasses_the_proxy(echo: Echo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for name in ("no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    req = AiohttpRequest()
+    await req.initialize()
+    try:
+        assert await req.post(echo.url + "getMe") == {"echo": 1}  # straight to the server
+    finally:
+        await req.shutdown()
