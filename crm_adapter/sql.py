@@ -5,6 +5,10 @@ connection with prebuilt statements on the hot paths (search, card, contact inse
 ORM queries per call would cost more than running them. On SQLite every transaction starts with
 ``BEGIN IMMEDIATE`` (reads write the access log anyway), so concurrent processes queue on the busy
 timeout instead of failing with "database is locked" when a read transaction upgrades to a write.
+
+On PostgreSQL there are two connection pools: business writes (contacts, import, staff) commit durably,
+reads — whose only writes are access-log rows — do not wait for the WAL flush (see `_postgres_engine`).
+Concurrent durable writers share WAL flushes (group commit), so throughput grows with writer threads.
 """
 
 from __future__ import annotations
@@ -21,17 +25,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
+    Insert,
     Integer,
     Select,
+    String,
     and_,
     bindparam,
+    cast,
     create_engine,
     delete,
     event,
     func,
     insert,
     literal_column,
+    null,
     select,
     true,
     union_all,
@@ -40,6 +47,7 @@ from sqlalchemy.engine import URL, Connection, Engine, Row, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import ARRAY
 
 from crm_adapter import migrations, scopes, validation
 from crm_adapter.errors import AccessDenied, InvalidInput, NotFound, UnknownStaff
@@ -122,10 +130,11 @@ class SqlCRM:
         self._tz = _resolve_tz(timezone)
         url = normalize_database_url(database_url)
         self.dialect = url.get_backend_name()
-        self._engine = _create_engine(url, echo=echo)
-        migrations.upgrade(self._engine)
+        self._engine, self._write_engine = _create_engines(url, echo=echo)
+        migrations.upgrade(self._write_engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-        self._sql = _Statements()
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._sql = _Statements(self.dialect)
         self._closed = False
         self._lock = threading.Lock()
         logger.debug("CRM opened on %s", url.render_as_string(hide_password=True))
@@ -133,12 +142,21 @@ class SqlCRM:
     # ------------------------------------------------------------------ plumbing
     @property
     def engine(self) -> Engine:
+        """The engine of reads (and of access-log writes): on PostgreSQL its commits do not wait for
+        the WAL flush. Business writes use `write_engine`; on SQLite both are the same engine."""
         return self._engine
+
+    @property
+    def write_engine(self) -> Engine:
+        """The engine of business writes (contacts, import, staff): every commit is durable."""
+        return self._write_engine
 
     def close(self) -> None:
         with self._lock:
             if not self._closed:
                 self._engine.dispose()
+                if self._write_engine is not self._engine:
+                    self._write_engine.dispose()
                 self._closed = True
 
     def __enter__(self) -> SqlCRM:
@@ -148,8 +166,10 @@ class SqlCRM:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+    def _tx(self, *, durable: bool = False) -> Iterator[Session]:
+        """One transaction; `durable` for business writes (see `write_engine`)."""
+        sessions = self._write_sessions if durable else self._sessions
+        with sessions() as session, session.begin():
             yield session
 
     def _now(self) -> datetime:
@@ -189,34 +209,32 @@ class SqlCRM:
             )
 
     def _log_reads(self, conn: Connection, *, actor: Staff, action: str, client_ids: Iterable[str]) -> None:
+        ids = list(dict.fromkeys(client_ids))
+        if not ids:
+            return
         now = self._now()
-        rows = [
-            {"actor": actor.code, "client_id": cid, "action": action, "allowed": True, "at": now}
-            for cid in dict.fromkeys(client_ids)
-        ]
-        if rows:
-            conn.execute(self._sql.log_insert, rows)
-
-    def _durable(self, conn: Connection) -> None:
-        """Make this transaction's commit wait for the WAL flush (PostgreSQL; see `_create_engine`)."""
-        if self.dialect == "postgresql":
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO ON")
+        if self._sql.log_reads is not None:
+            conn.execute(
+                self._sql.log_reads, {"actor": actor.code, "client_ids": ids, "action": action, "at": now}
+            )
+            return
+        row = {"actor": actor.code, "action": action, "allowed": True, "at": now}
+        conn.execute(self._sql.log_insert, [{**row, "client_id": cid} for cid in ids])
 
     def _actor(self, conn: Connection, code: str) -> Staff:
-        try:
-            normalized = validation.staff_code(code)
-        except InvalidInput:
-            raise UnknownStaff(f"未知员工编号：{code!r}") from None
+        normalized = _actor_code(code)
         row = conn.execute(self._sql.staff_by_code, {"code": normalized}).first()
-        if row is None or not row.active:
-            raise UnknownStaff(f"未知员工编号：{normalized}（未登记或已停用）")
-        return _staff_model(row)
+        return _staff_model(_active_actor(row, normalized))
 
-    def _scope(self, conn: Connection, actor: Staff) -> scopes.ClientScope:
-        team_codes: list[str] = []
-        if scopes.needs_team(actor):
-            team_codes = list(conn.execute(self._sql.team_rm_codes, {"team": actor.team}).scalars())
-        return scopes.read_scope(actor, team_rm_codes=team_codes)
+    def _actor_scope(self, conn: Connection, code: str) -> tuple[Staff, scopes.ClientScope]:
+        """The acting staff and their read scope, in one round trip (the statement also brings the RM
+        codes of the actor's team; `scopes` decides whether the scope uses them)."""
+        normalized = _actor_code(code)
+        row = _active_actor(conn.execute(self._sql.staff_with_team, {"code": normalized}).first(), normalized)
+        staff = _staff_model(row)
+        # Staff codes are letters, digits, "_" and "-" (validation.staff_code): "," cannot occur in one.
+        team_codes = row.team_rm_codes.split(",") if scopes.needs_team(staff) and row.team_rm_codes else []
+        return staff, scopes.read_scope(staff, team_rm_codes=team_codes)
 
     @staticmethod
     def _scope_clause(scope: scopes.ClientScope) -> ColumnElement[bool]:
@@ -262,8 +280,7 @@ class SqlCRM:
             raise InvalidInput("主管必须指定团队（--team）")
         now = self._now()
         try:
-            with self._tx() as session:
-                self._durable(session.connection())
+            with self._tx(durable=True) as session:
                 if telegram_id is not None:
                     holder = session.scalars(
                         select(StaffRow.code).where(
@@ -290,8 +307,7 @@ class SqlCRM:
 
     def remove_staff(self, *, code: str) -> None:
         normalized = validation.staff_code(code)
-        with self._tx() as session:
-            self._durable(session.connection())
+        with self._tx(durable=True) as session:
             row = session.get(StaffRow, normalized)
             if row is None or not row.active:
                 raise NotFound(f"未找到员工 {normalized}")
@@ -318,11 +334,9 @@ class SqlCRM:
     # ------------------------------------------------------------------ clients
     def _readable_client(self, conn: Connection, *, actor: str, client_id: str) -> tuple[Staff, Any]:
         """The acting staff and the client's row, once the actor's read scope allows it."""
-        staff = self._actor(conn, actor)
+        staff, scope = self._actor_scope(conn, actor)
         row = self._client_core(conn, client_id)
-        scopes.check_read_client(
-            self._scope(conn, staff), client_id=row.client_id, client_rm_code=row.rm_code
-        )
+        scopes.check_read_client(scope, client_id=row.client_id, client_rm_code=row.rm_code)
         return staff, row
 
     def get_client(self, *, actor: str, client_id: str) -> Client:
@@ -339,8 +353,7 @@ class SqlCRM:
         text = validation.search_query(query)
         limit = validation.bounded_int(limit, what="返回条数", low=1, high=100)
         with self._engine.begin() as conn:
-            staff = self._actor(conn, actor)
-            scope = self._scope(conn, staff)
+            staff, scope = self._actor_scope(conn, actor)
             if scope.is_empty:
                 return []
             found = _ClientSearch(conn, self._sql, scope, limit).run(text)
@@ -384,12 +397,17 @@ class SqlCRM:
         try:
             with (
                 self._audit_denials(actor=actor, action="create_contact", client_id=cid),
-                self._engine.begin() as conn,
+                self._write_engine.begin() as conn,
             ):
-                staff = self._actor(conn, actor)
-                client = self._client_core(conn, cid)
-                scopes.check_write_contact(staff, client_id=client.client_id, client_rm_code=client.rm_code)
-                self._durable(conn)
+                # The actor and the client's owner in one statement (one round trip less per insert);
+                # the rule itself stays in `scopes`.
+                normalized = _actor_code(actor)
+                params = {"code": normalized, "client_id": cid}
+                row = _active_actor(conn.execute(self._sql.writer_and_client, params).first(), normalized)
+                staff = _staff_model(row)
+                if row.client_client_id is None:
+                    raise NotFound(f"未找到客户 {cid}")
+                scopes.check_write_contact(staff, client_id=cid, client_rm_code=row.client_rm_code)
                 # No look-up of the key first: the unique constraint decides (one query less per insert,
                 # and it is the only check that is race-free anyway).
                 values.update(rm_code=staff.code, created_at=self._now())
@@ -469,8 +487,7 @@ class SqlCRM:
         target = client_id if client_id is not None else None
         with self._audit_denials(actor=actor, action="contacts", client_id=target), self._tx() as session:
             conn = session.connection()
-            staff = self._actor(conn, actor)
-            scope = self._scope(conn, staff)
+            staff, scope = self._actor_scope(conn, actor)
             conditions: list[ColumnElement[bool]] = [self._scope_clause(scope)]
             if client_id is not None:
                 row = self._client_core(conn, client_id)
@@ -504,8 +521,7 @@ class SqlCRM:
         day = self._today(today)
         with self._tx() as session:
             conn = session.connection()
-            staff = self._actor(conn, actor)
-            scope = self._scope(conn, staff)
+            staff, scope = self._actor_scope(conn, actor)
             if scope.is_empty:
                 return []
             latest_id = (
@@ -548,8 +564,7 @@ class SqlCRM:
         day = self._today(today)
         with self._tx() as session:
             conn = session.connection()
-            staff = self._actor(conn, actor)
-            scope = self._scope(conn, staff)
+            staff, scope = self._actor_scope(conn, actor)
             if scope.is_empty:
                 return []
             stmt = select(ClientRow).where(
@@ -590,10 +605,9 @@ class SqlCRM:
         today = self._today(None)
         errors: list[tuple[int, str]] = []
         created = updated = 0
-        with self._audit_denials(actor=actor, action="import"), self._tx() as session:
+        with self._audit_denials(actor=actor, action="import"), self._tx(durable=True) as session:
             staff = self._actor(session.connection(), actor)
             scopes.check_import(staff)
-            self._durable(session.connection())
             rm_codes = set(
                 session.scalars(
                     select(StaffRow.code).where(StaffRow.role == Role.RM.value, StaffRow.active.is_(True))
@@ -639,16 +653,48 @@ class SqlCRM:
 
 
 # ---------------------------------------------------------------------- statements
+#: How a search statement filters to the read scope (see `_Statements._scoped`).
+_SCOPE_KINDS = ("all", "one", "many")
+#: The columns `_staff_model` (plus the active flag) and `_client_model` read.
+_STAFF_COLUMNS = ("code", "name", "role", "team", "telegram_id", "active")
+_CLIENT_COLUMNS = (
+    "client_id", "name", "name_pinyin", "gender", "birthday", "phone", "aum_fen", "tier", "risk_level",
+    "preferences", "family", "notes", "rm_code", "kyc_review_due", "aml_risk", "pep",
+)  # fmt: skip
+
+
 class _Statements:
     """Core statements of the hot paths, built once per adapter (SQLAlchemy caches their compiled form;
     building expressions per call costs more than running the query on SQLite)."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: str) -> None:
         staff, clients = StaffRow.__table__, ClientRow.__table__
         contacts, terms = ContactRow.__table__, ClientTermRow.__table__
-        self.staff_by_code = select(staff).where(staff.c.code == bindparam("code"))
-        self.team_rm_codes = select(staff.c.code).where(
-            staff.c.role == Role.RM.value, staff.c.team == bindparam("team")
+        # Only what `_staff_model` / `_client_model` read: every result column costs decoding per row.
+        actor = [staff.c[name] for name in _STAFF_COLUMNS]
+        self.client_columns = [clients.c[name] for name in _CLIENT_COLUMNS]
+        self.staff_by_code = select(*actor).where(staff.c.code == bindparam("code"))
+        team = staff.alias("team")
+        # string_agg / group_concat with a literal separator: `func.aggregate_strings` renders its
+        # separator at execution time, one more string rewrite of the statement on every read.
+        concat = func.string_agg if dialect == "postgresql" else func.group_concat
+        team_rm_codes = (
+            select(concat(team.c.code, literal_column("','")))
+            .where(team.c.team == staff.c.team, team.c.role == Role.RM.value)
+            .scalar_subquery()
+        )
+        self.staff_with_team: Select[Any] = select(*actor, team_rm_codes.label("team_rm_codes")).where(
+            staff.c.code == bindparam("code")
+        )
+        # NULL client columns when the client does not exist (NotFound), no row when the staff does not.
+        self.writer_and_client: Select[Any] = (
+            select(
+                *actor,
+                clients.c.client_id.label("client_client_id"),
+                clients.c.rm_code.label("client_rm_code"),
+            )
+            .select_from(staff.outerjoin(clients, clients.c.client_id == bindparam("client_id")))
+            .where(staff.c.code == bindparam("code"))
         )
         self.client_by_id = select(clients).where(clients.c.client_id == bindparam("client_id"))
         self.latest_contact = (
@@ -660,23 +706,43 @@ class _Statements:
         self.contact_by_key = select(contacts).where(contacts.c.idempotency_key == bindparam("key"))
         self.contact_insert = insert(ContactRow)
         self.log_insert = insert(AccessLogRow)
-        self._search: dict[tuple[str, bool], Select[Any]] = {}
-        self._probes: dict[tuple[tuple[str, ...], bool, str], CompoundSelect[Any]] = {}
+        # PostgreSQL: one INSERT ... SELECT unnest(ids) for a page of results (an executemany is one
+        # INSERT per row in psycopg's pipeline). SQLite runs the executemany in-process.
+        self.log_reads: Insert | None = None
+        if dialect == "postgresql":
+            log = AccessLogRow.__table__
+            rows = select(
+                bindparam("actor", type_=log.c.actor.type),
+                func.unnest(bindparam("client_ids", type_=ARRAY(String))),
+                bindparam("action", type_=log.c.action.type),
+                true(),
+                bindparam("at", type_=log.c.at.type),
+            )
+            columns = ["actor", "client_id", "action", "allowed", "at"]
+            self.log_reads = insert(AccessLogRow).from_select(columns, rows)
+        self._search: dict[tuple[str, str], Select[Any]] = {}
+        self._probes: dict[tuple[tuple[str, ...], str, str], Select[Any]] = {}
         limit = bindparam("n", type_=Integer)
-        for scoped in (False, True):
+        for scoped in _SCOPE_KINDS:
             # Case-insensitive for latin names on both databases; CJK is unaffected by lower().
             like = func.lower(clients.c.name).like(bindparam("pattern"), escape="\\")
-            stmt = self._scoped(select(clients).where(like), scoped)
+            stmt = self._scoped(select(clients.c.client_id).where(like), scoped)
             self._search[("like", scoped)] = stmt.order_by(clients.c.client_id).limit(limit)
-            stmt = select(clients).join(terms, terms.c.client_id == clients.c.client_id)
+            stmt = select(terms.c.client_id).join(clients, clients.c.client_id == terms.c.client_id)
             stmt = stmt.where(terms.c.term == bindparam("term"), like)
             stmt = self._scoped(stmt, scoped)
             self._search[("term", scoped)] = stmt.order_by(terms.c.client_id).limit(limit)
         self._lock = threading.Lock()
 
-    def probes(self, columns: tuple[str, ...], scoped: bool, substring: str) -> CompoundSelect[Any]:
+    def probes(self, columns: tuple[str, ...], scoped: str, substring: str) -> Select[Any]:
         """UNION ALL of one LIMITed range scan per column plus the substring lookup (`substring` is
-        "term" or "like"); the `probe` column says which part a row came from (substring = last)."""
+        "term" or "like"), joined to the client rows; `probe` says which part a row came from
+        (substring = last), `probe_key` is the probed column's value (NULL for substring matches).
+
+        The parts return (client id, key) only and the wide rows are joined once: a short statement
+        (psycopg caches the parsing of statements up to 4 kB; a UNION of full rows was longer) and
+        narrow range scans that an index can answer alone.
+        """
         key = (columns, scoped, substring)
         stmt = self._probes.get(key)
         if stmt is None:
@@ -684,24 +750,41 @@ class _Statements:
             parts: list[Select[Any]] = []
             for i, name in enumerate(columns):
                 column = clients.c[name]
-                inner = select(clients).where(column >= bindparam(f"lo{i}"), column < bindparam(f"hi{i}"))
+                inner = select(clients.c.client_id, column.label("probe_key"))
+                inner = inner.where(column >= bindparam(f"lo{i}"), column < bindparam(f"hi{i}"))
                 inner = self._scoped(inner, scoped).order_by(column, clients.c.client_id)
                 sub = inner.limit(bindparam("n", type_=Integer)).subquery(f"p{i}")
                 parts.append(select(literal_column(str(i), Integer).label("probe"), *sub.c))
             tail = self._search[(substring, scoped)].limit(bindparam("m", type_=Integer)).subquery("ps")
-            parts.append(select(literal_column(str(len(columns)), Integer).label("probe"), *tail.c))
-            stmt = union_all(*parts)
+            parts.append(
+                select(
+                    literal_column(str(len(columns)), Integer).label("probe"),
+                    tail.c.client_id,
+                    cast(null(), String).label("probe_key"),
+                )
+            )
+            found = union_all(*parts).subquery("found")
+            stmt = select(found.c.probe, found.c.probe_key, *self.client_columns).join(
+                clients, clients.c.client_id == found.c.client_id
+            )
             with self._lock:
                 self._probes[key] = stmt
         return stmt
 
     @staticmethod
-    def _scoped(stmt: Select[Any], scoped: bool) -> Select[Any]:
-        if not scoped:
-            return stmt
-        return stmt.where(ClientRow.__table__.c.rm_code.in_(bindparam("codes", expanding=True)))
+    def _scoped(stmt: Select[Any], scoped: str) -> Select[Any]:
+        """Filter to the scope: "all" (no filter), "one" RM (the common case: a plain equality, no
+        per-call re-rendering of an expanding IN), "many" RMs (IN with one parameter per RM, so the
+        planner knows how many — an array parameter of unknown length misleads PostgreSQL's generic
+        plans into walking the whole client table)."""
+        rm_code = ClientRow.__table__.c.rm_code
+        if scoped == "one":
+            return stmt.where(rm_code == bindparam("code"))
+        if scoped == "many":
+            return stmt.where(rm_code.in_(bindparam("codes", expanding=True)))
+        return stmt
 
-    def search(self, key: str, scoped: bool) -> Select[Any]:
+    def search(self, key: str, scoped: str) -> Select[Any]:
         return self._search[(key, scoped)]
 
 
@@ -725,8 +808,8 @@ class _ClientSearch:
     def __init__(self, conn: Connection, sql: _Statements, scope: scopes.ClientScope, limit: int) -> None:
         self._conn = conn
         self._sql = sql
-        self._scoped = not scope.all_clients
         self._codes = sorted(scope.rm_codes)
+        self._scoped = "all" if scope.all_clients else "one" if len(self._codes) == 1 else "many"
         self._limit = limit
 
     def run(self, query: str) -> list[Row[Any]]:
@@ -756,20 +839,14 @@ class _ClientSearch:
         # a longer query is looked up by its first MAX_TERM_LEN chars and checked with LIKE). An RM
         # owns a few hundred clients: scanning those (rm_code index) beats walking every "伟" client.
         params["pattern"] = f"%{escape_like(lowered)}%"
-        if self._scoped and len(self._codes) <= _LIKE_SCAN_MAX_RMS:
+        if self._scoped != "all" and len(self._codes) <= _LIKE_SCAN_MAX_RMS:
             substring = "like"
         else:
             substring, params["term"] = "term", lowered[:MAX_TERM_LEN]
         stmt = self._sql.probes(columns, self._scoped, substring)
         rows = list(self._conn.execute(stmt, params))
         n_probes = len(columns)
-        rows.sort(
-            key=lambda r: (
-                r.probe,
-                "" if r.probe == n_probes else getattr(r, columns[r.probe]) or "",
-                r.client_id,
-            )
-        )
+        rows.sort(key=lambda r: (r.probe, r.probe_key or "", r.client_id))
         exact: dict[str, Row[Any]] = {}
         prefix: dict[str, Row[Any]] = {}
         partial: dict[str, Row[Any]] = {}
@@ -784,7 +861,7 @@ class _ClientSearch:
                     continue
                 is_exact = len(digits) > 4 and row.phone == digits
             else:
-                is_exact = getattr(row, column) == value
+                is_exact = row.probe_key == value
             (exact if is_exact else prefix).setdefault(row.client_id, row)
         found = list(exact.values()) + [row for key, row in prefix.items() if key not in exact]
         seen = {row.client_id for row in found}
@@ -793,7 +870,9 @@ class _ClientSearch:
 
     def _params(self, **params: Any) -> dict[str, Any]:
         params["n"] = self._limit
-        if self._scoped:
+        if self._scoped == "one":
+            params["code"] = self._codes[0]
+        elif self._scoped == "many":
             params["codes"] = self._codes
         return params
 
@@ -825,21 +904,37 @@ def _resolve_tz(timezone: str | tzinfo | None) -> tzinfo:
     return timezone
 
 
-def _create_engine(url: URL, *, echo: bool) -> Engine:
-    if url.get_backend_name() != "sqlite":
-        engine = create_engine(url, echo=echo, pool_recycle=1800)
+def _create_engines(url: URL, *, echo: bool) -> tuple[Engine, Engine]:
+    """(read engine, write engine). SQLite: one engine for both — it has one writer at a time, every
+    transaction takes the write lock, and WAL + synchronous=NORMAL applies to every commit alike."""
+    if url.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url, echo=echo)
+        return engine, engine
+    return _postgres_engine(url, echo=echo, durable=False), _postgres_engine(url, echo=echo, durable=True)
 
-        @event.listens_for(engine, "connect")
-        def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Reads write only access-log rows; their commits need not wait for the WAL fsync (~4 ms
-            # per request here). Business writes (contacts, import, staff) call `_durable`, which
-            # turns it back on for their transaction. A PostgreSQL server crash can thus lose the
-            # last fraction of a second of access-log rows, never business data, never consistency.
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute("SET synchronous_commit TO OFF")
-            dbapi_connection.commit()
 
-        return engine
+def _postgres_engine(url: URL, *, echo: bool, durable: bool) -> Engine:
+    """A pool whose connections commit durably or not, set once per connection (a per-transaction
+    ``SET LOCAL`` was one more round trip on every write).
+
+    Reads write only access-log rows; their commits need not wait for the WAL fsync (~4 ms per request
+    here). A PostgreSQL server crash can thus lose the last fraction of a second of access-log rows,
+    never business data, never consistency. The write pool sets ``synchronous_commit`` ON explicitly,
+    so a server, database or role default of off cannot weaken business writes.
+    """
+    engine = create_engine(url, echo=echo, pool_recycle=1800)
+    statement = f"SET synchronous_commit TO {'ON' if durable else 'OFF'}"
+
+    @event.listens_for(engine, "connect")
+    def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(statement)
+        dbapi_connection.commit()
+
+    return engine
+
+
+def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
     memory = url.database in (None, "", ":memory:")
     if memory:
         engine = create_engine(
@@ -876,6 +971,19 @@ def _create_engine(url: URL, *, echo: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _actor_code(code: str) -> str:
+    try:
+        return validation.staff_code(code)
+    except InvalidInput:
+        raise UnknownStaff(f"未知员工编号：{code!r}") from None
+
+
+def _active_actor(row: Row[Any] | None, code: str) -> Row[Any]:
+    if row is None or not row.active:
+        raise UnknownStaff(f"未知员工编号：{code}（未登记或已停用）")
+    return row
 
 
 def _count_clients(session: Session, rm_code: str) -> int:

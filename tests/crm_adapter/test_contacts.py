@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -143,27 +145,67 @@ def test_until_is_inclusive_in_local_time(org: SqlCRM) -> None:
 
 
 def test_business_writes_commit_durably_on_postgres(postgres_url: str) -> None:
-    """Reads commit their access-log rows asynchronously on PostgreSQL; contact records never do."""
+    """Inside the very transaction that writes: business writes run with synchronous_commit ON (the
+    commit waits for the WAL flush), reads — whose only writes are access-log rows — with it OFF."""
     from sqlalchemy import event
 
-    from tests.crm_adapter.factories import seed_org
+    from tests.crm_adapter.factories import make_client, make_staff, seed_org
 
     crm = SqlCRM(postgres_url, timezone="Asia/Shanghai")
-    seed_org(crm)
+    assert crm.write_engine is not crm.engine
+    seen: list[tuple[str, str, str]] = []  # (engine, table written, synchronous_commit in that transaction)
+
+    def spy(label: str) -> Callable[..., None]:
+        def record(conn: Any, cursor: Any, statement: str, *args: object) -> None:
+            words = statement.split()
+            if words[0] in ("INSERT", "UPDATE", "DELETE"):
+                table = words[1] if words[0] == "UPDATE" else words[2]
+                setting = cursor.connection.execute("SHOW synchronous_commit").fetchone()[0]
+                seen.append((label, table, setting))
+
+        return record
+
+    listeners = [(crm.engine, spy("read")), (crm.write_engine, spy("write"))]
+    for engine, listener in listeners:
+        event.listen(engine, "after_cursor_execute", listener)
+    try:
+        seed_org(crm)  # staff (add_staff) and clients (import_clients)
+        make_staff(crm, "RM009", team="A")
+        crm.remove_staff(code="RM009")
+        make_contact(crm)
+        business = {(label, table, setting) for label, table, setting in seen if table != "crm_access_log"}
+        assert {table for _, table, _ in business} >= {"crm_staff", "crm_clients", "crm_contacts"}
+        assert business == {("write", table, "on") for _, table, _ in business}
+        seen.clear()
+        crm.search_clients(actor="RM001", query="张伟")
+        make_client(crm, client_id="C0001", name="张伟")  # import (write), then get_client (read)
+        assert ("read", "crm_access_log", "off") in seen
+        assert all(setting == ("on" if label == "write" else "off") for label, _, setting in seen)
+        assert not [s for s in seen if s[1] == "crm_access_log" and s[0] == "write"]
+        with crm.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        with crm.write_engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    finally:
+        for engine, listener in listeners:
+            event.remove(engine, "after_cursor_execute", listener)
+        crm.close()
+
+
+def test_create_contact_is_one_select_and_one_insert(org: SqlCRM) -> None:
+    """The write transaction reads the actor and the client's owner in one statement (fewer round trips
+    per durable insert); no per-transaction SET."""
+    from sqlalchemy import event
+
     statements: list[str] = []
 
     def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
+        statements.append(statement.split()[0])
 
-    event.listen(crm.engine, "before_cursor_execute", record)
+    event.listen(org.write_engine, "before_cursor_execute", record)
     try:
-        make_contact(crm)
-        assert "SET LOCAL synchronous_commit TO ON" in statements
-        statements.clear()
-        crm.search_clients(actor="RM001", query="张伟")
-        assert not any("synchronous_commit" in s for s in statements)
-        with crm.engine.connect() as conn:
-            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        make_contact(org, key="one-round-trip")
     finally:
-        event.remove(crm.engine, "before_cursor_execute", record)
-        crm.close()
+        event.remove(org.write_engine, "before_cursor_execute", record)
+    begin = ["BEGIN"] if org.dialect == "sqlite" else []  # SQLite: BEGIN IMMEDIATE, emitted by us
+    assert statements == [*begin, "SELECT", "INSERT"]

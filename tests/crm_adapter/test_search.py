@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from crm_adapter.errors import InvalidInput
+from crm_adapter.models import Role
 from crm_adapter.sql import SqlCRM
-from tests.crm_adapter.factories import make_client
+from tests.crm_adapter.factories import make_client, make_staff
 
 
 def _ids(crm: SqlCRM, query: str, actor: str = "ADM01", limit: int = 10) -> list[str]:
@@ -91,3 +92,23 @@ def test_renamed_client_is_found_by_new_name_only(org: SqlCRM) -> None:
     make_client(org, client_id="C0003", name="李娜", rm_code="RM002")
     assert _ids(org, "丽") == []
     assert _ids(org, "lina") == ["C0003"]
+
+
+@pytest.mark.parametrize("team_size", [1, 2, 3])
+def test_scoped_search_ranks_like_the_unscoped_search(org: SqlCRM, team_size: int) -> None:
+    """Whichever statement a scoped search uses (one RM: an equality; up to `_LIKE_SCAN_MAX_RMS`: a LIKE
+    scan of their clients; more: the term index), it returns what the unscoped search ranks, in the
+    same order, minus the clients outside the scope."""
+    team = [f"RT{i}" for i in range(team_size)]
+    for code in team:
+        make_staff(org, code, team="T")
+    make_staff(org, "SUPT", role=Role.SUPERVISOR, name="团队主管", team="T")
+    names = ["张伟", "张伟明", "欧阳张伟", "章伟", "李娜", "David Zhang", "张三"]
+    for i, name in enumerate(names * 2):  # a third of them outside the team
+        owner = "RM002" if i % 3 == 0 else team[i % team_size]
+        make_client(org, client_id=f"C{500 + i}", name=name, rm_code=owner, phone=f"1390000{i:04d}")
+    for query in ["张伟", "伟", "张", "zhang", "zw", "zhangwei", "C50", "c501", "0004", "david", "na"]:
+        everyone = org.search_clients(actor="ADM01", query=query, limit=100)
+        expected = [c.client_id for c in everyone if c.rm_code in team]
+        assert expected or query == "na", query  # most queries do hit the team
+        assert _ids(org, query, actor="SUPT", limit=20) == expected, query
