@@ -5,10 +5,23 @@ through the real `SqlCRM` API (scopes, access log and commit included):
 
 * name/pinyin search latency (exact, prefix, substring, pinyin, initials, phone tail, id) — p50/p95
 * client card latency — p50/p95
-* contact inserts per second through `create_contact` (one transaction each, with idempotency key)
+* contact inserts per second through `create_contact` (one durable transaction each, with idempotency
+  key), from 1 sequential writer and from several concurrent writer threads (``--writers``)
 
 Targets: search p95 ≤ 10 ms, card p95 ≤ 10 ms, ≥ 500 inserts/s. Prints a Markdown table and writes JSON
 under bench/results/. Figures only, no asserts.
+
+About the insert target: every contact record is committed durably — PostgreSQL waits for the WAL
+fsync of each commit (3.6 ms on this machine when measured for issue #3) — so ONE sequential writer
+cannot exceed about 1 / fsync time (~280/s then) however cheap the insert is. The ≥ 500/s target is
+judged with concurrent writers, as a bot server has (it serves many RMs at once from worker threads):
+their commits share WAL flushes (PostgreSQL group commit). The single-writer figure is reported as the
+fsync-bound baseline; it moves with this VM's disk, whose flush time varies between runs
+(pg_test_fsync has also seen 0.3 ms). SQLite (WAL, synchronous=NORMAL) has one writer at a time and
+does not fsync per commit.
+
+Search latencies are taken after a warm-up pass per actor (see `_search_samples`); on PostgreSQL every
+figure is taken after the bulk load was committed durably, vacuumed and checkpointed (`_load_postgres`).
 
     .venv/bin/python bench/bench_crm.py --db both              # 100k / 1M
     .venv/bin/python bench/bench_crm.py --db sqlite --clients 10000 --contacts 100000
@@ -29,6 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +61,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CLIENTS_PER_RM = 500
 RMS_PER_TEAM = 10
+DEFAULT_WRITERS = (1, 4, 8, 16)
 
 _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢"
@@ -72,7 +87,8 @@ class Figures:
     card_p50_ms: float
     card_p95_ms: float
     inserts_per_s: float
-    inserts_per_s_8_threads: float
+    #: writer threads (as a string: JSON keys) → create_contact calls per second
+    inserts_per_s_by_writers: dict[str, float]
     search_by_kind_p95_ms: dict[str, float]
 
 
@@ -99,20 +115,20 @@ def _database(kind: str, pg_admin_url: str, keep: bool, sqlite_path: Path | None
     import psycopg
 
     admin = make_url(pg_admin_url)
-    conninfo = {
-        "host": admin.host or "127.0.0.1",
-        "port": admin.port or 5432,
-        "user": admin.username or "postgres",
-        "dbname": admin.database or "test",
-    }
+    conninfo = psycopg.conninfo.make_conninfo(
+        host=admin.host or "127.0.0.1",
+        port=admin.port or 5432,
+        user=admin.username or "postgres",
+        dbname=admin.database or "test",
+    )
     name = f"rm_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield admin.set(database=name).render_as_string(hide_password=False)
     finally:
         if not keep:
-            with psycopg.connect(**conninfo, autocommit=True) as conn:
+            with psycopg.connect(conninfo, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -207,9 +223,9 @@ def _load_sqlite(crm: SqlCRM, clients: list[dict[str, Any]], contacts: Iterator[
     terms = ({"term": t, "client_id": c["client_id"]} for c in clients for t in name_terms(c["name"]))
     with crm.engine.begin() as conn:
         for batch in _chunks(clients, 20_000):
-            conn.execute(insert(ClientRow.__table__), batch)
+            conn.execute(insert(ClientRow), batch)
         for batch in _chunks(terms, 50_000):
-            conn.execute(insert(ClientTermRow.__table__), batch)
+            conn.execute(insert(ClientTermRow), batch)
     # 1M rows: driver-level executemany on pre-converted tuples (the per-row type processing of a Core
     # executemany would dominate the load time). Formats match what UTCDateTime/Date/JSON store.
     sql = (
@@ -232,7 +248,13 @@ def _load_sqlite(crm: SqlCRM, clients: list[dict[str, Any]], contacts: Iterator[
 
 
 def _load_postgres(crm: SqlCRM, clients: list[dict[str, Any]], contacts: Iterator[dict[str, Any]]) -> None:
-    raw = crm.engine.raw_connection()
+    import psycopg
+
+    # A durable commit, like a real import (`write_engine`). After an asynchronous one the VACUUM below
+    # cannot mark the new pages all-visible (their commit record may not be flushed yet); the planner then
+    # prices index-only scans as heap visits and picks plans a settled database never gets — e.g. sorting
+    # all 2,700 clients named "…伟…" instead of walking the term index and stopping after 20.
+    raw = crm.write_engine.raw_connection()
     try:
         conn: Any = raw.driver_connection
         with conn.cursor() as cur:
@@ -255,6 +277,13 @@ def _load_postgres(crm: SqlCRM, clients: list[dict[str, Any]], contacts: Iterato
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
+        # Write the load's hundreds of MB of dirty pages back now rather than while we measure (a
+        # WAL-triggered checkpoint would spread those writes over the next minutes). Needs superuser or
+        # pg_checkpoint; without it the figures include that write-back.
+        try:
+            conn.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            logger.warning("CHECKPOINT not permitted; measuring while the load is still being written back")
         conn.autocommit = False
     finally:
         raw.close()
@@ -297,6 +326,31 @@ def _insert_rate(crm: SqlCRM, targets: list[tuple[str, str]], count: int, *, thr
     return count / (time.perf_counter() - start)
 
 
+def _search_samples(
+    crm: SqlCRM,
+    actor: str,
+    pool: list[dict[str, Any]],
+    rng: random.Random,
+    rm_code: str | None,
+    prefix: str,
+    by_kind: dict[str, list[float]],
+) -> list[float]:
+    """Search latencies (ms) of `actor` over queries drawn from `pool`; also added to `by_kind`.
+
+    A warm-up pass with other queries first, for every actor alike: a pooled PostgreSQL connection plans
+    each statement anew on its first runs (psycopg prepares it after 5, PostgreSQL settles on a generic
+    plan after 5 more) — a one-off cost per connection that a long-running bot does not pay per request.
+    """
+    for _label, query in _queries(pool, rng, rm_code):
+        crm.search_clients(actor=actor, query=query)
+    samples: list[float] = []
+    for label, query in _queries(pool, rng, rm_code):
+        sample = _timed(partial(crm.search_clients, actor=actor, query=query), 1)[0]
+        samples.append(sample)
+        by_kind.setdefault(prefix + label, []).append(sample)
+    return samples
+
+
 def _queries(clients: list[dict[str, Any]], rng: random.Random, rm_code: str | None) -> list[tuple[str, str]]:
     pool = [c for c in clients if rm_code is None or c["rm_code"] == rm_code]
     picks = [rng.choice(pool) for _ in range(40)]
@@ -325,6 +379,7 @@ def run(
     pg_admin_url: str,
     keep: bool,
     sqlite_path: Path | None = None,
+    writers: tuple[int, ...] = DEFAULT_WRITERS,
 ) -> Figures:
     rng = random.Random(42)
     with _database(kind, pg_admin_url, keep, sqlite_path) as url:
@@ -347,35 +402,22 @@ def run(
 
             rm = rms[len(rms) // 2]
             by_kind: dict[str, list[float]] = {}
-            rm_samples: list[float] = []
-            for _ in range(2):  # warm-up pass, then the measured pass
-                rm_samples = []
-                by_kind = {}
-                for label, query in _queries(clients, rng, rm):
-                    sample = _timed(lambda q=query: crm.search_clients(actor=rm, query=q), 1)[0]
-                    rm_samples.append(sample)
-                    by_kind.setdefault(label, []).append(sample)
-            sup_samples: list[float] = []
+            rm_samples = _search_samples(crm, rm, clients, rng, rm, "", by_kind)
             team = set(rms[:RMS_PER_TEAM])
             team_clients = [c for c in clients if c["rm_code"] in team]
-            for label, query in _queries(team_clients, rng, None):
-                sample = _timed(lambda q=query: crm.search_clients(actor="SUP0001", query=q), 1)[0]
-                sup_samples.append(sample)
-                by_kind.setdefault(f"supervisor_{label}", []).append(sample)
-            admin_samples: list[float] = []
-            for label, query in _queries(clients, rng, None):
-                sample = _timed(lambda q=query: crm.search_clients(actor="ADM01", query=q), 1)[0]
-                admin_samples.append(sample)
-                by_kind.setdefault(f"admin_{label}", []).append(sample)
+            sup_samples = _search_samples(crm, "SUP0001", team_clients, rng, None, "supervisor_", by_kind)
+            admin_samples = _search_samples(crm, "ADM01", clients, rng, None, "admin_", by_kind)
 
             own = [c["client_id"] for c in clients if c["rm_code"] == rm]
             card_samples: list[float] = []
             for cid in [rng.choice(own) for _ in range(400)]:
-                card_samples += _timed(lambda cid=cid: crm.client_card(actor=rm, client_id=cid), 1)
+                card_samples += _timed(partial(crm.client_card, actor=rm, client_id=cid), 1)
 
             targets = [(c["client_id"], c["rm_code"]) for c in rng.sample(clients, min(200, len(clients)))]
-            inserts_per_s = _insert_rate(crm, targets, inserts, threads=1)
-            inserts_per_s_8 = _insert_rate(crm, targets, inserts, threads=8)
+            by_writers: dict[str, float] = {}
+            for threads in sorted({1, *writers}):
+                by_writers[str(threads)] = round(_insert_rate(crm, targets, inserts, threads=threads), 1)
+                print(f"[{kind}] {threads} writer(s): {by_writers[str(threads)]:.0f}/s", file=sys.stderr)
         finally:
             crm.close()
     return Figures(
@@ -390,27 +432,34 @@ def run(
         search_admin_p95_ms=round(_percentile(admin_samples, 95), 2),
         card_p50_ms=round(_percentile(card_samples, 50), 2),
         card_p95_ms=round(_percentile(card_samples, 95), 2),
-        inserts_per_s=round(inserts_per_s, 1),
-        inserts_per_s_8_threads=round(inserts_per_s_8, 1),
+        inserts_per_s=by_writers["1"],
+        inserts_per_s_by_writers=by_writers,
         search_by_kind_p95_ms={k: round(_percentile(v, 95), 2) for k, v in sorted(by_kind.items())},
     )
 
 
 def markdown(results: list[Figures]) -> str:
+    writer_counts = sorted({int(k) for r in results for k in r.inserts_per_s_by_writers})
     lines = [
         "| DB | clients | contacts | search p95 RM (ms) | search p95 supervisor (ms) "
-        "| search p95 admin (ms) | card p95 (ms) "
-        "| inserts/s | inserts/s (8 threads) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| search p95 admin (ms) | card p95 (ms) | "
+        + " | ".join(f"inserts/s ({n} writer{'s' if n > 1 else ''})" for n in writer_counts)
+        + " |",
+        "|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(writer_counts),
     ]
     for r in results:
+        rates = [r.inserts_per_s_by_writers.get(str(n)) for n in writer_counts]
         lines.append(
             f"| {r.db} | {r.clients:,} | {r.contacts:,} | {r.search_rm_p95_ms} "
-            f"| {r.search_supervisor_p95_ms} | {r.search_admin_p95_ms} "
-            f"| {r.card_p95_ms} | {r.inserts_per_s:,.0f} | {r.inserts_per_s_8_threads:,.0f} |"
+            f"| {r.search_supervisor_p95_ms} | {r.search_admin_p95_ms} | {r.card_p95_ms} | "
+            + " | ".join("–" if rate is None else f"{rate:,.0f}" for rate in rates)
+            + " |"
         )
     lines.append("")
-    lines.append("Targets: search p95 ≤ 10 ms, card p95 ≤ 10 ms, inserts ≥ 500/s.")
+    lines.append(
+        "Targets: search p95 ≤ 10 ms, card p95 ≤ 10 ms, inserts ≥ 500/s with concurrent writers "
+        "(one sequential durable writer is bounded by the WAL fsync)."
+    )
     lines.append("")
     lines.append("| DB | query kind | p95 (ms) |")
     lines.append("|---|---|---:|")
@@ -418,6 +467,16 @@ def markdown(results: list[Figures]) -> str:
         for kind, value in r.search_by_kind_p95_ms.items():
             lines.append(f"| {r.db} | {kind} | {value} |")
     return "\n".join(lines)
+
+
+def _writer_counts(value: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {value!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("writer counts must be ≥ 1")
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -428,6 +487,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--inserts", type=int, default=2000, help="create_contact calls to time")
+    parser.add_argument(
+        "--writers",
+        type=_writer_counts,
+        default=DEFAULT_WRITERS,
+        help="concurrent writer threads to time inserts with, comma-separated (1 is always timed)",
+    )
     parser.add_argument("--postgres-url", default=DEFAULT_PG_ADMIN_URL, help="server to create a bench DB on")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL bench database")
     parser.add_argument("--sqlite-path", type=Path, default=None, help="SQLite file to (re)use")
@@ -443,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
             pg_admin_url=args.postgres_url,
             keep=args.keep,
             sqlite_path=args.sqlite_path,
+            writers=args.writers,
         )
         for kind in kinds
     ]
