@@ -1,6 +1,6 @@
 """Bot benchmark: updates per second handled end to end through the fake Telegram Bot API.
 
-The REAL Application from `bot.telegram_app.build_application` long-polls the loopback fake server
+The REAL Application from `bot.telegram.app.build_application` long-polls the loopback fake server
 (`tests/bot/fake_bot_api.py`, in a child process so it does not compete for the bot's GIL); N plain-text
 questions from M registered RMs are queued, and the clock stops when every answer has been delivered
 (sendMessage accepted by the fake). Each update goes through the whole pipeline: getUpdates → access
@@ -37,10 +37,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `tests` is not installed
 
+from bot.composition import open_crm
 from bot.convlog import ConversationLog
-from bot.crm_wiring import open_crm
 from bot.settings import Settings
-from bot.telegram_app import build_application
+from bot.telegram.app import build_application
 from crm_adapter import Role, Staff
 from crm_adapter.demo import seed_demo
 from knowledge import Answer, Citation, KnowledgeBase
@@ -63,10 +63,10 @@ QUESTIONS = (
 class StubKB:
     """Constant grounded answer: isolates the bot's own cost."""
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, *, client: Any = None) -> Answer:
         return Answer(
             question=question,
-            answer="钻石客户可享受机场贵宾厅与全程导医服务[1]。",
+            lead=("钻石客户可享受机场贵宾厅与全程导医服务[1]。",),
             citations=(Citation(n=1, source="bundled:03.md", title="增值服务权益", text="钻石客户…"),),
             grounded=True,
         )

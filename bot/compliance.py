@@ -10,6 +10,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from bot.rendering import esc
+
 logger = logging.getLogger(__name__)
 
 
@@ -78,3 +80,12 @@ _REMINDERS: dict[str, str] = {
     "内幕信息": "不得利用或传播内幕信息。",
     "误导销售": "销售时须充分揭示风险，不得夸大收益或隐瞒风险。",
 }
+
+
+def render_warning(flags: tuple[str, ...] | list[str]) -> str:
+    """The warning block (Telegram HTML) shown under a reply that raised `flags`; "" when none."""
+    if not flags:
+        return ""
+    lines = ["⚠️ <b>合规提示</b>：" + esc("、".join(flags))]
+    lines += [f"• {esc(describe(f))}" for f in flags]
+    return "\n".join(lines)

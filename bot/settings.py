@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,10 @@ DEFAULT_FOLLOW_UP_CADENCE: dict[str, int] = {"钻石": 14, "白金": 30, "黄金
 class Settings(BaseSettings):
     """Every knob of the assistant. Field names map to upper-case environment variables."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # `.env.example` lists every key: an empty value there means "not set" (env_ignore_empty).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     # --- local state -------------------------------------------------------------------------
     rm_data_dir: Path = Field(default=Path("data"), description="All local state lives here.")
@@ -71,21 +74,6 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = Field(default=20.0, gt=0)
     llm_temperature: float = 0.0
-
-    @field_validator("database_url", "chroma_host", "llm_base_url", "telegram_webhook_url", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        # `.env.example` lists every key; an empty value there means "not set".
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @field_validator("telegram_bot_token", "llm_api_key", "telegram_webhook_secret", mode="before")
-    @classmethod
-    def _blank_secret_is_none(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
 
     # --- derived paths -------------------------------------------------------------------------
     @property

@@ -11,6 +11,9 @@ import pytest
 
 from bot.settings import Settings, get_settings
 
+#: The composition root's services on fakes (tests/bot: feature and command-table tests).
+pytest_plugins = ["tests.bot.app_fixtures"]
+
 #: Where the PostgreSQL tests connect; `.ci/run` sets RM_REQUIRE_POSTGRES=1 so they fail rather than skip.
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

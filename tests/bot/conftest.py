@@ -89,14 +89,14 @@ class BotWorld:
     log: ConversationLog
 
     def build(self, kb: Any = None) -> Any:
-        from bot.telegram_app import build_application
+        from bot.telegram.app import build_application
 
         return build_application(self.settings, kb if kb is not None else self.kb, self.crm, self.log)
 
 
 def demo_crm(settings: Settings) -> SqlCRM:
     """A real SqlCRM on the settings' database with the demo data and Telegram ids for the demo staff."""
-    from bot.crm_wiring import open_crm
+    from bot.composition import open_crm
     from crm_adapter.demo import seed_demo
 
     crm = open_crm(settings)

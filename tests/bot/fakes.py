@@ -6,7 +6,6 @@ import itertools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from crm_adapter import (
     AccessDenied,
@@ -24,7 +23,7 @@ from crm_adapter import (
     Tier,
     UnknownStaff,
 )
-from knowledge import Answer, Citation, Hit, IngestReport
+from tests.fakes.knowledge import FakeKB
 
 STAFF = (
     Staff(code="RM001", name="王敏", role=Role.RM, team="A", telegram_id=1001),
@@ -54,44 +53,6 @@ CLIENTS = (
     make_client("C0003", "刘洋", "liuyang", "RM001", Tier.PLATINUM),
     make_client("C0009", "孙丽", "sunli", "RM002"),
 )
-
-
-class FakeKB:
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-        self.ingested: list[Path] = []
-
-    def ask(self, question: str) -> Answer:
-        self.asked.append(question)
-        if "火星" in question:
-            return Answer(
-                question=question, answer="知识库中没有找到相关内容。", citations=(), grounded=False
-            )
-        return Answer(
-            question=question,
-            answer="钻石客户享有机场贵宾厅服务 [1]。",
-            citations=(
-                Citation(n=1, source="bundled:03.md", title="增值服务权益", text="…", heading="钻石"),
-            ),
-            grounded=True,
-        )
-
-    def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Hit]:
-        return [
-            Hit(
-                chunk_id="1",
-                text="钻石客户：机场贵宾厅、高端体检",
-                source="s",
-                title="权益",
-                heading="",
-                score=2.0,
-            ),
-            Hit(chunk_id="2", text="黄金客户：生日礼遇", source="s", title="权益", heading="", score=1.0),
-        ][: top_k or 5]
-
-    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
-        self.ingested.extend(paths)
-        return IngestReport(added=tuple(str(p) for p in paths), chunks_added=3)
 
 
 class FakeCRM:

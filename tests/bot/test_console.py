@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from bot.composition import Services, open_services
 from bot.console import run_console
 from bot.convlog import ConversationLog
 from bot.settings import Settings
@@ -44,10 +45,10 @@ class Borrowed:
 
 
 @pytest.fixture
-def services(settings: Settings, session_kb: Any) -> Iterator[tuple[Any, Any, ConversationLog]]:
+def services(settings: Settings, session_kb: Any) -> Iterator[Services]:
     crm = demo_crm(settings)
     log = ConversationLog(settings.effective_database_url)
-    yield Borrowed(session_kb), crm, log
+    yield open_services(settings, kb=session_kb, crm=crm, log=log)
     log.close()
     crm.close()
 
@@ -93,11 +94,11 @@ def test_console_session_as_rm(settings: Settings, services: Any) -> None:
     assert "客户关心 <b>家族信托</b> & 税务" in out  # plain text: shown as typed, unescaped
     assert "请从以下渠道中选择" in out and "无法识别日期" in out
     assert "今天没有到期的回访" in out or "回访" in out
-    assert "只有团队主管" in out
+    assert "/review 仅供团队主管" in out
     assert "未知命令" in out
     assert "Traceback" not in out
     assert out.rstrip().endswith("再见！")
-    _, crm, log = services
+    crm, log = services.crm, services.log
     summaries = {r.summary for r in crm.list_contacts(actor="RM001", limit=1000) if r.source == "console"}
     assert summaries == {"控制台一行记录", "客户关心 <b>家族信托</b> & 税务"}
     assert log.stats().questions == 2 and log.stats().thumbs_up == 1
@@ -125,9 +126,9 @@ def test_console_unknown_staff_code(settings: Settings, services: Any) -> None:
 def test_console_first_run_seeds_demo_data(
     settings: Settings, session_kb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.kb_wiring
+    import bot.composition
 
-    monkeypatch.setattr(bot.kb_wiring, "open_knowledge_base", lambda _settings: Borrowed(session_kb))
+    monkeypatch.setattr(bot.composition, "open_knowledge_base", lambda _s, **_kw: Borrowed(session_kb))
     out: list[str] = []
     code = run_console(settings, input=Script(["/client 张伟", "/quit"]), output=out.append)
     text = "\n".join(out)
@@ -140,10 +141,10 @@ def test_console_first_run_seeds_demo_data(
 def test_cli_chat_and_run_without_token(
     session_kb: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    import bot.kb_wiring
+    import bot.composition
     from bot.cli import cli
 
-    monkeypatch.setattr(bot.kb_wiring, "open_knowledge_base", lambda _settings: Borrowed(session_kb))
+    monkeypatch.setattr(bot.composition, "open_knowledge_base", lambda _s, **_kw: Borrowed(session_kb))
     runner = CliRunner()
     result = runner.invoke(cli, ["chat", "--as", "TRN01"], input="/kb 反洗钱\n/quit\n")
     assert result.exit_code == 0, result.output
@@ -161,7 +162,9 @@ def test_console_defaults_to_the_first_rm_without_demo_data(settings: Settings, 
     del crm.staff["RM001"]
     log = ConversationLog(f"sqlite:///{tmp_path / 'log.db'}")
     try:
-        code, out, _ = run(settings, (FakeKB(), crm, log), ["钻石客户权益", "/down"])
+        code, out, _ = run(
+            settings, open_services(settings, kb=FakeKB(), crm=crm, log=log), ["钻石客户权益", "/down"]
+        )
     finally:
         log.close()
     assert code == 0 and "李强" in out and "RM002" in out and "已记录" in out

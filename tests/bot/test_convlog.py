@@ -26,7 +26,7 @@ def make_answer(text: str = "钻石客户每年可预约专家挂号5次。[1]",
         if grounded
         else ()
     )
-    return Answer(question="q", answer=text, citations=citations, grounded=grounded)
+    return Answer(question="q", lead=(text,), citations=citations, grounded=grounded)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,4 +1,5 @@
-"""Renderers: escaping of hostile text, citations, keyboards, splitting, plain-text variant."""
+"""Renderers (bot.rendering and every feature's): escaping of hostile text, citations, keyboards,
+splitting, plain-text variant."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from bot import render
-from bot.services import AskResult, ClientView, LogDraft
+from bot import rendering as render
+from bot.features.ask import AskResult, render_answer
+from bot.features.clients import ClientView, render_card, render_matches
+from bot.features.contact_log import LogDraft
+from bot.features.contact_log.flow import render_draft
+from bot.features.knowledge_admin import render_hits
 from crm_adapter import Channel, Client, ClientCard, ContactRecord, Tier
 from knowledge import Answer, Citation, Hit
 
@@ -54,14 +59,14 @@ def _client(**kw: object) -> Client:
 def test_answer_escapes_hostile_text_and_numbers_citations() -> None:
     answer = Answer(
         question=HOSTILE,
-        answer=f"根据规定 [1]，{HOSTILE} 见 [2]。\n\n参考依据：\n[1]《权益》\n“…”",
+        lead=(f"根据规定 [1]，{HOSTILE} 见 [2]。",),
         citations=(
             Citation(n=1, source="bundled:a.md", title="权益<手册>", text="…", heading="钻石&白金"),
             Citation(n=2, source="bundled:b.md", title="反洗钱 </b>", text="…"),
         ),
         grounded=True,
     )
-    reply = render.answer(AskResult(answer=answer, exchange_id=7, flags=("承诺收益",)))
+    reply = render_answer(AskResult(answer=answer, exchange_id=7, flags=("承诺收益",)))
     assert "<script>" not in reply.text
     assert _no_raw_markup(reply.text)
     assert _balanced(reply.text)
@@ -73,13 +78,13 @@ def test_answer_escapes_hostile_text_and_numbers_citations() -> None:
     # the plain variant shows the original characters again
     plain = render.to_plain(reply.text)
     assert HOSTILE in plain
-    assert plain.count("参考依据") == 1  # the composer's own list is replaced, not repeated
+    assert plain.count("参考依据") == 1  # the answer carries citations as data; one list, ours
     assert "<b>" not in plain
 
 
 def test_ungrounded_answer_says_so() -> None:
-    answer = Answer(question="q", answer="没有找到相关内容。", citations=(), grounded=False)
-    reply = render.answer(AskResult(answer=answer, exchange_id=None))
+    answer = Answer(question="q", lead=("没有找到相关内容。",), citations=(), grounded=False)
+    reply = render_answer(AskResult(answer=answer, exchange_id=None))
     assert reply.text.startswith("🤔 没有找到相关内容")
     assert reply.keyboard is None
 
@@ -112,12 +117,12 @@ def test_client_card_and_matches_escape_everything() -> None:
         heading="钻石",
         score=1.0,
     )
-    text = render.client_card(ClientView(card=card, entitlements=(hit,)))
+    text = render_card(ClientView(card=card, entitlements=(hit,)))
     assert _no_raw_markup(text) and _balanced(text)
     assert "张&lt;b&gt;伟" in text
     assert "138****5678" in text and "13812345678" not in text
     assert "已逾期" in text and "钻石客户权益" in text
-    reply = render.client_matches([client, _client(client_id="C0002", name="张薇")])
+    reply = render_matches([client, _client(client_id="C0002", name="张薇")])
     assert reply.keyboard is not None
     assert [row[0].data for row in reply.keyboard] == ["client:C0001", "client:C0002"]
     assert _no_raw_markup(reply.text)
@@ -127,11 +132,11 @@ def test_log_draft_and_kb_hits_escape() -> None:
     draft = LogDraft(
         client=_client(), channel=Channel.WECHAT, summary=HOSTILE, next_follow_up=date(2026, 12, 15)
     )
-    text = render.log_draft(draft)
+    text = render_draft(draft)
     assert _no_raw_markup(text) and _balanced(text)
     assert "2026-12-15" in text
     hits = [Hit(chunk_id="1", text=HOSTILE, source="bundled:<x>.md", title="t&t", heading="", score=0.5)]
-    text = render.kb_hits(HOSTILE, hits)
+    text = render_hits(HOSTILE, hits)
     assert _no_raw_markup(text) and _balanced(text)
     assert "0.500" in text
 

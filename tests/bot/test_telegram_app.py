@@ -9,10 +9,10 @@ import pytest
 from pydantic import SecretStr
 from telegram.ext import Application, ConversationHandler
 
-import bot.crm_wiring
-import bot.kb_wiring
-from bot import telegram_app
+import bot.composition
+from bot.features import contact_log
 from bot.settings import Settings
+from bot.telegram import app as telegram_app
 from tests.bot.fakes import FakeCRM, FakeKB
 
 
@@ -33,11 +33,11 @@ def test_build_application_points_at_the_configured_api(settings: Settings) -> N
     [conversation] = [h for h in app.handlers[0] if isinstance(h, ConversationHandler)]
     assert conversation.name == "log" and conversation.persistent
     assert sorted(conversation.states, key=str) == [
-        telegram_app.CLIENT,
-        telegram_app.CHANNEL,
-        telegram_app.SUMMARY,
-        telegram_app.FOLLOW_UP,
-        telegram_app.CONFIRM,
+        contact_log.CLIENT,
+        contact_log.CHANNEL,
+        contact_log.SUMMARY,
+        contact_log.FOLLOW_UP,
+        contact_log.CONFIRM,
     ]
     assert len(app.handlers[-1]) == 1  # the access gate
 
@@ -52,8 +52,8 @@ def test_run_bot_polls_or_serves_a_webhook(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, webhook: str | None
 ) -> None:
     calls: dict[str, Any] = {}
-    monkeypatch.setattr(bot.kb_wiring, "open_knowledge_base", lambda _s: FakeKB())
-    monkeypatch.setattr(bot.crm_wiring, "open_crm", lambda _s: FakeCRM())
+    monkeypatch.setattr(bot.composition, "open_knowledge_base", lambda _s, **_kw: FakeKB())
+    monkeypatch.setattr(bot.composition, "open_crm", lambda _s: FakeCRM())
     monkeypatch.setattr(Application, "run_polling", lambda self, **kw: calls.update(polling=kw))
     monkeypatch.setattr(Application, "run_webhook", lambda self, **kw: calls.update(webhook=kw))
     telegram_app.run_bot(_settings(settings, telegram_webhook_url=webhook))

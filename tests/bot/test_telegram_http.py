@@ -16,7 +16,7 @@ from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.telegram_http import AiohttpRequest
+from bot.telegram.http import AiohttpRequest
 
 pytestmark = pytest.mark.anyio
 

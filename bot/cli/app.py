@@ -57,7 +57,7 @@ def run() -> None:
         if code:
             raise SystemExit(code)
         return
-    from bot.telegram_app import run_bot
+    from bot.telegram.app import run_bot
 
     mode = "webhook at " + settings.telegram_webhook_url if settings.telegram_webhook_url else "long polling"
     click.echo(f"TELEGRAM_BOT_TOKEN is set: starting the Telegram bot ({mode}).", err=True)

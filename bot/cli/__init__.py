@@ -8,7 +8,10 @@ import sys
 import click
 from pydantic import ValidationError
 
-from bot import cli_app, cli_crm, cli_kb, cli_ops
+from bot.cli import app as cli_app
+from bot.cli import crm as cli_crm
+from bot.cli import kb as cli_kb
+from bot.cli import ops as cli_ops
 from bot.logsafe import configure_logging
 from bot.settings import get_settings
 

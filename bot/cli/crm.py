@@ -25,7 +25,7 @@ from crm_adapter.errors import CRMError, NotFound
 from crm_adapter.models import Client, ContactRecord, Role, Staff
 
 if TYPE_CHECKING:
-    from crm_adapter.sql import SqlCRM
+    from crm_adapter import CRMAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -35,22 +35,22 @@ OPERATOR_NAME = "命令行操作员"
 
 
 @contextmanager
-def _crm() -> Iterator[SqlCRM]:
+def _crm() -> Iterator[CRMAdapter]:
     """Open the CRM; turn every adapter error into a one-line click error (exit 1, no traceback)."""
     # Alembic reports "Context impl SQLiteImpl" on every start; only its warnings matter here.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
-    from bot.crm_wiring import open_crm  # SQLAlchemy/Alembic load only when a command needs them
+    from bot.composition import open_services
 
     try:
-        crm = open_crm(get_settings())
+        services = open_services(get_settings(), with_kb=False, with_log=False)
     except CRMError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        yield crm
+        yield services.crm
     except CRMError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        crm.close()
+        services.close()
 
 
 def _zone() -> tzinfo:
@@ -100,7 +100,7 @@ def _summary(text: str, limit: int = 40) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _ensure_operator(crm: SqlCRM) -> str:
+def _ensure_operator(crm: CRMAdapter) -> str:
     try:
         staff = crm.get_staff(code=OPERATOR_CODE)
     except NotFound:

@@ -12,11 +12,11 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
+from bot.core import ServiceError
 from bot.settings import get_settings
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog, Exchange
-    from knowledge import Answer, KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
@@ -41,28 +41,6 @@ def _read_lines(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _answer_and_record(
-    kb: KnowledgeBase, log: ConversationLog, question: str, staff_code: str
-) -> tuple[Answer, Exchange]:
-    from bot import compliance
-
-    answer = kb.ask(question)
-    flags = compliance.check(question)
-    exchange = log.record(staff_code=staff_code, channel="cli", question=question, answer=answer, flags=flags)
-    return answer, exchange
-
-
-def _print_answer(answer: Answer, flags: tuple[str, ...]) -> None:
-    click.echo(answer.answer)
-    if not answer.grounded:
-        click.echo("（该问题已记录，培训老师会据此补充知识库。）")
-    if flags:
-        from bot import compliance
-
-        for label in flags:
-            click.echo(f"⚠ 合规提示（{label}）：{compliance.describe(label)}")
-
-
 @click.command()
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print {answer, citations, grounded} as JSON.")
@@ -80,25 +58,22 @@ def ask(question: str | None, as_json: bool, questions_file: Path | None, staff_
             'give a question, e.g. rm-assistant ask "钻石客户每年可以预约几次专家号？"'
         )
     questions = _read_lines(questions_file) if questions_file else [question.strip()] if question else []
-    from bot.convlog import ConversationLog
-    from bot.kb_wiring import open_knowledge_base
+    from bot.composition import open_services
+    from bot.features.ask import render_answer
+    from bot.rendering import to_plain
 
-    settings = get_settings()
-    settings.ensure_data_dir()
-    kb = open_knowledge_base(settings)
-    log = ConversationLog(settings.effective_database_url)
-    try:
+    with open_services(get_settings(), with_crm=False) as services:
         for q in questions:
-            answer, exchange = _answer_and_record(kb, log, q, staff_code)
+            try:
+                result = services.ask.ask(staff_code=staff_code, question=q, channel="cli")
+            except ServiceError as exc:
+                raise click.ClickException(exc.message) from None
             if as_json:
-                click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
-            else:
-                if len(questions) > 1:
-                    click.echo(f"\n问：{q}")
-                _print_answer(answer, exchange.flags)
-    finally:
-        log.close()
-        kb.close()
+                click.echo(json.dumps(result.answer.to_dict(), ensure_ascii=False))
+                continue
+            if len(questions) > 1:
+                click.echo(f"\n问：{q}")
+            click.echo(to_plain(render_answer(result).text))
 
 
 @click.group()
@@ -146,13 +121,11 @@ def _write_export(log: ConversationLog, since: datetime | None, fmt: str, out: I
 )
 def export(since: str | None, fmt: str, output: Path | None) -> None:
     """Export every logged exchange (numbers already masked) as CSV or JSON lines."""
-    from bot.convlog import ConversationLog
+    from bot.composition import open_services
 
     since_dt = _parse_since(since)
-    settings = get_settings()
-    settings.ensure_data_dir()
-    log = ConversationLog(settings.effective_database_url)
-    try:
+    with open_services(get_settings(), with_crm=False, with_kb=False) as services:
+        log = services.log
         if output is None:
             count = _write_export(log, since_dt, fmt, sys.stdout)
         else:
@@ -162,6 +135,4 @@ def export(since: str | None, fmt: str, output: Path | None) -> None:
                     count = _write_export(log, since_dt, fmt, fh)
             except OSError as exc:
                 raise click.ClickException(f"cannot write {output}: {exc}") from exc
-    finally:
-        log.close()
     click.echo(f"exported {count} exchange(s)", err=True)

@@ -21,13 +21,13 @@ logger = logging.getLogger(__name__)
 
 @contextmanager
 def _knowledge_base() -> Iterator[KnowledgeBase]:
-    from bot.kb_wiring import open_knowledge_base
+    from bot.composition import open_services
+    from knowledge import KnowledgeBase
 
-    kb = open_knowledge_base(get_settings(), progress=True)
-    try:
+    with open_services(get_settings(), with_crm=False, with_log=False, progress=True) as services:
+        kb = services.kb
+        assert isinstance(kb, KnowledgeBase)  # the CLI always opens the real one
         yield kb
-    finally:
-        kb.close()
 
 
 def _dump(obj: object) -> str:

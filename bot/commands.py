@@ -1,0 +1,193 @@
+"""The one command table: every chat command, who may use it, where, and what it shows.
+
+Telegram's menus, `/help`, the console twin's commands and the access checks are all generated from
+`COMMANDS` and `CALLBACKS`, so they cannot drift. A new command is one row here and one handler
+function in its feature module under `bot/features/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.core import Request, ServiceError
+from bot.features import ask, clients, knowledge_admin, supervision, today
+from bot.features.knowledge_admin import INGESTIBLE_SUFFIXES
+from bot.rendering import Reply, esc, group_refusal, role_name
+from crm_adapter import Role, Staff
+
+if TYPE_CHECKING:
+    from bot.composition import Services
+
+logger = logging.getLogger(__name__)
+
+#: A feature handler: its feature service (named by the row's `service`) and the request → the reply.
+Handler = Callable[[Any, Request], Reply]
+
+TELEGRAM, CONSOLE = "telegram", "console"
+BOTH = frozenset({TELEGRAM, CONSOLE})
+EVERYONE = frozenset(Role)
+CLIENT_READERS = frozenset({Role.RM, Role.SUPERVISOR, Role.ADMIN})
+CONTACT_WRITERS = frozenset({Role.RM, Role.ADMIN})
+SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+KNOWLEDGE_KEEPERS = frozenset({Role.TRAINER, Role.ADMIN})
+GAP_READERS = frozenset({Role.SUPERVISOR, Role.TRAINER, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One row of the table.
+
+    `run` is None where the front end implements the command itself (`/log` is a conversation,
+    `/cancel` ends one, the console's `/as` switches identity); it is called with the `Services`
+    attribute named by `service` (None: no service). `menu` is the Telegram menu text ("" = not in the
+    menu); `usage` is the `/help` line (the command name is prepended).
+    """
+
+    name: str
+    roles: frozenset[Role]
+    menu: str
+    usage: str
+    run: Handler | None = None
+    service: str | None = None
+    private_only: bool = False
+    frontends: frozenset[str] = BOTH
+    public: bool = False  # also offered to people who are not registered staff (/start, /help)
+    kind: str = "command"  # "document": not a command but a file sent to the bot (help line only)
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """An inline button's handler, keyed by the prefix of its callback data (`prefix:payload`)."""
+
+    prefix: str
+    roles: frozenset[Role]
+    run: Handler
+    service: str
+    private_only: bool = False
+
+
+def start(_svc: None, req: Request) -> Reply:
+    """Greet the staff member."""
+    s = req.staff
+    return Reply(
+        f"您好，<b>{esc(s.name)}</b>（{esc(role_name(s.role))}，工号 {esc(s.code)}）！\n"
+        "我是客户经理助手：直接发问题，我会从知识库中查找答案并标注出处。\n"
+        "发送 /help 查看全部功能。"
+    )
+
+
+def help_(_svc: None, req: Request) -> Reply:
+    """Show what this staff member can do here."""
+    return Reply(help_text(req.staff.role, req.frontend))
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", EVERYONE, "开始使用", "开始使用", start, public=True),
+    Command("help", EVERYONE, "使用说明", " — 使用说明", help_, public=True),
+    Command("client", CLIENT_READERS, "查看客户卡片：/client 姓名或拼音", " 姓名或拼音 — 查看客户卡片",
+            clients.client, "clients", private_only=True),
+    Command("log", CONTACT_WRITERS, "记录客户联系",
+            " — 记录客户联系（引导填写）；或一行：/log 张伟 电话 客户关注海外配置 下次:2026-12-15",
+            private_only=True),
+    Command("today", CONTACT_WRITERS, "今日待回访与本周生日", " — 今日待回访与本周生日",
+            today.today, "today", private_only=True),
+    Command("review", SUPERVISORS, "团队复盘（主管）",
+            " [工号] [日期范围] — 团队问答与联系记录复盘（需关注的在前）",
+            supervision.review, "supervision", private_only=True),
+    Command("unanswered", GAP_READERS, "未能回答的问题", " — 知识库未能回答的问题",
+            supervision.unanswered, "supervision", private_only=True),
+    Command("stats", GAP_READERS, "使用统计", " [日期范围] — 使用统计",
+            supervision.stats, "supervision", private_only=True),
+    Command("kb", KNOWLEDGE_KEEPERS, "查看检索原文（培训师）", " 查询 — 查看检索原文与得分",
+            knowledge_admin.kb, "knowledge"),
+    Command("upload", KNOWLEDGE_KEEPERS, "", " 文件路径 — 把本机文档加入知识库",
+            knowledge_admin.upload, "knowledge", frontends=frozenset({CONSOLE})),
+    Command("document", KNOWLEDGE_KEEPERS, "", "发送 " + "/".join(INGESTIBLE_SUFFIXES) + " 文档 — 加入知识库",
+            frontends=frozenset({TELEGRAM}), kind="document"),
+    Command("cancel", EVERYONE, "取消当前操作", " — 取消当前操作"),
+    Command("whoami", EVERYONE, "", " — 当前身份", frontends=frozenset({CONSOLE})),
+    Command("as", EVERYONE, "", " 工号 — 切换身份（如 /as SUP01）", frontends=frozenset({CONSOLE})),
+    Command("up", EVERYONE, "", " / /down — 评价上一条回答", frontends=frozenset({CONSOLE})),
+    Command("down", EVERYONE, "", "", frontends=frozenset({CONSOLE})),
+    Command("quit", EVERYONE, "", " — 退出", frontends=frozenset({CONSOLE})),
+)  # fmt: skip
+
+CALLBACKS: tuple[Callback, ...] = (
+    Callback("fb", EVERYONE, ask.feedback, "ask"),
+    Callback("client", CLIENT_READERS, clients.client_pick, "clients", private_only=True),
+)
+
+_BY_NAME = {c.name: c for c in COMMANDS}
+_CALLBACKS = {c.prefix: c for c in CALLBACKS}
+
+
+def command(name: str) -> Command:
+    return _BY_NAME[name]
+
+
+def callback(data: str) -> tuple[Callback, str] | None:
+    """The handler of a button's callback data and its payload; None for unknown data."""
+    prefix, sep, payload = data.partition(":")
+    found = _CALLBACKS.get(prefix)
+    return (found, payload) if found is not None and sep else None
+
+
+def commands_for(role: Role | None, frontend: str) -> tuple[Command, ...]:
+    """The commands a role may use on a front end, in table order; None = not registered (public only)."""
+    return tuple(
+        c for c in COMMANDS if frontend in c.frontends and (c.public if role is None else role in c.roles)
+    )
+
+
+def menu_for(role: Role | None) -> tuple[tuple[str, str], ...]:
+    """Telegram menu entries (command, Chinese description) of a role's private chat; None = strangers."""
+    return tuple((c.name, c.menu) for c in commands_for(role, TELEGRAM) if c.menu and c.kind == "command")
+
+
+def help_text(role: Role, frontend: str) -> str:
+    lines = ["<b>使用说明</b>", "直接输入问题：从知识库回答并标注出处（可 👍/👎 评价）"]
+    for c in commands_for(role, frontend):
+        if c.usage and c.name != "start":
+            lines.append(f"/{c.name}{esc(c.usage)}" if c.kind == "command" else esc(c.usage))
+    return "\n".join(lines)
+
+
+def check_access(
+    roles: Iterable[Role], staff: Staff, *, private_only: bool, private: bool, name: str
+) -> None:
+    """Refuse (ServiceError) a command or button the staff member may not use here."""
+    allowed = frozenset(roles)
+    if staff.role not in allowed:
+        who = "、".join(role_name(r) for r in Role if r in allowed)
+        raise ServiceError(f"{name} 仅供{who}使用，您的角色（{role_name(staff.role)}）不能使用。")
+    if private_only and not private:
+        raise ServiceError(group_refusal())
+
+
+def check(row: Command, req: Request) -> None:
+    """Refuse (ServiceError) table row `row` for this request's staff member and chat."""
+    label = f"/{row.name}" if row.kind == "command" else "上传知识库文档"
+    check_access(row.roles, req.staff, private_only=row.private_only, private=req.private, name=label)
+
+
+def run_command(services: Services, name: str, req: Request) -> Reply:
+    """Dispatch a command through the table: access check, then its feature handler."""
+    row = _BY_NAME.get(name)
+    if row is None or row.run is None or req.frontend not in row.frontends:
+        raise ServiceError("未知命令，发送 /help 查看可用命令。")
+    check(row, req)
+    return row.run(getattr(services, row.service) if row.service else None, req)
+
+
+def run_callback(services: Services, data: str, req: Request) -> Reply:
+    """Dispatch a button press through the table (the payload replaces `req.args`)."""
+    found = callback(data)
+    if found is None:
+        raise ServiceError("这个按钮已失效。")
+    row, payload = found
+    check_access(row.roles, req.staff, private_only=row.private_only, private=req.private, name="该按钮")
+    return row.run(getattr(services, row.service), dataclasses.replace(req, args=payload))

@@ -1,0 +1,244 @@
+"""The composition root: settings → CRM → knowledge base → conversation log → application services.
+
+Every front end (CLI, console twin, Telegram) opens what it needs here, once; whatever this function
+opened it closes in reverse order. Parts handed in (tests, the Telegram Application) are borrowed and
+left open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.core import Clock, KnowledgeService
+from bot.features.ask import AskService
+from bot.features.clients import ClientService
+from bot.features.contact_log import ContactLogService
+from bot.features.knowledge_admin import KnowledgeAdminService
+from bot.features.supervision import SupervisionService
+from bot.features.today import TodayService
+from bot.identity import StaffDirectory
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from bot.convlog import ConversationLog
+    from bot.settings import Settings
+    from crm_adapter import CRMAdapter
+    from crm_adapter.sql import SqlCRM
+    from knowledge import KnowledgeBase
+
+logger = logging.getLogger(__name__)
+
+
+class NotOpened(RuntimeError):
+    """A front end asked for a part it did not open (a programming error, not a user error)."""
+
+
+@dataclass
+class Services:
+    """The open parts and the feature services built on them. Use as a context manager, or `close()`."""
+
+    settings: Settings
+    clock: Clock
+    _kb: KnowledgeService | None = None
+    _crm: CRMAdapter | None = None
+    _log: ConversationLog | None = None
+    _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    _features: dict[str, Any] = field(default_factory=dict)
+
+    # --- parts ---------------------------------------------------------------------------------
+    @property
+    def kb(self) -> KnowledgeService:
+        return _need(self._kb, "knowledge base")
+
+    @property
+    def crm(self) -> CRMAdapter:
+        return _need(self._crm, "CRM")
+
+    @property
+    def log(self) -> ConversationLog:
+        return _need(self._log, "conversation log")
+
+    # --- feature services (built on first use from the parts) ------------------------------------
+    def _feature(self, name: str, build: Any) -> Any:
+        if name not in self._features:
+            self._features[name] = build()
+        return self._features[name]
+
+    @property
+    def staff(self) -> StaffDirectory:
+        return self._feature("staff", lambda: StaffDirectory(self.crm))
+
+    @property
+    def ask(self) -> AskService:
+        def build() -> AskService:
+            return AskService(kb=self.kb, log=self.log, clients=self.clients if self._crm else None)
+
+        return self._feature("ask", build)
+
+    @property
+    def clients(self) -> ClientService:
+        return self._feature("clients", lambda: ClientService(crm=self.crm, kb=self.kb, clock=self.clock))
+
+    @property
+    def contacts(self) -> ContactLogService:
+        def build() -> ContactLogService:
+            return ContactLogService(crm=self.crm, clients=self.clients, clock=self.clock)
+
+        return self._feature("contacts", build)
+
+    @property
+    def today(self) -> TodayService:
+        return self._feature("today", lambda: TodayService(crm=self.crm, clock=self.clock))
+
+    @property
+    def supervision(self) -> SupervisionService:
+        return self._feature(
+            "supervision", lambda: SupervisionService(crm=self.crm, log=self.log, clock=self.clock)
+        )
+
+    @property
+    def knowledge(self) -> KnowledgeAdminService:
+        def build() -> KnowledgeAdminService:
+            on_change = self.clients.forget_knowledge if self._crm is not None else (lambda: None)
+            return KnowledgeAdminService(kb=self.kb, on_change=on_change)
+
+        return self._feature("knowledge", build)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close what `open_services` opened, in reverse order (borrowed parts stay open)."""
+        self._features.clear()
+        self._stack.close()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _need(part: Any, what: str) -> Any:
+    if part is None:
+        raise NotOpened(f"the {what} was not opened for this command")
+    return part
+
+
+def open_services(
+    settings: Settings,
+    *,
+    crm: CRMAdapter | None = None,
+    kb: KnowledgeService | None = None,
+    log: ConversationLog | None = None,
+    with_crm: bool = True,
+    with_kb: bool = True,
+    with_log: bool = True,
+    demo_data: bool = False,
+    warm_up: bool = False,
+    progress: bool = False,
+    announce: Any = None,
+    clock: Clock | None = None,
+) -> Services:
+    """Open settings → CRM (migrated) → knowledge base (bundled corpus synced) → conversation log
+    (migrated), each once, and the services on top. On a failure, what was opened is closed again.
+
+    `demo_data` seeds the demo CRM when it has no staff (the console twin's first run); `announce` is
+    called with a Chinese progress line for the user (console) or not at all.
+    """
+    services = Services(settings=settings, clock=clock or Clock(settings.rm_timezone))
+    stack = services._stack
+    try:
+        if with_crm or with_log:
+            settings.ensure_data_dir()
+        if crm is None and with_crm:
+            crm = open_crm(settings)
+            stack.callback(_close, crm)
+        if crm is not None and demo_data and not crm.list_staff():
+            from crm_adapter.demo import seed_demo
+
+            if announce:
+                announce("首次运行：正在写入演示客户数据…")
+            seed_demo(crm)
+        if kb is None and with_kb:
+            if announce:
+                announce("正在准备知识库…")
+            knowledge_base = open_knowledge_base(settings, progress=progress)
+            stack.callback(_close, knowledge_base)
+            if warm_up:  # load the model and indexes now, so the first question is as fast as the rest
+                knowledge_base.warm_up()
+            kb = knowledge_base
+        if log is None and with_log:
+            from bot.convlog import ConversationLog
+
+            log = ConversationLog(settings.effective_database_url)
+            stack.callback(_close, log)
+    except BaseException:
+        stack.close()
+        raise
+    services._crm, services._kb, services._log = crm, kb, log
+    return services
+
+
+def _close(part: Any) -> None:
+    try:
+        part.close()
+    except Exception:  # closing must go on with the other parts
+        logger.warning("closing %s failed", type(part).__name__, exc_info=True)
+
+
+# --- the parts, from settings (the only place settings meet `crm_adapter` and `knowledge`) ---------
+def open_crm(settings: Settings) -> SqlCRM:
+    """The CRM database named by DATABASE_URL (default: SQLite under RM_DATA_DIR), migrated."""
+    from crm_adapter.sql import SqlCRM  # SQLAlchemy/Alembic load only when a command needs them
+
+    if not settings.database_url:
+        settings.ensure_data_dir()
+    return SqlCRM(
+        settings.effective_database_url,
+        follow_up_cadence=settings.rm_follow_up_cadence,
+        timezone=settings.rm_timezone,
+    )
+
+
+def build_llm(settings: Settings) -> BaseChatModel | None:
+    """An OpenAI-compatible chat model when LLM_BASE_URL is set, else None (extractive answers only)."""
+    if not settings.llm_enabled:
+        return None
+    from langchain_openai import ChatOpenAI  # lazy: ~1 s of imports, only when an LLM is configured
+
+    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+    return ChatOpenAI(
+        base_url=settings.llm_base_url,
+        api_key=api_key,  # type: ignore[arg-type]
+        model=settings.llm_model,
+        temperature=settings.llm_temperature,
+        timeout=settings.llm_timeout,  # the one LLM timeout: the client's own
+        max_retries=0,  # the composer falls back to the extractive answer instead of retrying
+    )
+
+
+def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool = False) -> KnowledgeBase:
+    """The knowledge base under RM_DATA_DIR (or the Chroma server), the bundled corpus synced.
+
+    `progress` shows a progress bar on stderr while (re-)embedding bundled documents (first run only).
+    """
+    from knowledge import KnowledgeBase
+
+    kb = KnowledgeBase(
+        data_dir=settings.ensure_data_dir(),
+        chroma_host=settings.chroma_host,
+        chroma_port=settings.chroma_port,
+        llm=build_llm(settings),
+        top_k=settings.rm_top_k,
+        embed_threads=settings.rm_embed_threads,
+    )
+    if sync:
+        report = kb.sync_bundled(enabled=settings.rm_bundled_knowledge, progress=progress)
+        if report.added or report.updated or report.removed:
+            logger.info("bundled knowledge: %s", report.summary())
+        for path, reason in report.failed:
+            logger.warning("bundled knowledge file %s failed: %s", path, reason)
+    return kb

@@ -1,0 +1,97 @@
+"""Small types every feature shares: the user-facing error, the bank's clock and one request.
+
+Nothing here knows a front end: Telegram, the console twin and the CLI all build a `Request` and call
+the same feature functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+from crm_adapter import AccessDenied, CRMError, InvalidInput, NotFound, Staff, UnknownStaff
+
+if TYPE_CHECKING:
+    from knowledge import Answer, ClientFacts, Hit, IngestReport
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+
+class ServiceError(Exception):
+    """A failure to show to the user as is (the message is Chinese and safe to display)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One command, button or message as every front end hands it to a feature."""
+
+    staff: Staff
+    args: str = ""
+    frontend: str = "telegram"  # "telegram" | "console" | "cli": also the `channel` stored in logs
+    chat_id: int | None = None
+    update_id: int | None = None
+    private: bool = True
+
+    @property
+    def words(self) -> list[str]:
+        return self.args.split()
+
+
+class Clock:
+    """The bank's time zone: local dates for people, UTC instants for storage."""
+
+    def __init__(self, timezone: str = "Asia/Shanghai", now: Callable[[], datetime] | None = None) -> None:
+        self.tz = ZoneInfo(timezone)
+        self._now = now or (lambda: datetime.now(UTC))
+
+    def utcnow(self) -> datetime:
+        return self._now().astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now().astimezone(self.tz)
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def utc_range(self, since: date, until: date) -> tuple[datetime, datetime]:
+        """The UTC instants bounding local days `since` … `until` (inclusive)."""
+        start = datetime.combine(since, datetime.min.time(), self.tz)
+        end = datetime.combine(until + timedelta(days=1), datetime.min.time(), self.tz)
+        return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def crm_call(call: Callable[[], _T]) -> _T:
+    """Run a CRM call, turning its errors into Chinese messages for the user."""
+    try:
+        return call()
+    except AccessDenied as exc:  # the CRM's message says which rule applied, without client data
+        raise ServiceError(str(exc) or "抱歉，您无权查看该客户的信息。") from None
+    except (NotFound, InvalidInput) as exc:
+        raise ServiceError(str(exc) or "没有找到对应的记录。") from None
+    except UnknownStaff:
+        raise ServiceError("您的工号尚未登记或已停用，请联系管理员。") from None
+    except CRMError as exc:
+        logger.warning("CRM error: %s", exc)
+        raise ServiceError("客户系统暂时无法完成该操作，请稍后再试。") from None
+
+
+class KnowledgeService(Protocol):
+    """What the bot needs from `knowledge.KnowledgeBase`: `ask` and `search` must be safe to call from
+    several threads at once (the bot answers RMs in parallel worker threads)."""
+
+    def ask(self, question: str, *, client: ClientFacts | None = None) -> Answer: ...
+
+    def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Hit]: ...
+
+    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport: ...

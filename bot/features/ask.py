@@ -1,0 +1,200 @@
+"""Questions to the knowledge base: answer, record the exchange, take 👍/👎.
+
+Chat, the console twin and `rm-assistant ask` all go through `AskService.ask`, so every answer gets the
+same compliance checks and is logged the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot import compliance
+from bot.convlog import FeedbackError
+from bot.core import KnowledgeService, Request, ServiceError
+from bot.rendering import Button, Keyboard, Reply, clip, esc
+
+if TYPE_CHECKING:
+    from bot.convlog import ConversationLog, Exchange
+    from bot.features.clients import ClientService
+    from crm_adapter import Client
+    from knowledge import Answer, ClientFacts
+
+logger = logging.getLogger(__name__)
+
+#: Longest question we pass on to the knowledge base (Telegram allows 4096 characters).
+MAX_QUESTION_CHARS = 1000
+#: Longest quote shown under an answer for one source.
+EXCERPT_CHARS = 120
+#: Flag stored with an exchange whose answer the knowledge base itself rates as weakly supported.
+WEAK_FLAG = "依据较弱"
+#: Prefix of flags raised by the answer text (not the question), e.g. "回答:承诺收益".
+ANSWER_FLAG_PREFIX = "回答:"
+
+
+@dataclass(frozen=True, slots=True)
+class AskResult:
+    answer: Answer
+    exchange_id: int | None
+    flags: tuple[str, ...] = ()  # compliance labels raised by the question
+    answer_flags: tuple[str, ...] = ()  # compliance labels raised by the composed answer
+    client: Client | None = None  # the RM's own client the question was about
+
+
+class AskService:
+    """Answer questions and record every exchange (thread-safe)."""
+
+    def __init__(
+        self, *, kb: KnowledgeService, log: ConversationLog, clients: ClientService | None = None
+    ) -> None:
+        self.kb = kb
+        self.log = log
+        self.clients = clients  # resolves "张伟能…" to the RM's own client (None: no CRM, e.g. the CLI)
+
+    def ask(
+        self,
+        *,
+        staff_code: str,
+        question: str,
+        channel: str,
+        chat_id: int | None = None,
+        update_id: int | None = None,
+        client: Client | None = None,
+        facts: ClientFacts | None = None,
+    ) -> AskResult:
+        """Answer a question from the knowledge base and record the exchange."""
+        question = " ".join(question.split())
+        if not question:
+            raise ServiceError("请直接输入您的问题，例如：钻石客户有哪些增值服务？")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ServiceError(f"问题太长了（{len(question)} 字），请精简到 {MAX_QUESTION_CHARS} 字以内。")
+        answer = self.kb.ask(question, client=facts) if facts is not None else self.kb.ask(question)
+        flags = compliance.check(question)
+        answer_flags = _answer_flags(answer)
+        stored = (
+            flags
+            + tuple(ANSWER_FLAG_PREFIX + f for f in answer_flags)
+            + ((WEAK_FLAG,) if _weak(answer) else ())
+        )
+        exchange = self.log.record(
+            staff_code=staff_code,
+            channel=channel,
+            question=question,
+            answer=answer,
+            chat_id=chat_id,
+            update_id=update_id,
+            flags=stored,
+        )
+        return AskResult(
+            answer=answer, exchange_id=exchange.id, flags=flags, answer_flags=answer_flags, client=client
+        )
+
+    def feedback(self, *, staff_code: str, exchange_id: int, value: str) -> Exchange:
+        """Store 👍/👎 on one of the staff member's own exchanges."""
+        try:
+            return self.log.set_feedback(exchange_id=exchange_id, staff_code=staff_code, value=value)
+        except FeedbackError as exc:
+            raise ServiceError(str(exc)) from None
+
+
+def _weak(answer: Answer) -> bool:
+    return bool(getattr(answer, "weak", False))
+
+
+def _answer_flags(answer: Answer) -> tuple[str, ...]:
+    """Compliance labels of the answer itself: the knowledge base's own check plus our rules."""
+    if not answer.grounded:
+        return ()
+    labels = list(getattr(answer, "warnings", ()) or ())
+    texts = [answer.answer] + [c.text for c in answer.citations]
+    for label in compliance.check(" ".join(texts)):
+        if label not in labels:
+            labels.append(label)
+    return tuple(labels)
+
+
+# --- handlers (front-end neutral) -------------------------------------------------------------------
+def ask(svc: AskService, req: Request) -> Reply:
+    """Answer a plain-text question (client-aware when it names one of the RM's own clients)."""
+    client, facts = (None, None) if svc.clients is None else svc.clients.mentioned_client(req.staff, req.args)
+    result = svc.ask(
+        staff_code=req.staff.code,
+        question=req.args,
+        channel=req.frontend,
+        chat_id=req.chat_id,
+        update_id=req.update_id,
+        client=client,
+        facts=facts,
+    )
+    return render_answer(result)
+
+
+def feedback(svc: AskService, req: Request) -> Reply:
+    """Store a 👍/👎 given under an answer (button data `up:ID` / `down:ID`)."""
+    value, _, exchange_id = req.args.partition(":")
+    if value not in ("up", "down") or not exchange_id.isdigit():
+        raise ServiceError("无效的反馈。")
+    svc.feedback(staff_code=req.staff.code, exchange_id=int(exchange_id), value=value)
+    return Reply(feedback_ack(value))
+
+
+# --- renderers --------------------------------------------------------------------------------------
+def render_answer(result: AskResult) -> Reply:
+    """The answer (direct reply first), its numbered sources, warnings and 👍/👎 buttons."""
+    ans = result.answer
+    lines: list[str] = []
+    body = ans.answer.strip()
+    if not ans.grounded:
+        lines.append("🤔 " + esc(body))
+        if result.exchange_id is not None:  # it is in the log, where trainers see unanswered questions
+            lines.append("（该问题已记录，培训老师会据此补充知识库。）")
+    else:
+        if _weak(ans):
+            lines.append("⚠️ <b>依据较弱</b>：以下内容仅供参考，请核实后再答复客户。")
+        lines += [esc(line) for line in body.splitlines()]
+    if result.client is not None:
+        c = result.client
+        lines.append(f"（依据客户卡片：{esc(c.name)}，{esc(c.tier)}客户，{esc(c.aum_band)}）")
+    if ans.citations:
+        lines += ["", "<b>参考依据</b>"]
+        for cit in ans.citations:
+            where = f"《{cit.title}》" + (f" · {cit.heading}" if cit.heading else "")
+            lines.append(f"[{cit.n}] {esc(where)}")
+            quote = clip(cit.text, EXCERPT_CHARS)
+            if quote:
+                lines.append(f"<i>“{esc(quote)}”</i>")
+    if result.answer_flags:
+        lines += [
+            "",
+            "⚠️ <b>回答依据含有需注意的表述</b>：" + esc("、".join(result.answer_flags)),
+            "请勿直接转述给客户；已提交主管复核。",
+        ]
+    warning = compliance.render_warning(result.flags)
+    if warning:
+        lines += ["", warning]
+    keyboard: Keyboard | None = None
+    if result.exchange_id is not None:
+        keyboard = (
+            (
+                Button("👍 有帮助", f"fb:up:{result.exchange_id}"),
+                Button("👎 没帮助", f"fb:down:{result.exchange_id}"),
+            ),
+        )
+    return Reply("\n".join(lines).strip(), keyboard)
+
+
+def feedback_ack(value: str) -> str:
+    return "感谢反馈！" if value == "up" else "已记录，我们会改进这类回答。"
+
+
+def stored_flags_label(e: Exchange) -> list[str]:
+    """The marks a supervisor sees next to an exchange."""
+    marks: list[str] = []
+    if not e.grounded:
+        marks.append("无依据")
+    if e.feedback == "down":
+        marks.append("👎")
+    elif e.feedback == "up":
+        marks.append("👍")
+    return marks + list(e.flags)

@@ -1,0 +1,237 @@
+"""Client lookup: find by name / pinyin / id within the staff member's scope, show the card.
+
+Scopes are the CRM adapter's: this module never filters clients itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.core import Clock, KnowledgeService, Request, ServiceError, crm_call
+from bot.rendering import Button, Reply, clip, esc, fmt_date
+from crm_adapter import Client, ClientCard, CRMAdapter, Role, Staff
+
+if TYPE_CHECKING:
+    from knowledge import ClientFacts, Hit
+
+logger = logging.getLogger(__name__)
+
+_CLIENT_CHOICE = re.compile(r"[（(]\s*([A-Za-z0-9_-]+)\s*[)）]\s*$")
+#: "张伟能约几次专家号？", "王丽够不够4S保养": a 2–3 character name opening the question, then a verb.
+_NAME_OPENING = re.compile(
+    r"^([\u4e00-\u9fff]{2,3}?)(?:客户|先生|女士|总)?"
+    r"(?=能|可以|可不可以|够|有没有|有|是|的|享|该|想|要|今年|一年|每年|还|算|属于|适合)"
+)
+#: Openings that are never a client's name.
+_NOT_NAMES = frozenset(
+    [
+        "钻石",
+        "白金",
+        "黄金",
+        "潜在",
+        "客户",
+        "我们",
+        "他们",
+        "她们",
+        "我的",
+        "这个",
+        "那个",
+        "哪些",
+        "什么",
+        "私行",
+        "私人",
+        "银行",
+        "本行",
+        "理财",
+        "客户经理",
+        "主管",
+        "老客户",
+        "新客户",
+        "高端",
+        "普通",
+        "贵宾",
+        "家属",
+        "子女",
+        "配偶",
+        "员工",
+        "产品",
+        "基金",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    card: ClientCard
+    entitlements: tuple[Hit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """One client, or the candidates to pick from when the query matched several."""
+
+    client: Client | None = None
+    candidates: tuple[Client, ...] = ()
+
+
+class ClientService:
+    """Client search, cards and the entitlement extract shown on them (thread-safe)."""
+
+    def __init__(self, *, crm: CRMAdapter, kb: KnowledgeService, clock: Clock) -> None:
+        self.crm = crm
+        self.kb = kb
+        self.clock = clock
+        self._entitlements: dict[str, tuple[Hit, ...]] = {}
+        self._lock = threading.Lock()
+
+    def find(self, staff: Staff, query: str, *, limit: int = 10) -> list[Client]:
+        query = query.strip()
+        if not query:
+            raise ServiceError("用法：/client 客户姓名、拼音或客户号，例如 /client 张伟")
+        return crm_call(lambda: self.crm.search_clients(actor=staff.code, query=query, limit=limit))
+
+    def view(self, staff: Staff, client_id: str) -> ClientView:
+        card = crm_call(
+            lambda: self.crm.client_card(actor=staff.code, client_id=client_id, today=self.clock.today())
+        )
+        try:
+            entitlements = self.tier_entitlements(str(card.client.tier))
+        except Exception:  # the card is still useful without the knowledge-base extract
+            logger.exception("entitlement lookup failed for tier %s", card.client.tier)
+            entitlements = ()
+        return ClientView(card=card, entitlements=entitlements)
+
+    def get(self, staff: Staff, client_id: str) -> Client:
+        return crm_call(lambda: self.crm.get_client(actor=staff.code, client_id=client_id))
+
+    def resolve(self, staff: Staff, query: str) -> Resolution:
+        """Match a name / pinyin / client id (or a picked "姓名 (客户号)") to one client or candidates."""
+        query = query.strip()
+        picked = _CLIENT_CHOICE.search(query)
+        if picked:
+            query = picked.group(1)
+        clients = self.find(staff, query)
+        if not clients:
+            raise ServiceError(f"没有找到客户“{query}”，请检查姓名、拼音或客户号。")
+        exact = [c for c in clients if query.upper() == c.client_id.upper()]
+        exact = exact or [
+            c for c in clients if query in (c.name, c.pinyin) or query.lower() == c.pinyin.lower()
+        ]
+        if len(exact) == 1:
+            return Resolution(client=exact[0])
+        if len(clients) == 1:
+            return Resolution(client=clients[0])
+        return Resolution(candidates=tuple(exact or clients))
+
+    def tier_entitlements(self, tier: str) -> tuple[Hit, ...]:
+        """Knowledge-base passages on a tier's value-added services (cached until `forget_knowledge`)."""
+        cached = self._entitlements.get(tier)
+        if cached is not None:
+            return cached
+        hits = self.kb.search(f"{tier}客户 增值服务 权益", top_k=6)
+        picked = tuple(h for h in hits if tier in h.text or tier in h.heading)[:3]
+        self._entitlements[tier] = picked
+        return picked
+
+    def forget_knowledge(self) -> None:
+        """Drop cached extracts (the knowledge base changed)."""
+        self._entitlements.clear()
+
+    def mentioned_client(self, staff: Staff, question: str) -> tuple[Client | None, ClientFacts | None]:
+        """The staff member's own client a question opens with ("张伟能约几次专家号？"), with the facts
+        the knowledge base applies its rules to; (None, None) when the question names nobody in scope."""
+        if staff.role is Role.TRAINER:  # trainers see no client data
+            return None, None
+        m = _NAME_OPENING.match(question.strip())
+        if m is None or m.group(1) in _NOT_NAMES:
+            return None, None
+        name = m.group(1)
+        try:
+            clients = self.crm.search_clients(actor=staff.code, query=name, limit=5)
+        except Exception:  # the question is still answered, by the general rule
+            logger.warning("client lookup for a question failed", exc_info=True)
+            return None, None
+        exact = [c for c in clients if c.name == name]
+        if len(exact) != 1:
+            return None, None
+        return exact[0], client_facts(exact[0])
+
+
+def client_facts(client: Client) -> ClientFacts:
+    from knowledge import ClientFacts
+
+    return ClientFacts(name=client.name, tier=str(client.tier), aum=client.aum)
+
+
+# --- handlers -----------------------------------------------------------------------------------
+def client(svc: ClientService, req: Request) -> Reply:
+    """Find a client by name, pinyin or id and show the card (or a pick list)."""
+    matches = svc.find(req.staff, req.args)
+    if len(matches) == 1:
+        return Reply(render_card(svc.view(req.staff, matches[0].client_id)))
+    return render_matches(matches)
+
+
+def client_pick(svc: ClientService, req: Request) -> Reply:
+    """Show the card of the client picked from a list (button data: the client id)."""
+    return Reply(render_card(svc.view(req.staff, req.args)))
+
+
+# --- renderers ----------------------------------------------------------------------------------
+def _label(c: Client) -> str:
+    return f"{c.name}（{c.pinyin}，{c.tier}，{c.client_id}）"
+
+
+def render_matches(clients: Sequence[Client], *, prefix: str = "client", prompt: str = "请选择：") -> Reply:
+    """A pick list (one button per client)."""
+    if not clients:
+        return Reply("没有找到匹配的客户。")
+    lines = [f"找到 {len(clients)} 位客户，{prompt}"]
+    lines += [f"• {esc(c.name)}（{esc(c.pinyin)}，{esc(c.tier)}，{esc(c.client_id)}）" for c in clients]
+    keyboard = tuple((Button(_label(c), f"{prefix}:{c.client_id}"),) for c in clients)
+    return Reply("\n".join(lines), keyboard, choose=True)
+
+
+def render_card(view: ClientView) -> str:
+    card = view.card
+    c = card.client
+    lines = [
+        f"👤 <b>{esc(c.name)}</b>（{esc(c.client_id)}）",
+        f"等级：<b>{esc(c.tier)}</b>　资产规模：{esc(c.aum_band)}",
+        f"风险等级：{esc(c.risk_level)} {esc(c.risk_name)}",
+    ]
+    if c.phone:
+        lines.append(f"电话：{esc(c.phone_masked)}")
+    if c.preferences:
+        lines.append(f"偏好：{esc(c.preferences)}")
+    if c.family:
+        lines.append(f"家庭：{esc(c.family)}")
+    if c.notes:
+        lines.append(f"备注：{esc(c.notes)}")
+    if card.last_contact is not None:
+        last = card.last_contact
+        lines.append(
+            f"最近联系：{esc(f'{last.occurred_at:%Y-%m-%d}')} {esc(last.channel)}"
+            f"（{card.days_since_contact} 天前）— {esc(last.summary)}"
+        )
+    else:
+        lines.append("最近联系：暂无记录")
+    if card.next_follow_up is not None:
+        overdue = " <b>⚠️ 已逾期</b>" if card.follow_up_overdue else ""
+        lines.append(f"下次跟进：{esc(fmt_date(card.next_follow_up))}{overdue}")
+    if card.upcoming_birthday is not None and card.days_to_birthday is not None:
+        soon = "🎂 " if card.days_to_birthday <= 7 else ""
+        lines.append(
+            f"{soon}生日：{esc(fmt_date(card.upcoming_birthday))}（还有 {card.days_to_birthday} 天）"
+        )
+    if c.kyc_review_due is not None:
+        lines.append(f"KYC 复核到期：{esc(fmt_date(c.kyc_review_due))}")
+    if view.entitlements:
+        lines += ["", f"<b>{esc(c.tier)}客户权益（知识库）</b>"]
+        lines += [f"• {esc(clip(h.text, 160))}（{esc(h.title)}）" for h in view.entitlements]
+    return "\n".join(lines)

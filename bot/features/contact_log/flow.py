@@ -1,0 +1,158 @@
+"""The `/log` conversation, defined once: Telegram's ConversationHandler and the console twin both
+drive these steps.
+
+A step takes the persisted draft (plain data) and the user's text and returns the replies, the next
+state (None: the conversation is over) and the new draft.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot import compliance
+from bot.core import Request, ServiceError
+from bot.features.contact_log.parsing import (
+    channel_choices,
+    is_confirmation,
+    parse_channel,
+    parse_follow_up,
+    parse_log_line,
+)
+from bot.features.contact_log.service import ContactLogService, LogDraft, LogResult
+from bot.rendering import Reply, cancelled, esc, fmt_date
+from crm_adapter import Channel, Client
+
+logger = logging.getLogger(__name__)
+
+#: States of the guided /log conversation (persisted by PTB: keep the values stable).
+CLIENT, CHANNEL, SUMMARY, FOLLOW_UP, CONFIRM = range(5)
+STATES = (CLIENT, CHANNEL, SUMMARY, FOLLOW_UP, CONFIRM)
+
+Draft = dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one message did: replies to send, the next state (None = done) and the draft to keep."""
+
+    replies: tuple[Reply, ...]
+    state: int | None
+    draft: Draft = field(default_factory=dict)
+
+
+def idempotency_key(req: Request) -> str | None:
+    """One contact record per message that completes it (a redelivered update writes nothing new)."""
+    if req.update_id is None:
+        return None
+    return f"{req.frontend}:{req.chat_id or 0}:{req.update_id}"
+
+
+def start(svc: ContactLogService, req: Request) -> Step:
+    """`/log` with text: the one-line form; without: the first question of the guided flow."""
+    if not req.args.strip():
+        return Step((Reply("请输入客户姓名、拼音或客户号（/cancel 取消）："),), CLIENT, {})
+    line = parse_log_line(req.args, svc.clock.today())
+    draft: Draft = {
+        "channel": line.channel.value,
+        "summary": line.summary,
+        "next_follow_up": line.next_follow_up.isoformat() if line.next_follow_up else None,
+        "key": idempotency_key(req),
+        "one_line": True,
+    }
+    found = svc.clients.resolve(req.staff, line.client_query)
+    if found.client is None:
+        return Step((pick_reply(found.candidates),), CLIENT, draft)
+    draft["client_id"] = found.client.client_id
+    return _save(svc, req, draft)
+
+
+def step(svc: ContactLogService, req: Request, state: int, draft: Mapping[str, object]) -> Step:
+    """Feed one message of the guided flow (a ServiceError leaves the state as it was)."""
+    text = " ".join(req.args.split())
+    new: Draft = dict(draft)
+    if state == CLIENT:
+        found = svc.clients.resolve(req.staff, text)
+        if found.client is None:
+            return Step((pick_reply(found.candidates),), CLIENT, new)
+        new["client_id"] = found.client.client_id
+        if new.get("one_line"):
+            return _save(svc, req, new)
+        return Step((channel_prompt(found.client),), CHANNEL, new)
+    if state == CHANNEL:
+        channel = parse_channel(text)
+        if channel is None:
+            return Step((channel_prompt(None),), CHANNEL, new)
+        new["channel"] = channel.value
+        return Step((Reply("请输入沟通摘要（例如：客户关注海外配置）："),), SUMMARY, new)
+    if state == SUMMARY:
+        if not text:
+            return Step((Reply("摘要不能为空，请输入沟通摘要："),), SUMMARY, new)
+        new["summary"] = text
+        return Step((follow_up_prompt(),), FOLLOW_UP, new)
+    if state == FOLLOW_UP:
+        try:
+            follow = parse_follow_up(text, svc.clock.today())
+        except ServiceError as exc:
+            return Step((Reply(f"⚠️ {esc(exc.message)}"), follow_up_prompt()), FOLLOW_UP, new)
+        new["next_follow_up"] = follow.isoformat() if follow else None
+        draft_ = svc.draft_from_state(req.staff, new)
+        return Step((Reply(render_draft(draft_), options=("确认", "取消"), columns=2),), CONFIRM, new)
+    if state == CONFIRM:
+        if not is_confirmation(text):
+            return Step((Reply(cancelled()),), None, {})
+        new["key"] = idempotency_key(req)
+        return _save(svc, req, new)
+    raise ServiceError("这条记录已失效，请重新发送 /log。")
+
+
+def _save(svc: ContactLogService, req: Request, draft: Draft) -> Step:
+    record = svc.draft_from_state(req.staff, draft)
+    key = draft.get("key")
+    result = svc.save(req.staff, record, source=req.frontend, idempotency_key=str(key) if key else None)
+    return Step((Reply(render_saved(result)),), None, {})
+
+
+# --- renderers ----------------------------------------------------------------------------------
+def pick_reply(candidates: tuple[Client, ...]) -> Reply:
+    options = tuple(f"{c.name} ({c.client_id})" for c in candidates)
+    return Reply(f"找到 {len(candidates)} 位客户，请选择要记录的客户：", options=options, columns=1)
+
+
+def channel_prompt(client: Client | None) -> Reply:
+    """The channel question; without a client it is the re-prompt after an unknown channel."""
+    if client is None:
+        return Reply(f"请从以下渠道中选择：{channel_choices()}", options=tuple(c.value for c in Channel))
+    head = f"客户：<b>{esc(client.name)}</b>（{esc(client.client_id)}）\n"
+    return Reply(f"{head}请选择联系渠道：{channel_choices()}", options=tuple(c.value for c in Channel))
+
+
+def follow_up_prompt() -> Reply:
+    return Reply(
+        "下次跟进日期？可写 2026-12-15、12-15、明天、下周一；不需要请点“跳过”。",
+        options=("明天", "下周一", "跳过"),
+    )
+
+
+def render_draft(draft: LogDraft) -> str:
+    client = draft.client
+    lines = ["<b>请确认联系记录</b>"]
+    lines.append(f"客户：{esc(client.name)}（{esc(client.client_id)}）" if client else "客户：—")
+    lines.append(f"渠道：{esc(draft.channel) if draft.channel else '—'}")
+    lines.append(f"摘要：{esc(draft.summary) or '—'}")
+    lines.append(f"下次跟进：{esc(fmt_date(draft.next_follow_up)) if draft.next_follow_up else '不设置'}")
+    return "\n".join(lines)
+
+
+def render_saved(result: LogResult) -> str:
+    r = result.record
+    lines = [f"✅ 已记录：{esc(result.client.name)}（{esc(r.client_id)}）{esc(r.channel)} — {esc(r.summary)}"]
+    if r.next_follow_up:
+        lines.append(f"下次跟进：{esc(fmt_date(r.next_follow_up))}")
+    if result.masked:
+        lines.append("🔒 摘要中的证件号、手机号或卡号已隐去：联系记录不保存这些号码，请以客户资料为准。")
+    warning = compliance.render_warning(result.flags)
+    if warning:
+        lines += ["", warning]
+    return "\n".join(lines)

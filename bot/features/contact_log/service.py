@@ -1,0 +1,87 @@
+"""Contact records: the draft being assembled and the use case that stores it in the CRM."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from bot import compliance
+from bot.core import Clock, ServiceError, crm_call
+from bot.features.clients import ClientService
+from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Staff
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LogDraft:
+    """A contact record being assembled (from the one-line form or the guided flow)."""
+
+    client: Client | None = None
+    channel: Channel | None = None
+    summary: str = ""
+    next_follow_up: date | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.client is not None and self.channel is not None and bool(self.summary)
+
+
+@dataclass(frozen=True, slots=True)
+class LogResult:
+    record: ContactRecord
+    client: Client
+    flags: tuple[str, ...] = ()
+    typed_summary: str = ""  # the summary as the RM wrote it (before the CRM masked numbers)
+
+    @property
+    def masked(self) -> bool:
+        """The CRM masked personal numbers in the summary (the client record holds them)."""
+        return bool(self.typed_summary) and self.record.summary != self.typed_summary
+
+
+class ContactLogService:
+    """Store contact records through the CRM (idempotent by key) with their compliance check."""
+
+    def __init__(self, *, crm: CRMAdapter, clients: ClientService, clock: Clock) -> None:
+        self.crm = crm
+        self.clients = clients  # resolves what the RM typed to one of their clients
+        self.clock = clock
+
+    def draft_from_state(self, staff: Staff, state: Mapping[str, object]) -> LogDraft:
+        """Rebuild a persisted draft (the client is re-read through the CRM so scopes still apply)."""
+        client_id = state.get("client_id")
+        client = (
+            crm_call(lambda: self.crm.get_client(actor=staff.code, client_id=str(client_id)))
+            if client_id
+            else None
+        )
+        channel = state.get("channel")
+        follow = state.get("next_follow_up")
+        return LogDraft(
+            client=client,
+            channel=Channel(str(channel)) if channel else None,
+            summary=str(state.get("summary") or ""),
+            next_follow_up=date.fromisoformat(str(follow)) if follow else None,
+        )
+
+    def save(self, staff: Staff, draft: LogDraft, *, source: str, idempotency_key: str | None) -> LogResult:
+        """Write the contact record (idempotent by key) and run the compliance check on its summary."""
+        if draft.client is None or draft.channel is None or not draft.summary:
+            raise ServiceError("联系记录还不完整，请补充客户、渠道和摘要。")
+        summary = " ".join(draft.summary.split())
+        contact = NewContact(
+            client_id=draft.client.client_id,
+            channel=draft.channel,
+            summary=summary,
+            occurred_at=self.clock.utcnow(),
+            next_follow_up=draft.next_follow_up,
+            source=source,
+            idempotency_key=idempotency_key,
+        )
+        record = crm_call(lambda: self.crm.create_contact(actor=staff.code, contact=contact))
+        return LogResult(
+            record=record, client=draft.client, flags=compliance.check(summary), typed_summary=summary
+        )

@@ -1,0 +1,73 @@
+"""The RM's day: follow-ups due or overdue and birthdays this week (`/today` and the morning digest)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from bot.core import Clock, Request, crm_call
+from bot.rendering import Reply, esc, fmt_date
+from crm_adapter import BirthdayReminder, Client, CRMAdapter, FollowUp, Staff
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TodayView:
+    staff: Staff
+    today: date
+    follow_ups: tuple[FollowUp, ...]
+    birthdays: tuple[BirthdayReminder, ...]
+
+
+class TodayService:
+    def __init__(self, *, crm: CRMAdapter, clock: Clock) -> None:
+        self.crm = crm
+        self.clock = clock
+
+    def view(self, staff: Staff) -> TodayView:
+        today = self.clock.today()
+        follow_ups = crm_call(lambda: self.crm.follow_ups(actor=staff.code, today=today))
+        birthdays = crm_call(lambda: self.crm.upcoming_birthdays(actor=staff.code, days=7, today=today))
+        return TodayView(staff=staff, today=today, follow_ups=tuple(follow_ups), birthdays=tuple(birthdays))
+
+
+def today(svc: TodayService, req: Request) -> Reply:
+    """List follow-ups due or overdue and birthdays this week."""
+    return Reply(render_today(svc.view(req.staff)))
+
+
+def render_today(view: TodayView, *, greeting: str | None = None) -> str:
+    lines: list[str] = []
+    if greeting:
+        lines += [greeting, ""]
+    lines.append(f"📅 <b>{esc(fmt_date(view.today))}</b>")
+    overdue = [f for f in view.follow_ups if f.overdue]
+    due = [f for f in view.follow_ups if not f.overdue]
+    if overdue:
+        lines += ["", f"<b>已逾期回访（{len(overdue)}）</b>"]
+        lines += [_follow_up_line(f.client, f.due, f.reason, view.today) for f in overdue]
+    if due:
+        lines += ["", f"<b>今日待回访（{len(due)}）</b>"]
+        lines += [_follow_up_line(f.client, f.due, f.reason, view.today) for f in due]
+    if not view.follow_ups:
+        lines += ["", "今天没有到期的回访。"]
+    if view.birthdays:
+        lines += ["", f"<b>本周生日（{len(view.birthdays)}）</b>"]
+        for b in view.birthdays:
+            when = "今天" if b.days_until == 0 else f"{b.days_until} 天后"
+            lines.append(
+                f"🎂 {esc(b.client.name)}（{esc(b.client.tier)}）{esc(fmt_date(b.birthday))}，{when}"
+            )
+    return "\n".join(lines)
+
+
+def _follow_up_line(client: Client, due: date, reason: str, today_: date) -> str:
+    late = (today_ - due).days
+    when = f"逾期 {late} 天" if late > 0 else "今天"
+    return f"• {esc(client.name)}（{esc(client.tier)}，{esc(client.client_id)}）{when} · {esc(reason)}"
+
+
+def render_digest(view: TodayView) -> str:
+    return render_today(view, greeting=f"早上好，{esc(view.staff.name)}！今天的工作提醒：")

@@ -1,0 +1,43 @@
+"""bot.features.knowledge_admin: raw hits for trainers and document ingestion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.composition import Services
+from bot.core import ServiceError
+from bot.features import knowledge_admin
+from tests.bot.app_fixtures import req
+from tests.bot.fakes import FakeCRM, FakeKB
+
+
+def test_search_and_ingest(services: Services, kb: FakeKB, crm: FakeCRM, tmp_path: Path) -> None:
+    assert services.knowledge.search("钻石 权益")[0].score == 2.0
+    with pytest.raises(ServiceError, match="用法"):
+        services.knowledge.search("  ")
+    doc = tmp_path / "新产品.md"
+    doc.write_text("# 新产品\n内容", encoding="utf-8")
+    assert services.knowledge.ingest(doc).chunks_added == 3
+    with pytest.raises(ServiceError, match="格式"):
+        services.knowledge.check_file("virus.exe")
+    assert kb.ingested == [doc]
+
+
+def test_every_loader_format_is_accepted(services: Services) -> None:
+    """README promises .xlsx FAQ sheets: the upload check must not refuse them (a fixed drift)."""
+    from knowledge import loaders
+
+    for suffix in (".md", ".txt", ".docx", ".pdf", ".csv", ".xlsx"):
+        services.knowledge.check_file(f"doc{suffix}")
+    assert set(knowledge_admin.INGESTIBLE_SUFFIXES) <= set(loaders.SUPPORTED_SUFFIXES)
+
+
+def test_console_upload_command(services: Services, crm: FakeCRM, kb: FakeKB, tmp_path: Path) -> None:
+    doc = tmp_path / "高尔夫权益.md"
+    doc.write_text("# 高尔夫\n钻石客户每年可预约高尔夫4次。", encoding="utf-8")
+    reply = knowledge_admin.upload(services.knowledge, req(crm, "TRN01", str(doc)))
+    assert "已加入知识库" in reply.text and kb.ingested == [doc]
+    with pytest.raises(ServiceError, match="找不到文件"):
+        knowledge_admin.upload(services.knowledge, req(crm, "TRN01", str(tmp_path / "nope.md")))
