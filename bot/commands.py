@@ -118,6 +118,7 @@ COMMANDS: tuple[Command, ...] = (
 
 CALLBACKS: tuple[Callback, ...] = (
     Callback("fb", EVERYONE, ask.feedback, "ask"),
+    Callback("askc", CLIENT_READERS, ask.ask_about, "ask", private_only=True),
     Callback("client", CLIENT_READERS, clients.client_pick, "clients", private_only=True),
 )
 

@@ -6,6 +6,7 @@ same compliance checks and is logged the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 from bot import compliance
 from bot.convlog import FeedbackError
 from bot.core import KnowledgeService, Request, ServiceError
+from bot.features.clients import client_facts, render_matches
 from bot.rendering import Button, Keyboard, Reply, clip, esc
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ class AskService:
         self.kb = kb
         self.log = log
         self.clients = clients  # resolves "张伟能…" to the RM's own client (None: no CRM, e.g. the CLI)
+        # Staff code → a question waiting for the RM to pick which of several same-named clients it meant.
+        self._pending: dict[str, str] = {}
 
     def ask(
         self,
@@ -117,7 +121,25 @@ def _answer_flags(answer: Answer) -> tuple[str, ...]:
 # --- handlers (front-end neutral) -------------------------------------------------------------------
 def ask(svc: AskService, req: Request) -> Reply:
     """Answer a plain-text question (client-aware when it names one of the RM's own clients)."""
-    client, facts = (None, None) if svc.clients is None else svc.clients.mentioned_client(req.staff, req.args)
+    mentioned = () if svc.clients is None else svc.clients.mentioned_clients(req.staff, req.args)
+    if len(mentioned) > 1:  # two clients called 张伟: ask which one before applying their facts
+        svc._pending[req.staff.code] = req.args
+        return render_matches(mentioned, prefix="askc", prompt="问题中的客户是哪一位？")
+    client = mentioned[0] if mentioned else None
+    return _answer(svc, req, client)
+
+
+def ask_about(svc: AskService, req: Request) -> Reply:
+    """Answer the waiting question about the client picked from the list (button data: client id)."""
+    question = svc._pending.pop(req.staff.code, None)
+    if question is None or svc.clients is None:
+        raise ServiceError("这个问题已失效，请重新提问。")
+    client = svc.clients.get(req.staff, req.args)  # scoped: a tampered id is refused by the CRM
+    return _answer(svc, dataclasses.replace(req, args=question), client)
+
+
+def _answer(svc: AskService, req: Request, client: Client | None) -> Reply:
+    facts = client_facts(client) if client is not None else None
     result = svc.ask(
         staff_code=req.staff.code,
         question=req.args,

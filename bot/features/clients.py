@@ -142,24 +142,21 @@ class ClientService:
         """Drop cached extracts (the knowledge base changed)."""
         self._entitlements.clear()
 
-    def mentioned_client(self, staff: Staff, question: str) -> tuple[Client | None, ClientFacts | None]:
-        """The staff member's own client a question opens with ("张伟能约几次专家号？"), with the facts
-        the knowledge base applies its rules to; (None, None) when the question names nobody in scope."""
+    def mentioned_clients(self, staff: Staff, question: str) -> tuple[Client, ...]:
+        """The staff member's own clients whose name a question opens with ("张伟能约几次专家号？"):
+        none when it names nobody in scope, several when the name is ambiguous (the RM picks)."""
         if staff.role is Role.TRAINER:  # trainers see no client data
-            return None, None
+            return ()
         m = _NAME_OPENING.match(question.strip())
         if m is None or m.group(1) in _NOT_NAMES:
-            return None, None
+            return ()
         name = m.group(1)
         try:
-            clients = self.crm.search_clients(actor=staff.code, query=name, limit=5)
+            clients = self.crm.search_clients(actor=staff.code, query=name, limit=10)
         except Exception:  # the question is still answered, by the general rule
             logger.warning("client lookup for a question failed", exc_info=True)
-            return None, None
-        exact = [c for c in clients if c.name == name]
-        if len(exact) != 1:
-            return None, None
-        return exact[0], client_facts(exact[0])
+            return ()
+        return tuple(c for c in clients if c.name == name)
 
 
 def client_facts(client: Client) -> ClientFacts:

@@ -44,7 +44,7 @@ def test_client_command_pick_list_then_card(services: Services, crm: FakeCRM) ->
 
 def test_mentioned_client_only_in_scope(services: Services, crm: FakeCRM) -> None:
     rm = crm.get_staff(code="RM001")
-    client, facts = services.clients.mentioned_client(rm, "刘洋能免费洗车吗")
-    assert client is not None and facts is not None and facts.tier == "白金"
-    assert services.clients.mentioned_client(rm, "钻石客户能免费洗车吗") == (None, None)
-    assert services.clients.mentioned_client(rm, "孙丽能免费洗车吗") == (None, None)
+    [client] = services.clients.mentioned_clients(rm, "刘洋能免费洗车吗")
+    assert client.tier == "白金"
+    assert services.clients.mentioned_clients(rm, "钻石客户能免费洗车吗") == ()
+    assert services.clients.mentioned_clients(rm, "孙丽能免费洗车吗") == ()  # another RM's client

@@ -64,7 +64,7 @@ def test_one_line_form_saves_once_with_compliance(services: Services, crm: FakeC
 
 def test_one_line_form_ambiguous_then_pick(services: Services, crm: FakeCRM) -> None:
     step = contact_log.start(
-        services, req(crm, "RM001", "zhangwei 电话 聊了聊", frontend="telegram", update_id=7)
+        services.contacts, req(crm, "RM001", "zhangwei 电话 聊了聊", frontend="telegram", update_id=7)
     )
     assert step.state == CLIENT and step.replies[0].options == ("张伟 (C0001)", "张薇 (C0002)")
     done = contact_log.step(
