@@ -201,6 +201,7 @@ def render_card(view: ClientView) -> str:
         f"👤 <b>{esc(c.name)}</b>（{esc(c.client_id)}）",
         f"等级：<b>{esc(c.tier)}</b>　资产规模：{esc(c.aum_band)}",
         f"风险等级：{esc(c.risk_level)} {esc(c.risk_name)}",
+        f"反洗钱风险：{esc(c.aml_risk)}" + ("　<b>⚠️ 政治公众人物（PEP）</b>" if c.pep else ""),
     ]
     if c.phone:
         lines.append(f"电话：{esc(c.phone_masked)}")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot import compliance
 from bot.core import Clock, Request, ServiceError, crm_call
+from bot.features import suitability
 from bot.features.ask import stored_flags_label
 from bot.features.contact_log.parsing import date_or_none
 from bot.rendering import Reply, clip, esc, fmt_datetime, fmt_range
@@ -31,6 +32,10 @@ class FlaggedContact:
     @property
     def flagged(self) -> bool:
         return bool(self.flags)
+
+    @property
+    def suitability(self) -> bool:
+        return any(f.startswith(suitability.TOPIC_PREFIX) for f in self.flags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +89,12 @@ class SupervisionService:
         contacts: list[FlaggedContact] = []
         for code in codes:
             records = self._contacts(staff, code, since, until, limit=50)
-            contacts.extend(FlaggedContact(record=r, flags=compliance.check(r.summary)) for r in records)
-        contacts.sort(key=lambda c: (not c.flagged, -c.record.occurred_at.timestamp()))
+            contacts.extend(
+                FlaggedContact(record=r, flags=suitability.labels_of(r.topics) + compliance.check(r.summary))
+                for r in records
+            )
+        # Suitability findings first, then other flags, newest first within each.
+        contacts.sort(key=lambda c: (not c.suitability, not c.flagged, -c.record.occurred_at.timestamp()))
         return ReviewView(
             since=since,
             until=until,

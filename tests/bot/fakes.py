@@ -159,6 +159,7 @@ class FakeCRM:
             source=contact.source,
             created_at=now,
             idempotency_key=contact.idempotency_key,
+            topics=contact.topics,
         )
         self.contacts.append(record)
         return record

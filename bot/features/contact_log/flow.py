@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from bot import compliance
 from bot.core import Request, ServiceError
+from bot.features import suitability
 from bot.features.contact_log.parsing import (
     channel_choices,
     is_confirmation,
@@ -65,7 +66,7 @@ def start(svc: ContactLogService, req: Request) -> Step:
     if found.client is None:
         return Step((pick_reply(found.candidates),), CLIENT, draft)
     draft["client_id"] = found.client.client_id
-    return _save(svc, req, draft)
+    return _save_or_confirm(svc, req, draft)
 
 
 def step(svc: ContactLogService, req: Request, state: int, draft: Mapping[str, object]) -> Step:
@@ -78,7 +79,7 @@ def step(svc: ContactLogService, req: Request, state: int, draft: Mapping[str, o
             return Step((pick_reply(found.candidates),), CLIENT, new)
         new["client_id"] = found.client.client_id
         if new.get("one_line"):
-            return _save(svc, req, new)
+            return _save_or_confirm(svc, req, new)
         return Step((channel_prompt(found.client),), CHANNEL, new)
     if state == CHANNEL:
         channel = parse_channel(text)
@@ -97,14 +98,30 @@ def step(svc: ContactLogService, req: Request, state: int, draft: Mapping[str, o
         except ServiceError as exc:
             return Step((Reply(f"⚠️ {esc(exc.message)}"), follow_up_prompt()), FOLLOW_UP, new)
         new["next_follow_up"] = follow.isoformat() if follow else None
-        draft_ = svc.draft_from_state(req.staff, new)
-        return Step((Reply(render_draft(draft_), options=("确认", "取消"), columns=2),), CONFIRM, new)
+        return _confirm(svc, req, new)
     if state == CONFIRM:
         if not is_confirmation(text):
             return Step((Reply(cancelled()),), None, {})
         new["key"] = idempotency_key(req)
         return _save(svc, req, new)
     raise ServiceError("这条记录已失效，请重新发送 /log。")
+
+
+def _confirm(svc: ContactLogService, req: Request, draft: Draft) -> Step:
+    """Show the draft (with any suitability warning) and ask to confirm it."""
+    record = svc.draft_from_state(req.staff, draft)
+    text = render_draft(record)
+    warning = suitability.render_findings(svc.findings(record))
+    if warning:
+        text += "\n\n" + warning + "\n仍要保存这条记录吗？"
+    return Step((Reply(text, options=("确认", "取消"), columns=2),), CONFIRM, draft)
+
+
+def _save_or_confirm(svc: ContactLogService, req: Request, draft: Draft) -> Step:
+    """The one-line form saves at once, unless a suitability finding needs the RM's confirmation."""
+    if svc.findings(svc.draft_from_state(req.staff, draft)):
+        return _confirm(svc, req, draft)
+    return _save(svc, req, draft)
 
 
 def _save(svc: ContactLogService, req: Request, draft: Draft) -> Step:
@@ -152,7 +169,9 @@ def render_saved(result: LogResult) -> str:
         lines.append(f"下次跟进：{esc(fmt_date(r.next_follow_up))}")
     if result.masked:
         lines.append("🔒 摘要中的证件号、手机号或卡号已隐去：联系记录不保存这些号码，请以客户资料为准。")
-    warning = compliance.render_warning(result.flags)
-    if warning:
-        lines += ["", warning]
+    for warning in (suitability.render_findings(result.findings), compliance.render_warning(result.flags)):
+        if warning:
+            lines += ["", warning]
+    if result.findings:
+        lines.append("该记录已附适当性提示，将优先提交主管复核。")
     return "\n".join(lines)

@@ -9,7 +9,9 @@ from datetime import date
 
 from bot import compliance
 from bot.core import Clock, ServiceError, crm_call
+from bot.features import suitability
 from bot.features.clients import ClientService
+from bot.features.suitability import Finding
 from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Staff
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class LogResult:
     client: Client
     flags: tuple[str, ...] = ()
     typed_summary: str = ""  # the summary as the RM wrote it (before the CRM masked numbers)
+    findings: tuple[Finding, ...] = ()  # suitability findings, stored with the record
 
     @property
     def masked(self) -> bool:
@@ -67,12 +70,20 @@ class ContactLogService:
             next_follow_up=date.fromisoformat(str(follow)) if follow else None,
         )
 
+    def findings(self, draft: LogDraft) -> tuple[Finding, ...]:
+        """Suitability findings of a draft (shown before the RM confirms)."""
+        if draft.client is None or not draft.summary:
+            return ()
+        return suitability.check(draft.client, draft.summary, self.clock.today())
+
     def save(self, staff: Staff, draft: LogDraft, *, source: str, idempotency_key: str | None) -> LogResult:
         """Write the contact record (idempotent by key) and run the compliance check on its summary."""
         if draft.client is None or draft.channel is None or not draft.summary:
             raise ServiceError("联系记录还不完整，请补充客户、渠道和摘要。")
         summary = " ".join(draft.summary.split())
+        findings = self.findings(draft)
         contact = NewContact(
+            topics=tuple(f.topic for f in findings),
             client_id=draft.client.client_id,
             channel=draft.channel,
             summary=summary,
@@ -83,5 +94,9 @@ class ContactLogService:
         )
         record = crm_call(lambda: self.crm.create_contact(actor=staff.code, contact=contact))
         return LogResult(
-            record=record, client=draft.client, flags=compliance.check(summary), typed_summary=summary
+            record=record,
+            client=draft.client,
+            flags=compliance.check(summary),
+            typed_summary=summary,
+            findings=findings,
         )

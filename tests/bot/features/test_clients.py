@@ -48,3 +48,10 @@ def test_mentioned_client_only_in_scope(services: Services, crm: FakeCRM) -> Non
     assert client.tier == "白金"
     assert services.clients.mentioned_clients(rm, "钻石客户能免费洗车吗") == ()
     assert services.clients.mentioned_clients(rm, "孙丽能免费洗车吗") == ()  # another RM's client
+
+
+def test_card_shows_aml_risk_and_pep(services: Services, crm: FakeCRM) -> None:
+    crm.clients["C0003"] = crm.clients["C0003"].model_copy(update={"pep": True, "aml_risk": "高"})
+    text = clients.client_pick(services.clients, req(crm, "RM001", "C0003")).text
+    assert "反洗钱风险：高" in text and "政治公众人物" in text
+    assert "政治公众人物" not in clients.client_pick(services.clients, req(crm, "RM001", "C0001")).text
