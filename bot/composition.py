@@ -24,6 +24,7 @@ from bot.identity import StaffDirectory
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from bot.audit import AuditTrail
     from bot.convlog import ConversationLog
     from bot.settings import Settings
     from crm_adapter import CRMAdapter
@@ -46,6 +47,7 @@ class Services:
     _kb: KnowledgeService | None = None
     _crm: CRMAdapter | None = None
     _log: ConversationLog | None = None
+    _audit: AuditTrail | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _features: dict[str, Any] = field(default_factory=dict)
 
@@ -62,6 +64,11 @@ class Services:
     def log(self) -> ConversationLog:
         return _need(self._log, "conversation log")
 
+    @property
+    def audit(self) -> AuditTrail | None:
+        """The audit trail (opened with the conversation log, on the same database)."""
+        return self._audit
+
     # --- feature services (built on first use from the parts) ------------------------------------
     def _feature(self, name: str, build: Any) -> Any:
         if name not in self._features:
@@ -75,18 +82,23 @@ class Services:
     @property
     def ask(self) -> AskService:
         def build() -> AskService:
-            return AskService(kb=self.kb, log=self.log, clients=self.clients if self._crm else None)
+            return AskService(
+                kb=self.kb, log=self.log, clients=self.clients if self._crm else None, audit=self._audit
+            )
 
         return self._feature("ask", build)
 
     @property
     def clients(self) -> ClientService:
-        return self._feature("clients", lambda: ClientService(crm=self.crm, kb=self.kb, clock=self.clock))
+        def build() -> ClientService:
+            return ClientService(crm=self.crm, kb=self.kb, clock=self.clock, audit=self._audit)
+
+        return self._feature("clients", build)
 
     @property
     def contacts(self) -> ContactLogService:
         def build() -> ContactLogService:
-            return ContactLogService(crm=self.crm, clients=self.clients, clock=self.clock)
+            return ContactLogService(crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit)
 
         return self._feature("contacts", build)
 
@@ -133,6 +145,7 @@ def open_services(
     crm: CRMAdapter | None = None,
     kb: KnowledgeService | None = None,
     log: ConversationLog | None = None,
+    audit: AuditTrail | None = None,
     with_crm: bool = True,
     with_kb: bool = True,
     with_log: bool = True,
@@ -175,10 +188,13 @@ def open_services(
 
             log = ConversationLog(settings.effective_database_url)
             stack.callback(_close, log)
+        if audit is None and with_log:
+            audit = open_audit(settings)
+            stack.callback(_close, audit)
     except BaseException:
         stack.close()
         raise
-    services._crm, services._kb, services._log = crm, kb, log
+    services._crm, services._kb, services._log, services._audit = crm, kb, log, audit
     return services
 
 
@@ -201,6 +217,15 @@ def open_crm(settings: Settings) -> SqlCRM:
         follow_up_cadence=settings.rm_follow_up_cadence,
         timezone=settings.rm_timezone,
     )
+
+
+def open_audit(settings: Settings) -> AuditTrail:
+    """The audit trail on the application database (its own table and migrations)."""
+    from bot.audit import AuditTrail
+    from bot.convlog import create_store_engine
+
+    trail = AuditTrail(create_store_engine(settings.effective_database_url))
+    return trail
 
 
 def build_llm(settings: Settings) -> BaseChatModel | None:

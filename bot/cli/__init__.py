@@ -9,6 +9,7 @@ import click
 from pydantic import ValidationError
 
 from bot.cli import app as cli_app
+from bot.cli import audit as cli_audit
 from bot.cli import crm as cli_crm
 from bot.cli import kb as cli_kb
 from bot.cli import ops as cli_ops
@@ -30,6 +31,7 @@ cli_kb.register(cli)
 cli_crm.register(cli)
 cli_app.register(cli)
 cli_ops.register(cli)
+cli_audit.register(cli)
 
 
 def _describe_settings_error(exc: ValidationError) -> str:

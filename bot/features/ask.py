@@ -7,6 +7,7 @@ same compliance checks and is logged the same way.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from bot.features.clients import client_facts, render_matches
 from bot.rendering import Button, Keyboard, Reply, clip, esc
 
 if TYPE_CHECKING:
+    from bot.audit import AuditTrail
     from bot.convlog import ConversationLog, Exchange
     from bot.features.clients import ClientService
     from crm_adapter import Client
@@ -48,10 +50,16 @@ class AskService:
     """Answer questions and record every exchange (thread-safe)."""
 
     def __init__(
-        self, *, kb: KnowledgeService, log: ConversationLog, clients: ClientService | None = None
+        self,
+        *,
+        kb: KnowledgeService,
+        log: ConversationLog,
+        clients: ClientService | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.kb = kb
         self.log = log
+        self.audit = audit
         self.clients = clients  # resolves "张伟能…" to the RM's own client (None: no CRM, e.g. the CLI)
         # Staff code → a question waiting for the RM to pick which of several same-named clients it meant.
         self._pending: dict[str, str] = {}
@@ -90,6 +98,13 @@ class AskService:
             update_id=update_id,
             flags=stored,
         )
+        if self.audit is not None:  # fails closed: an answer that cannot be audited is not shown
+            self.audit.append(
+                kind="answer",
+                actor=staff_code,
+                ref=str(exchange.id),
+                payload=_audit_payload(self.kb, exchange, answer, client),
+            )
         return AskResult(
             answer=answer, exchange_id=exchange.id, flags=flags, answer_flags=answer_flags, client=client
         )
@@ -100,6 +115,34 @@ class AskService:
             return self.log.set_feedback(exchange_id=exchange_id, staff_code=staff_code, value=value)
         except FeedbackError as exc:
             raise ServiceError(str(exc)) from None
+
+
+def _audit_payload(
+    kb: object, exchange: Exchange, answer: Answer, client: Client | None
+) -> dict[str, object]:
+    """What an auditor needs to replay which sources an answer used (texts as stored, numbers masked)."""
+    return {
+        "exchange": exchange.id,
+        "question": exchange.question,
+        "answer": exchange.answer,
+        "composer": answer.composer,
+        "grounded": answer.grounded,
+        "confidence": round(float(getattr(answer, "confidence", 0.0)), 4),
+        "verdict": getattr(answer, "verdict", None),
+        "flags": list(exchange.flags),
+        "client": client.client_id if client is not None else None,
+        "knowledge_snapshot": getattr(kb, "snapshot_id", None),
+        "sources": [
+            {
+                "n": c.n,
+                "source": c.source,
+                "title": c.title,
+                "heading": c.heading,
+                "text_sha256": hashlib.sha256(c.text.encode("utf-8")).hexdigest(),
+            }
+            for c in answer.citations
+        ],
+    }
 
 
 def _weak(answer: Answer) -> bool:

@@ -17,6 +17,7 @@ from bot.rendering import Button, Reply, clip, esc, fmt_date
 from crm_adapter import Client, ClientCard, CRMAdapter, Role, Staff
 
 if TYPE_CHECKING:
+    from bot.audit import AuditTrail
     from knowledge import ClientFacts, Hit
 
 logger = logging.getLogger(__name__)
@@ -82,8 +83,11 @@ class Resolution:
 class ClientService:
     """Client search, cards and the entitlement extract shown on them (thread-safe)."""
 
-    def __init__(self, *, crm: CRMAdapter, kb: KnowledgeService, clock: Clock) -> None:
+    def __init__(
+        self, *, crm: CRMAdapter, kb: KnowledgeService, clock: Clock, audit: AuditTrail | None = None
+    ) -> None:
         self.crm = crm
+        self.audit = audit
         self.kb = kb
         self.clock = clock
         self._entitlements: dict[str, tuple[Hit, ...]] = {}
@@ -99,6 +103,8 @@ class ClientService:
         card = crm_call(
             lambda: self.crm.client_card(actor=staff.code, client_id=client_id, today=self.clock.today())
         )
+        if self.audit is not None:  # fails closed: a card whose reading cannot be audited is not shown
+            self.audit.append(kind="client_read", actor=staff.code, ref=client_id, payload={"what": "card"})
         try:
             entitlements = self.tier_entitlements(str(card.client.tier))
         except Exception:  # the card is still useful without the knowledge-base extract

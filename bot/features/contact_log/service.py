@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot import compliance
+from bot.audit import AuditTrail
 from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.clients import ClientService
@@ -48,8 +49,11 @@ class LogResult:
 class ContactLogService:
     """Store contact records through the CRM (idempotent by key) with their compliance check."""
 
-    def __init__(self, *, crm: CRMAdapter, clients: ClientService, clock: Clock) -> None:
+    def __init__(
+        self, *, crm: CRMAdapter, clients: ClientService, clock: Clock, audit: AuditTrail | None = None
+    ) -> None:
         self.crm = crm
+        self.audit = audit
         self.clients = clients  # resolves what the RM typed to one of their clients
         self.clock = clock
 
@@ -69,6 +73,21 @@ class ContactLogService:
             summary=str(state.get("summary") or ""),
             next_follow_up=date.fromisoformat(str(follow)) if follow else None,
         )
+
+    def _audit(self, staff: Staff, record: ContactRecord) -> None:
+        if self.audit is None or self.audit.find(kind="contact", ref=str(record.id)):
+            return  # a resend of a record already in the trail
+        try:
+            self.audit.append(
+                kind="contact",
+                actor=staff.code,
+                ref=str(record.id),
+                payload=record.model_dump(mode="json"),
+            )
+        except Exception:  # the record is stored; the gap is logged loudly for the operator
+            logger.error(
+                "contact record %s stored but not appended to the audit trail", record.id, exc_info=True
+            )
 
     def findings(self, draft: LogDraft) -> tuple[Finding, ...]:
         """Suitability findings of a draft (shown before the RM confirms)."""
@@ -93,6 +112,7 @@ class ContactLogService:
             idempotency_key=idempotency_key,
         )
         record = crm_call(lambda: self.crm.create_contact(actor=staff.code, contact=contact))
+        self._audit(staff, record)
         return LogResult(
             record=record,
             client=draft.client,

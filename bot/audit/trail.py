@@ -1,0 +1,179 @@
+"""A tamper-evident audit trail: every event is a row whose hash covers its content and the previous
+row's hash, so an edited, inserted or deleted row breaks the chain at that point.
+
+Rows carry explicit consecutive ids (a gap is a deletion) and `prev_hash` is unique (two writers can
+never both extend the same head). Appends are serialised: a process lock, plus a transaction-level
+advisory lock on PostgreSQL; on SQLite the database lock does the same across processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: The first row's `prev_hash`.
+GENESIS = "0" * 64
+#: Advisory-lock key of the chain head on PostgreSQL (any constant unique to this purpose).
+_PG_LOCK_KEY = 0x524D_4155_4449_54  # "RMAUDIT"
+
+_TABLE = sa.table(
+    "audit_chain",
+    sa.column("id", sa.BigInteger),
+    sa.column("at", sa.DateTime(timezone=True)),
+    sa.column("kind", sa.String),
+    sa.column("actor", sa.String),
+    sa.column("ref", sa.String),
+    sa.column("payload", sa.Text),
+    sa.column("prev_hash", sa.String),
+    sa.column("hash", sa.String),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    id: int
+    at: datetime
+    kind: str
+    actor: str
+    ref: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    rows: int
+    ok: bool
+    broken_at: int | None = None  # the id of the first row whose link does not hold
+    reason: str = ""
+
+
+def _canonical(payload: Mapping[str, Any]) -> str:
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def row_hash(*, id: int, at: datetime, kind: str, actor: str, ref: str, payload: str, prev_hash: str) -> str:
+    stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
+    material = "\x1f".join((str(id), stamp, kind, actor, ref, payload, prev_hash))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+class AuditTrail:
+    """Append events and verify the chain (thread-safe). Owns `engine` (disposed by `close`)."""
+
+    def __init__(self, engine: Engine, *, migrate: bool = True) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        if migrate:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+
+    def append(self, *, kind: str, actor: str, ref: str, payload: Mapping[str, Any]) -> AuditEvent:
+        """Add one event at the head of the chain."""
+        body = _canonical(payload)
+        with self._lock:
+            for attempt in range(5):
+                try:
+                    with self._engine.begin() as conn:
+                        return self._append(conn, kind=kind, actor=actor, ref=ref, body=body)
+                except IntegrityError:  # another process extended the same head: read it again
+                    logger.info("audit head moved (attempt %d); retrying", attempt + 1)
+        raise RuntimeError("audit trail: could not append after 5 attempts")
+
+    def _append(self, conn: Connection, *, kind: str, actor: str, ref: str, body: str) -> AuditEvent:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        head = conn.execute(
+            sa.select(_TABLE.c.id, _TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)
+        ).first()
+        new_id, prev = (1, GENESIS) if head is None else (int(head[0]) + 1, str(head[1]))
+        at = datetime.now(UTC)
+        digest = row_hash(id=new_id, at=at, kind=kind, actor=actor, ref=ref, payload=body, prev_hash=prev)
+        conn.execute(
+            sa.insert(_TABLE).values(
+                id=new_id, at=at, kind=kind, actor=actor, ref=ref, payload=body, prev_hash=prev, hash=digest
+            )
+        )
+        return AuditEvent(new_id, at, kind, actor, ref, json.loads(body), prev, digest)
+
+    def verify(self, *, batch: int = 20_000) -> VerifyReport:
+        """Walk the whole chain; report the first row that was edited, inserted or follows a deletion."""
+        expected_id, prev, rows = 1, GENESIS, 0
+        for row in self._rows(batch=batch):
+            rows += 1
+            rid, at, kind, actor, ref, body, prev_hash, digest = row
+            if rid != expected_id:
+                return VerifyReport(rows, False, rid, f"第 {expected_id} 条起缺失（已被删除）")
+            if prev_hash != prev:
+                return VerifyReport(rows, False, rid, "与上一条的链接不符（插入或删除）")
+            stamp = _as_utc(at)
+            if stamp is None or digest != row_hash(
+                id=rid, at=stamp, kind=kind, actor=actor, ref=ref, payload=body, prev_hash=prev_hash
+            ):
+                return VerifyReport(rows, False, rid, "内容与哈希不符（已被修改）")
+            expected_id, prev = rid + 1, digest
+        return VerifyReport(rows, True)
+
+    def _rows(self, *, batch: int) -> Iterator[tuple[Any, ...]]:
+        last = 0
+        cols = (_TABLE.c.id, _TABLE.c.at, _TABLE.c.kind, _TABLE.c.actor, _TABLE.c.ref,
+                _TABLE.c.payload, _TABLE.c.prev_hash, _TABLE.c.hash)  # fmt: skip
+        with self._engine.connect() as conn:
+            while True:
+                page = conn.execute(
+                    sa.select(*cols).where(_TABLE.c.id > last).order_by(_TABLE.c.id).limit(batch)
+                ).all()
+                if not page:
+                    return
+                for row in page:
+                    yield tuple(row)
+                last = int(page[-1][0])
+
+    def find(self, *, kind: str, ref: str) -> list[AuditEvent]:
+        """The events of one kind about one thing (e.g. the answer of exchange 42), oldest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_TABLE).where(_TABLE.c.kind == kind, _TABLE.c.ref == ref).order_by(_TABLE.c.id)
+            ).all()
+        return [
+            AuditEvent(
+                int(r.id),
+                _as_utc(r.at) or r.at,
+                r.kind,
+                r.actor,
+                r.ref,
+                json.loads(r.payload),
+                r.prev_hash,
+                r.hash,
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

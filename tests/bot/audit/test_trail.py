@@ -1,0 +1,124 @@
+"""The audit trail: a hash chain on SQLite and PostgreSQL; edits and deletions made directly in the
+database are caught by `verify`, and `audit show` replays an answer's sources."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from bot.audit import AuditTrail
+from bot.convlog import create_store_engine
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'audit.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def trail(db_url: str) -> Iterator[AuditTrail]:
+    t = AuditTrail(create_store_engine(db_url))
+    yield t
+    t.close()
+
+
+def _fill(trail: AuditTrail, n: int = 5) -> None:
+    for i in range(n):
+        trail.append(kind="answer", actor="RM001", ref=str(i + 1), payload={"question": f"问题{i}", "n": i})
+
+
+def _sql(db_url: str, statement: str) -> None:
+    engine = create_store_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(statement))
+    engine.dispose()
+
+
+def test_an_intact_chain_verifies(trail: AuditTrail) -> None:
+    assert trail.verify().ok and trail.verify().rows == 0
+    _fill(trail)
+    report = trail.verify()
+    assert report.ok and report.rows == 5
+    [event] = trail.find(kind="answer", ref="3")
+    assert event.payload == {"question": "问题2", "n": 2}
+
+
+def test_an_edited_row_is_reported(trail: AuditTrail, db_url: str) -> None:
+    _fill(trail)
+    _sql(db_url, "UPDATE audit_chain SET payload = replace(payload, '问题2', '问题X') WHERE id = 3")
+    report = trail.verify()
+    assert not report.ok and report.broken_at == 3 and "修改" in report.reason
+
+
+def test_a_deleted_row_is_reported(trail: AuditTrail, db_url: str) -> None:
+    _fill(trail)
+    _sql(db_url, "DELETE FROM audit_chain WHERE id = 2")
+    report = trail.verify()
+    assert not report.ok and report.broken_at == 3 and "删除" in report.reason
+
+
+def test_an_edited_actor_is_reported(trail: AuditTrail, db_url: str) -> None:
+    """Changing who did it (not just what) breaks the content hash too."""
+    _fill(trail)
+    _sql(db_url, "UPDATE audit_chain SET actor = 'RM999' WHERE id = 5")
+    assert trail.verify().broken_at == 5
+
+
+def test_concurrent_appends_keep_one_chain(trail: AuditTrail) -> None:
+    threads = [threading.Thread(target=_fill, args=(trail, 20)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    report = trail.verify()
+    assert report.ok and report.rows == 80
+
+
+def test_answers_contacts_and_card_reads_are_audited(
+    live_services: object, crm: object, tmp_path: Path
+) -> None:
+    from bot.composition import Services
+    from bot.features import ask, clients, contact_log
+    from tests.bot.app_fixtures import req
+
+    assert isinstance(live_services, Services)
+    s = live_services
+    assert s.audit is not None
+    reply = ask.ask(s.ask, req(crm, "RM001", "钻石客户有什么权益？"))  # type: ignore[arg-type]
+    exchange_id = reply.keyboard[0][0].data.rsplit(":", 1)[1] if reply.keyboard else ""
+    [answer] = s.audit.find(kind="answer", ref=exchange_id)
+    assert answer.payload["sources"][0]["source"] == "bundled:03.md" and answer.actor == "RM001"
+    clients.client_pick(s.clients, req(crm, "RM001", "C0001"))  # type: ignore[arg-type]
+    assert s.audit.find(kind="client_read", ref="C0001")
+    contact_log.start(s.contacts, req(crm, "RM001", "刘洋 电话 例行问候", update_id=5))  # type: ignore[arg-type]
+    contact_log.start(s.contacts, req(crm, "RM001", "刘洋 电话 例行问候", update_id=5))  # type: ignore[arg-type]
+    assert len(s.audit.find(kind="contact", ref="1")) == 1  # a resend is not audited twice
+    assert s.audit.verify().ok
+
+
+def test_audit_cli_verify_and_show(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from bot.cli import cli
+    from bot.settings import get_settings
+
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    trail = AuditTrail(create_store_engine(url))
+    trail.append(kind="answer", actor="RM001", ref="7", payload={"question": "钻石权益", "sources": []})
+    trail.close()
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["audit", "verify"])
+    assert ok.exit_code == 0 and "intact: 1 rows" in ok.output
+    shown = runner.invoke(cli, ["audit", "show", "7"])
+    assert shown.exit_code == 0 and "钻石权益" in shown.output
+    assert runner.invoke(cli, ["audit", "show", "8"]).exit_code != 0
+    _sql(url, "UPDATE audit_chain SET actor = 'X' WHERE id = 1")
+    broken = runner.invoke(cli, ["audit", "verify"])
+    assert broken.exit_code != 0 and "broken at row 1" in broken.output
