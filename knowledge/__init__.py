@@ -4,6 +4,16 @@ grounded answers. Importing this package is cheap; heavy libraries load on first
 from __future__ import annotations
 
 from knowledge.base import BUNDLED_PREFIX, KnowledgeBase
-from knowledge.types import Answer, Citation, Hit, IngestReport, SourceInfo
+from knowledge.types import WEAK_CONFIDENCE, Answer, Citation, ClientFacts, Hit, IngestReport, SourceInfo
 
-__all__ = ["BUNDLED_PREFIX", "Answer", "Citation", "Hit", "IngestReport", "KnowledgeBase", "SourceInfo"]
+__all__ = [
+    "BUNDLED_PREFIX",
+    "WEAK_CONFIDENCE",
+    "Answer",
+    "Citation",
+    "ClientFacts",
+    "Hit",
+    "IngestReport",
+    "KnowledgeBase",
+    "SourceInfo",
+]

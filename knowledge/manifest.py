@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     heading TEXT NOT NULL,
     category TEXT NOT NULL DEFAULT '',
     tokens TEXT NOT NULL,
-    vector BLOB  -- float32 embedding, the local dense index (see KnowledgeBase)
+    vector BLOB,  -- float32 embedding, the local dense index (see KnowledgeBase)
+    authority TEXT NOT NULL DEFAULT ''  -- 本行制度 / 培训材料 / 同业案例 (knowledge.authority)
 );
 CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks (source, ord);
 """
@@ -54,6 +55,7 @@ class StoredChunk:
     category: str
     tokens: tuple[str, ...]
     vector: bytes = b""  # float32 embedding as bytes
+    authority: str = ""  # the document's authority level (knowledge.authority)
 
 
 class Manifest:
@@ -70,6 +72,8 @@ class Manifest:
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
         if "vector" not in columns:  # manifests written before the local dense index existed
             self._conn.execute("ALTER TABLE chunks ADD COLUMN vector BLOB")
+        if "authority" not in columns:  # manifests written before authority levels existed
+            self._conn.execute("ALTER TABLE chunks ADD COLUMN authority TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -95,13 +99,28 @@ class Manifest:
         self, *, source: str, title: str, category: str, content_hash: str, chunks: Iterable[StoredChunk]
     ) -> None:
         rows = [
-            (c.chunk_id, source, c.ord, c.text, c.title, c.heading, c.category, " ".join(c.tokens), c.vector)
+            (
+                c.chunk_id,
+                source,
+                c.ord,
+                c.text,
+                c.title,
+                c.heading,
+                c.category,
+                " ".join(c.tokens),
+                c.vector,
+                c.authority,
+            )
             for c in chunks
         ]
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._transaction() as conn:
             conn.execute("DELETE FROM chunks WHERE source = ?", (source,))
-            conn.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany(
+                "INSERT OR REPLACE INTO chunks (chunk_id, source, ord, text, title, heading, category, tokens, "  # noqa: E501
+                "vector, authority) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
             conn.execute(
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
                 (source, title, category, content_hash, len(rows), now),
@@ -125,12 +144,14 @@ class Manifest:
     def all_chunks(self) -> list[StoredChunk]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT chunk_id, source, ord, text, title, heading, category, tokens, vector FROM chunks "
-                "ORDER BY source, ord"
+                "SELECT chunk_id, source, ord, text, title, heading, category, tokens, vector, authority "
+                "FROM chunks ORDER BY source, ord"
             ).fetchall()
         return [
-            StoredChunk(cid, src, o, text, title, heading, cat, tuple(tokens.split()), vector or b"")
-            for cid, src, o, text, title, heading, cat, tokens, vector in rows
+            StoredChunk(
+                cid, src, o, text, title, heading, cat, tuple(tokens.split()), vector or b"", auth or ""
+            )  # noqa: E501, RUF100
+            for cid, src, o, text, title, heading, cat, tokens, vector, auth in rows
         ]
 
     def version(self) -> int:

@@ -1,10 +1,19 @@
-"""Hybrid retrieval: fusion of the dense and BM25 result lists (normalised scores by default, or reciprocal
-rank fusion), duplicates merged by the caller."""
+"""Stage 2 — retrieve: hybrid search over a snapshot, fusing the dense and BM25 result lists (normalised
+scores by default, or reciprocal rank fusion), duplicates merged."""
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.index import Snapshot, top_cosine
+from knowledge.lexical import search_tokens
+from knowledge.manifest import StoredChunk
+
+logger = logging.getLogger(__name__)
 
 #: RRF constant; small values reward agreement at the very top (our lists are short).
 DEFAULT_RRF_K = 20.0
@@ -64,3 +73,86 @@ def score_fusion(
 def dedupe_key(text: str) -> str:
     """Texts equal up to whitespace are the same passage (e.g. the same FAQ in two files)."""
     return _SPACE.sub("", text)
+
+
+# ---------------------------------------------------------------------------------------- the stage
+#: Stage 2 bounds its cost on long questions: the dense query embeds a bounded prefix (e5's cost grows
+#: with the text, ~4.6 s CPU for 1,000 characters), BM25 reads at most BM25_CHARS and each distinct
+#: token once.
+EMBED_CHARS = 160
+BM25_CHARS = 4000
+MODES = ("hybrid", "bm25", "dense")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A fused retrieval candidate with the raw signals later stages need."""
+
+    chunk: StoredChunk
+    fused: float
+    bm25: float  # raw BM25 score, 0 when BM25 did not return it
+    dense: float  # cosine similarity, 0 when the dense side did not return it
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    candidates: list[Candidate]
+    top_dense: float  # best cosine of the whole dense pool (0 without dense)
+
+
+def retrieve(
+    snap: Snapshot,
+    query: str,
+    *,
+    k: int,
+    mode: str = "hybrid",
+    embed: Callable[[str], list[float]],
+    store_query: Callable[[list[float], int], list[tuple[str, float]]] | None = None,
+    fusion: str = "score",
+    rrf_k: float = DEFAULT_RRF_K,
+    cache_dir: Path | None = None,
+    expand_terms: Sequence[str] = (),
+) -> Retrieved:
+    """Best chunks for `query`, duplicates merged. `expand_terms` are extra BM25 words (synonyms)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    chunks = snap.chunks
+    if not chunks or not query.strip():
+        return Retrieved([], 0.0)
+    pool = max(k * 4, 20)
+    bm25_scores: dict[str, float] = {}
+    dense_scores: dict[str, float] = {}
+    rankings: dict[str, list[str]] = {}
+    if mode in ("hybrid", "bm25"):
+        tokens = list(dict.fromkeys(search_tokens(query[:BM25_CHARS], cache_dir=cache_dir)))
+        tokens += [t for t in expand_terms if t not in tokens]
+        for pos, score in snap.bm25.search(tokens, pool):
+            bm25_scores[chunks[pos].chunk_id] = score
+        rankings["bm25"] = list(bm25_scores)
+    if mode in ("hybrid", "dense"):
+        vector = embed(query[:EMBED_CHARS])
+        if snap.matrix is not None:
+            for pos, sim in top_cosine(snap.matrix, vector, pool):
+                dense_scores[chunks[pos].chunk_id] = sim
+        elif store_query is not None:
+            for chunk_id, sim in store_query(vector, min(pool, len(chunks))):
+                if chunk_id in snap.by_id:  # ignore vectors the manifest does not know (foreign writers)
+                    dense_scores[chunk_id] = sim
+        rankings["dense"] = list(dense_scores)
+    fused = rrf(rankings, k=rrf_k) if fusion == "rrf" else score_fusion(bm25_scores, dense_scores)
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for chunk_id, score in fused:
+        chunk = snap.by_id[chunk_id]
+        key = dedupe_key(chunk.text)
+        if key in seen:
+            continue
+        seen.add(key)
+        if mode == "bm25":
+            score = bm25_scores.get(chunk_id, 0.0)
+        elif mode == "dense":
+            score = dense_scores.get(chunk_id, 0.0)
+        out.append(Candidate(chunk, score, bm25_scores.get(chunk_id, 0.0), dense_scores.get(chunk_id, 0.0)))
+        if len(out) >= k:
+            break
+    return Retrieved(out, max(dense_scores.values(), default=0.0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,21 +49,71 @@ class Citation:
         }
 
 
+#: Below this confidence a grounded answer is "weak": the bot says 依据较弱 and flags the exchange.
+#: Calibrated on bench/answers_eval.jsonl (bench/bench_answers.py): the threshold that separates the
+#: grounded answers judged wrong or partly right from the correct ones.
+WEAK_CONFIDENCE = 0.5
+
+#: Answer kinds (`Answer.composer`).
+COMPOSERS = ("extractive", "rules", "llm", "none")
+#: Direct verdicts (`Answer.verdict`) of yes/no and entitlement questions.
+VERDICTS = ("yes", "no", "not_stated")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFacts:
+    """What an answer may apply the rules to when a question is about one of the RM's clients.
+
+    `aum` is the daily average financial assets in yuan (日均金融资产), None when unknown; `tier` is the
+    CRM tier name (钻石/白金/黄金/潜在, with or without 客户).
+    """
+
+    name: str
+    tier: str
+    aum: Decimal | None = None
+    age: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A composed answer. `grounded` is False when the knowledge base had nothing relevant."""
+    """A composed answer, as structure: the caller decides how to lay out the lead, sources and flags.
+
+    `lead` holds the answer's sentences in order (plain text with `[n]` markers); `lead[0]` is the direct
+    reply ("可以。", "不可以：…", "资料未规定…", "白金客户（…）。"). `grounded` is False when the knowledge
+    base does not settle the question. `warnings` are Chinese labels raised by the check stage on the
+    answer and its evidence (e.g. "承诺收益"); an answer with warnings must not be passed on as it is.
+    """
 
     question: str
-    answer: str
+    lead: tuple[str, ...]
     citations: tuple[Citation, ...]
     grounded: bool
-    composer: str = "extractive"  # or "llm"
+    confidence: float = 0.0
+    composer: str = "extractive"
+    verdict: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def answer(self) -> str:
+        """The plain answer text (no source list)."""
+        return "".join(self.lead)
+
+    @property
+    def weak(self) -> bool:
+        """Grounded, but with a confidence below the calibrated threshold."""
+        return self.grounded and self.confidence < WEAK_CONFIDENCE
 
     def to_dict(self) -> dict[str, object]:
         return {
             "answer": self.answer,
+            "lead": list(self.lead),
             "citations": [c.to_dict() for c in self.citations],
             "grounded": self.grounded,
+            "confidence": round(self.confidence, 3),
+            "verdict": self.verdict,
+            "composer": self.composer,
+            "weak": self.weak,
+            "warnings": list(self.warnings),
         }
 
 

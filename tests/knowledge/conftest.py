@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,7 @@ class FakeEmbeddings(Embeddings):
 
 
 class ScriptedChatModel(BaseChatModel):
-    """Replies from a script: a str is returned, an Exception raised, a float slept before the next item."""
+    """Replies from a script: a str is returned, an Exception raised (e.g. the client's timeout error)."""
 
     script: list[Any] = []  # noqa: RUF012 (pydantic field: copied per instance)
     prompts: list[list[BaseMessage]] = []  # noqa: RUF012
@@ -74,9 +73,6 @@ class ScriptedChatModel(BaseChatModel):
         self.prompts.append(list(messages))
         while self.script:
             item = self.script.pop(0)
-            if isinstance(item, float):
-                time.sleep(item)
-                continue
             if isinstance(item, Exception):
                 raise item
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=str(item)))])

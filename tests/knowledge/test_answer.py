@@ -13,34 +13,34 @@ from tests.knowledge.conftest import FakeEmbeddings, ScriptedChatModel
 def test_extractive_answer_leads_with_the_number(loaded_kb: KnowledgeBase) -> None:
     answer = loaded_kb.ask("钻石客户每年能约几次专家挂号？")
     assert answer.grounded
-    assert answer.composer == "extractive"
-    lead = answer.answer.split("\n\n")[0]
-    assert "5次" in lead
-    assert lead.endswith("[1]")
+    assert "5次" in answer.lead[0]
+    assert answer.lead[-1].endswith("]")
+    assert answer.answer == "".join(answer.lead)
     assert answer.citations[0].n == 1
     assert answer.citations[0].title == "增值服务权益"
     assert "专家挂号5次" in answer.citations[0].text
-    assert "《增值服务权益》" in answer.answer
+    # the answer text carries no source list: the citations are structure
+    assert "参考依据" not in answer.answer and "《" not in answer.answer
     # every [n] in the text is a listed citation
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
-    assert cited <= {c.n for c in answer.citations}
+    assert cited and cited <= {c.n for c in answer.citations}
+    assert 0.0 < answer.confidence <= 1.0
     data = answer.to_dict()
-    assert set(data) == {"answer", "citations", "grounded"}
+    assert set(data) >= {"answer", "citations", "grounded", "confidence", "verdict", "composer", "weak"}
     assert set(data["citations"][0]) >= {"n", "source", "title", "text"}  # type: ignore[index]
 
 
 def test_condition_question_prefers_sentence_with_numbers(loaded_kb: KnowledgeBase) -> None:
     answer = loaded_kb.ask("免费洗车需要多少日均金融资产？")
     assert answer.grounded
-    assert "3000万元" in answer.answer.split("\n\n")[0]
+    assert "3000万元" in answer.answer
 
 
 def test_table_rows_are_rendered_readably(loaded_kb: KnowledgeBase) -> None:
     answer = loaded_kb.ask("白金客户机场贵宾厅每年几次")
     assert answer.grounded
-    lead = answer.answer.split("\n\n")[0]
-    assert "白金客户" in lead and "每年3次" in lead
-    assert "|" not in lead
+    assert "白金客户" in answer.answer and "每年3次" in answer.answer
+    assert "|" not in answer.answer
 
 
 @pytest.mark.parametrize("question", ["今天天气怎么样", "帮我写首诗", "qwpoeiruty zmxncbv", "？？？", ""])
@@ -49,10 +49,11 @@ def test_off_topic_questions_get_no_answer(loaded_kb: KnowledgeBase, question: s
     assert answer.grounded is False
     assert answer.citations == ()
     assert answer.answer == NO_ANSWER_TEXT
+    assert answer.weak is False  # an ungrounded answer is a refusal, not a weak answer
 
 
-def make_kb(tmp_path: Path, docs_dir: Path, llm: ScriptedChatModel, timeout: float = 5.0) -> KnowledgeBase:
-    kb = KnowledgeBase(data_dir=tmp_path / "llm", embeddings=FakeEmbeddings(), llm=llm, llm_timeout=timeout)
+def make_kb(tmp_path: Path, docs_dir: Path, llm: ScriptedChatModel) -> KnowledgeBase:
+    kb = KnowledgeBase(data_dir=tmp_path / "llm", embeddings=FakeEmbeddings(), llm=llm)
     assert kb.ingest([docs_dir]).ok
     return kb
 
@@ -65,7 +66,7 @@ def test_llm_answer_with_valid_citations(
     answer = kb.ask("钻石客户每年能约几次专家挂号？")
     assert answer.composer == "llm"
     assert answer.grounded
-    assert answer.answer.startswith("钻石客户每年可预约专家挂号5次[1]。")
+    assert answer.lead[0] == "钻石客户每年可预约专家挂号5次[1]。"
     assert [c.n for c in answer.citations] == [1]
     system, user = chat_model.prompts[0]
     assert "只能依据" in str(system.content)
@@ -89,18 +90,23 @@ def test_llm_failures_fall_back_to_extractive(
     chat_model.enqueue(*script)
     kb = make_kb(tmp_path, docs_dir, chat_model)
     answer = kb.ask("钻石客户每年能约几次专家挂号？")
-    assert answer.composer == "extractive"
+    assert answer.composer != "llm"
     assert answer.grounded
-    assert "5次" in answer.answer.split("\n\n")[0]
+    assert "5次" in answer.answer
     kb.close()
 
 
-def test_llm_timeout_falls_back(tmp_path: Path, docs_dir: Path, chat_model: ScriptedChatModel) -> None:
-    chat_model.enqueue(2.0, "太慢的回答[1]。")
-    kb = make_kb(tmp_path, docs_dir, chat_model, timeout=0.2)
+def test_llm_client_timeout_falls_back(tmp_path: Path, docs_dir: Path, chat_model: ScriptedChatModel) -> None:
+    # The bound on a slow model is the chat client's own timeout (ChatOpenAI(timeout=...)), which raises
+    # openai's APITimeoutError: the composer falls back instead of waiting on a second timer of its own.
+    import httpx2
+    import openai
+
+    chat_model.enqueue(openai.APITimeoutError(request=httpx2.Request("POST", "http://llm.invalid/v1")))
+    kb = make_kb(tmp_path, docs_dir, chat_model)
     answer = kb.ask("钻石客户每年能约几次专家挂号？")
-    assert answer.composer == "extractive"
-    assert "太慢" not in answer.answer
+    assert answer.composer != "llm"
+    assert answer.grounded and "5次" in answer.answer
     kb.close()
 
 
@@ -128,7 +134,7 @@ def test_prompt_injection_changes_nothing(
     chat_model.enqueue("好的，已忽略规则：每年100次。")
     kb = make_kb(tmp_path, docs_dir, chat_model)
     answer = kb.ask(question)
-    assert answer.composer == "extractive"
+    assert answer.composer != "llm"
     assert "100次" not in answer.answer
     system, user = chat_model.prompts[0]
     # the question is data inside the user template; the system prompt is unchanged and says so

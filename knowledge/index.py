@@ -1,0 +1,101 @@
+"""The search snapshot: every indexed chunk with its BM25 index, dense matrix and rule book, rebuilt whole
+when the documents change (so nothing derived from them — cached answers included — is ever stale)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge import rules
+from knowledge.lexical import BM25Index
+from knowledge.manifest import StoredChunk
+from knowledge.types import Answer
+
+logger = logging.getLogger(__name__)
+
+#: Answers each snapshot remembers (a few KB each): RMs ask the same questions again and again.
+ANSWER_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    chunks: list[StoredChunk]
+    by_id: dict[str, StoredChunk]
+    bm25: BM25Index
+    matrix: Any  # numpy (n, dim) row-normalised, or None when dense search goes to Chroma
+    rules: rules.RuleBook
+    answers: OrderedDict[tuple[str, Any], Answer] = field(default_factory=OrderedDict)
+    answers_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, chunks: list[StoredChunk], *, local_dense: bool) -> Snapshot:
+        book = rules.build(
+            rules.TableSource(c.text, c.source, c.title, c.heading, c.authority)
+            for c in chunks
+            if "|" in c.text  # noqa: E501, RUF100
+        )
+        return cls(
+            chunks=chunks,
+            by_id={c.chunk_id: c for c in chunks},
+            bm25=BM25Index([c.tokens for c in chunks]),
+            matrix=dense_matrix(chunks) if local_dense else None,
+            rules=book,
+        )
+
+    def cached(self, key: tuple[str, Any]) -> Answer | None:
+        with self.answers_lock:
+            found = self.answers.get(key)
+            if found is not None:
+                self.answers.move_to_end(key)
+            return found
+
+    def remember(self, key: tuple[str, Any], answer: Answer) -> None:
+        with self.answers_lock:
+            self.answers[key] = answer
+            while len(self.answers) > ANSWER_CACHE_SIZE:
+                self.answers.popitem(last=False)
+
+    def forget_answers(self) -> None:
+        with self.answers_lock:
+            self.answers.clear()
+
+
+def dense_matrix(chunks: Sequence[StoredChunk]) -> Any:
+    """Row-normalised float32 matrix of the chunk vectors (a chunk without a vector gets zeros)."""
+    import numpy as np
+
+    dims = {len(c.vector) for c in chunks if c.vector}
+    if not dims:
+        return None
+    if len(dims) > 1:
+        logger.warning("stored vectors have different sizes; re-ingest the knowledge base")
+    width = max(dims) // 4
+    matrix = np.zeros((len(chunks), width), dtype=np.float32)
+    missing = 0
+    for i, c in enumerate(chunks):
+        if len(c.vector) == width * 4:
+            matrix[i] = np.frombuffer(c.vector, dtype=np.float32)
+        else:
+            missing += 1
+    if missing:
+        logger.warning("%d chunks have no stored vector; re-ingest their sources", missing)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms
+
+
+def top_cosine(matrix: Any, vector: Sequence[float], k: int) -> list[tuple[int, float]]:
+    import numpy as np
+
+    q = np.asarray(vector, dtype=np.float32)
+    if q.shape[0] != matrix.shape[1]:
+        raise ValueError("query vector size differs from the stored vectors; re-ingest the knowledge base")
+    q /= np.linalg.norm(q) or 1.0
+    sims = matrix @ q
+    k = min(k, len(sims))
+    top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+    return sorted(((int(i), float(sims[i])) for i in top), key=lambda x: -x[1])

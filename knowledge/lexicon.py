@@ -1,0 +1,196 @@
+"""Small domain vocabulary the answer stages share: tier names, synonym groups, modal markers.
+
+RMs ask "能告诉吗" where the rule says "不得泄露", "送礼物" where it says "礼品": the synonym groups let the
+question meet the rule's own words (query expansion for BM25, and the action check of yes/no questions).
+Kept deliberately short and explicit; extend a group when the evaluation shows a miss.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import cache
+
+logger = logging.getLogger(__name__)
+
+#: The bank's tiers, highest first (names as the CRM and the corpus write them, without 客户).
+TIERS = ("钻石", "白金", "黄金", "潜在")
+#: Tiers that are private-bank clients (潜在 has not reached the entry threshold).
+PB_TIERS = ("钻石", "白金", "黄金")
+#: Words meaning "every private-bank client" in rule tables and questions.
+PB_WORDS = ("私人银行客户", "私行客户", "贵宾客户", "私人银行卡", "私行卡")
+
+_TIER_PATTERN = re.compile(r"(钻石|白金|黄金|潜在)(?:客户|级|卡|等级|会员)?")
+
+
+def tiers_in(text: str) -> tuple[str, ...]:
+    """Tier names mentioned in `text`, in order of first mention, without duplicates."""
+    return tuple(dict.fromkeys(m.group(1) for m in _TIER_PATTERN.finditer(text)))
+
+
+# One group per line: words a question may use for the same concept. The first word names the group.
+_GROUPS_TEXT = """
+泄露 告诉 透露 告知 外泄 说出 讲给 外传 透漏 发给 转给 提供给 给别人 分享
+财务信息 资产 资产情况 存款 余额 财务状况 账户信息 持仓
+个人信息 客户信息 资料 客户资料 隐私 身份信息 电话号码 名单
+礼品 礼物 红包 礼金 购物卡 好处费
+收受 收 收下 接受 拿
+推销 推产品 卖产品 硬推 推销产品 介绍产品 推荐产品
+承诺 保证 打包票 担保
+回访 拜访 走访
+联系 沟通 联络 打电话 电话
+投诉 抱怨 不满 告状
+开户 开立账户 开账户
+政要 官员 政府高级官员 PEP 政治公众人物
+黑名单 制裁名单
+着装 穿 衣服 打扮 仪表 形象
+生日 过生日 生日祝福
+节日 过节 春节 中秋 节假日
+考核 业绩 指标 KPI
+追责 处罚 处分 问责 惩罚
+风险评估 风险测评 测评
+洗钱 反洗钱 AML
+尽职调查 尽调 KYC 身份验证 核实身份
+门槛 起点 准入 标准 要求
+等级 级别 档次
+体检 检查身体
+"""
+
+
+@cache
+def _groups() -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(line.split()) for line in _GROUPS_TEXT.strip().splitlines() if line.strip())
+
+
+@cache
+def _by_word() -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for group in _groups():
+        for word in group:
+            out.setdefault(word.lower(), group)
+    return out
+
+
+def synonyms(word: str) -> tuple[str, ...]:
+    """The word's group (itself first), or just the word."""
+    group = _by_word().get(word.lower())
+    if group is None:
+        return (word,)
+    return (word, *(w for w in group if w != word))
+
+
+def expand(words: list[str]) -> list[str]:
+    """Words plus their synonyms, each once (for BM25 query expansion)."""
+    out: dict[str, None] = {}
+    for word in words:
+        for w in synonyms(word):
+            out.setdefault(w, None)
+    return list(out)
+
+
+#: Words that carry no topic of their own in a question about our rules.
+GENERIC_WORDS = frozenset(
+    [
+        "客户",
+        "银行",
+        "本行",
+        "私人银行",
+        "私行",
+        "客户经理",
+        "经理",
+        "我们",
+        "我",
+        "你",
+        "他",
+        "她",
+        "他们",
+        "人",
+        "时候",
+        "情况",
+        "问题",
+        "方面",
+        "东西",
+        "事情",
+        "可以",
+        "能",
+        "能够",
+        "吗",
+        "呢",
+        "吧",
+        "么",
+        "行",
+        "不行",
+        "是否",
+        "一下",
+        "请问",
+        "想",
+        "想要",
+        "打算",
+        "现在",
+        "已经",
+        "一般",
+        "平时",
+        "还",
+        "这种",
+        "那种",
+        "一位",
+        "这位",
+        "那位",
+        "这个",
+        "那个",
+        "什么",
+        "怎么",
+        "怎样",
+        "如何",
+        "多少",
+        "几",
+        "哪些",
+        "哪个",
+        "哪",
+        "要",
+        "需要",
+        "应该",
+        "得",
+        "会",
+        "有",
+        "没有",
+        "算",
+        "是",
+        "属于",
+        "等级",
+        "级别",
+        "每年",
+        "一年",
+        "次",
+        "几次",
+        "多久",
+        "规定",
+        "要求",
+        "知识库",
+        "资料",
+        "日均",
+        "金融资产",
+        "资产",
+        "万",
+        "元",
+        "钻石",
+        "白金",
+        "黄金",
+        "潜在",
+        "钻石客户",
+        "白金客户",
+        "黄金客户",
+        "潜在客户",
+        "私人银行客户",
+        "私行客户",
+        "高净值",
+        "享受",
+        "享有",
+    ]  # noqa: E501, RUF100
+)
+
+#: Markers before an action that forbid it / allow or require it (the rule's own modal words).
+PROHIBIT = ("不得", "禁止", "严禁", "不准", "不允许", "不能", "不可以", "不可", "切勿", "杜绝")
+DISCOURAGE = ("不要", "不宜", "不应", "不应当", "避免", "不提倡")
+PERMIT = ("可以", "可", "能够", "能", "有权", "即可", "允许", "享有", "享受")
+REQUIRE = ("必须", "应当", "应该", "应", "须", "需要", "需", "要", "负责")

@@ -1,0 +1,146 @@
+"""Stage 1 — understand the question: its type, the slot it asks for, and who it is about.
+
+Plain rules over the text (no model): RMs' questions are short and formulaic ("能…吗", "几次", "算什么等级"),
+and every decision here must be explainable to a trainer. Long questions are capped here (see MAX_CHARS).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from knowledge.amounts import parse_amounts
+from knowledge.lexicon import tiers_in
+from knowledge.types import ClientFacts
+
+logger = logging.getLogger(__name__)
+
+#: Question kinds.
+AMOUNT, YES_NO, LIST, PROCEDURE, DEFINITION, OTHER = (
+    "amount",
+    "yes_no",
+    "list",
+    "procedure",
+    "definition",
+    "other",
+)  # noqa: E501, RUF100
+#: Everything past this is ignored by the understanding rules (they look for short patterns).
+MAX_CHARS = 300
+
+_SPACE = re.compile(r"\s+")
+# Slot patterns, first match wins; the slot names what the answer must contain.
+_SLOTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("gap", re.compile(r"差多少|还差|还要(?:存|加|再)|再存多少|再加多少|多少才能|升(?:到|为|级)")),
+    (
+        "tier",
+        re.compile(
+            r"(?:算|是|属于|归为|归|划为|评为|列为)(?:什么|哪个|哪一?|几)(?:等级|级别|级|档|类|客户)|什么等级|哪个等级|什么级别|哪一级|哪级"
+        ),
+    ),  # noqa: E501, RUF100
+    (
+        "threshold",
+        re.compile(
+            r"门槛|准入|起点|多少(?:资产|钱|万)?才(?:能|算|够|可以)|要多少(?:资产|钱)|需要多少(?:资产|钱)?|标准是|什么标准|多少资产"
+        ),
+    ),  # noqa: E501, RUF100
+    ("count", re.compile(r"几次|多少次|次数|几回|几个|多少个|限几")),
+    ("discount", re.compile(r"几折|折扣|打折|优惠多少|多少折")),
+    ("frequency", re.compile(r"多久|多长时间|多少天|几天|频率|多频繁|每隔|隔多久|周期")),
+    ("price", re.compile(r"多少钱|收费|费用|收钱|价值多少|值多少|手续费")),
+    ("place", re.compile(r"哪里|哪儿|哪家|在哪|什么地方|哪个(?:医院|机场|休息室|地方)")),
+    ("condition", re.compile(r"什么条件|条件是|满足什么|哪些条件|什么要求|要求是|什么客户(?:能|可以|才)")),
+    ("who", re.compile(r"谁|哪个部门|找谁|哪些客户|什么客户")),
+    ("when", re.compile(r"什么时候|何时|哪天|多会")),
+)
+_YES_NO = re.compile(
+    r"(?:能|可以|可|行|允许|得|要|需要|应该|必须|会|算|是|有)(?:吗|么|嘛)[？?。！!\s]*$"
+    r"|吗[？?。！!\s]*$|能不能|可不可以|可否|是否|行不行|要不要|需不需要|该不该|有没有|算不算|是不是|会不会|准不准"
+)
+_LIST = re.compile(r"哪些|哪几|包括什么|包含什么|有什么|有啥|分为|分成|几类|几种|几个方面|几部分|几步")
+_PROCEDURE = re.compile(r"怎么|如何|怎样|流程|步骤|办法|咋|做法|处理")
+_DEFINITION = re.compile(r"是什么|什么是|指什么|什么意思|是指|含义|定义|是谁|啥是|干什么的|是啥")
+# The modal of a yes/no question, then the action it asks about ("能收吗" → 收).
+_ACTION = re.compile(
+    r"(?:能不能|可不可以|可以|可否|是否可以|是否能|能否|能|允许|要不要|需不需要|需要|应不应该|应该|该不该|必须|得)"
+    r"(?P<action>[^，,。？?！!吗么嘛]{1,16}?)(?:吗|么|嘛|[？?。！!]|$)"
+)
+_ACTION_BEFORE = re.compile(
+    r"(?P<action>[^，,。？?！!]{1,12}?)(?:行吗|可以吗|行不行|可不可以|合适吗|好吗|违规吗|允许吗|合规吗)"
+)  # noqa: E501, RUF100
+_PEER_BANK = re.compile(
+    r"招商|招行|中信|瑞银|UBS|花旗|工商银行|工行|交通银行|交行|同业|其他银行|别的银行|外资银行"
+)  # noqa: E501, RUF100
+_REQUIRE_MODAL = re.compile(r"要不要|需不需要|需要|应该|应不应该|该不该|必须|得")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What the later stages need to know about a question."""
+
+    text: str  # whitespace-normalised, full length (retrieval caps it itself)
+    kind: str
+    slot: str | None  # see _SLOTS
+    tiers: tuple[str, ...]  # tiers named in the question (钻石 …), without 客户
+    amount: Decimal | None  # the first money amount named (yuan)
+    client: ClientFacts | None
+    action: str  # the action a yes/no question asks about ("收", "告诉"), "" otherwise
+    asks_requirement: bool  # "要不要/需要…吗" (answer 需要/不需要) rather than "能…吗" (可以/不可以)
+    peer_bank: bool  # names another bank: case studies are then the right source
+
+    @property
+    def subject_tier(self) -> str | None:
+        """The tier the question is about: the client's, else the only tier it names."""
+        if self.client is not None and self.client.tier:
+            return self.client.tier.removesuffix("客户")
+        return self.tiers[0] if len(self.tiers) == 1 else None
+
+    @property
+    def subject_amount(self) -> Decimal | None:
+        if self.client is not None and self.client.aum is not None:
+            return Decimal(self.client.aum)
+        return self.amount
+
+
+def understand(text: str, client: ClientFacts | None = None) -> Question:
+    """Classify `text` (any length; only its first MAX_CHARS characters are read)."""
+    full = _SPACE.sub(" ", text).strip()
+    head = full[:MAX_CHARS]
+    slot = next((name for name, pattern in _SLOTS if pattern.search(head)), None)
+    amounts = parse_amounts(head)
+    action = _action(head)
+    if slot in ("tier", "threshold", "gap", "count", "price") and not action:
+        kind = AMOUNT
+    elif _YES_NO.search(head) or action:
+        kind = YES_NO
+    elif slot is not None and slot not in ("place", "who", "when", "condition"):
+        kind = AMOUNT
+    elif _LIST.search(head):
+        kind = LIST
+    elif _DEFINITION.search(head):
+        kind = DEFINITION
+    elif _PROCEDURE.search(head):
+        kind = PROCEDURE
+    else:
+        kind = OTHER
+    return Question(
+        text=full,
+        kind=kind,
+        slot=slot,
+        tiers=tiers_in(head),
+        amount=amounts[0] if amounts else None,
+        client=client,
+        action=action if kind == YES_NO else "",
+        asks_requirement=bool(_REQUIRE_MODAL.search(head)),
+        peer_bank=bool(_PEER_BANK.search(head)),
+    )
+
+
+def _action(text: str) -> str:
+    m = _ACTION.search(text) or _ACTION_BEFORE.search(text)
+    if m is None:
+        return ""
+    action = m.group("action").strip()
+    # "就推产品" / "直接告诉" : leading adverbs are not the action.
+    return re.sub(r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|一上来就|一开始就)+", "", action)

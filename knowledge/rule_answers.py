@@ -1,0 +1,252 @@
+"""Stage 4a — compose from the rule book: questions that need a lookup or arithmetic.
+
+"日均4000万算什么等级", "日均2000万能免费洗车吗", "白金客户专家号几次", "还差多少到钻石", "张伟能约几次专家号"
+are answered by applying the rule tables (`knowledge.rules`) to the tier/amount/client of the question,
+never by quoting the nearest sentence. Returns None when the rule book does not cover the question; the
+retrieval path answers it then.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from knowledge import question as q_mod
+from knowledge.amounts import format_amount
+from knowledge.lexicon import PB_TIERS
+from knowledge.question import Question
+from knowledge.rules import Entitlement, RuleBook, RuleSource, TierRule
+from knowledge.types import Answer, Citation
+
+logger = logging.getLogger(__name__)
+
+CONFIRM = "请向分行私人银行部门确认"
+# Slots an entitlement lookup answers; "where/when/who" questions go to the documents' text.
+_ENTITLEMENT_SLOTS = (None, "count", "discount", "condition", "price", "threshold", "frequency")
+
+
+@dataclass(frozen=True, slots=True)
+class _Status:
+    verdict: str  # yes / no / not_stated / depends
+    reason: str  # why, for the lead ("日均2000万元未达到")
+
+
+class _Citations:
+    """Numbers rule sources in order of first use."""
+
+    def __init__(self) -> None:
+        self.items: list[RuleSource] = []
+
+    def n(self, cite: RuleSource) -> int:
+        for i, c in enumerate(self.items, start=1):
+            if c == cite:
+                return i
+        self.items.append(cite)
+        return len(self.items)
+
+    def out(self) -> tuple[Citation, ...]:
+        return tuple(
+            Citation(n=i, source=c.source, title=c.title, text=c.text, heading=c.heading)
+            for i, c in enumerate(self.items, start=1)
+        )
+
+
+def answer(q: Question, book: RuleBook) -> Answer | None:
+    """The rule-book answer to `q`, or None when the rules do not cover it."""
+    if not book:
+        return None
+    if q.kind in (q_mod.PROCEDURE, q_mod.DEFINITION) and q.slot is None:
+        return None
+    amount = q.subject_amount
+    if q.slot == "gap" and amount is not None and q.tiers and book.tiers:
+        return _gap(q, book, amount)
+    matches = book.matching(q.text)
+    if (
+        matches
+        and q.slot in _ENTITLEMENT_SLOTS
+        and (q.kind == q_mod.YES_NO or q.slot is not None or q.subject_tier or amount is not None)
+    ):
+        return _entitlement(q, book, matches)
+    if matches:
+        return None
+    if q.slot == "tier" and amount is not None and book.tiers:
+        return _tier_of(q, book, amount)
+    if q.slot == "threshold" and not q.peer_bank and book.tiers and q.client is None:
+        if len(q.tiers) == 1 and book.tier(q.tiers[0]) is not None:
+            return _tier_range(q, book.tier(q.tiers[0]))  # type: ignore[arg-type]
+        if not q.tiers and any(w in q.text for w in ("准入", "门槛", "私人银行客户", "私行客户")):
+            entry = book.entry_threshold()
+            if entry is not None:
+                return _entry(q, entry)
+    return None
+
+
+def _done(q: Question, lead: list[str], cites: _Citations, verdict: str | None) -> Answer:
+    return Answer(
+        question=q.text,
+        lead=tuple(lead),
+        citations=cites.out(),
+        grounded=True,
+        composer="rules",
+        verdict=verdict,
+    )
+
+
+def _gap(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
+    target = book.tier(q.tiers[-1])
+    if target is None:
+        return None
+    cites = _Citations()
+    n = cites.n(target.cite)
+    if amount >= target.range.low:
+        first = f"已达到：日均{format_amount(amount)}已满足{target.tier}客户标准（{target.range.describe()}）。[{n}]"  # noqa: E501
+    else:
+        gap = target.range.low - amount
+        first = (
+            f"还差{format_amount(gap)}：{target.tier}客户需日均金融资产{format_amount(target.range.low)}及以上，"
+            f"目前日均{format_amount(amount)}。[{n}]"
+        )
+    return _done(q, [first], cites, None)
+
+
+def _tier_of(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
+    rule = book.tier_of(amount)
+    if rule is None:
+        return None
+    cites = _Citations()
+    n = cites.n(rule.cite)
+    lead = [f"{rule.tier}客户（日均金融资产{rule.range.describe()}）。"]
+    lead.append(
+        f"日均{format_amount(amount)}在{rule.range.describe()}区间，按本行客户等级标准为{rule.tier}客户。[{n}]"
+    )
+    if rule.tier not in PB_TIERS:
+        entry = book.entry_threshold()
+        if entry is not None:
+            m = cites.n(entry.cite)
+            lead.append(f"尚未达到私人银行准入门槛（日均{format_amount(entry.range.low)}）。[{m}]")
+    return _done(q, lead, cites, None)
+
+
+def _tier_range(q: Question, rule: TierRule) -> Answer:
+    cites = _Citations()
+    n = cites.n(rule.cite)
+    return _done(q, [f"{rule.tier}客户的标准是日均金融资产{rule.range.describe()}元。[{n}]"], cites, None)
+
+
+def _entry(q: Question, entry: TierRule) -> Answer:
+    cites = _Citations()
+    n = cites.n(entry.cite)
+    text = (
+        f"本行私人银行准入门槛为日均金融资产{format_amount(entry.range.low)}，"
+        f"达到即可成为私人银行客户（{entry.tier}客户起）。[{n}]"
+    )
+    return _done(q, [text], cites, None)
+
+
+def _status(e: Entitlement, tier: str | None, amount: Decimal | None, book: RuleBook) -> _Status:
+    """Whether the rule gives `e` to a client of this tier / amount."""
+    if tier is None and amount is not None:
+        found = book.tier_of(amount)
+        tier = found.tier if found else None
+    if tier is None:
+        return _Status("depends", "")
+    if tier not in e.tiers:
+        if tier not in PB_TIERS:
+            entry = book.entry_threshold()
+            threshold = f"（日均{format_amount(entry.range.low)}）" if entry else ""
+            return _Status("no", f"{tier}客户尚未达到私人银行准入门槛{threshold}")
+        if e.others_not_stated:
+            return _Status("not_stated", "")
+        return _Status("no", f"{e.benefit}仅适用于{e.who()}")
+    if e.asset is None:
+        return _Status("yes", "")
+    if amount is not None:
+        if amount >= e.asset.low:
+            return _Status("yes", f"日均{format_amount(amount)}满足{e.asset_text}的条件")
+        return _Status("no", f"需{e.asset_text}，日均{format_amount(amount)}未达到")
+    rule = book.tier(tier)
+    if rule is None:
+        return _Status("depends", "")
+    if rule.range.low >= e.asset.low:
+        return _Status("yes", f"{tier}客户（{rule.range.describe()}）均满足{e.asset_text}的条件")
+    if rule.range.high is not None and rule.range.high <= e.asset.low:
+        return _Status("no", f"需{e.asset_text}，{tier}客户（{rule.range.describe()}）达不到")
+    return _Status("depends", f"{tier}客户中{e.asset_text}的可以享受")
+
+
+def _rule_sentence(e: Entitlement, n: int) -> str:
+    condition = f"（{e.condition}）" if e.condition else ""
+    return f"按本行规定，{e.benefit}适用于{e.who()}{condition}：{e.value}。[{n}]"
+
+
+def _subject(q: Question, tier: str | None, used_amount: bool) -> str:
+    """The prefix naming the client facts used ("张伟为钻石客户："), or ""."""
+    c = q.client
+    if c is None:
+        return ""
+    if used_amount and c.aum is not None:
+        return f"{c.name}日均金融资产{format_amount(Decimal(c.aum))}（{tier or c.tier}客户）："
+    return f"{c.name}为{(tier or c.tier).removesuffix('客户')}客户："
+
+
+def _pick(q: Question, matches: list[tuple[Entitlement, int]]) -> Entitlement:
+    best = matches[0][1]
+    top = [e for e, length in matches if length == best]
+    if q.slot == "discount":
+        top = [e for e in top if "折" in e.value] or top
+    elif q.slot == "count":
+        top = [e for e in top if "次" in e.value] or top
+    return top[0]
+
+
+def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, int]]) -> Answer:
+    e = _pick(q, matches)
+    tier = q.subject_tier
+    amount = q.subject_amount
+    if tier is None and amount is not None:
+        found = book.tier_of(amount)
+        tier = found.tier if found else None
+    st = _status(e, tier, amount, book)
+    cites = _Citations()
+    n = cites.n(e.cite)
+    prefix = _subject(q, tier, used_amount=e.asset is not None and amount is not None)
+    who = (
+        prefix.rstrip("：") if prefix else (f"日均{format_amount(amount)}的客户" if amount else f"{tier}客户")
+    )  # noqa: E501, RUF100
+    lead: list[str]
+    verdict: str | None
+    if st.verdict == "yes":
+        verdict = "yes"
+        if q.kind == q_mod.YES_NO:
+            yes = "需要。" if q.asks_requirement and not prefix else "可以。"
+            lead = [prefix + yes, _rule_sentence(e, n)]
+            if st.reason:
+                lead.append(st.reason + "。")
+        else:
+            lead = [f"{prefix or who}可享受{e.benefit}：{e.value}。[{n}]", _rule_sentence(e, n)]
+    elif st.verdict == "no":
+        verdict = "no"
+        lead = [f"{prefix}不可以：{st.reason}。[{n}]", _rule_sentence(e, n)]
+        if not e.others.startswith("不享有") or "（" in e.others:
+            lead.append(e.others.removeprefix("不享有").strip("（）") + "。")
+    elif st.verdict == "not_stated":
+        verdict = "not_stated"
+        lead = [
+            f"{prefix}资料未规定{tier}客户的{e.benefit}（仅列明{e.who()}{e.value}），{CONFIRM}。[{n}]",
+        ]
+    else:
+        verdict = None
+        lead = [_rule_sentence(e, n)]
+        if st.reason:
+            lead.append(st.reason + "。")
+    if verdict in ("no", "not_stated") or (verdict is None and q.kind == q_mod.YES_NO):
+        # Related rules the client does get ("不能免费洗车，但洗车六折").
+        for other, _ in matches:
+            if other is e or _status(other, tier, amount, book).verdict != "yes":
+                continue
+            m = cites.n(other.cite)
+            condition = f"（{other.condition}）" if other.condition else ""
+            lead.append(f"可享受{other.benefit}{condition}：{other.value}。[{m}]")
+            break
+    return _done(q, [s for s in lead if s.strip("。")], cites, verdict)
