@@ -42,7 +42,6 @@ _SURNAME_READINGS: dict[str, str] = {
     "洗": "xian",
 }
 
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD_RE = re.compile(r"[a-z0-9]+")
 
 
@@ -86,10 +85,6 @@ def name_terms(name: str) -> set[str]:
     return terms
 
 
-def has_cjk(value: str) -> bool:
-    return bool(_CJK_RE.search(value))
-
-
 def pinyin_query(query: str) -> str | None:
     """`"Zhang Wei"`, `"zhang'wei"` → "zhangwei"; None when the query is not pure latin letters."""
     compact = re.sub(r"[\s'’·-]+", "", normalize_text(query).lower())
@@ -112,7 +107,6 @@ __all__ = [
     "MAX_TERM_LEN",
     "PinyinKeys",
     "escape_like",
-    "has_cjk",
     "name_terms",
     "normalize_text",
     "pinyin_keys",

@@ -784,9 +784,6 @@ class _Statements:
             return stmt.where(rm_code.in_(bindparam("codes", expanding=True)))
         return stmt
 
-    def search(self, key: str, scoped: str) -> Select[Any]:
-        return self._search[(key, scoped)]
-
 
 class _Values:
     """Attribute access over a dict, so a just-inserted row converts like a fetched one."""
@@ -990,10 +987,6 @@ def _count_clients(session: Session, rm_code: str) -> int:
     return (
         session.scalar(select(func.count()).select_from(ClientRow).where(ClientRow.rm_code == rm_code)) or 0
     )
-
-
-def _contact_by_key(session: Session, key: str) -> ContactRow | None:
-    return session.scalars(select(ContactRow).where(ContactRow.idempotency_key == key)).first()
 
 
 def _idempotent_hit(existing: Any, client_id: str) -> ContactRecord:
