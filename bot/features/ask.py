@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -226,7 +227,7 @@ def render_answer(result: AskResult) -> Reply:
         for cit in ans.citations:
             where = f"《{cit.title}》" + (f" · {cit.heading}" if cit.heading else "")
             lines.append(f"[{cit.n}] {esc(where)}")
-            quote = clip(cit.text, EXCERPT_CHARS)
+            quote = clip(_plain_quote(cit.text), EXCERPT_CHARS)
             if quote:
                 lines.append(f"<i>“{esc(quote)}”</i>")
     if result.answer_flags:
@@ -247,6 +248,15 @@ def render_answer(result: AskResult) -> Reply:
             ),
         )
     return Reply("\n".join(lines).strip(), keyboard)
+
+
+def _plain_quote(text: str) -> str:
+    """A quoted Markdown table reads as cells, not pipes and dashes."""
+    if "|" not in text:
+        return text
+    rows = [line for line in text.splitlines() if not re.fullmatch(r"[\s|:-]*", line)]
+    cells = [" · ".join(c.strip() for c in row.strip().strip("|").split("|") if c.strip()) for row in rows]
+    return "；".join(c for c in cells if c)
 
 
 def feedback_ack(value: str) -> str:

@@ -122,3 +122,9 @@ def test_ambiguous_client_mention_asks_which_one_first(services: Services, crm: 
     ask.ask(services.ask, req(crm, "RM001", "刘洋能约几次专家号？"))
     with pytest.raises(ServiceError):  # a tampered id outside the RM's scope is refused by the CRM
         ask.ask_about(services.ask, req(crm, "RM001", "C0009"))
+
+
+def test_a_quoted_table_reads_as_cells() -> None:
+    text = "| 权益 | 适用客户 |\n| --- | --- |\n| 专家挂号 | 钻石客户 |"
+    assert ask._plain_quote(text) == "权益 · 适用客户；专家挂号 · 钻石客户"
+    assert ask._plain_quote("普通句子。") == "普通句子。"
