@@ -78,6 +78,15 @@ def clip(text: str, limit: int) -> str:
     return line if len(line) <= limit else line[:limit] + "…"
 
 
+def plain_quote(text: str) -> str:
+    """A quoted Markdown table reads as cells, not pipes and dashes."""
+    if "|" not in text:
+        return text
+    rows = [line for line in text.splitlines() if not re.fullmatch(r"[\s|:-]*", line)]
+    cells = [" · ".join(c.strip() for c in row.strip().strip("|").split("|") if c.strip()) for row in rows]
+    return "；".join(c for c in cells if c)
+
+
 def role_name(role: Role) -> str:
     return _ROLE_NAMES.get(role, str(role))
 

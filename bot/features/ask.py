@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,7 +16,7 @@ from bot import compliance
 from bot.convlog import FeedbackError
 from bot.core import KnowledgeService, Request, ServiceError
 from bot.features.clients import client_facts, render_matches
-from bot.rendering import Button, Keyboard, Reply, clip, esc
+from bot.rendering import Button, Keyboard, Reply, clip, esc, plain_quote
 
 if TYPE_CHECKING:
     from bot.audit import AuditTrail
@@ -227,7 +226,7 @@ def render_answer(result: AskResult) -> Reply:
         for cit in ans.citations:
             where = f"《{cit.title}》" + (f" · {cit.heading}" if cit.heading else "")
             lines.append(f"[{cit.n}] {esc(where)}")
-            quote = clip(_plain_quote(cit.text), EXCERPT_CHARS)
+            quote = clip(plain_quote(cit.text), EXCERPT_CHARS)
             if quote:
                 lines.append(f"<i>“{esc(quote)}”</i>")
     if result.answer_flags:
@@ -248,15 +247,6 @@ def render_answer(result: AskResult) -> Reply:
             ),
         )
     return Reply("\n".join(lines).strip(), keyboard)
-
-
-def _plain_quote(text: str) -> str:
-    """A quoted Markdown table reads as cells, not pipes and dashes."""
-    if "|" not in text:
-        return text
-    rows = [line for line in text.splitlines() if not re.fullmatch(r"[\s|:-]*", line)]
-    cells = [" · ".join(c.strip() for c in row.strip().strip("|").split("|") if c.strip()) for row in rows]
-    return "；".join(c for c in cells if c)
 
 
 def feedback_ack(value: str) -> str:

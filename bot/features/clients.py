@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.core import Clock, KnowledgeService, Request, ServiceError, crm_call
-from bot.rendering import Button, Reply, clip, esc, fmt_date
+from bot.rendering import Button, Reply, clip, esc, fmt_date, plain_quote
 from crm_adapter import Client, ClientCard, CRMAdapter, Role, Staff
 
 if TYPE_CHECKING:
@@ -237,5 +237,5 @@ def render_card(view: ClientView) -> str:
         lines.append(f"KYC 复核到期：{esc(fmt_date(c.kyc_review_due))}")
     if view.entitlements:
         lines += ["", f"<b>{esc(c.tier)}客户权益（知识库）</b>"]
-        lines += [f"• {esc(clip(h.text, 160))}（{esc(h.title)}）" for h in view.entitlements]
+        lines += [f"• {esc(clip(plain_quote(h.text), 160))}（{esc(h.title)}）" for h in view.entitlements]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from bot.composition import Services
 from bot.convlog import ConversationLog
 from bot.core import ServiceError
 from bot.features import ask
+from bot.rendering import plain_quote
 from tests.bot.app_fixtures import req
 from tests.bot.fakes import FakeCRM, FakeKB
 
@@ -126,5 +127,5 @@ def test_ambiguous_client_mention_asks_which_one_first(services: Services, crm: 
 
 def test_a_quoted_table_reads_as_cells() -> None:
     text = "| 权益 | 适用客户 |\n| --- | --- |\n| 专家挂号 | 钻石客户 |"
-    assert ask._plain_quote(text) == "权益 · 适用客户；专家挂号 · 钻石客户"
-    assert ask._plain_quote("普通句子。") == "普通句子。"
+    assert plain_quote(text) == "权益 · 适用客户；专家挂号 · 钻石客户"
+    assert plain_quote("普通句子。") == "普通句子。"
