@@ -3,9 +3,10 @@
 The REAL Application from `bot.telegram.app.build_application` long-polls the loopback fake server
 (`tests/bot/fake_bot_api.py`, in a child process so it does not compete for the bot's GIL); N plain-text
 questions from M registered RMs are queued, and the clock stops when every answer has been delivered
-(sendMessage accepted by the fake). Each update goes through the whole pipeline: getUpdates → access
-gate (redelivery claim + staff lookup) → knowledge base → compliance check → conversation log (SQLite)
-→ HTML rendering → sendMessage.
+(sendMessage accepted by the fake). Each update goes through the whole pipeline: getUpdates → durable
+inbox (each batch written before it can be acknowledged) → access gate (inbox claim + staff lookup) →
+knowledge base → compliance check → conversation log (SQLite) → HTML rendering → sendMessage → inbox
+done mark (with the conversation state, one transaction). The run checks that every update is done.
 
 Two knowledge modes:
 
@@ -41,6 +42,7 @@ from bot.composition import open_crm
 from bot.convlog import ConversationLog
 from bot.settings import Settings
 from bot.telegram.app import build_application
+from bot.telegram.store import TelegramStore
 from crm_adapter import Role, Staff
 from crm_adapter.demo import seed_demo
 from knowledge import Answer, Citation, KnowledgeBase
@@ -230,13 +232,17 @@ def bench(
             app = build_application(settings, kb, crm, log)
             results = asyncio.run(_run_once(fake, app, phases=phases, users=ids))
             logged = log.stats().questions
+            inbox = TelegramStore(settings.effective_database_url, log).counts()
         finally:
             log.close()
             crm.close()
             if kind == "real":
                 kb.close()
             fake.close()
-    return [{"kb": kind, **r, "exchanges_logged_in_run": logged} for r in results]
+    expected = len(ids) + sum(r["questions"] for r in results)
+    if inbox != {"done": expected}:
+        print(f"  inbox not as expected: {inbox} (want {expected} done)", file=sys.stderr)
+    return [{"kb": kind, **r, "exchanges_logged_in_run": logged, "inbox": inbox} for r in results]
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ Bulk-loads fixture data with SQLAlchemy Core executemany (SQLite) or COPY (Postg
 through the real `SqlCRM` API (scopes, access log and commit included):
 
 * name/pinyin search latency (exact, prefix, substring, pinyin, initials, phone tail, id) — p50/p95
-* client card latency — p50/p95
+* client card latency — p50/p95 (both include the durable commit of their access-log rows)
 * contact inserts per second through `create_contact` (one durable transaction each, with idempotency
   key), from 1 sequential writer and from several concurrent writer threads (``--writers``)
 
@@ -250,11 +250,11 @@ def _load_sqlite(crm: SqlCRM, clients: list[dict[str, Any]], contacts: Iterator[
 def _load_postgres(crm: SqlCRM, clients: list[dict[str, Any]], contacts: Iterator[dict[str, Any]]) -> None:
     import psycopg
 
-    # A durable commit, like a real import (`write_engine`). After an asynchronous one the VACUUM below
-    # cannot mark the new pages all-visible (their commit record may not be flushed yet); the planner then
-    # prices index-only scans as heap visits and picks plans a settled database never gets — e.g. sorting
-    # all 2,700 clients named "…伟…" instead of walking the term index and stopping after 20.
-    raw = crm.write_engine.raw_connection()
+    # A durable commit, like a real import (every `SqlCRM` commit is). After an asynchronous one the VACUUM
+    # below cannot mark the new pages all-visible (their commit record may not be flushed yet); the planner
+    # then prices index-only scans as heap visits and picks plans a settled database never gets — e.g.
+    # sorting all 2,700 clients named "…伟…" instead of walking the term index and stopping after 20.
+    raw = crm.engine.raw_connection()
     try:
         conn: Any = raw.driver_connection
         with conn.cursor() as cur:

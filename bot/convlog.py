@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from crm_adapter.engines import create_database_engine
 from crm_adapter.masking import mask_personal_numbers
+from crm_adapter.migrations import run_migrations
 
 if TYPE_CHECKING:
     from knowledge import Answer
@@ -101,6 +100,23 @@ class LogStats:
     by_staff: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ExchangeHead:
+    """What counting, sorting and charting need of an exchange: no question, answer or citations."""
+
+    id: int
+    staff_code: str
+    created_at: datetime
+    grounded: bool
+    feedback: str | None
+    flags: tuple[str, ...]
+
+    @property
+    def flagged(self) -> bool:
+        """The same rule as `Exchange.flagged`."""
+        return (not self.grounded) or self.feedback == "down" or bool(self.flags)
+
+
 class _Base(DeclarativeBase):
     pass
 
@@ -166,33 +182,15 @@ def _to_exchange(row: _ExchangeRow) -> Exchange:
 
 
 def create_store_engine(database_url: str) -> Engine:
-    """An engine for our tables; SQLite gets WAL and a busy timeout so processes can share the file."""
-    url = sa.engine.make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            # With WAL, NORMAL keeps the database consistent and only risks the last commits on power loss.
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    """An engine for our tables: the application's one factory (same URL normalisation, SQLite PRAGMAs
+    and PostgreSQL settings as the CRM; every commit durable, connections pre-pinged)."""
+    return create_database_engine(database_url, durable=True)
 
 
 def upgrade_schema(engine: Engine) -> None:
     """Apply the conversation-log migrations (ordered steps in bot/migrations/versions)."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    # The version table bot/migrations/env.py configures: existing databases keep their history.
+    run_migrations(engine, script_location=MIGRATIONS_DIR, version_table="alembic_version_bot")
 
 
 class ConversationLog:
@@ -205,6 +203,11 @@ class ConversationLog:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    @property
+    def engine(self) -> Engine:
+        """The migrated engine of these tables (the Telegram inbox and state share it: one database)."""
+        return self._engine
 
     # --- writing ------------------------------------------------------------------------------
     def record(
@@ -353,6 +356,37 @@ class ConversationLog:
         stmt = stmt.order_by(_ExchangeRow.id.desc()).limit(limit)
         with self._sessions() as session:
             return [_to_exchange(r) for r in session.scalars(stmt)]
+
+    def exchange_heads(
+        self,
+        *,
+        staff_codes: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ExchangeHead]:
+        """Every exchange of the window without its texts, newest first: light enough to count, sort and
+        page a team's month in memory (the same window as `stats`, so the totals agree)."""
+        row = _ExchangeRow
+        stmt = (
+            sa.select(row.id, row.staff_code, row.created_at, row.grounded, row.feedback, row.flags)
+            .where(*self._window(staff_codes=staff_codes, since=since, until=until))
+            .order_by(row.created_at.desc(), row.id.desc())
+        )
+        with self._sessions() as session:
+            return [
+                ExchangeHead(i, code, _utc(at) or at, bool(grounded), feedback, tuple(flags or ()))
+                for i, code, at, grounded, feedback, flags in session.execute(stmt)
+            ]
+
+    def get_many(self, ids: Sequence[int]) -> dict[int, Exchange]:
+        """The exchanges with these ids (unknown ids are left out)."""
+        found: dict[int, Exchange] = {}
+        wanted = sorted(set(ids))
+        with self._sessions() as session:
+            for i in range(0, len(wanted), 500):
+                stmt = sa.select(_ExchangeRow).where(_ExchangeRow.id.in_(wanted[i : i + 500]))
+                found.update((r.id, _to_exchange(r)) for r in session.scalars(stmt))
+        return found
 
     def iter_exchanges(self, *, since: datetime | None = None, batch: int = 500) -> Iterator[Exchange]:
         """All exchanges oldest first, streamed in batches (for exports)."""

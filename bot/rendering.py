@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from crm_adapter import Role
@@ -50,6 +50,8 @@ class Reply:
     options: tuple[str, ...] = ()
     columns: int = 3
     choose: bool = False  # the keyboard is a pick the user must make to go on
+    #: A PNG shown after the text (Telegram: sendPhoto; console and CLI: written to a file).
+    photo: bytes | None = field(default=None, repr=False)
 
 
 def esc(value: object) -> str:

@@ -33,7 +33,10 @@ class CRMAdapter(Protocol):
     2. **Every read of client data is written to an access log** (actor, client id, action, time): get,
        each search result, card, contact lists, follow-ups, birthdays — and denied attempts.
     3. **`create_contact` is idempotent**: the same ``idempotency_key`` twice yields one record and
-       returns it both times (also under concurrent calls, e.g. a Telegram update delivered twice).
+       returns it both times (also under concurrent calls, e.g. a Telegram update delivered twice); a
+       key already used for another client's record is `InvalidInput`. The summary is stored with
+       personal numbers masked (`crm_adapter.masking.mask_personal_numbers`) and the returned record
+       carries the stored text, so a caller can tell the user that numbers were masked.
     4. **Writes are atomic**: a failing call leaves nothing half-written.
     5. **Return values are the frozen models of `crm_adapter.models`**, never ORM rows or raw JSON;
        datetimes are timezone-aware.
@@ -41,6 +44,11 @@ class CRMAdapter(Protocol):
        `InvalidInput`, `UnknownStaff`, all `CRMError`), with a Simplified Chinese message fit to show a
        user. Transport or database failures may propagate as they are (they are not user errors).
     7. Thread-safety: one instance may be used from several threads (the bot's handlers).
+    8. **`remove_staff` deactivates**: refused (`InvalidInput`) while an RM still owns clients; the
+       member then is `NotFound` for staff look-ups and `UnknownStaff` as an actor, their Telegram id is
+       free for another member, their contact records keep their author; `add_staff` reactivates.
+
+    `tests/crm_adapter/test_port_contract.py` checks these against every implementation in the tree.
     """
 
     # --- staff (operator functions: the CLI/admin, not chat users) ----------------------------

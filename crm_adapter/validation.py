@@ -8,11 +8,21 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from crm_adapter.errors import InvalidInput
-from crm_adapter.models import AML_RISKS, RISK_LEVELS, Role, Tier, tier_for_aum
+from crm_adapter.models import (
+    AML_RISKS,
+    CONTACT_SOURCES,
+    RISK_LEVELS,
+    Channel,
+    NewContact,
+    Role,
+    Tier,
+    tier_for_aum,
+)
 from crm_adapter.pinyin import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -30,6 +40,8 @@ _CODE_RE = re.compile(r"[A-Z0-9_-]{1,32}")
 # spaces, hyphen, apostrophe and period ("O'Brien", "J. Smith"). No digits, emoji or SQL punctuation.
 _NAME_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffA-Za-z·•・.'\- ]+")
 _MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+#: A contact may be logged up to this far in the future (clock skew between devices).
+_FUTURE_TOLERANCE = timedelta(minutes=10)
 
 
 def _control_free(value: str) -> bool:
@@ -283,6 +295,55 @@ def client_row(row: Mapping[str, str | None], *, today: date) -> ClientFields:
     )
 
 
+def new_contact(contact: NewContact, *, now: datetime, tz: tzinfo) -> dict[str, Any]:
+    """The column values of a contact record to insert (without author and creation time).
+
+    Naive datetimes are read in `tz`, which also decides the calendar day of the contact.
+    """
+    cid = client_id(contact.client_id)
+    try:
+        channel = Channel(contact.channel)
+    except ValueError:
+        raise InvalidInput(f"联系渠道无效：{contact.channel}") from None
+    summary = free_text(contact.summary, what="联系摘要", max_len=MAX_SUMMARY_LEN, required=True)
+    topics: list[str] = []
+    for topic in contact.topics:
+        cleaned = free_text(topic, what="话题标签", max_len=MAX_TOPIC_LEN)
+        if cleaned and cleaned not in topics:
+            topics.append(cleaned)
+    if len(topics) > MAX_TOPICS:
+        raise InvalidInput(f"话题标签最多 {MAX_TOPICS} 个")
+    if contact.source not in CONTACT_SOURCES:
+        raise InvalidInput(f"来源无效：{contact.source!r}（可选：{'/'.join(CONTACT_SOURCES)}）")
+    occurred = contact.occurred_at or now
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=tz)
+    occurred = occurred.astimezone(UTC)
+    if occurred > now + _FUTURE_TOLERANCE:
+        raise InvalidInput("联系时间不能晚于当前时间")
+    if occurred.year < 2000:
+        raise InvalidInput("联系时间无效（早于 2000 年）")
+    if contact.next_follow_up is not None:
+        contact_day = occurred.astimezone(tz).date()
+        if contact.next_follow_up < contact_day:
+            raise InvalidInput("下次回访日期不能早于联系日期")
+        if contact.next_follow_up > contact_day + timedelta(days=3 * 366):
+            raise InvalidInput("下次回访日期过远（最多三年内）")
+    key = (contact.idempotency_key or "").strip() or None
+    if key is not None and len(key) > MAX_KEY_LEN:
+        raise InvalidInput(f"幂等键过长（最多 {MAX_KEY_LEN} 个字符）")
+    return {
+        "client_id": cid,
+        "channel": channel.value,
+        "occurred_at": occurred,
+        "summary": summary,
+        "topics": topics,
+        "next_follow_up": contact.next_follow_up,
+        "source": contact.source,
+        "idempotency_key": key,
+    }
+
+
 __all__ = [
     "MAX_NAME_LEN",
     "MAX_QUERY_LEN",
@@ -291,4 +352,5 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "ClientFields",
     "client_row",
+    "new_contact",
 ]

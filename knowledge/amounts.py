@@ -29,7 +29,7 @@ _DIGITS = {
     "七": 7,
     "八": 8,
     "九": 9,
-}  # noqa: E501, RUF100
+}
 _DIGITS.update({str(d): d for d in range(10)})
 _SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _NUMERAL = r"[\d.,零〇一二两三四五六七八九十百千]+"

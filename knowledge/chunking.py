@@ -1,6 +1,10 @@
 """Chinese-aware chunking: split on Markdown headings and sentence ends, pack sentences up to a target size
 with overlap, never cut inside a sentence unless that sentence alone is too long. Markdown tables are kept
-whole or split by row groups, each group repeating the table header."""
+whole or split by row groups, each group repeating the table header.
+
+Laws and regulator rules (第X条 structure, see `knowledge.regulations`) are chunked along their articles
+instead: one article per chunk, its chapter (and section) plus the article label as heading; an article
+longer than `2 * target` splits into parts, each keeping the label in its heading ("第四十条（续）")."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from knowledge.loaders import LoadedDocument
+from knowledge.regulations import Block, parse_regulation
 
 logger = logging.getLogger(__name__)
 
@@ -221,7 +226,28 @@ def chunk_document(
                 out.append(Chunk(text=head + piece, heading=question, index=len(out)))
         return out
     markdown = doc.kind == "markdown"
+    blocks = parse_regulation(doc.text, title=doc.title, markdown=markdown)
+    if blocks is not None:
+        return _regulation_chunks(blocks, target, overlap)
     for heading, lines in _sections(doc.text, doc.title, markdown):
         for text in _pack(_units(lines, target, overlap, markdown), target, overlap):
             out.append(Chunk(text=text, heading=heading, index=len(out)))
+    return out
+
+
+def _regulation_chunks(blocks: list[Block], target: int, overlap: int) -> list[Chunk]:
+    """One chunk per article (parts of `2 * target` for long ones); text outside articles packed as usual."""
+    out: list[Chunk] = []
+    limit = 2 * target
+    for block in blocks:
+        path = " > ".join(block.path)
+        if not block.label:
+            for text in _pack(_units(block.lines, target, overlap, False), target, overlap):
+                out.append(Chunk(text=text, heading=path, index=len(out)))
+            continue
+        heading = f"{path} > {block.label}" if path else block.label
+        whole = "\n".join(line.strip() for line in block.lines if line.strip())
+        parts = [whole] if len(whole) <= limit else _pack(_units(block.lines, limit, 0, False), limit, 0)
+        for k, text in enumerate(parts):
+            out.append(Chunk(text=text, heading=heading if k == 0 else f"{heading}（续）", index=len(out)))
     return out

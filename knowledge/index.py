@@ -13,7 +13,6 @@ from typing import Any
 from knowledge import rules
 from knowledge.lexical import BM25Index
 from knowledge.manifest import StoredChunk
-from knowledge.types import Answer
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ class Snapshot:
     bm25: BM25Index
     matrix: Any  # numpy (n, dim) row-normalised, or None when dense search goes to Chroma
     rules: rules.RuleBook
-    answers: OrderedDict[tuple[str, Any], Answer] = field(default_factory=OrderedDict)
+    answers: OrderedDict[tuple[str, Any], Any] = field(default_factory=OrderedDict)  # pipeline.Draft
     answers_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -36,7 +35,7 @@ class Snapshot:
         book = rules.build(
             rules.TableSource(c.text, c.source, c.title, c.heading, c.authority)
             for c in chunks
-            if "|" in c.text  # noqa: E501, RUF100
+            if "|" in c.text
         )
         return cls(
             chunks=chunks,
@@ -46,14 +45,14 @@ class Snapshot:
             rules=book,
         )
 
-    def cached(self, key: tuple[str, Any]) -> Answer | None:
+    def cached(self, key: tuple[str, Any]) -> Any:
         with self.answers_lock:
             found = self.answers.get(key)
             if found is not None:
                 self.answers.move_to_end(key)
             return found
 
-    def remember(self, key: tuple[str, Any], answer: Answer) -> None:
+    def remember(self, key: tuple[str, Any], answer: Any) -> None:
         with self.answers_lock:
             self.answers[key] = answer
             while len(self.answers) > ANSWER_CACHE_SIZE:

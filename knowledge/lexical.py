@@ -123,6 +123,26 @@ def tokenize(text: str, *, cache_dir: Path | None = None, precise: bool = False)
     return out
 
 
+_pos_lock = threading.Lock()
+_pos_tokenizer: Any = None
+
+
+def verbs(text: str, *, cache_dir: Path | None = None) -> list[str]:
+    """The verbs of a short phrase (jieba part-of-speech tags v/vn/vd), lower-cased, in order."""
+    global _pos_tokenizer
+    if _pos_tokenizer is None:
+        with _pos_lock:
+            if _pos_tokenizer is None:
+                import jieba.posseg
+
+                _pos_tokenizer = jieba.posseg.POSTokenizer(_jieba(cache_dir))
+    return [
+        pair.word.strip()
+        for pair in _pos_tokenizer.cut(normalise(text))
+        if pair.flag.startswith("v") and pair.word.strip() and pair.word.strip() not in _STOPWORDS
+    ]
+
+
 def search_tokens(text: str, *, cache_dir: Path | None = None) -> list[str]:
     """BM25 features: the words of `tokenize` plus every CJK character (as "#字").
 

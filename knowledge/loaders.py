@@ -1,8 +1,10 @@
 """Read source files into plain text (or FAQ entries) with a title and metadata.
 
 Supported: Markdown (optional front matter), plain text, .docx, .pdf and FAQ sheets (.csv/.xlsx with
-question/answer columns). Every failure is a `LoaderError` with a one-line reason, so a batch ingest can
-name the bad file and carry on.
+question/answer columns). PDF text layers are cleaned (`knowledge.pdf_cleanup`: running headers, page
+numbers, line wraps, one-glyph-per-line layers); a law's or rule's name on its first page is its title.
+Every failure is a `LoaderError` with a one-line reason, so a batch ingest can name the bad file and
+carry on.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from knowledge.pdf_cleanup import clean_pdf_pages
+from knowledge.regulations import looks_like_law_name, looks_like_regulation
 
 logger = logging.getLogger(__name__)
 
@@ -185,11 +190,37 @@ def _load_pdf(data: bytes, path: Path) -> LoadedDocument:
     if reader.is_encrypted:
         raise LoaderError("PDF 已加密，无法读取")
     pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    text = "\n".join(p for p in pages if p)
+    # Running headers/footers, page numbers, line wraps and broken glyph layers (knowledge.pdf_cleanup).
+    cleaned = clean_pdf_pages([p for p in pages if p])
+    text = cleaned.text
     meta_title = ""
     if reader.metadata is not None and reader.metadata.title:
-        meta_title = str(reader.metadata.title).strip()
-    return LoadedDocument(title=meta_title or _title_from_text(text, path), kind="text", text=text)
+        meta_title = _usable_pdf_title(str(reader.metadata.title))
+    return LoadedDocument(
+        title=_pdf_title(text, meta_title, cleaned.removed_headers, path), kind="text", text=text
+    )
+
+
+def _usable_pdf_title(title: str) -> str:
+    """The PDF's metadata title, unless it is a converter's file name ("Microsoft Word - 附件1.docx")."""
+    title = re.sub(r"^Microsoft (Word|PowerPoint|Excel) - ", "", title.strip())
+    if re.search(r"\.(docx?|wps|pdf|xlsx?|pptx?|txt)$", title, re.IGNORECASE):
+        return ""
+    return title
+
+
+def _pdf_title(text: str, meta_title: str, headers: tuple[str, ...], path: Path) -> str:
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if looks_like_law_name(first):
+        return first  # a law's or rule's name heads its first page; PDF metadata is often stale
+    if meta_title:
+        return meta_title
+    # The name may only survive as the running header (dropped from every page, the first included).
+    if looks_like_regulation(text):
+        for header in headers:
+            if looks_like_law_name(header):
+                return header
+    return _title_from_text(text, path)
 
 
 def _csv_rows(text: str) -> list[list[str]]:

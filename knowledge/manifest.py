@@ -150,7 +150,7 @@ class Manifest:
         return [
             StoredChunk(
                 cid, src, o, text, title, heading, cat, tuple(tokens.split()), vector or b"", auth or ""
-            )  # noqa: E501, RUF100
+            )
             for cid, src, o, text, title, heading, cat, tokens, vector, auth in rows
         ]
 

@@ -18,34 +18,26 @@ from knowledge.types import ClientFacts
 logger = logging.getLogger(__name__)
 
 #: Question kinds.
-AMOUNT, YES_NO, LIST, PROCEDURE, DEFINITION, OTHER = (
-    "amount",
-    "yes_no",
-    "list",
-    "procedure",
-    "definition",
-    "other",
-)  # noqa: E501, RUF100
+AMOUNT, YES_NO, LIST, PROCEDURE = "amount", "yes_no", "list", "procedure"
+DEFINITION, OTHER = "definition", "other"
 #: Everything past this is ignored by the understanding rules (they look for short patterns).
 MAX_CHARS = 300
 
 _SPACE = re.compile(r"\s+")
+_TIER_ASK = (
+    r"(?:算|是|属于|归为|归|划为|评为|列为)(?:什么|哪个|哪一?|几)(?:等级|级别|级|档|类|客户)"
+    r"|什么等级|哪个等级|什么级别|哪一级|哪级|(?:算|是)[^？?，,]{0,6}还是|算什么[？?]?$|归类|归为哪|算哪类"
+)
+_THRESHOLD_ASK = (
+    r"门槛|准入|起点|多少(?:资产|钱|万)?才(?:能|算|够|可以)|要多少(?:资产|钱)|需要多少(?:资产|钱)?"
+    r"|标准是|什么标准|多少资产|最低要多少|多少钱以上|多少钱才|多少钱算|多少以上"
+)
 # Slot patterns, first match wins; the slot names what the answer must contain.
 _SLOTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("gap", re.compile(r"差多少|还差|还要(?:存|加|再)|再存多少|再加多少|多少才能|升(?:到|为|级)")),
-    (
-        "tier",
-        re.compile(
-            r"(?:算|是|属于|归为|归|划为|评为|列为)(?:什么|哪个|哪一?|几)(?:等级|级别|级|档|类|客户)|什么等级|哪个等级|什么级别|哪一级|哪级"
-        ),
-    ),  # noqa: E501, RUF100
-    (
-        "threshold",
-        re.compile(
-            r"门槛|准入|起点|多少(?:资产|钱|万)?才(?:能|算|够|可以)|要多少(?:资产|钱)|需要多少(?:资产|钱)?|标准是|什么标准|多少资产"
-        ),
-    ),  # noqa: E501, RUF100
-    ("count", re.compile(r"几次|多少次|次数|几回|几个|多少个|限几")),
+    ("tier", re.compile(_TIER_ASK)),
+    ("threshold", re.compile(_THRESHOLD_ASK)),
+    ("count", re.compile(r"几次|多少次|次数|几回|(?<!哪)几个|多少个|限几")),
     ("discount", re.compile(r"几折|折扣|打折|优惠多少|多少折")),
     ("frequency", re.compile(r"多久|多长时间|多少天|几天|频率|多频繁|每隔|隔多久|周期")),
     ("price", re.compile(r"多少钱|收费|费用|收钱|价值多少|值多少|手续费")),
@@ -58,21 +50,30 @@ _YES_NO = re.compile(
     r"(?:能|可以|可|行|允许|得|要|需要|应该|必须|会|算|是|有)(?:吗|么|嘛)[？?。！!\s]*$"
     r"|吗[？?。！!\s]*$|能不能|可不可以|可否|是否|行不行|要不要|需不需要|该不该|有没有|算不算|是不是|会不会|准不准"
 )
-_LIST = re.compile(r"哪些|哪几|包括什么|包含什么|有什么|有啥|分为|分成|几类|几种|几个方面|几部分|几步")
+_LIST = re.compile(
+    r"哪些|哪[几两二三四五六七八九十]|包括什么|包含什么|有什么|有啥|分为|分成|几类|几种|几个方面|几部分|几步"
+)
 _PROCEDURE = re.compile(r"怎么|如何|怎样|流程|步骤|办法|咋|做法|处理")
 _DEFINITION = re.compile(r"是什么|什么是|指什么|什么意思|是指|含义|定义|是谁|啥是|干什么的|是啥")
 # The modal of a yes/no question, then the action it asks about ("能收吗" → 收).
 _ACTION = re.compile(
-    r"(?:能不能|可不可以|可以|可否|是否可以|是否能|能否|能|允许|要不要|需不需要|需要|应不应该|应该|该不该|必须|得)"
+    r"(?P<modal>能不能|可不可以|可以|可否|是否可以|是否能|能否|能|允许|要不要|需不需要|需要|应不应该|应该|该不该|必须|得"
+    r"|会不会|会|要(?!求))"
     r"(?P<action>[^，,。？?！!吗么嘛]{1,16}?)(?:吗|么|嘛|[？?。！!]|$)"
 )
 _ACTION_BEFORE = re.compile(
     r"(?P<action>[^，,。？?！!]{1,12}?)(?:行吗|可以吗|行不行|可不可以|合适吗|好吗|违规吗|允许吗|合规吗)"
-)  # noqa: E501, RUF100
+)
 _PEER_BANK = re.compile(
     r"招商|招行|中信|瑞银|UBS|花旗|工商银行|工行|交通银行|交行|同业|其他银行|别的银行|外资银行"
-)  # noqa: E501, RUF100
-_REQUIRE_MODAL = re.compile(r"要不要|需不需要|需要|应该|应不应该|该不该|必须|得")
+)
+_PRIVATE_BANK = re.compile(
+    r"私行客户|私人银行客户|私行门槛|私人银行门槛|成为私行|成为私人银行|私行准入|私人银行准入"
+)
+_WH = re.compile(r"哪|什么|怎么|如何|怎样|多少|几|谁|为什么|啥|咋")
+_BELOW_AMOUNT = re.compile(r"(?:不到|低于|不足|少于|未满|未到)\s*$")
+_QUANTITY_SLOTS = ("tier", "threshold", "gap", "count", "discount", "frequency", "price")
+_REQUIRE_MODAL = re.compile(r"要不要|需不需要|需要|应该|应不应该|该不该|必须|得|要[^，,。？?]{1,16}吗")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +84,13 @@ class Question:
     kind: str
     slot: str | None  # see _SLOTS
     tiers: tuple[str, ...]  # tiers named in the question (钻石 …), without 客户
-    amount: Decimal | None  # the first money amount named (yuan)
+    amount: Decimal | None  # the first money amount named (yuan); "不到1000万" is just below it
     client: ClientFacts | None
     action: str  # the action a yes/no question asks about ("收", "告诉"), "" otherwise
     asks_requirement: bool  # "要不要/需要…吗" (answer 需要/不需要) rather than "能…吗" (可以/不可以)
     peer_bank: bool  # names another bank: case studies are then the right source
+    private_bank: bool = False  # names private-bank clients as such (私行客户 / 私人银行客户)
+    modal: str = ""  # the modal word of a yes/no question (能, 可以, 会, 要 …)
 
     @property
     def subject_tier(self) -> str | None:
@@ -110,9 +113,10 @@ def understand(text: str, client: ClientFacts | None = None) -> Question:
     slot = next((name for name, pattern in _SLOTS if pattern.search(head)), None)
     amounts = parse_amounts(head)
     action = _action(head)
-    if slot in ("tier", "threshold", "gap", "count", "price") and not action:
+    if slot in _QUANTITY_SLOTS:
+        # "能约几次""收费吗": the answer is the number (or 免费), not a bare 可以/不可以.
         kind = AMOUNT
-    elif _YES_NO.search(head) or action:
+    elif _YES_NO.search(head) or (action and not _WH.search(head)):
         kind = YES_NO
     elif slot is not None and slot not in ("place", "who", "when", "condition"):
         kind = AMOUNT
@@ -129,12 +133,43 @@ def understand(text: str, client: ClientFacts | None = None) -> Question:
         kind=kind,
         slot=slot,
         tiers=tiers_in(head),
-        amount=amounts[0] if amounts else None,
+        amount=_amount(head, amounts),
         client=client,
         action=action if kind == YES_NO else "",
         asks_requirement=bool(_REQUIRE_MODAL.search(head)),
         peer_bank=bool(_PEER_BANK.search(head)),
+        private_bank=bool(_PRIVATE_BANK.search(head)),
+        modal=_modal(head),
     )
+
+
+def names_peer_bank(text: str) -> bool:
+    """The text names another bank (招商银行, 瑞银 …): that bank's case study is then a fitting source."""
+    return bool(_PEER_BANK.search(text))
+
+
+def _amount(text: str, amounts: list[Decimal]) -> Decimal | None:
+    if not amounts:
+        return None
+    m = re.search(r"[\d零〇一二两三四五六七八九十百千]", text)
+    # "不到1000万": a client just below the amount (1 yuan less decides the tier correctly).
+    if m is not None and _BELOW_AMOUNT.search(text[: m.start()]):
+        return amounts[0] - 1
+    return amounts[0]
+
+
+def _modal(text: str) -> str:
+    m = _ACTION.search(text)
+    return m.group("modal") if m else ""
+
+
+def yes_word(q: Question) -> str:
+    """The direct "yes" in the question's own terms: 会。/ 需要。/ 是。/ 可以。"""
+    if q.modal.startswith("会"):
+        return "会。"
+    if q.asks_requirement:
+        return "需要。"
+    return "可以。"
 
 
 def _action(text: str) -> str:

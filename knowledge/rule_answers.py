@@ -9,6 +9,7 @@ retrieval path answers it then.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from knowledge.types import Answer, Citation
 logger = logging.getLogger(__name__)
 
 CONFIRM = "请向分行私人银行部门确认"
+_COUNTED = re.compile(r"\d+\s*次|[一二两三四五六七八九十]+次|不限次数")
 # Slots an entitlement lookup answers; "where/when/who" questions go to the documents' text.
 _ENTITLEMENT_SLOTS = (None, "count", "discount", "condition", "price", "threshold", "frequency")
 
@@ -59,19 +61,20 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
     if q.kind in (q_mod.PROCEDURE, q_mod.DEFINITION) and q.slot is None:
         return None
     amount = q.subject_amount
-    if q.slot == "gap" and amount is not None and q.tiers and book.tiers:
+    if q.slot == "gap" and amount is not None and (q.tiers or q.private_bank) and book.tiers:
         return _gap(q, book, amount)
     matches = book.matching(q.text)
-    if (
-        matches
-        and q.slot in _ENTITLEMENT_SLOTS
-        and (q.kind == q_mod.YES_NO or q.slot is not None or q.subject_tier or amount is not None)
-    ):
+    # A benefit named in a question about someone (a tier, an amount, a client, 私行客户) or about a count,
+    # discount, price or condition; "客户请我吃饭可以去吗" is about the RM's conduct, not an entitlement.
+    subject = bool(q.subject_tier) or amount is not None or q.private_bank
+    if matches and q.slot in _ENTITLEMENT_SLOTS and (q.slot is not None or subject):
         return _entitlement(q, book, matches)
     if matches:
         return None
     if q.slot == "tier" and amount is not None and book.tiers:
         return _tier_of(q, book, amount)
+    if q.kind == q_mod.YES_NO and amount is not None and book.tiers and (len(q.tiers) == 1 or q.private_bank):
+        return _tier_check(q, book, amount)
     if q.slot == "threshold" and not q.peer_bank and book.tiers and q.client is None:
         if len(q.tiers) == 1 and book.tier(q.tiers[0]) is not None:
             return _tier_range(q, book.tier(q.tiers[0]))  # type: ignore[arg-type]
@@ -93,8 +96,30 @@ def _done(q: Question, lead: list[str], cites: _Citations, verdict: str | None) 
     )
 
 
+def _tier_check(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
+    """ "日均5000万是钻石吗" / "800万算私行客户吗": yes or no, and the tier it is."""
+    rule = book.tier_of(amount)
+    target = book.tier(q.tiers[0]) if q.tiers else book.entry_threshold()
+    if rule is None or target is None:
+        return None
+    cites = _Citations()
+    n = cites.n(rule.cite)
+    if q.tiers:
+        yes = rule.tier == target.tier
+        asked = f"{target.tier}客户"
+    else:
+        yes = rule.tier in PB_TIERS
+        asked = "私人银行客户"
+    where = f"日均{format_amount(amount)}在{rule.range.describe()}区间，为{rule.tier}客户。[{n}]"
+    if yes:
+        return _done(q, [f"是。{where}"], cites, "yes")
+    m = cites.n(target.cite)
+    need = f"{asked}需日均金融资产{format_amount(target.range.low)}及以上。[{m}]"
+    return _done(q, [f"不是：{where}", need], cites, "no")
+
+
 def _gap(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
-    target = book.tier(q.tiers[-1])
+    target = book.tier(q.tiers[-1]) if q.tiers else book.entry_threshold()
     if target is None:
         return None
     cites = _Citations()
@@ -155,7 +180,9 @@ def _status(e: Entitlement, tier: str | None, amount: Decimal | None, book: Rule
         if tier not in PB_TIERS:
             entry = book.entry_threshold()
             threshold = f"（日均{format_amount(entry.range.low)}）" if entry else ""
-            return _Status("no", f"{tier}客户尚未达到私人银行准入门槛{threshold}")
+            return _Status(
+                "no", f"{e.benefit}面向私人银行客户，{tier}客户尚未达到私人银行准入门槛{threshold}"
+            )
         if e.others_not_stated:
             return _Status("not_stated", "")
         return _Status("no", f"{e.benefit}仅适用于{e.who()}")
@@ -164,14 +191,14 @@ def _status(e: Entitlement, tier: str | None, amount: Decimal | None, book: Rule
     if amount is not None:
         if amount >= e.asset.low:
             return _Status("yes", f"日均{format_amount(amount)}满足{e.asset_text}的条件")
-        return _Status("no", f"需{e.asset_text}，日均{format_amount(amount)}未达到")
+        return _Status("no", f"{e.benefit}需{e.asset_text}，日均{format_amount(amount)}未达到")
     rule = book.tier(tier)
     if rule is None:
         return _Status("depends", "")
     if rule.range.low >= e.asset.low:
         return _Status("yes", f"{tier}客户（{rule.range.describe()}）均满足{e.asset_text}的条件")
     if rule.range.high is not None and rule.range.high <= e.asset.low:
-        return _Status("no", f"需{e.asset_text}，{tier}客户（{rule.range.describe()}）达不到")
+        return _Status("no", f"{e.benefit}需{e.asset_text}，{tier}客户（{rule.range.describe()}）达不到")
     return _Status("depends", f"{tier}客户中{e.asset_text}的可以享受")
 
 
@@ -208,18 +235,20 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
         found = book.tier_of(amount)
         tier = found.tier if found else None
     st = _status(e, tier, amount, book)
+    if st.verdict in ("yes", "depends") and q.slot == "count" and not _COUNTED.search(e.value):
+        st = _Status("uncounted", "")
     cites = _Citations()
     n = cites.n(e.cite)
     prefix = _subject(q, tier, used_amount=e.asset is not None and amount is not None)
     who = (
         prefix.rstrip("：") if prefix else (f"日均{format_amount(amount)}的客户" if amount else f"{tier}客户")
-    )  # noqa: E501, RUF100
+    )
     lead: list[str]
     verdict: str | None
     if st.verdict == "yes":
         verdict = "yes"
         if q.kind == q_mod.YES_NO:
-            yes = "需要。" if q.asks_requirement and not prefix else "可以。"
+            yes = q_mod.yes_word(q)
             lead = [prefix + yes, _rule_sentence(e, n)]
             if st.reason:
                 lead.append(st.reason + "。")
@@ -230,6 +259,9 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
         lead = [f"{prefix}不可以：{st.reason}。[{n}]", _rule_sentence(e, n)]
         if not e.others.startswith("不享有") or "（" in e.others:
             lead.append(e.others.removeprefix("不享有").strip("（）") + "。")
+    elif st.verdict == "uncounted":
+        verdict = "not_stated"
+        lead = [f"{prefix}资料未规定{e.benefit}的次数（规定为：{e.value}），{CONFIRM}。[{n}]"]
     elif st.verdict == "not_stated":
         verdict = "not_stated"
         lead = [

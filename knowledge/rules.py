@@ -165,14 +165,14 @@ def build(pieces: Iterable[TableSource]) -> RuleBook:
 
 def _keep(
     table: dict[str, TierRule] | dict[str, Entitlement], key: str, rule: TierRule | Entitlement
-) -> None:  # noqa: E501, RUF100
+) -> None:
     old = table.get(key)
     if old is None:
         table[key] = rule  # type: ignore[assignment]
     elif old.cite.source != rule.cite.source:
         logger.warning(
             "rule %s is defined in %s and %s; using the first", key, old.cite.source, rule.cite.source
-        )  # noqa: E501, RUF100
+        )
 
 
 def _cite(piece: TableSource, header: Sequence[str], row: Sequence[str]) -> RuleSource:

@@ -50,8 +50,10 @@ class Citation:
 
 
 #: Below this confidence a grounded answer is "weak": the bot says 依据较弱 and flags the exchange.
-#: Calibrated on bench/answers_eval.jsonl (bench/bench_answers.py): the threshold that separates the
-#: grounded answers judged wrong or partly right from the correct ones.
+#: Confidence is calibrated (knowledge.check) to the share of answers judged correct on
+#: bench/answers_eval.jsonl, so 0.5 means "as likely wrong as right"; on that set 0.5 is also the threshold
+#: that best separates correct grounded answers from the others (bench/bench_answers.py reports it).
+#: Answers whose evidence promises returns (check findings) are capped below it.
 WEAK_CONFIDENCE = 0.5
 
 #: Answer kinds (`Answer.composer`).

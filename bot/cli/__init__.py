@@ -1,30 +1,37 @@
-"""The `rm-assistant` command line: one root group, sub-commands registered by their modules."""
+"""The `rm-assistant` command line: one root group, sub-commands registered by their modules.
+
+Operator errors (bad settings, unreachable database or Bot API, unusable data directory) print one line
+`Error: …` and exit non-zero: see `bot.cli.errors.OperatorGroup`, the root group's class. Every message
+and log line is masked (personal numbers) and redacted (the bot token, API keys, passwords).
+"""
 
 from __future__ import annotations
 
 import logging
-import sys
 
 import click
-from pydantic import ValidationError
 
 from bot.cli import app as cli_app
 from bot.cli import audit as cli_audit
 from bot.cli import crm as cli_crm
 from bot.cli import kb as cli_kb
 from bot.cli import ops as cli_ops
-from bot.logsafe import configure_logging
+from bot.cli.errors import OperatorGroup
+from bot.logsafe import configure_logging, configure_secrets
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OperatorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages to stderr.")
 def cli(verbose: bool) -> None:
     """RM Assistant: knowledge base, CRM and Telegram bot for relationship managers."""
-    level = logging.DEBUG if verbose else getattr(logging, get_settings().rm_log_level.upper(), logging.INFO)
-    configure_logging(level)
+    # Logging first, so that `-v` shows the traceback of a settings error too.
+    configure_logging(logging.DEBUG if verbose else logging.WARNING)
+    settings = get_settings()
+    configure_secrets(settings.secret_values())
+    configure_logging(logging.DEBUG if verbose else logging.getLevelNamesMapping()[settings.rm_log_level])
 
 
 cli_kb.register(cli)
@@ -34,19 +41,6 @@ cli_ops.register(cli)
 cli_audit.register(cli)
 
 
-def _describe_settings_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
-        parts.append(f"{name}: {err['msg']}")
-    return "; ".join(parts)
-
-
 def main() -> None:
-    """Entry point of the `rm-assistant` console script."""
-    try:
-        cli(prog_name="rm-assistant")
-    except ValidationError as exc:
-        # A bad value in the environment or `.env`: name the variable, no traceback.
-        click.echo(f"Error: invalid setting: {_describe_settings_error(exc)}", err=True)
-        sys.exit(2)
+    """Entry point of the `rm-assistant` console script (errors: see `bot.cli.errors`)."""
+    cli(prog_name="rm-assistant")

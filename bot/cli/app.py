@@ -7,10 +7,17 @@ Imports of python-telegram-bot, the knowledge base and the CRM happen inside the
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
 logger = logging.getLogger(__name__)
+
+#: Seconds the start-up `getMe` may take to connect, and again to answer.
+PREFLIGHT_TIMEOUT = 10.0
 
 
 def _quiet_console_logging() -> None:
@@ -57,12 +64,53 @@ def run() -> None:
         if code:
             raise SystemExit(code)
         return
+    from bot.cli.errors import describe_operator_error, one_line
+    from bot.logsafe import sanitize
     from bot.telegram.app import run_bot
 
+    check_bot_api(settings)
     mode = "webhook at " + settings.telegram_webhook_url if settings.telegram_webhook_url else "long polling"
-    click.echo(f"TELEGRAM_BOT_TOKEN is set: starting the Telegram bot ({mode}).", err=True)
+    click.echo(sanitize(f"TELEGRAM_BOT_TOKEN is set: starting the Telegram bot ({mode})."), err=True)
     try:
         run_bot(settings)
     except Exception as exc:
+        if describe_operator_error(exc) is not None:
+            raise  # the root group prints it as one line
         logger.debug("bot failed", exc_info=True)
-        raise click.ClickException(f"the Telegram bot stopped: {exc}") from exc
+        raise click.ClickException(f"the Telegram bot stopped: {one_line(str(exc))}") from exc
+
+
+def check_bot_api(settings: Settings, *, timeout: float = PREFLIGHT_TIMEOUT) -> None:
+    """One `getMe` before anything is loaded, through the bot's own HTTP backend: a rejected token or an
+    unreachable Bot API fails within seconds, as one line (the root group describes PTB's errors)."""
+    import asyncio
+
+    from telegram import Bot
+    from telegram.request import BaseRequest, HTTPXRequest
+
+    assert settings.telegram_bot_token is not None
+    request: BaseRequest
+    if settings.telegram_http_backend == "aiohttp":
+        from bot.telegram.http import AiohttpRequest
+
+        request = AiohttpRequest(connection_pool_size=1, read_timeout=timeout, connect_timeout=timeout)
+    else:
+        request = HTTPXRequest(connection_pool_size=1, read_timeout=timeout, connect_timeout=timeout)
+    # Only to build the endpoint the way PTB does (`{token}` placeholder or appended); never initialised.
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=settings.telegram_api_base_url,
+        base_file_url=settings.telegram_api_base_file_url,
+        request=request,
+        get_updates_request=request,
+    )
+
+    async def get_me() -> None:
+        await request.initialize()
+        try:
+            await request.post(f"{bot.base_url}/getMe")
+        finally:
+            await request.shutdown()
+
+    asyncio.run(get_me())
+    logger.debug("Bot API reachable, token accepted")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import commands
@@ -67,6 +69,8 @@ class ConsoleSession:
         """Print a reply; a pick list asks for its number at once and runs the picked button."""
         if not (reply.choose and reply.keyboard):
             self.say(reply.text)
+            if reply.photo:
+                self._output(f"（图表已保存：{self._save_photo(reply.photo)}）")
             return
         self.say(reply.text.splitlines()[0])  # the prompt; the buttons below are the list
         buttons = [b for row in reply.keyboard for b in row]
@@ -76,6 +80,14 @@ class ConsoleSession:
         if not (choice.isdigit() and 1 <= int(choice) <= len(buttons)):
             raise ServiceError("无效的序号，已取消。")
         self.show(commands.run_callback(self.services, buttons[int(choice) - 1].data, self.request()))
+
+    def _save_photo(self, png: bytes) -> Path:
+        """A reply's image, written under RM_DATA_DIR/charts (the console cannot show it)."""
+        folder = self.services.settings.ensure_data_dir() / "charts"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"chart-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
+        path.write_bytes(png)
+        return path
 
     # --- loop -------------------------------------------------------------------------------------
     def run(self) -> None:

@@ -1,7 +1,10 @@
 """The Telegram bot: the one place that wires the python-telegram-bot Application.
 
 Services are created in `post_init` (through the composition root) and closed in `post_shutdown`.
-Conversation state (a half-finished /log) is persisted with PicklePersistence under RM_DATA_DIR.
+Every update goes through the durable inbox (`bot.telegram.inbox`: written before Telegram gets the ack,
+replayed after a crash); conversation state (a half-finished /log) is kept in the database
+(`bot.telegram.persistence`), written when each update finishes. `run_bot` serves only while it holds
+the standby lock (`bot.telegram.standby`).
 """
 
 from __future__ import annotations
@@ -29,22 +32,25 @@ from telegram.ext import (
     Defaults,
     ExtBot,
     MessageHandler,
-    PersistenceInput,
-    PicklePersistence,
     TypeHandler,
     filters,
 )
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import commands
 from bot.composition import open_services
 from bot.features.contact_log import STATES
 from bot.telegram import handlers
 from bot.telegram.context import BotData, Context
+from bot.telegram.inbox import Inbox, InboxQueue, InboxRequest
+from bot.telegram.persistence import SqlPersistence
+from bot.telegram.store import TelegramStore
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog
     from bot.core import KnowledgeService
     from bot.settings import Settings
+    from bot.telegram.standby import ServingLock
     from crm_adapter import CRMAdapter
 
 logger = logging.getLogger(__name__)
@@ -54,11 +60,13 @@ App = Application[ExtBot[None], Context, dict[Any, Any], dict[Any, Any], BotData
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Concurrent across chats, one at a time within a chat (keeps /log conversations ordered)."""
+    """Concurrent across chats, one at a time within a chat (keeps /log conversations ordered); marks
+    each update done in the inbox once `process_update` returned (see `Inbox.finish`)."""
 
-    def __init__(self, max_concurrent_updates: int) -> None:
+    def __init__(self, max_concurrent_updates: int, inbox: Inbox | None = None) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
+        self._inbox = inbox
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = 0
@@ -70,12 +78,23 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                await coroutine
+                try:
+                    await coroutine
+                except asyncio.CancelledError:
+                    raise  # shutting down mid-update: it stays pending and is replayed
+                except Exception:
+                    await self._finish(update)
+                    raise
+                await self._finish(update)
         finally:
             # Forget idle chats so the dict does not grow with every user ever seen (`_waiters` is
             # asyncio's queue of tasks waiting for the lock).
             if not lock.locked() and not getattr(lock, "_waiters", None):
                 self._locks.pop(key, None)
+
+    async def _finish(self, update: object) -> None:
+        if self._inbox is not None and isinstance(update, Update):
+            await self._inbox.finish(update)
 
     async def initialize(self) -> None:
         """Nothing to allocate."""
@@ -115,24 +134,29 @@ def build_application(
     kb: KnowledgeService,
     crm: CRMAdapter,
     log: ConversationLog | None = None,
+    *,
+    leader: ServingLock | None = None,
 ) -> App:
-    """Wire the Application: API endpoints, rate limiter, persistence, handlers, digest, lifecycle.
+    """Wire the Application: API endpoints, rate limiter, inbox, persistence, handlers, digest, lifecycle.
 
-    `kb` and `crm` are borrowed (the caller closes them); the conversation log is opened in post_init
-    unless given, and then closed in post_shutdown.
+    `kb` and `crm` are borrowed (the caller closes them). The conversation log is borrowed when given;
+    otherwise it is opened when PTB loads the persistence (`initialize`, just before post_init) and
+    closed in post_shutdown. With `leader`, the Application stops when that lock is lost.
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     data_dir = settings.ensure_data_dir()
-    persistence = PicklePersistence(
-        filepath=data_dir / "telegram_state.pickle",
-        # Only user_data (drafts) and conversations: bot_data holds live services.
-        store_data=PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False),
-        update_interval=5,
-    )
+    store = TelegramStore(settings.effective_database_url, log)
+    persistence = SqlPersistence(store)
+    inbox = Inbox(store, persistence, max_attempts=settings.rm_inbox_max_attempts)
+    queue = InboxQueue(inbox)
+
+    watchdog: list[asyncio.Task[None]] = []
 
     async def post_init(app: App) -> None:
-        services = await handlers.run(open_services, settings, kb=kb, crm=crm, log=log)
+        if leader is not None:
+            watchdog.append(asyncio.create_task(_watch_leader(app, leader, settings.rm_standby_poll_seconds)))
+        services = await handlers.run(open_services, settings, kb=kb, crm=crm, log=store.log)
         app.bot_data._services = services
         app.bot_data.upload_dir = data_dir / "uploads"
         warm_up = getattr(kb, "warm_up", None)
@@ -143,6 +167,8 @@ def build_application(
         except TelegramError as exc:  # the menu is a nicety; the bot works without it
             logger.warning("could not register bot commands: %s", exc)
         await _set_staff_menus(app)
+        await inbox.prune(settings.rm_inbox_retention_days)
+        await inbox.replay()  # before polling starts: unfinished updates first, in order
         if app.job_queue is not None:
             at = dtime(
                 settings.rm_digest_time.hour,
@@ -150,25 +176,38 @@ def build_application(
                 tzinfo=ZoneInfo(settings.rm_timezone),
             )
             app.job_queue.run_daily(handlers.morning_digest, time=at, name="morning_digest")
+            app.job_queue.run_daily(_prune_inbox, time=dtime(3, 0), name="prune_inbox")
         logger.info("bot services ready (digest at %s %s)", settings.rm_digest_time, settings.rm_timezone)
 
+    async def _prune_inbox(context: Context) -> None:
+        await inbox.prune(settings.rm_inbox_retention_days)
+
+    async def post_stop(app: App) -> None:
+        while watchdog:
+            watchdog.pop().cancel()
+
     async def post_shutdown(app: App) -> None:
+        await post_stop(app)
         services, app.bot_data._services = app.bot_data._services, None
         if services is not None:
             services.close()
+        store.close()
 
     builder = ApplicationBuilder()
+    get_updates: BaseRequest
     if settings.telegram_http_backend == "aiohttp":
         from bot.telegram.http import AiohttpRequest
 
         # Replies: a few keep-alive connections serve 64 concurrent updates (a reply takes ~1 ms on a
         # near server); waiting for one is bounded by the pool timeout. getUpdates: its own connection.
-        builder = builder.request(AiohttpRequest(connection_pool_size=8)).get_updates_request(
-            AiohttpRequest(connection_pool_size=1)
-        )
+        builder = builder.request(AiohttpRequest(connection_pool_size=8))
+        get_updates = AiohttpRequest(connection_pool_size=1)
     else:
         # httpcore scans every pooled connection per request: a small pool is cheaper than a big one.
         builder = builder.connection_pool_size(8).pool_timeout(10)
+        get_updates = HTTPXRequest(connection_pool_size=1)
+    # Every polled batch is written to the inbox before PTB can acknowledge it (see bot.telegram.inbox).
+    builder = builder.get_updates_request(InboxRequest(get_updates, inbox))
     app = (
         builder.token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
@@ -182,15 +221,30 @@ def build_application(
                 max_retries=settings.telegram_max_retries,
             )
         )
-        .concurrent_updates(PerChatUpdateProcessor(64))
+        .update_queue(queue)
+        .concurrent_updates(PerChatUpdateProcessor(64, inbox))
         .persistence(persistence)
         .context_types(ContextTypes(bot_data=BotData))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
+    inbox.attach(app, queue)
+    app.bot_data.inbox = inbox
     add_handlers(app)  # type: ignore[arg-type]
     return app  # type: ignore[return-value]
+
+
+async def _watch_leader(app: App, leader: ServingLock, interval: float) -> None:
+    """Stop serving as soon as the standby lock is no longer held (another process may take over)."""
+    while True:
+        await asyncio.sleep(interval)
+        if not await handlers.run(leader.held):
+            logger.critical("lost the standby lock: stopping so that only one process serves")
+            app.bot_data.lost_leadership = True
+            app.stop_running()
+            return
 
 
 async def _set_staff_menus(app: App) -> None:
@@ -233,13 +287,29 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def run_bot(settings: Settings) -> None:
-    """Run the bot until SIGINT/SIGTERM: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
+def run_bot(settings: Settings, *, kb: KnowledgeService | None = None, crm: CRMAdapter | None = None) -> None:
+    """Run the bot until SIGINT/SIGTERM: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set.
+
+    The services are opened first (the knowledge base warm), then the process waits for the standby lock
+    (PostgreSQL: while another process serves; SQLite: fails if another process serves) and serves while
+    it holds it. `kb`/`crm` given: borrowed instead of opened from the settings.
+    """
+    from bot.telegram.standby import serving_lock
+
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    with open_services(settings, with_log=False) as base:
-        app = build_application(settings, base.kb, base.crm)
-        if settings.telegram_webhook_url:
-            app.run_webhook(**webhook_options(settings))
-        else:
-            app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+    lock = serving_lock(settings)
+    with open_services(settings, kb=kb, crm=crm, with_log=False) as base:
+        app = build_application(settings, base.kb, base.crm, leader=lock)
+        if lock is not None:
+            lock.wait()
+        try:
+            if settings.telegram_webhook_url:
+                app.run_webhook(**webhook_options(settings))
+            else:
+                app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        finally:
+            if lock is not None:
+                lock.release()
+        if app.bot_data.lost_leadership:
+            raise RuntimeError("lost the standby lock while serving")

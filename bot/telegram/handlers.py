@@ -33,7 +33,15 @@ from bot.core import Request, ServiceError
 from bot.features import contact_log, knowledge_admin
 from bot.features.ask import ask as ask_feature
 from bot.features.today import render_digest
-from bot.rendering import Reply, error_text, esc, refusal_unregistered, service_error, split_html
+from bot.rendering import (
+    Reply,
+    cancelled,
+    error_text,
+    esc,
+    refusal_unregistered,
+    service_error,
+    split_html,
+)
 from bot.telegram.context import BotData, Context
 from crm_adapter import Staff
 
@@ -68,7 +76,8 @@ def _markup(reply: Reply, *, in_flow: bool = False) -> Any:
 
 
 async def say(update: Update, context: Context, reply: Reply, *, in_flow: bool = False) -> None:
-    """Send a reply to the update's chat, split to Telegram's limit; the markup goes on the last part."""
+    """Send a reply to the update's chat, split to Telegram's limit; the markup goes on the last part.
+    A reply's image (`reply.photo`, a PNG) follows the text; failing to send it only costs the image."""
     chat = update.effective_chat
     if chat is None:
         return
@@ -78,6 +87,11 @@ async def say(update: Update, context: Context, reply: Reply, *, in_flow: bool =
         await context.bot.send_message(
             chat_id=chat.id, text=part, reply_markup=markup if i == len(parts) - 1 else None
         )
+    if reply.photo:
+        try:
+            await context.bot.send_photo(chat_id=chat.id, photo=reply.photo)
+        except TelegramError as exc:  # the text is delivered; the chart is its companion
+            logger.warning("could not send the image of a reply to chat %s: %s", chat.id, exc)
 
 
 async def _staff_for(data: BotData, telegram_id: int) -> Staff | None:
@@ -135,12 +149,38 @@ async def set_menu(bot: ExtBot[None], staff: Staff | None, chat_id: int) -> bool
 
 
 # --- access gate (group -1) -------------------------------------------------------------------
+#: The gate could not decide (database down): nothing was done, the user is asked to resend.
+GATE_UNAVAILABLE = "系统暂时不可用，您的消息未处理，请稍后重发。"
+#: A /log could not be stored (the CRM or its database failed): the record was NOT saved.
+LOG_NOT_SAVED = "客户系统暂时不可用，联系记录未保存，请稍后重发。"
+#: The record was saved but its confirmation could not be sent: do not resend.
+LOG_SAVED_REPLY_FAILED = "✅ 联系记录已保存（刚才的确认消息未能送达），无需重发。"
+
+
 async def gate(update: Update, context: Context) -> None:
-    """Drop redelivered updates and anyone who is not registered staff."""
+    """Drop redelivered updates and anyone who is not registered staff; fail closed on any error."""
+    try:
+        await _admit(update, context)
+    except ApplicationHandlerStop:
+        raise
+    except Exception:
+        # Fail closed: no handler runs. One short reply (at most one per update) so nobody waits.
+        logger.error("access gate failed on update %s; dropping it", update.update_id, exc_info=True)
+        await notify(update, context, LOG_NOT_SAVED if _in_log(update, context) else GATE_UNAVAILABLE)
+        raise ApplicationHandlerStop from None
+
+
+def _in_log(update: Update, context: Context) -> bool:
+    """The update is a /log or an answer inside the /log flow."""
+    message = update.effective_message
+    text = (message.text or "") if message is not None else ""
+    return text.startswith("/log") or DRAFT_KEY in (context.user_data or {})
+
+
+async def _admit(update: Update, context: Context) -> None:
     data = context.bot_data
-    if not await run(data.services.log.claim_update, channel="telegram", update_id=update.update_id):
-        logger.info("update %s already handled; ignoring the redelivery", update.update_id)
-        raise ApplicationHandlerStop
+    if data.inbox is not None and not await data.inbox.claim(update):
+        raise ApplicationHandlerStop  # handled before: a redelivery
     user = update.effective_user
     if user is None:
         raise ApplicationHandlerStop
@@ -165,6 +205,21 @@ async def gate(update: Update, context: Context) -> None:
             await update.callback_query.answer()
         await context.bot.send_message(chat_id=update.effective_chat.id, text=refusal_unregistered())
     raise ApplicationHandlerStop
+
+
+async def notify(update: Update, context: Context, text: str) -> None:
+    """Send the one error notice of an update (a second one is skipped); never raises."""
+    chat = update.effective_chat
+    if chat is None or not context.bot_data.first_error_reply(update.update_id):
+        return
+    if update.callback_query is not None:
+        # Stop the button's spinner, unless the handler already answered the query.
+        with contextlib.suppress(Exception):
+            await update.callback_query.answer()
+    try:
+        await context.bot.send_message(chat_id=chat.id, text=text)
+    except Exception:  # the notice is best effort: the failure is already logged
+        logger.warning("could not send the error notice for update %s", update.update_id, exc_info=True)
 
 
 # --- the command table's handlers ----------------------------------------------------------------
@@ -234,23 +289,53 @@ def _draft(context: Context) -> dict[str, object]:
     return draft if isinstance(draft, dict) else {}
 
 
-async def _apply(update: Update, context: Context, step: contact_log.Step) -> int:
+def _saved(step: contact_log.Step) -> bool:
+    """The step stored a contact record (the flow ends either by saving or by a cancel)."""
+    return step.state is None and not (len(step.replies) == 1 and step.replies[0].text == cancelled())
+
+
+async def _advance(update: Update, context: Context, compute: Callable[[], Any]) -> int:
+    """Run one step of the flow, send its replies, then keep its state.
+
+    A ServiceError (bad input, no access) leaves the state as it was and is shown as is. Any other
+    failure while computing the step (CRM or database down) means nothing was saved: the user is told so
+    and may resend the same message. When the replies of a step that saved a record cannot be sent,
+    the record stays saved and the user is told that instead (one notice; the flow ends).
+    """
+    try:
+        step: contact_log.Step = await run(compute)
+    except ServiceError:
+        raise
+    except Exception as exc:
+        logger.error("/log step failed on update %s", update.update_id, exc_info=True)
+        raise ServiceError(LOG_NOT_SAVED) from exc
     assert context.user_data is not None
+    saved = _saved(step)
+    try:
+        for reply in step.replies:
+            await say(update, context, reply, in_flow=True)
+    except Exception:
+        if not saved:
+            raise  # the state is unchanged: resending the message repeats the step
+        logger.warning(
+            "update %s: contact record saved, its confirmation not sent", update.update_id, exc_info=True
+        )
+        context.user_data.pop(DRAFT_KEY, None)
+        await notify(update, context, LOG_SAVED_REPLY_FAILED)
+        return ConversationHandler.END
     if step.state is None:
         context.user_data.pop(DRAFT_KEY, None)
-    else:
-        context.user_data[DRAFT_KEY] = step.draft
-    for reply in step.replies:
-        await say(update, context, reply, in_flow=True)
-    return ConversationHandler.END if step.state is None else step.state
+        return ConversationHandler.END
+    context.user_data[DRAFT_KEY] = step.draft
+    return step.state
 
 
 async def log(update: Update, context: Context) -> int:
     """Record a client contact: the one-line form, or start the guided flow."""
     req = await request(update, context)
     commands.check(commands.command("log"), req)
-    step = await run(contact_log.start, context.bot_data.services.contacts, req)
-    return await _apply(update, context, step)
+    contacts = context.bot_data.services.contacts
+    return await _advance(update, context, lambda: contact_log.start(contacts, req))
 
 
 def log_step(state: int) -> Callable[[Update, Context], Any]:
@@ -258,8 +343,8 @@ def log_step(state: int) -> Callable[[Update, Context], Any]:
 
     async def handle(update: Update, context: Context) -> int:
         req = await request(update, context)
-        step = await run(contact_log.step, context.bot_data.services.contacts, req, state, _draft(context))
-        return await _apply(update, context, step)
+        contacts, draft = context.bot_data.services.contacts, _draft(context)
+        return await _advance(update, context, lambda: contact_log.step(contacts, req, state, draft))
 
     handle.__name__ = handle.__qualname__ = f"log_step_{state}"
     handle.__doc__ = "Take one answer of the guided /log."
@@ -291,20 +376,12 @@ async def morning_digest(context: Context) -> None:
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log the failure and tell the user briefly; a ServiceError is shown as is."""
+    """Log the failure and tell the user briefly (once per update); a ServiceError is shown as is."""
     error = context.error
     if isinstance(error, ServiceError):
         text = service_error(error.message)
     else:
         logger.error("error while handling update %s", getattr(update, "update_id", update), exc_info=error)
         text = error_text()
-    if not isinstance(update, Update) or update.effective_chat is None:
-        return
-    if update.callback_query is not None:
-        # Stop the button's spinner, unless the handler already answered the query.
-        with contextlib.suppress(TelegramError):
-            await update.callback_query.answer()
-    try:
-        await context.bot.send_message(chat_id=update.effective_chat.id, text=text)
-    except Exception:  # never let the error handler raise
-        logger.exception("could not tell the user about the error")
+    if isinstance(update, Update):
+        await notify(update, context, text)

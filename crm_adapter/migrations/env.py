@@ -1,16 +1,13 @@
-"""Alembic env for the CRM tables. Only used programmatically: the caller passes an open connection."""
+"""Alembic env for the CRM tables. Only used programmatically (`crm_adapter.migrations.run_migrations`):
+the caller passes an open connection, already in its transaction and holding the migration lock."""
 
 from __future__ import annotations
 
 import logging
 
 from alembic import context
-from sqlalchemy import text
 
 logger = logging.getLogger(__name__)
-
-# A fixed key so two processes starting at once on PostgreSQL migrate one after the other.
-_PG_MIGRATION_LOCK = 0x524D4352  # "RMCR"
 
 
 def run_migrations_online() -> None:
@@ -20,8 +17,6 @@ def run_migrations_online() -> None:
         raise RuntimeError(
             "crm_adapter migrations run programmatically: pass config.attributes['connection']"
         )
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
     context.configure(
         connection=connection,
         target_metadata=None,

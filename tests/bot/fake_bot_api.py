@@ -592,6 +592,7 @@ class FakeBotAPI:
         self._injections: list[_Injection] = []
         self._commands: dict[str, list[dict[str, Any]]] = {}
         self._webhook = _WebhookState()
+        self._held: list[str] = []  # methods of calls that arrived and are held by a ``delay`` injection
 
     # ---- lifecycle -------------------------------------------------------------------------------------
 
@@ -993,6 +994,17 @@ class FakeBotAPI:
                     raise TimeoutError(f"{len(self._updates)} update(s) still pending after {timeout}s")
                 self._cond.wait(remaining)
 
+    def wait_for_held_call(self, method: str, timeout: float = 10.0) -> None:
+        """Block until a call of ``method`` arrived and is being held by a ``delay`` injection (the bot
+        sent it and waits for the answer): e.g. to kill the bot while its reply is in flight."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while method.lower() not in self._held:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no {method} call held within {timeout}s")
+                self._cond.wait(remaining)
+
     def clear(self) -> None:
         """Forget recorded calls (chats, messages, files and pending updates are kept)."""
         with self._cond:
@@ -1035,6 +1047,9 @@ class FakeBotAPI:
         injection = self._take_injection(method)
         if injection is not None:
             if injection.delay:
+                with self._cond:
+                    self._held.append(method.lower())
+                    self._cond.notify_all()
                 time.sleep(injection.delay)
             if injection.drop_connection:
                 self._record(

@@ -20,8 +20,12 @@ def names(role: Role | None) -> set[str]:
 def test_menu_per_role() -> None:
     assert names(None) == {"start", "help"}
     assert names(Role.RM) == {"start", "help", "client", "log", "today", "cancel"}
-    assert names(Role.SUPERVISOR) == {"start", "help", "client", "review", "unanswered", "stats", "cancel"}
-    assert names(Role.TRAINER) == {"start", "help", "kb", "unanswered", "stats", "cancel"}
+    assert names(Role.SUPERVISOR) == {
+        "start", "help", "client", "review", "reviewed", "note", "escalate", "unanswered", "stats", "cancel"
+    }  # fmt: skip
+    assert names(Role.TRAINER) == {
+        "start", "help", "kb", "unanswered", "stats", "handoffs", "resolved", "cancel"
+    }  # fmt: skip
     telegram_commands = {
         c.name for c in commands.COMMANDS if commands.TELEGRAM in c.frontends and c.kind == "command"
     }

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from knowledge.loaders import LoaderError, load_file, parse_front_matter
+from knowledge.pdf_cleanup import clean_pdf_pages, is_page_number
 
 
 def make_pdf(path: Path, lines: list[str], title: str | None = None) -> None:
@@ -157,3 +158,121 @@ def test_bad_files_raise_loader_error(tmp_path: Path, name: str, content: bytes,
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(LoaderError, match="无法读取"):
         load_file(tmp_path / "missing.md")
+
+
+# ---------------------------------------------------------------- PDF text cleanup (knowledge.pdf_cleanup)
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("3", True),
+        ("- 3 -", True),
+        ("— 12 —", True),
+        ("第 3 页 共 20 页", True),
+        ("第3页", True),
+        ("共20页 第3页", True),
+        ("3 / 20", True),
+        ("Page 3 of 20", True),
+        ("2024年", False),
+        ("第三条", False),
+        ("3.5%", False),
+        ("100万元", False),
+    ],
+)
+def test_page_number_lines(line: str, expected: bool) -> None:
+    assert is_page_number(line) is expected
+
+
+WRAPPED = [
+    "第十六条　国务院反洗钱行政主管部门设立反洗钱监测分析机构。反洗钱监测分析",
+    "机构开展反洗钱资金监测，负责接收、分析大额交易和可疑交易报告，移送分析结",
+    "果，并按照规定向国务院反洗钱行政主管部门报告工作情况。",
+    "第十七条　国务院反洗钱行政主管部门为履行反洗钱职责，可以从国家有关机关获",
+    "取所必需的信息，国家有关机关应当依法提供。",
+]
+
+
+def test_running_headers_page_numbers_and_wraps_are_cleaned() -> None:
+    pages = [
+        "\n".join(["某某银行 内部培训资料 第1版", *WRAPPED[:3], "第 1 页 共 3 页"]),
+        "\n".join(["某某银行 内部培训资料 第1版", *WRAPPED[3:], "12", "第 2 页 共 3 页"]),
+        "\n".join(
+            [
+                "某某银行 内部培训资料 第1版",
+                "第十八条　出入境人员携带的现金超过规定金额的，应当申报。",
+                "- 3 -",
+            ]
+        ),
+    ]
+    cleaned = clean_pdf_pages(pages)
+    assert cleaned.removed_headers == ("某某银行 内部培训资料 第1版",)
+    assert cleaned.text.split("\n") == [
+        "第十六条　国务院反洗钱行政主管部门设立反洗钱监测分析机构。反洗钱监测分析机构开展反洗钱资金监测，"
+        "负责接收、分析大额交易和可疑交易报告，移送分析结果，并按照规定向国务院反洗钱行政主管部门报告工作情况。",
+        "第十七条　国务院反洗钱行政主管部门为履行反洗钱职责，可以从国家有关机关获取所必需的信息，"
+        "国家有关机关应当依法提供。",
+        "12",  # a lone number inside the page is content, not a page number
+        "第十八条　出入境人员携带的现金超过规定金额的，应当申报。",
+    ]
+
+
+def test_headers_must_repeat_and_sit_at_page_edges() -> None:
+    body = "金融机构应当按照规定建立客户尽职调查制度。"
+    pages = [f"客户尽职调查要点\n{body}", f"另一个标题\n{body}\n客户尽职调查要点"]
+    cleaned = clean_pdf_pages(pages)
+    assert cleaned.removed_headers == ("客户尽职调查要点",)
+    assert cleaned.text.count(body) == 2
+    single = clean_pdf_pages([f"客户尽职调查要点\n{body}\n- 1 -"])
+    assert single.text == f"客户尽职调查要点\n{body}"  # one page: no header detection, page number dropped
+
+
+def test_one_glyph_per_line_layer_is_rejoined() -> None:
+    layer = "\n".join("第二条 本法所称反洗钱，是指依照本法规定采取相关措施的行为。") + "\n第\n3\n页"
+    assert clean_pdf_pages([layer]).text == "第二条 本法所称反洗钱，是指依照本法规定采取相关措施的行为。"
+    column = "序号\n1\n2\n3\n4\n5\n6\n合计"  # a table column of numbers stays as it is
+    assert clean_pdf_pages([column]).text == column
+
+
+def test_letter_spaced_lines_are_closed_up() -> None:
+    text = clean_pdf_pages(["第 二 十 九 条  有 下 列 情 形 之 一 的 ：\n用 途 。"]).text
+    assert text == "第二十九条 有下列情形之一的：\n用途。"
+
+
+def test_english_wraps_join_with_a_space_and_hyphens_are_removed() -> None:
+    lines = [
+        "Financial institutions shall identify the customer and",
+        "verify the identity of the beneficial owner before the",
+        "business relationship is established, and shall keep iden-",
+        "tification records for at least ten years after it ends.",
+        "Records shall be kept confidential.",
+    ]
+    assert clean_pdf_pages(["\n".join(lines)]).text == (
+        "Financial institutions shall identify the customer and verify the identity of the beneficial owner "
+        "before the business relationship is established, and shall keep identification records for at least "
+        "ten years after it ends.\nRecords shall be kept confidential."
+    )
+
+
+def test_structure_and_columns_are_not_reflowed() -> None:
+    lines = [
+        "第二章　反洗钱监督管理",
+        "第十三条　国务院反洗钱行政主管部门组织、协调全国的反洗钱工作，负责反洗钱的资金",
+        "监测，监督检查金融机构履行反洗钱义务的情况，履行下列职责",
+        "（一）制定或者会同国务院有关金融管理部门制定金融机构反洗钱管理规定",
+        "（二）在职责范围内调查可疑交易活动，履行法律规定的其他有关反洗钱的职责",
+        "产品名称    风险等级    期限    起购金额    业绩比较基准",
+        "稳健理财一号    R2    180天    1万元    3.2%",
+    ]
+    assert clean_pdf_pages(["\n".join(lines)]).text.split("\n") == [
+        lines[0],
+        lines[1] + lines[2],
+        lines[3],
+        lines[4],
+        lines[5],
+        lines[6],
+    ]
+
+
+def test_page_number_split_over_glyph_lines_under_a_running_header() -> None:
+    pages = [f"某某银行 内部资料\n第{n}页的正文，内容各不相同。\n-\n{n}\n-" for n in (1, 2, 3)]
+    cleaned = clean_pdf_pages(pages)
+    assert cleaned.text.split("\n") == [f"第{n}页的正文，内容各不相同。" for n in (1, 2, 3)]

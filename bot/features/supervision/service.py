@@ -1,0 +1,329 @@
+"""SupervisionService: the team's review (paged, with actions), usage figures, gaps and escalations."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot import compliance
+from bot.convlog import LogStats
+from bot.core import Clock, ServiceError, crm_call
+from bot.features import suitability
+from bot.features.supervision.dates import Window, parse_window
+from bot.features.supervision.store import (
+    COMMENT,
+    CONTACT,
+    ESCALATE,
+    EXCHANGE,
+    RESOLVE,
+    REVIEWED,
+    ItemState,
+    ReviewLog,
+    item_ref,
+    parse_ref,
+)
+from bot.features.supervision.views import (
+    ActionResult,
+    AnswerMix,
+    DayCounts,
+    Escalation,
+    FlaggedContact,
+    ReviewItem,
+    ReviewTotals,
+    ReviewView,
+    StatsView,
+    UnansweredView,
+    is_weak,
+)
+from crm_adapter import ContactRecord, CRMAdapter, Role, Staff
+
+if TYPE_CHECKING:
+    from bot.convlog import ConversationLog, ExchangeHead
+
+logger = logging.getLogger(__name__)
+
+#: Items per /review page.
+PAGE_SIZE = 10
+#: Contact records read per RM and range (the CRM's cap per call); /review and /stats use the same.
+CONTACTS_PER_RM = 1000
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class SupervisionService:
+    """The conversation log and the CRM seen by supervisors, trainers and admins, plus review actions."""
+
+    def __init__(
+        self, *, crm: CRMAdapter, log: ConversationLog, clock: Clock, reviews: ReviewLog | None = None
+    ) -> None:
+        self.crm = crm
+        self.log = log
+        self.clock = clock
+        self.reviews = reviews if reviews is not None else ReviewLog(log)
+
+    # --- review -----------------------------------------------------------------------------------
+    def window(self, args: Sequence[str]) -> Window:
+        return parse_window(args, self.clock.today(), default_days=7, allow_page=True)
+
+    def review(self, staff: Staff, args: Sequence[str] = ()) -> ReviewView:
+        """One page of the team's exchanges and contact records: unreviewed first, flagged first."""
+        return self.review_window(staff, self.window(args))
+
+    def review_window(self, staff: Staff, window: Window, *, snapshot: datetime | None = None) -> ReviewView:
+        """Page `window.page` of the review; with `snapshot`, the pages are those of that instant (items
+        stored later are left out, the order uses the actions up to then; the marks shown are current)."""
+        members = self._members(staff, window.rm)
+        codes = tuple(m.code for m in members)
+        start, end = self.clock.utc_range(window.since, window.until)
+        heads = self.log.exchange_heads(staff_codes=codes, since=start, until=end)
+        contacts = [
+            FlaggedContact(record=r, flags=suitability.labels_of(r.topics) + compliance.check(r.summary))
+            for code in codes
+            for r in self._contacts(staff, code, window.since, window.until)
+        ]
+        if snapshot is not None:
+            heads = [h for h in heads if h.created_at <= snapshot]
+            contacts = [c for c in contacts if _aware(c.record.created_at) <= snapshot]
+        else:  # now, or the newest item if a clock runs ahead: the page links must find every item again
+            stored = [h.created_at for h in heads] + [_aware(c.record.created_at) for c in contacts]
+            snapshot = max([self.clock.utcnow(), *stored]).replace(microsecond=0) + timedelta(seconds=1)
+        ex_actions = self.reviews.actions_for(EXCHANGE, [h.id for h in heads])
+        ct_actions = self.reviews.actions_for(CONTACT, [c.record.id for c in contacts])
+        ordered: list[tuple[tuple[bool, bool, bool, float, int, int], ReviewItem]] = []
+        for h in heads:
+            acts = ex_actions.get(h.id, [])
+            item = ReviewItem(EXCHANGE, h.id, h.staff_code, h.created_at, h.flagged, ItemState.of(acts))
+            ordered.append((_order(item, ItemState.of(acts, as_of=snapshot), urgent=False), item))
+        by_id = {c.record.id: c for c in contacts}
+        for c in contacts:
+            acts = ct_actions.get(c.record.id, [])
+            r = c.record
+            item = ReviewItem(CONTACT, r.id, r.rm_code, _aware(r.occurred_at), c.flagged, ItemState.of(acts))
+            ordered.append((_order(item, ItemState.of(acts, as_of=snapshot), urgent=c.suitability), item))
+        ordered.sort(key=lambda pair: pair[0])
+        items = [item for _, item in ordered]
+        pages = max(1, math.ceil(len(items) / PAGE_SIZE))
+        page = min(max(1, window.page), pages)
+        shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        full = self.log.get_many([i.id for i in shown if i.kind == EXCHANGE])
+        shown = [
+            dataclasses.replace(i, exchange=full.get(i.id))
+            if i.kind == EXCHANGE
+            else dataclasses.replace(i, contact=by_id[i.id])
+            for i in shown
+        ]
+        totals = ReviewTotals(
+            exchanges=len(heads),
+            contacts=len(contacts),
+            reviewed=sum(1 for i in items if i.state.reviewed),
+            unreviewed_flagged=sum(1 for i in items if i.flagged and not i.state.reviewed),
+            escalated=sum(1 for i in items if i.state.escalated),
+            mix=AnswerMix.of(heads),
+        )
+        return ReviewView(
+            since=window.since,
+            until=window.until,
+            staff_codes=codes,
+            names={staff.code: staff.name} | {m.code: m.name for m in members},  # the reviewer's notes too
+            items=tuple(i for i in shown if i.kind == CONTACT or i.exchange is not None),
+            totals=totals,
+            rm=codes[0] if window.rm is not None else None,
+            page=page,
+            pages=pages,
+            page_size=PAGE_SIZE,
+            snapshot=snapshot,
+        )
+
+    # --- actions ----------------------------------------------------------------------------------
+    def mark(
+        self, staff: Staff, refs: Sequence[str], action: str, comment: str | None = None
+    ) -> ActionResult:
+        """Mark items reviewed, comment on one, escalate exchanges to the trainers or resolve them."""
+        parsed = [(ref, parse_ref(ref)) for ref in refs]
+        bad = [ref for ref, p in parsed if p is None]
+        if bad or not parsed:
+            raise ServiceError(
+                f"无法识别编号“{'、'.join(bad)}”。"
+                if bad
+                else "请写上编号，例如 Q12（问答）或 C7（联系记录）。"
+            )
+        if action == COMMENT and not (comment and comment.strip()):
+            raise ServiceError("请写上评论内容，例如：/note Q12 回答需补充风险提示")
+        targets: list[tuple[str, int, str | None]] = []
+        skipped: list[str] = []
+        for kind, item_id in (p for _, p in parsed if p is not None):
+            if action in (ESCALATE, RESOLVE) and kind != EXCHANGE:
+                raise ServiceError("只有问答（Q 开头的编号）可以转交培训师。")
+            owner = self._owner(staff, kind, item_id)
+            state = ItemState.of(self.reviews.actions_for(kind, [item_id]).get(item_id, []))
+            already = {
+                REVIEWED: state.reviewed,
+                ESCALATE: state.escalated,
+                RESOLVE: not state.escalated,
+            }.get(action, False)
+            if action == RESOLVE and already:
+                raise ServiceError(f"{item_ref(kind, item_id)} 没有待处理的主管转交。")
+            if already or any(t[:2] == (kind, item_id) for t in targets):
+                skipped.append(item_ref(kind, item_id))
+            else:
+                targets.append((kind, item_id, owner))
+        if targets:
+            self.reviews.add_many(
+                targets, action=action, actor=staff.code, at=self.clock.utcnow(), comment=comment
+            )
+        return ActionResult(action, tuple(item_ref(k, i) for k, i, _ in targets), tuple(skipped))
+
+    def mark_page(self, staff: Staff, window: Window, snapshot: datetime) -> ActionResult:
+        """Mark reviewed every item of a page (as it was at `snapshot`) that is not reviewed yet."""
+        view = self.review_window(staff, window, snapshot=snapshot)
+        todo = [(i.kind, i.id, i.staff_code) for i in view.items if not i.state.reviewed]
+        if todo:
+            self.reviews.add_many(todo, action=REVIEWED, actor=staff.code, at=self.clock.utcnow())
+        return ActionResult(REVIEWED, tuple(item_ref(k, i) for k, i, _ in todo))
+
+    def _owner(self, staff: Staff, kind: str, item_id: int) -> str:
+        """The staff code the item belongs to, once `staff` may act on it (ServiceError otherwise)."""
+        ref = item_ref(kind, item_id)
+        if kind == EXCHANGE:
+            exchange = self.log.get(exchange_id=item_id)
+            if exchange is None:
+                raise ServiceError(f"找不到问答 {ref}。")
+            if staff.role in (Role.TRAINER, Role.ADMIN):
+                return exchange.staff_code
+            if exchange.staff_code not in {m.code for m in self._team(staff)}:
+                raise ServiceError(f"问答 {ref} 不属于您的团队。")
+            return exchange.staff_code
+        for member in self._team(staff):
+            if any(r.id == item_id for r in self._contacts(staff, member.code, None, None)):
+                return member.code
+        raise ServiceError(f"找不到联系记录 {ref}，或它不属于您的团队。")
+
+    # --- escalations and gaps -------------------------------------------------------------------
+    def escalations(self, staff: Staff, *, limit: int = 30) -> tuple[Escalation, ...]:
+        """Exchanges escalated to the trainers and not resolved (a supervisor: their team's)."""
+        codes = [m.code for m in self._team(staff)] if staff.role == Role.SUPERVISOR else None
+        actions = self.reviews.open_escalations(staff_codes=codes)[:limit]
+        found = self.log.get_many([a.item_id for a in actions])
+        return tuple(Escalation(action=a, exchange=found.get(a.item_id)) for a in actions)
+
+    def unanswered(self, staff: Staff, *, days: int = 30) -> UnansweredView:
+        """Questions without a source in the knowledge base, and the escalated ones (trainers fill gaps)."""
+        today = self.clock.today()
+        since = today - timedelta(days=days)
+        start, _ = self.clock.utc_range(since, today)
+        items = self.log.unanswered(since=start, limit=50 if staff.role == Role.SUPERVISOR else 20)
+        if staff.role == Role.SUPERVISOR:
+            team = {m.code for m in self._team(staff)}
+            items = [u for u in items if team.intersection(u.staff_codes)]
+        return UnansweredView(since=since, items=tuple(items[:20]), escalations=self.escalations(staff))
+
+    # --- stats ------------------------------------------------------------------------------------
+    def stats(self, staff: Staff, args: Sequence[str] = ()) -> StatsView:
+        """Usage figures for the team (supervisors) or everyone (trainers, admins)."""
+        window = parse_window(args, self.clock.today(), default_days=30, allow_staff=False)
+        since, until = window.since, window.until
+        start, end = self.clock.utc_range(since, until)
+        if staff.role == Role.SUPERVISOR:
+            members = self._team(staff)
+            codes: list[str] | None = [m.code for m in members]
+            names = {m.code: m.name for m in members}
+        else:
+            codes = None
+            names = {s.code: s.name for s in self.crm.list_staff()}
+        heads = self.log.exchange_heads(staff_codes=codes, since=start, until=end)
+        by_staff: dict[str, int] = {}
+        flagged_contacts: dict[str, int] = {}
+        with_contacts = staff.role != Role.TRAINER  # trainers see knowledge usage, not client activity
+        if with_contacts:
+            rm_codes = (
+                codes if codes is not None else [s.code for s in self.crm.list_staff() if s.role == Role.RM]
+            )
+            for code in rm_codes:
+                records = self._contacts(staff, code, since, until)
+                if records:
+                    by_staff[code] = len(records)
+                    flagged = sum(
+                        1 for r in records if suitability.labels_of(r.topics) or compliance.check(r.summary)
+                    )
+                    if flagged:
+                        flagged_contacts[code] = flagged
+        flagged_by_staff: dict[str, int] = {}
+        for h in heads:
+            if h.flagged:
+                flagged_by_staff[h.staff_code] = flagged_by_staff.get(h.staff_code, 0) + 1
+        return StatsView(
+            since=since,
+            until=until,
+            stats=_log_stats(heads),
+            contacts=sum(by_staff.values()),
+            contacts_by_staff=by_staff,
+            names=names,
+            mix=AnswerMix.of(heads),
+            daily=self._daily(heads, since, until),
+            flagged_by_staff=flagged_by_staff,
+            flagged_contacts_by_staff=flagged_contacts,
+            with_contacts=with_contacts,
+        )
+
+    def _daily(self, heads: Iterable[ExchangeHead], since: date, until: date) -> tuple[DayCounts, ...]:
+        counts: dict[date, list[int]] = {}
+        for h in heads:
+            row = counts.setdefault(h.created_at.astimezone(self.clock.tz).date(), [0, 0, 0])
+            row[0 if h.grounded and not is_weak(h) else 1 if h.grounded else 2] += 1
+        days = (until - since).days + 1
+        return tuple(
+            DayCounts(day, *counts.get(day, (0, 0, 0)))
+            for day in (since + timedelta(days=n) for n in range(days))
+        )
+
+    # --- CRM --------------------------------------------------------------------------------------
+    def _contacts(
+        self, staff: Staff, rm_code: str, since: date | None, until: date | None
+    ) -> list[ContactRecord]:
+        return crm_call(
+            lambda: self.crm.list_contacts(
+                actor=staff.code, rm_code=rm_code, since=since, until=until, limit=CONTACTS_PER_RM
+            )
+        )
+
+    def _team(self, staff: Staff) -> list[Staff]:
+        members = crm_call(lambda: self.crm.team_members(actor=staff.code))
+        return [m for m in members if m.code != staff.code] or members
+
+    def _members(self, staff: Staff, rm: str | None) -> list[Staff]:
+        members = self._team(staff)
+        if rm is None:
+            return members
+        chosen = [m for m in members if rm.upper() == m.code.upper() or rm == m.name]
+        if not chosen:
+            raise ServiceError(f"“{rm}”不在您的团队中。")
+        return chosen[:1]
+
+
+def _order(item: ReviewItem, then: ItemState, *, urgent: bool) -> tuple[bool, bool, bool, float, int, int]:
+    """Unreviewed first; among them suitability findings, then other flags; newest first; exchanges
+    before contacts on a tie."""
+    kind = 0 if item.kind == EXCHANGE else 1
+    return (then.reviewed, not urgent, not item.flagged, -item.at.timestamp(), kind, -item.id)
+
+
+def _log_stats(heads: Sequence[ExchangeHead]) -> LogStats:
+    by_staff: dict[str, int] = {}
+    for h in heads:
+        by_staff[h.staff_code] = by_staff.get(h.staff_code, 0) + 1
+    grounded = sum(1 for h in heads if h.grounded)
+    return LogStats(
+        questions=len(heads),
+        grounded=grounded,
+        unanswered=len(heads) - grounded,
+        thumbs_up=sum(1 for h in heads if h.feedback == "up"),
+        thumbs_down=sum(1 for h in heads if h.feedback == "down"),
+        flagged=sum(1 for h in heads if h.flagged),
+        by_staff=by_staff,
+    )

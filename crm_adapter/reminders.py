@@ -1,0 +1,110 @@
+"""Follow-ups due and upcoming birthdays of the clients in a read scope (on an open ORM session), and
+the dates of a client card.
+
+The date rules themselves are in `crm_adapter.schedule`; the caller checks the actor, logs the reads
+and owns the transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta, tzinfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_adapter import scopes
+from crm_adapter.mapping import client_model
+from crm_adapter.models import BirthdayReminder, Client, ClientCard, ContactRecord, FollowUp, Tier
+from crm_adapter.orm import ClientRow, ContactRow
+from crm_adapter.schedule import follow_up_due, mmdd_window, next_birthday
+from crm_adapter.statements import scope_clause
+
+logger = logging.getLogger(__name__)
+
+_TIER_ORDER = {Tier.DIAMOND: 0, Tier.PLATINUM: 1, Tier.GOLD: 2, Tier.POTENTIAL: 3}
+
+
+def follow_ups_due(
+    session: Session,
+    *,
+    scope: scopes.ClientScope,
+    day: date,
+    horizon_days: int,
+    cadence: dict[Tier, int],
+    tz: tzinfo,
+) -> list[FollowUp]:
+    """Clients due within `horizon_days` of `day`: soonest (most overdue) first, then by tier."""
+    latest_id = (
+        select(ContactRow.id)
+        .where(ContactRow.client_id == ClientRow.client_id)
+        .order_by(ContactRow.occurred_at.desc(), ContactRow.id.desc())
+        .limit(1)
+        .correlate(ClientRow)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(ClientRow, ContactRow)
+        .outerjoin(ContactRow, ContactRow.id == latest_id)
+        .where(scope_clause(scope))
+    )
+    result: list[FollowUp] = []
+    for client_row, last in session.execute(stmt).all():
+        client = client_model(client_row)
+        due, reason = follow_up_due(
+            tier=client.tier,
+            last_contact_day=None if last is None else last.occurred_at.astimezone(tz).date(),
+            agreed_next=None if last is None else last.next_follow_up,
+            cadence=cadence,
+            today=day,
+        )
+        if due <= day + timedelta(days=horizon_days):
+            result.append(FollowUp(client=client, due=due, overdue=due < day, reason=reason))
+    result.sort(key=lambda f: (f.due, _TIER_ORDER[f.client.tier], f.client.pinyin, f.client.client_id))
+    return result
+
+
+def birthdays_within(
+    session: Session, *, scope: scopes.ClientScope, day: date, days: int
+) -> list[BirthdayReminder]:
+    """Birthdays from `day` to `day + days` inclusive (Feb 29 and year wrap per `schedule`), soonest first."""
+    stmt = select(ClientRow).where(
+        scope_clause(scope), ClientRow.birth_mmdd.in_(sorted(mmdd_window(day, days)))
+    )
+    result: list[BirthdayReminder] = []
+    for row in session.scalars(stmt):
+        client = client_model(row)
+        assert client.birthday is not None  # birth_mmdd is set iff birthday is
+        occurrence = next_birthday(client.birthday, day)
+        if (occurrence - day).days <= days:
+            days_until = (occurrence - day).days
+            result.append(BirthdayReminder(client=client, birthday=occurrence, days_until=days_until))
+    result.sort(key=lambda b: (b.days_until, b.client.pinyin, b.client.client_id))
+    return result
+
+
+def card(
+    client: Client, last_contact: ContactRecord | None, *, day: date, cadence: dict[Tier, int], tz: tzinfo
+) -> ClientCard:
+    """The card of `client` on `day`, given its latest contact record."""
+    last_day = None if last_contact is None else last_contact.occurred_at.astimezone(tz).date()
+    due, _reason = follow_up_due(
+        tier=client.tier,
+        last_contact_day=last_day,
+        agreed_next=None if last_contact is None else last_contact.next_follow_up,
+        cadence=cadence,
+        today=day,
+    )
+    birthday = None if client.birthday is None else next_birthday(client.birthday, day)
+    return ClientCard(
+        client=client,
+        last_contact=last_contact,
+        days_since_contact=None if last_day is None else (day - last_day).days,
+        next_follow_up=due,
+        follow_up_overdue=due < day,
+        upcoming_birthday=birthday,
+        days_to_birthday=None if birthday is None else (birthday - day).days,
+    )
+
+
+__all__ = ["birthdays_within", "card", "follow_ups_due"]

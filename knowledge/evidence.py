@@ -1,0 +1,397 @@
+"""Stage 3 — select evidence: which retrieved sentences answer the question, and do they address what
+was asked?
+
+Sentences are scored by the question's words they hold (IDF-weighted, synonyms counted), discounted by
+retrieval rank and by the document's authority (our rules outrank a peer bank's case study). Then the
+question's demands are checked, so a near sentence is not passed off as the answer:
+
+* focus: the lead must hold the question's topic words (回访, 礼物 …), not just its tier or generic words;
+* slot: a "几次/几折/多久/多少钱" question needs a sentence that states a count/discount/period/price;
+* action: a yes/no question ("能收吗") needs a sentence about that action (收受 …) and its modal word
+  (不得/可以 …) gives the verdict.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from knowledge import authority, lexicon
+from knowledge import question as q_mod
+from knowledge.lexical import BM25Index, tokenize, verbs
+from knowledge.passages import Unit, excerpt, units
+from knowledge.question import Question
+from knowledge.retrieval import Candidate
+from knowledge.types import Citation
+
+logger = logging.getLogger(__name__)
+
+#: Relevance gate, calibrated on the retrieval eval against off-topic questions (bench/bench_knowledge.py).
+#: e5 cosines are compressed: unrelated Chinese text still scores ~0.80-0.88 against our corpus.
+STRONG_DENSE = 0.885  # the best dense match alone is enough above this
+MIN_DENSE = 0.85  # below this nothing counts
+MIN_COVERAGE = 0.45  # in between, the best chunk must hold this share of the question's IDF mass
+MIN_FOCUS = 0.5  # the lead (with its heading) must hold this share of the topic words' IDF mass
+MAX_CITATIONS = 3
+MAX_CANDIDATES = 7  # sentences are read from this many retrieved chunks
+MAX_LEAD_SENTENCES = 3
+MAX_QUESTION_TOKENS = 48  # the rarest words of a long question are enough to weigh sentences
+QUESTION_CHARS = 600  # sentences are weighed against this much of a long question
+RANK_DECAY = 1.0  # unit scores from the n-th retrieved chunk are divided by (1 + RANK_DECAY * n)
+
+_HAS_NUMBER = re.compile(
+    r"\d|[一二两三四五六七八九十百千万亿半]+\s*(?:次|个|天|日|周|年|月|小时|万|元|%|人|家|项|位|张|条|份|倍|级|类|步)"
+)
+_SLOT_FILLERS = {
+    "count": re.compile(r"[\d一二两三四五六七八九十]+\s*(?:次|个|项|类|本|张)|不限次数|一次"),
+    "discount": re.compile(r"[\d一二三四五六七八九.]+\s*折|折扣|优惠"),
+    "frequency": re.compile(
+        r"每(?:年|月|季|季度|周|天|日|半年)|[\d一二两三四五六七八九十]+\s*(?:分钟|小时|天|日|个月|周|年)内?"
+    ),
+    "price": re.compile(r"免费|免收|收费|[\d,]+\s*元|不收"),
+    "threshold": re.compile(r"\d+\s*万|\d+\s*元|门槛|以上|达到"),
+}
+_WANTS_LIST = re.compile(r"哪些|哪几|包括什么|包含什么|有什么|有啥|分为|分成|几类|几种")
+_ENUMERATION = re.compile(r"、.+、|包括|包含|分为|分成|如下|[：:].+[，；、]")
+_CLAUSE_START = re.compile(r"[，,；;。：:！？]")
+_NEGATIVE = tuple(sorted(lexicon.PROHIBIT + lexicon.DISCOURAGE, key=len, reverse=True))
+
+
+def _markers(words: Sequence[str]) -> re.Pattern[str]:
+    # One-character modals only when they are not the start of a noun (要求, 需求, 可能, 能力, 会议 …).
+    longest = sorted(words, key=len, reverse=True)
+    return re.compile("|".join(w if len(w) > 1 else f"{w}(?![求力用性量见能否议员来计])" for w in longest))
+
+
+_POSITIVE_RE = _markers(lexicon.PERMIT + lexicon.REQUIRE)
+_NEAR_RE = _markers(lexicon.PERMIT + lexicon.REQUIRE + lexicon.WILL)
+_MODAL_WINDOW = 14
+_CONTINUES = ("并", "且", "同时", "以及", "还")
+_PUNCT = re.compile(r"[\s？?！!。，,、：:“”\"'（）()]")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A numbered piece of evidence."""
+
+    n: int
+    candidate: Candidate
+    excerpt: str
+
+    @property
+    def citation(self) -> Citation:
+        ch = self.candidate.chunk
+        return Citation(n=self.n, source=ch.source, title=ch.title, text=ch.text, heading=ch.heading)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    question: Question
+    relevant: bool  # passed the relevance gate
+    addressed: bool  # the lead addresses the question's focus / slot / action
+    lead: tuple[tuple[str, int], ...]  # (sentence, source n)
+    sources: tuple[Source, ...]
+    verdict: str | None = None  # yes / no from the lead's modal word (yes/no questions)
+    marker: str = ""  # that modal word ("不得", "可以" …)
+    missing: str = ""  # why not addressed: "focus" | "slot" | "action"
+    coverage: float = 0.0  # best chunk's share of the question's IDF mass
+    focus: float = 0.0  # lead's share of the topic words' IDF mass
+    top_dense: float = 0.0
+    lead_authority: str = ""
+
+
+def _none(q: Question, *, coverage: float = 0.0, top_dense: float = 0.0) -> Evidence:
+    return Evidence(q, False, False, (), (), coverage=coverage, top_dense=top_dense)
+
+
+def select(
+    q: Question,
+    candidates: Sequence[Candidate],
+    *,
+    top_dense: float,
+    index: BM25Index,
+    tokenize_question: Callable[[str], list[str]],
+) -> Evidence:
+    """Decide whether the candidates answer `q` and pick the lead sentences and quotes."""
+    # One token per word for weighing (钻石客户 once, not also 钻石 and 客户); chunks are matched on
+    # cut_for_search tokens, which include every compound and its parts.
+    q_tokens = list(dict.fromkeys(tokenize_question(q.text[:QUESTION_CHARS])))
+    if not q_tokens or not candidates:
+        return _none(q, top_dense=top_dense)
+    # Tokens the corpus never uses weigh like the rarest word: an off-topic question then has low coverage.
+    unknown = math.log(1.0 + (len(index) + 0.5) / 0.5)
+    weight = {t: (index.idf(t) or unknown) for t in q_tokens}
+    if len(weight) > MAX_QUESTION_TOKENS:
+        weight = dict(sorted(weight.items(), key=lambda kv: -kv[1])[:MAX_QUESTION_TOKENS])
+    total = sum(weight.values())
+    # A compound the chunk lacks still earns partial credit for its parts (机场贵宾 → 机场, 贵宾);
+    # a synonym counts as the word itself (告诉 → 泄露).
+    parts = {t: [p for p in tokenize(t) if p != t] for t in weight}
+    alts = {t: lexicon.synonyms(t)[1:] for t in weight}
+    single = _single_focus(q)
+    # Topic words: not generic, and known to the corpus (a word no document uses cannot be matched; the
+    # relevance gate has already weighed it).
+    focus_words = {
+        t: w
+        for t, w in weight.items()
+        if ((t not in lexicon.GENERIC_WORDS and len(t) > 1) or t in single)
+        and any(index.idf(a) > 0 for a in (t, *alts[t], *parts[t]))
+    }
+    focus_total = sum(focus_words.values())
+
+    def hit(t: str, tokens: frozenset[str] | set[str], text: str) -> float:
+        if t in tokens or any(a in tokens or (len(a) > 1 and a in text) for a in alts[t]):
+            return 1.0
+        partial = 0.8 * sum(p in tokens for p in parts[t]) / len(parts[t]) if parts[t] else 0.0
+        if len(t) > 2:
+            # 专家号 / 专家挂号: most of a longer word's characters in the sentence is nearly a match.
+            chars = sum(c in text for c in t) / len(t)
+            if chars >= 0.66:
+                partial = max(partial, 0.8 * chars)
+        return partial
+
+    def matched(tokens: frozenset[str] | set[str], text: str, words: dict[str, float]) -> float:
+        return sum(w * hit(t, tokens, text) for t, w in words.items())
+
+    def chunk_tokens(c: Candidate) -> set[str]:
+        return set(c.chunk.tokens) | set(tokenize(c.chunk.title))
+
+    covs = [matched(chunk_tokens(c), c.chunk.text, weight) / total for c in candidates]
+    best = max(range(len(candidates)), key=lambda i: (covs[i], -i))
+    relevant = top_dense >= STRONG_DENSE or (covs[best] >= MIN_COVERAGE and top_dense >= MIN_DENSE)
+    if not relevant:
+        logger.debug("no evidence for %r: coverage %.2f dense %.3f", q.text[:80], covs[best], top_dense)
+        return _none(q, coverage=covs[best], top_dense=top_dense)
+
+    slot_re = _SLOT_FILLERS.get(q.slot or "")
+    subject = q.subject_tier
+    wants_list = bool(_WANTS_LIST.search(q.text[: q_mod.MAX_CHARS]))
+    action_terms, by_object = _action_terms(q)
+    asked = _PUNCT.sub("", q.text[: q_mod.MAX_CHARS])
+    titled = [_titled(c.chunk.heading, asked) for c in candidates]
+    scored: list[tuple[float, int, int, Unit, float]] = []  # (score, candidate, unit, unit, focus)
+    for ci, cand in enumerate(candidates[:MAX_CANDIDATES]):
+        if covs[ci] < 0.5 * covs[best] and ci > 0:
+            continue
+        ch = cand.chunk
+        context = set(tokenize(f"{ch.title} {ch.heading}"))
+        trust = authority.weight(ch.authority, peer_question=q.peer_bank)
+        factor = trust / (1.0 + RANK_DECAY * ci)
+        for ui, unit in enumerate(units(ch.text)):
+            own = matched(unit.tokens, unit.text, weight)
+            ctx = matched(context | unit.tokens, unit.text + ch.heading, weight) - own
+            score = (own + 0.4 * ctx) / total
+            focus = (
+                matched(context | unit.tokens, unit.text + ch.heading, focus_words) / focus_total
+                if focus_total
+                else 1.0
+            )
+            if focus_total and focus == 0:
+                score *= 0.3  # a sentence without the topic words only looks relevant
+            named = lexicon.tiers_in(unit.text)
+            if subject and named and subject not in named:
+                score *= 0.5  # "钻石客户每年5次" does not answer a question about 白金客户
+                focus = -focus  # marks the conflict: never "focused", still findable as related text
+            # Fit to the kind of answer asked for; not discounted by retrieval rank (the rank says how
+            # well the passage matches the words, not whether it holds the number or list asked for).
+            fit = 0.0
+            if slot_re is not None and slot_re.search(unit.text):
+                fit += 0.3
+            elif q.kind == q_mod.AMOUNT and _HAS_NUMBER.search(unit.text):
+                fit += 0.1
+            if wants_list and _ENUMERATION.search(unit.text):
+                fit += 0.3 if unit.text.count("、") >= 2 else 0.15
+            if titled[ci]:
+                fit += 0.3  # the section is titled with the question ("1+N模式是什么")
+            if action_terms and _find_action(unit, action_terms) >= 0:
+                fit += 0.3
+            score = score * factor + fit * (1.0 if focus >= MIN_FOCUS else 0.3) * trust
+            if len(unit.text) < 6:
+                score *= 0.5  # fragments such as "8" or a lone heading word
+            if unit.text.rstrip("”’」』）) ").endswith(("？", "?")):
+                score *= 0.5  # a question (e.g. from a course outline) does not answer a question
+            scored.append((score, ci, ui, unit, focus))
+    if not scored:
+        return _none(q, coverage=covs[best], top_dense=top_dense)
+    scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+
+    verdict, marker, missing = None, "", ""
+    focused = [s for s in scored if s[4] >= MIN_FOCUS]
+    first = focused[0] if focused else scored[0]
+    if action_terms:
+        # The action is the focus of a yes/no question: the sentence must be about it.
+        terms = action_terms
+        with_action = [s for s in scored if _find_action(s[3], terms) >= 0]
+        if not with_action:
+            missing = "action"
+        else:
+            # The best sentence about the action that says yes or no; none: the question is not settled.
+            for item in with_action[:6]:
+                verdict, marker = _polarity(item[3].text, terms, focused=by_object and item[4] >= MIN_FOCUS)
+                if verdict is not None:
+                    first = item
+                    break
+            else:
+                first, missing = with_action[0], "verdict"
+    elif not focused:
+        # Only sentences about other tiers: the rule for this tier is not written down.
+        conflicts = [x for x in scored if x[4] <= -MIN_FOCUS]
+        missing = "tier" if conflicts else "focus"
+        if conflicts:
+            first = conflicts[0]
+    if not missing and slot_re is not None:
+        filled = [s for s in focused if slot_re.search(s[3].text)]
+        if filled and filled[0][0] >= 0.5 * first[0]:
+            first = filled[0]
+        elif not slot_re.search(first[3].text):
+            missing = "slot"
+    lead = _lead(first, scored, q_tokens, slot_re, wants_list) if not missing else [first]
+    order: list[int] = []
+    for _s, ci, *_ in lead:
+        if ci not in order:
+            order.append(ci)
+    if not missing:
+        for ci in range(min(4, len(candidates))):
+            if len(order) >= MAX_CITATIONS:
+                break
+            if ci not in order and covs[ci] >= 0.7 * covs[best]:
+                order.append(ci)
+    best_unit = {ci: unit.text for _s, ci, _ui, unit, _f in reversed(scored)}  # highest score wins
+    sources = tuple(
+        Source(n=n, candidate=candidates[ci], excerpt=excerpt(candidates[ci].chunk.text, best_unit.get(ci)))
+        for n, ci in enumerate(order, start=1)
+    )
+    n_of = {ci: n for n, ci in enumerate(order, start=1)}
+    ordered = sorted(lead, key=lambda item: (n_of[item[1]], item[2]))  # read like the document
+    return Evidence(
+        question=q,
+        relevant=True,
+        addressed=not missing,
+        lead=tuple((s[3].text, n_of[s[1]]) for s in ordered)
+        if verdict is None
+        else ((first[3].text, n_of[first[1]]),),
+        sources=sources,
+        verdict=verdict,
+        marker=marker,
+        missing=missing,
+        coverage=covs[best],
+        focus=abs(first[4]),
+        top_dense=top_dense,
+        lead_authority=candidates[first[1]].chunk.authority,
+    )
+
+
+def _lead(
+    first: tuple[float, int, int, Unit, float],
+    scored: list[tuple[float, int, int, Unit, float]],
+    q_tokens: list[str],
+    slot_re: re.Pattern[str] | None,
+    wants_list: bool,
+) -> list[tuple[float, int, int, Unit, float]]:
+    lead = [first]
+    covered = set(first[3].tokens)
+    top_score = first[0]
+    for item in scored:
+        score, ci, _ui, unit, focus = item
+        if len(lead) >= MAX_LEAD_SENTENCES or sum(len(u.text) for *_, u, _f in lead) > 200:
+            break
+        if score < 0.7 * top_score:
+            break
+        if item is first or any(unit.text == u.text for *_, u, _f in lead) or focus < MIN_FOCUS:
+            continue
+        new = {t for t in q_tokens if t in unit.tokens and t not in covered}
+        if ci == first[1]:
+            # A neighbour from the same passage joins when it adds words, the asked-for number or the list.
+            fills = (slot_re is not None and slot_re.search(unit.text)) or (
+                wants_list and _ENUMERATION.search(unit.text)
+            )
+            if not new and not fills:
+                continue
+        elif score < 0.9 * top_score or not new:
+            continue  # another source must be nearly as good and add something
+        lead.append(item)
+        covered |= unit.tokens
+    return lead
+
+
+def _titled(heading: str, asked: str) -> bool:
+    last = _PUNCT.sub("", heading.rsplit(">", 1)[-1])
+    return len(last) >= 4 and last in asked
+
+
+def _single_focus(q: Question) -> set[str]:
+    """One-character words that still carry the topic: the action of a yes/no question ("收")."""
+    return {q.action} if len(q.action) == 1 else set()
+
+
+def _action_terms(q: Question) -> tuple[tuple[str, ...], bool]:
+    """The words (with synonyms) a sentence must contain to be about the question's action: its verbs
+    ("把客户名单发给同事" → 发给 …), and its other words for when no sentence has the verbs."""
+    if q.kind != q_mod.YES_NO or not q.action:
+        return (), False
+    found = verbs(q.action)
+    main = [w for w in found if w not in lexicon.GENERIC_WORDS and w not in lexicon.LIGHT_VERBS]
+    rest = [w for w in tokenize(q.action, precise=True) if w not in lexicon.GENERIC_WORDS and w not in main]
+    if not found and len(rest) >= 2:
+        main, rest = [rest[-1]], rest[:-1]  # untagged "客户资料带回家": the verb comes last
+    rest = [w for w in rest if w not in lexicon.LIGHT_VERBS]
+    # The verb with its object ("介绍产品") too: synonyms are often phrases (介绍产品 → 推销).
+    main += [f"{v}{w}" for v in main for w in rest if f"{v}{w}" in q.action and f"{v}{w}" not in main]
+    if main:
+        # A specific verb ("带回家") must be found itself: a modal next to the object belongs to another
+        # verb ("不得泄露客户的个人信息" says nothing about taking files home).
+        return tuple(dict.fromkeys(lexicon.expand(main))), False
+    if not rest:
+        # Only a light verb ("客户请我吃饭可以去吗" → 去): the rest of the question names the action.
+        rest = [
+            w
+            for w in tokenize(q.text[: q_mod.MAX_CHARS], precise=True)
+            if w not in lexicon.GENERIC_WORDS and w not in lexicon.LIGHT_VERBS and len(w) > 1
+        ]
+        return tuple(dict.fromkeys(lexicon.expand(rest or [q.action]))), False
+    # "要做身份验证吗": the object names the action; a duty earlier in the sentence may cover it.
+    return tuple(dict.fromkeys(lexicon.expand(rest))), True
+
+
+def _find_action(unit: Unit, terms: Sequence[str]) -> int:
+    """Position of the first action term in the unit's text, -1 when absent (one-character terms must be
+    whole words: "收" is not "收益")."""
+    best = -1
+    for t in terms:
+        if len(t) == 1 and t not in unit.tokens:
+            continue
+        pos = unit.text.find(t)
+        if pos >= 0 and (best < 0 or pos < best):
+            best = pos
+    return best
+
+
+def _polarity(text: str, terms: Sequence[str], *, focused: bool) -> tuple[str | None, str]:
+    """yes / no from the modal word before the action. In the action's own clause a prohibition wins
+    ("不得泄露" → no), then a permission, duty or future ("应先了解", "将视情节追责"). Earlier in the
+    sentence only a permission or duty counts, in a sentence without a prohibition, and only when the
+    sentence is about the question's topic (`focused`): "应在开户环节…，做好客户身份验证"."""
+    positive = ""
+    for t in terms:
+        pos = text.find(t)
+        while pos >= 0:
+            before = text[:pos]
+            parts = _CLAUSE_START.split(before[-2 * _MODAL_WINDOW :])
+            clause = parts[-1][-_MODAL_WINDOW:]
+            if len(parts) > 1 and clause.lstrip().startswith(_CONTINUES):
+                clause = parts[-2] + clause  # "应记录…，并及时回复": the duty carries over
+            for marker in _NEGATIVE:
+                if marker in clause:
+                    return "no", marker
+            near = _NEAR_RE.search(clause)
+            if near:
+                return "yes", near.group(0)
+            sentence = re.split(r"[。！？]", before)[-1]
+            if focused and not positive and not any(n in sentence for n in _NEGATIVE):
+                found = _POSITIVE_RE.search(sentence)
+                positive = found.group(0) if found else ""
+            pos = text.find(t, pos + 1)
+    return ("yes", positive) if positive else (None, "")

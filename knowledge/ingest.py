@@ -1,0 +1,76 @@
+"""Preparing a source for the index: load, chunk, tokenise, tag with its authority level; the content hash
+that tells an unchanged file from a changed one; the passage text that is embedded."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from knowledge import authority
+from knowledge.chunking import DEFAULT_OVERLAP, DEFAULT_TARGET, chunk_document
+from knowledge.lexical import search_tokens
+from knowledge.loaders import LoaderError, load_file
+from knowledge.manifest import StoredChunk
+
+logger = logging.getLogger(__name__)
+
+#: Bump when chunking, passage formatting or stored chunk fields change: every source is then re-indexed
+#: once (bundled passages keep their precomputed vectors, see knowledge.bundled_vectors).
+PIPELINE_VERSION = f"5:{DEFAULT_TARGET}:{DEFAULT_OVERLAP}"
+
+
+@dataclass(slots=True)
+class Pending:
+    source: str
+    path: Path
+    content_hash: str
+    title: str
+    category: str
+    chunks: list[StoredChunk]
+    existed: bool
+
+
+def passage_text(title: str, heading: str, text: str) -> str:
+    # The embedded passage carries its title and heading path: chunks like "每年2次。" mean nothing alone.
+    head = " > ".join(p for p in (title, heading) if p)
+    return f"{head}\n{text}" if head else text
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(PIPELINE_VERSION.encode() + b"\0" + data).hexdigest()
+
+
+def prepare(source: str, path: Path, digest: str, *, existed: bool, cache_dir: Path | None) -> Pending:
+    """Load and chunk one file (raises LoaderError)."""
+    doc = load_file(path)
+    level = authority.normalise(doc.metadata.get("authority"))  # absent → 培训材料
+    pieces = chunk_document(doc)
+    if not pieces:
+        raise LoaderError("文件中没有可索引的文字内容")
+    prefix = hashlib.sha1(source.encode()).hexdigest()[:10] + "-" + digest[:10]
+    chunks = [
+        StoredChunk(
+            chunk_id=f"{prefix}-{piece.index:04d}",
+            source=source,
+            ord=piece.index,
+            text=piece.text,
+            title=doc.title,
+            heading=piece.heading,
+            category=doc.category,
+            tokens=tuple(search_tokens(f"{piece.heading}\n{piece.text}", cache_dir=cache_dir)),
+            authority=level,
+        )
+        for piece in pieces
+    ]
+    return Pending(source, path, digest, doc.title, doc.category, chunks, existed)
+
+
+def progress_bar(total: int, *, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total, unit="chunk", desc="embedding", leave=False, mininterval=0.5, disable=not enabled
+    )

@@ -1,0 +1,91 @@
+"""The answer pipeline: understand → (rules) → retrieve → select evidence → compose → check.
+
+Each stage is its own module with its own tests; this module only wires them, so the order of decisions
+can be read in one place:
+
+1. `question.understand`: type, slot, tiers, amount, client facts.
+2. `rule_answers.answer`: lookups and arithmetic on the rule tables; when they cover the question the
+   answer is exact and retrieval is skipped.
+3. `retrieval.retrieve`: hybrid search (bounded cost for long questions).
+4. `evidence.select`: lead sentences, authority, focus/slot/action checks, yes/no verdict.
+5. `compose.from_evidence` (and `llm.compose` when configured).
+6. `check.check`: confidence, findings (承诺收益 …), citation consistency.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from knowledge import check, compose, evidence, lexicon, question, rule_answers
+from knowledge.index import Snapshot
+from knowledge.retrieval import Retrieved
+from knowledge.types import Answer, ClientFacts
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+logger = logging.getLogger(__name__)
+
+#: Synonyms added to the BM25 query (a few: each one costs a posting list).
+MAX_EXPANSION = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """The deterministic part of an answer (cached per snapshot); the LLM, when configured, rephrases it."""
+
+    answer: Answer
+    evidence: evidence.Evidence | None
+
+
+def draft(
+    text: str,
+    client: ClientFacts | None,
+    *,
+    snap: Snapshot,
+    retrieve: Callable[[str, list[str], str], Retrieved],
+    tokenize_question: Callable[[str], list[str]],
+) -> Draft:
+    q = question.understand(text, client)
+    if not q.text:
+        return Draft(compose.no_answer(q.text), None)
+    ruled = rule_answers.answer(q, snap.rules)
+    if ruled is not None:
+        return Draft(check.check(ruled, None), None)
+    found = retrieve(q.text, expansion(q, tokenize_question), "hybrid")
+    if q.action:
+        # The rule on an action is often phrased far from the question ("能告诉吗" / "不得泄露"): a
+        # BM25 search on the action's words alone adds the passages that use them.
+        words = lexicon.expand(tokenize_question(q.action))
+        extra = retrieve(" ".join(words), [], "bm25")
+        seen = {c.chunk.chunk_id for c in found.candidates}
+        more = [c for c in extra.candidates[:3] if c.chunk.chunk_id not in seen]
+        found = Retrieved(found.candidates[:4] + more + found.candidates[4:], found.top_dense)
+    ev = evidence.select(
+        q, found.candidates, top_dense=found.top_dense, index=snap.bm25, tokenize_question=tokenize_question
+    )
+    return Draft(check.check(compose.from_evidence(ev), ev), ev)
+
+
+def expansion(q: question.Question, tokenize_question: Callable[[str], list[str]]) -> list[str]:
+    """Synonyms for the BM25 query; the action of a yes/no question first, since its synonyms are what the
+    rule is written in (告诉 → 泄露)."""
+    words = tokenize_question(q.text[: question.MAX_CHARS])
+    action = lexicon.expand(tokenize_question(q.action)) if q.action else []
+    return [w for w in dict.fromkeys(action + lexicon.expand(words)) if w not in words][:MAX_EXPANSION]
+
+
+def finish(d: Draft, llm: BaseChatModel | None) -> Answer:
+    """The served answer: the draft, rephrased by the LLM for plain extractive answers when configured."""
+    ev = d.evidence
+    if llm is None or ev is None or not d.answer.grounded or d.answer.composer != "extractive" or ev.verdict:
+        return d.answer
+    from knowledge import llm as llm_mod
+
+    rephrased = llm_mod.compose(ev, llm=llm, fallback=d.answer)
+    if rephrased is d.answer:
+        return d.answer
+    return check.check(rephrased, ev)

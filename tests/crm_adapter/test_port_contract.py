@@ -1,0 +1,281 @@
+"""The `CRMAdapter` port's documented guarantees, checked against every implementation we ship or test
+with: `SqlCRM` on SQLite and on PostgreSQL, and the bot tests' `FakeCRM` (so the fake cannot drift).
+
+Only what the Protocol promises and a fake can honour: scopes per role, `UnknownStaff` for unknown and
+removed actors, idempotent `create_contact`, masked contact summaries, the error classes, staff removal.
+Ranking, access-log rows and date arithmetic are the real adapter's own tests.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_adapter.errors import AccessDenied, CRMError, InvalidInput, NotFound, UnknownStaff
+from crm_adapter.models import Channel, ContactRecord, NewContact, Role, Staff
+from crm_adapter.port import CRMAdapter
+from crm_adapter.sql import SqlCRM
+from tests.crm_adapter.factories import ADMIN, TODAY, make_client, make_contact, make_staff, seed_org
+from tests.fakes.crm import FakeCRM
+
+ALL = {"C0001", "C0002", "C0003", "C0004"}
+#: seed_org: C0001/C0002 → RM001, C0003 → RM002 (team A), C0004 → RM003 (team B).
+VISIBLE: dict[str, set[str]] = {
+    "RM001": {"C0001", "C0002"},
+    "RM002": {"C0003"},
+    "RM003": {"C0004"},
+    "SUP01": {"C0001", "C0002", "C0003"},
+    "SUP02": {"C0004"},
+    "TRN01": set(),
+    "ADM01": ALL,
+}
+#: RMs write on their own clients, the admin on any; supervisors and trainers never.
+WRITERS: dict[str, set[str]] = {
+    **{actor: set() for actor in VISIBLE},
+    "RM001": {"C0001", "C0002"},
+    "RM002": {"C0003"},
+    "RM003": {"C0004"},
+    "ADM01": ALL,
+}
+OWNER = {"C0001": "RM001", "C0002": "RM001", "C0003": "RM002", "C0004": "RM003"}
+NAMES = {"C0001": "张伟", "C0002": "章伟", "C0003": "李娜", "C0004": "王芳"}
+YESTERDAY = TODAY - timedelta(days=1)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(params=["sqlite", "postgres", "fake"])
+def crm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CRMAdapter]:
+    """An adapter holding the standard organisation of `factories.seed_org`."""
+    adapter: CRMAdapter
+    if request.param == "fake":
+        adapter = FakeCRM(staff=(), clients=(), timezone="Asia/Shanghai")
+    elif request.param == "sqlite":
+        adapter = SqlCRM(f"sqlite:///{tmp_path / 'crm.db'}", timezone="Asia/Shanghai")
+    else:
+        adapter = SqlCRM(str(request.getfixturevalue("postgres_url")), timezone="Asia/Shanghai")
+    try:
+        seed_org(adapter)
+        yield adapter
+    finally:
+        adapter.close()
+
+
+def _contact(client_id: str, *, summary: str = "电话回访", key: str | None = None) -> NewContact:
+    return NewContact(client_id=client_id, channel=Channel.PHONE, summary=summary, idempotency_key=key)
+
+
+def _seed_contacts(crm: CRMAdapter) -> None:
+    for client_id, owner in OWNER.items():
+        make_contact(crm, actor=owner, client_id=client_id, key=f"seed-{client_id}")
+
+
+def test_is_the_port(crm: CRMAdapter) -> None:
+    assert isinstance(crm, CRMAdapter)
+
+
+def test_single_client_reads_follow_the_scope(crm: CRMAdapter) -> None:
+    reads: list[Callable[[str, str], Any]] = [
+        lambda actor, cid: crm.get_client(actor=actor, client_id=cid),
+        lambda actor, cid: crm.client_card(actor=actor, client_id=cid, today=TODAY),
+        lambda actor, cid: crm.list_contacts(actor=actor, client_id=cid),
+    ]
+    for actor, visible in VISIBLE.items():
+        for client_id in sorted(ALL):
+            for read in reads:
+                if client_id in visible:
+                    read(actor, client_id)
+                else:
+                    with pytest.raises(AccessDenied):
+                        read(actor, client_id)
+    assert crm.get_client(actor="SUP01", client_id="c0003").client_id == "C0003"  # ids are normalised
+
+
+def test_collections_are_filtered_never_denied(crm: CRMAdapter) -> None:
+    _seed_contacts(crm)
+    for actor, visible in VISIBLE.items():
+        found = {c.client_id for name in NAMES.values() for c in crm.search_clients(actor=actor, query=name)}
+        assert found == visible, actor
+        assert {r.client_id for r in crm.list_contacts(actor=actor)} == visible, actor
+        follow_ups = crm.follow_ups(actor=actor, today=TODAY, horizon_days=366)
+        assert {f.client.client_id for f in follow_ups} <= visible, actor
+        birthdays = crm.upcoming_birthdays(actor=actor, days=366, today=TODAY)
+        assert {b.client.client_id for b in birthdays} <= visible, actor
+        if not visible:  # the trainer: no client data at all, but no error either
+            assert follow_ups == [] and birthdays == []
+
+
+def test_writes_follow_the_write_scope_and_denials_write_nothing(crm: CRMAdapter) -> None:
+    for actor, writable in WRITERS.items():
+        for client_id in sorted(ALL):
+            if client_id in writable:
+                assert crm.create_contact(actor=actor, contact=_contact(client_id)).rm_code == actor
+            else:
+                with pytest.raises(AccessDenied):
+                    crm.create_contact(actor=actor, contact=_contact(client_id))
+    written = {(r.rm_code, r.client_id) for r in crm.list_contacts(actor=ADMIN)}
+    assert written == {(actor, cid) for actor, cids in WRITERS.items() for cid in cids}
+
+
+def test_explicit_rm_target_outside_the_scope_is_denied(crm: CRMAdapter) -> None:
+    _seed_contacts(crm)
+    for actor in VISIBLE:
+        if actor in ("RM001", "SUP01", "ADM01"):
+            assert {r.client_id for r in crm.list_contacts(actor=actor, rm_code="RM001")} == {
+                "C0001",
+                "C0002",
+            }
+        else:
+            with pytest.raises(AccessDenied):
+                crm.list_contacts(actor=actor, rm_code="RM001")
+
+
+def test_team_members_and_import_rights(crm: CRMAdapter) -> None:
+    teams = {
+        actor: [s.code for s in crm.team_members(actor=actor)]
+        for actor in ("RM001", "SUP01", "SUP02", "TRN01", "ADM01")
+    }
+    assert teams == {
+        "RM001": ["RM001"],
+        "SUP01": ["RM001", "RM002"],
+        "SUP02": ["RM003"],
+        "TRN01": [],
+        "ADM01": ["RM001", "RM002", "RM003"],
+    }
+    row = {
+        "name": "新客户",
+        "birthday": "",
+        "phone": "",
+        "aum": "100",
+        "risk_level": "C1",
+        "rm_code": "RM001",
+    }
+    for actor in ("RM001", "SUP01", "TRN01"):
+        with pytest.raises(AccessDenied):
+            crm.import_clients(actor=actor, rows=[row])
+    assert crm.import_clients(actor=ADMIN, rows=[row]).created == 1
+
+
+def test_unknown_malformed_and_removed_actors_are_unknown_staff(crm: CRMAdapter) -> None:
+    make_staff(crm, "RM009", team="A")
+    crm.search_clients(actor="RM009", query="张伟")  # registered: fine
+    crm.remove_staff(code="RM009")
+    calls: list[Callable[[str], Any]] = [
+        lambda actor: crm.get_client(actor=actor, client_id="C0001"),
+        lambda actor: crm.search_clients(actor=actor, query="张伟"),
+        lambda actor: crm.client_card(actor=actor, client_id="C0001"),
+        lambda actor: crm.create_contact(actor=actor, contact=_contact("C0001")),
+        lambda actor: crm.list_contacts(actor=actor),
+        lambda actor: crm.follow_ups(actor=actor),
+        lambda actor: crm.upcoming_birthdays(actor=actor),
+        lambda actor: crm.team_members(actor=actor),
+        lambda actor: crm.import_clients(actor=actor, rows=[]),
+    ]
+    for actor in ("NOPE", "RM009", "", "'; DROP TABLE crm_clients; --"):
+        for call in calls:
+            with pytest.raises(UnknownStaff):
+                call(actor)
+
+
+def test_create_contact_is_idempotent(crm: CRMAdapter) -> None:
+    first = make_contact(crm, actor="RM001", client_id="C0001", key="update-42")
+    again = make_contact(crm, actor="RM001", client_id="C0001", key="update-42")
+    assert again == first
+    results: list[ContactRecord] = []
+    barrier = threading.Barrier(4)
+
+    def deliver() -> None:  # the same Telegram update delivered four times at once
+        barrier.wait()
+        results.append(make_contact(crm, actor="RM002", client_id="C0003", key="update-43"))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({r.id for r in results}) == 1 and len(results) == 4
+    assert [r.idempotency_key for r in crm.list_contacts(actor=ADMIN)] == ["update-43", "update-42"]
+    with pytest.raises(InvalidInput):  # the key names a record of another client
+        make_contact(crm, actor="RM002", client_id="C0003", key="update-42")
+    with pytest.raises(AccessDenied):  # the scope is checked before the key can reveal anything
+        make_contact(crm, actor="RM002", client_id="C0001", key="update-42")
+
+
+def test_contact_summaries_are_stored_masked_and_stay_idempotent(crm: CRMAdapter) -> None:
+    raw = "客户手机13812345678，身份证110101-19900307-4518，卡号6222 0212 3456 7890 123，约5000万到期"
+    masked = "客户手机138****5678，身份证110101********4518，卡号6222***********0123，约5000万到期"
+    record = crm.create_contact(actor="RM001", contact=_contact("C0001", summary=raw, key="masked-1"))
+    assert record.summary == masked  # the caller compares with what it sent to tell the RM
+    resent = crm.create_contact(actor="RM001", contact=_contact("C0001", summary=raw, key="masked-1"))
+    assert resent.id == record.id and resent.summary == masked
+    [stored] = crm.list_contacts(actor="RM001", client_id="C0001")
+    assert stored.summary == masked
+    card = crm.client_card(actor="RM001", client_id="C0001", today=TODAY)
+    assert card.last_contact is None or card.last_contact.summary == masked
+    plain = crm.create_contact(actor="RM001", contact=_contact("C0002", summary="电话沟通理财到期事宜"))
+    assert plain.summary == "电话沟通理财到期事宜"
+
+
+def test_errors_are_crm_errors_with_a_chinese_message(crm: CRMAdapter) -> None:
+    calls: list[tuple[type[CRMError], Callable[[], Any]]] = [
+        (NotFound, lambda: crm.get_client(actor=ADMIN, client_id="C9999")),
+        (NotFound, lambda: crm.create_contact(actor="RM001", contact=_contact("C9999"))),
+        (NotFound, lambda: crm.get_staff(code="NOPE")),
+        (NotFound, lambda: crm.remove_staff(code="NOPE")),
+        (InvalidInput, lambda: crm.create_contact(actor="RM001", contact=_contact("C0001", summary="  "))),
+        (InvalidInput, lambda: crm.search_clients(actor="RM001", query="   ")),
+        (InvalidInput, lambda: crm.search_clients(actor="RM001", query="张伟", limit=0)),
+        (
+            InvalidInput,
+            lambda: crm.list_contacts(actor="RM001", since=TODAY, until=TODAY - timedelta(days=1)),
+        ),
+        (InvalidInput, lambda: crm.add_staff(staff=Staff(code="SUP09", name="陈静", role=Role.SUPERVISOR))),
+        (InvalidInput, lambda: make_staff(crm, "RM008", telegram_id=1001)),  # RM001's Telegram id
+        (AccessDenied, lambda: crm.get_client(actor="TRN01", client_id="C0001")),
+        (UnknownStaff, lambda: crm.list_contacts(actor="NOPE")),
+    ]
+    for error, call in calls:
+        with pytest.raises(CRMError) as excinfo:
+            call()
+        assert type(excinfo.value) is error, (error, excinfo.value)
+        assert _CJK.search(str(excinfo.value)), excinfo.value
+
+
+def test_staff_removal_deactivates_and_refuses_owners(crm: CRMAdapter) -> None:
+    record = make_contact(crm, actor="RM001", client_id="C0001", key="by-rm001")
+    with pytest.raises(InvalidInput, match="2 位客户"):  # RM001 still owns C0001 and C0002
+        crm.remove_staff(code="RM001")
+    assert crm.get_staff(code="RM001").telegram_id == 1001  # refused: nothing changed
+    for client_id in ("C0001", "C0002"):  # the admin transfers the clients, then removal succeeds
+        make_client(crm, client_id=client_id, name=NAMES[client_id], rm_code="RM002")
+    crm.remove_staff(code="rm001")
+    with pytest.raises(NotFound):
+        crm.get_staff(code="RM001")
+    with pytest.raises(NotFound):
+        crm.remove_staff(code="RM001")
+    assert "RM001" not in {s.code for s in crm.list_staff()}
+    assert crm.get_staff_by_telegram_id(telegram_id=1001) is None
+    with pytest.raises(UnknownStaff):
+        crm.list_contacts(actor="RM001")
+    # Soft delete: the contact record keeps its author.
+    kept = [r for r in crm.list_contacts(actor=ADMIN) if r.id == record.id]
+    assert [r.rm_code for r in kept] == ["RM001"]
+    make_staff(crm, "RM007", telegram_id=1001)  # the Telegram id is free again
+    make_staff(crm, "RM001", name="王敏", team="A")  # re-adding reactivates
+    assert crm.get_staff(code="RM001").name == "王敏"
+    assert crm.list_contacts(actor="RM001") == []  # its former clients now belong to RM002
+
+
+def test_return_values_are_frozen_models_with_aware_datetimes(crm: CRMAdapter) -> None:
+    record = make_contact(crm, actor="RM001", client_id="C0001")
+    assert isinstance(record, ContactRecord)
+    assert record.occurred_at.tzinfo is not None and record.created_at.tzinfo is not None
+    [listed] = crm.list_contacts(actor="RM001")
+    assert listed.occurred_at.tzinfo is not None and listed.id == record.id
+    with pytest.raises(Exception, match="frozen"):
+        record.summary = "改"
