@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from bot.convlog_types import Exchange, ExchangeHead, FeedbackError, LogStats, UnansweredQuestion
 from crm_adapter.engines import create_database_engine
 from crm_adapter.masking import mask_personal_numbers
 from crm_adapter.migrations import run_migrations
@@ -29,92 +29,6 @@ logger = logging.getLogger(__name__)
 
 FEEDBACK_VALUES = ("up", "down")
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-
-
-class FeedbackError(ValueError):
-    """Feedback on an unknown exchange, by someone else, or with a bad value (message in Chinese)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Exchange:
-    """One question and the answer the assistant gave, as stored (numbers masked)."""
-
-    id: int
-    staff_code: str
-    channel: str
-    chat_id: int | None
-    update_id: int | None
-    question: str
-    answer: str
-    citations: tuple[dict[str, object], ...]
-    grounded: bool
-    composer: str
-    flags: tuple[str, ...]
-    feedback: str | None
-    created_at: datetime
-    feedback_at: datetime | None
-
-    @property
-    def flagged(self) -> bool:
-        """Worth a supervisor's look: no source, a thumbs-down, or a compliance warning."""
-        return (not self.grounded) or self.feedback == "down" or bool(self.flags)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "staff_code": self.staff_code,
-            "channel": self.channel,
-            "chat_id": self.chat_id,
-            "update_id": self.update_id,
-            "question": self.question,
-            "answer": self.answer,
-            "citations": list(self.citations),
-            "grounded": self.grounded,
-            "composer": self.composer,
-            "flags": list(self.flags),
-            "feedback": self.feedback,
-            "flagged": self.flagged,
-            "created_at": self.created_at.isoformat(),
-            "feedback_at": self.feedback_at.isoformat() if self.feedback_at else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class UnansweredQuestion:
-    """A question the knowledge base could not answer, grouped by its text."""
-
-    question: str
-    times: int
-    last_asked: datetime
-    staff_codes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class LogStats:
-    questions: int = 0
-    grounded: int = 0
-    unanswered: int = 0
-    thumbs_up: int = 0
-    thumbs_down: int = 0
-    flagged: int = 0
-    by_staff: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ExchangeHead:
-    """What counting, sorting and charting need of an exchange: no question, answer or citations."""
-
-    id: int
-    staff_code: str
-    created_at: datetime
-    grounded: bool
-    feedback: str | None
-    flags: tuple[str, ...]
-
-    @property
-    def flagged(self) -> bool:
-        """The same rule as `Exchange.flagged`."""
-        return (not self.grounded) or self.feedback == "down" or bool(self.flags)
 
 
 class _Base(DeclarativeBase):
