@@ -11,27 +11,13 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from knowledge.numerals import chinese_int
+
 logger = logging.getLogger(__name__)
 
 WAN = Decimal(10_000)
 YI = Decimal(100_000_000)
 
-_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_DIGITS.update({str(d): d for d in range(10)})
-_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _NUMERAL = r"[\d.,零〇一二两三四五六七八九十百千]+"
 # "4000万", "四千万", "0.5亿", "1个亿", "2,000万元", "3000万元" ; a bare "元" amount needs Arabic digits.
 _AMOUNT = re.compile(
@@ -64,24 +50,10 @@ class AmountRange:
 def _cn_number(text: str) -> Decimal | None:
     """ "4000", "3.5", "四千", "三千五百", "3千5百", "十二" → number; None when it is not one."""
     text = text.replace(",", "")
-    if not text:
-        return None
-    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+    if re.fullmatch(r"\d+\.\d+", text):
         return Decimal(text)
-    total = 0
-    digit: int | None = None
-    for ch in text:
-        if ch in _DIGITS:
-            if digit is not None:  # "二零" style digit strings  # noqa: SIM108
-                digit = digit * 10 + _DIGITS[ch]
-            else:
-                digit = _DIGITS[ch]
-        elif ch in _SMALL_UNITS:
-            total += (1 if digit is None else digit) * _SMALL_UNITS[ch]
-            digit = None
-        else:
-            return None
-    return Decimal(total + (digit or 0))
+    number = chinese_int(text)
+    return None if number is None else Decimal(number)
 
 
 def parse_amounts(text: str) -> list[Decimal]:

@@ -14,25 +14,11 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from knowledge.numerals import chinese_int
+
 logger = logging.getLogger(__name__)
 
 _NUM = r"[零〇一二两三四五六七八九十百千0-9０-９]+"
-_CN_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-
 #: An article label at the start of a string: 第十二条, 第一百零三条, 第12条, 第二十条之一.
 ARTICLE_START = re.compile(rf"第\s?({_NUM})\s?条(之[一二三四五六七八九十]+)?")
 #: A heading: 第一编 / 第二分编 / 第三章 / 第一节, then its title.
@@ -59,26 +45,7 @@ MIN_ARTICLES = 3
 
 def cn_number(text: str) -> int | None:
     """Parse 十二 / 一百零三 / 一〇三 / 12 / １２ into an int; None when it is not a number."""
-    text = text.strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return int(text)
-    if not any(ch in _CN_UNITS for ch in text):
-        digits = [_CN_DIGITS.get(ch) for ch in text]
-        if any(d is None for d in digits):
-            return None
-        return int("".join(str(d) for d in digits))
-    total, current = 0, 0
-    for ch in text:
-        if ch in _CN_DIGITS:
-            current = _CN_DIGITS[ch]
-        elif ch in _CN_UNITS:
-            total += (current or 1) * _CN_UNITS[ch]
-            current = 0
-        else:
-            return None
-    return total + current
+    return chinese_int(text)
 
 
 def collapse_cjk_spaces(text: str) -> str:

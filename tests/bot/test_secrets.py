@@ -121,12 +121,10 @@ def test_a_crash_message_with_the_token_is_redacted(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    result = _run_with_failing_bot(
-        monkeypatch, RuntimeError(f"GET https://api.telegram.org/bot{TOKEN}/x"), "-v"
-    )
+    result = _run_with_failing_bot(monkeypatch, RuntimeError(f"GET http://127.0.0.1:9/bot{TOKEN}/x"), "-v")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        f"Error: the Telegram bot stopped: GET https://api.telegram.org/bot{REDACTED}/x"
+        f"Error: the Telegram bot stopped: GET http://127.0.0.1:9/bot{REDACTED}/x"
     )
     assert "Traceback" in result.stderr  # -v: the traceback is logged, redacted
     _assert_no_secret(result.output, _all_records_text(caplog))
@@ -148,7 +146,7 @@ def test_record_factory_redacts_messages_args_and_tracebacks(caplog: pytest.LogC
     configure_secrets([TOKEN, LLM_KEY, None, "abc"])
     log = logging.getLogger("tests.secrets")
     with caplog.at_level(logging.DEBUG, logger="tests.secrets"):
-        log.debug("url %s/getMe", f"https://api.telegram.org/bot{TOKEN}")
+        log.debug("url %s/getMe", f"http://127.0.0.1:9/bot{TOKEN}")
         log.info(f"key={LLM_KEY} quoted={TOKEN.replace(':', '%3A')}")
         try:
             raise ValueError(f"bad token {TOKEN}")
