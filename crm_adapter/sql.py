@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crm_adapter import importing, migrations, reminders, scopes, staffing, validation
 from crm_adapter.engines import create_database_engine, normalize_database_url
-from crm_adapter.errors import AccessDenied, InvalidInput, NotFound, UnknownStaff
+from crm_adapter.errors import AccessDenied, InvalidInput, NotFound
 from crm_adapter.mapping import RowValues, client_model, contact_model, staff_model
 from crm_adapter.masking import mask_personal_numbers
 from crm_adapter.models import (
@@ -147,15 +147,17 @@ class SqlCRM:
         conn.execute(self._sql.log_insert, [{**row, "client_id": cid} for cid in ids])
 
     def _actor(self, conn: Connection, code: str) -> Staff:
-        normalized = _actor_code(code)
+        normalized = staffing.actor_code(code)
         row = conn.execute(self._sql.staff_by_code, {"code": normalized}).first()
-        return staff_model(_active_actor(row, normalized))
+        return staff_model(staffing.active_actor(row, normalized))
 
     def _actor_scope(self, conn: Connection, code: str) -> tuple[Staff, scopes.ClientScope]:
         """The acting staff and their read scope, in one round trip (the statement also brings the RM
         codes of the actor's team; `scopes` decides whether the scope uses them)."""
-        normalized = _actor_code(code)
-        row = _active_actor(conn.execute(self._sql.staff_with_team, {"code": normalized}).first(), normalized)
+        normalized = staffing.actor_code(code)
+        row = staffing.active_actor(
+            conn.execute(self._sql.staff_with_team, {"code": normalized}).first(), normalized
+        )
         staff = staff_model(row)
         # Staff codes are letters, digits, "_" and "-" (validation.staff_code): "," cannot occur in one.
         team_codes = row.team_rm_codes.split(",") if scopes.needs_team(staff) and row.team_rm_codes else []
@@ -263,9 +265,11 @@ class SqlCRM:
             ):
                 # The actor and the client's owner in one statement (one round trip less per insert);
                 # the rule itself stays in `scopes`.
-                normalized = _actor_code(actor)
+                normalized = staffing.actor_code(actor)
                 params = {"code": normalized, "client_id": cid}
-                row = _active_actor(conn.execute(self._sql.writer_and_client, params).first(), normalized)
+                row = staffing.active_actor(
+                    conn.execute(self._sql.writer_and_client, params).first(), normalized
+                )
                 staff = staff_model(row)
                 if row.client_client_id is None:
                     raise NotFound(f"未找到客户 {cid}")
@@ -400,19 +404,6 @@ def _resolve_tz(timezone: str | tzinfo | None) -> tzinfo:
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput(f"未知时区：{timezone}") from None
     return timezone
-
-
-def _actor_code(code: str) -> str:
-    try:
-        return validation.staff_code(code)
-    except InvalidInput:
-        raise UnknownStaff(f"未知员工编号：{code!r}") from None
-
-
-def _active_actor(row: Row[Any] | None, code: str) -> Row[Any]:
-    if row is None or not row.active:
-        raise UnknownStaff(f"未知员工编号：{code}（未登记或已停用）")
-    return row
 
 
 __all__ = ["SqlCRM", "normalize_database_url"]

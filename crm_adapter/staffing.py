@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from crm_adapter import validation
-from crm_adapter.errors import InvalidInput, NotFound
+from crm_adapter.errors import InvalidInput, NotFound, UnknownStaff
 from crm_adapter.mapping import staff_model
 from crm_adapter.models import Role, Staff
 from crm_adapter.orm import ClientRow, StaffRow
@@ -117,3 +119,18 @@ __all__ = [
     "upsert_staff",
     "validated_staff",
 ]
+
+
+def actor_code(code: str) -> str:
+    """A well-formed staff code, or `UnknownStaff` (a malformed actor is nobody)."""
+    try:
+        return validation.staff_code(code)
+    except InvalidInput:
+        raise UnknownStaff(f"未知员工编号：{code!r}") from None
+
+
+def active_actor(row: Row[Any] | None, code: str) -> Row[Any]:
+    """The actor's row when it exists and is active, else `UnknownStaff`."""
+    if row is None or not row.active:
+        raise UnknownStaff(f"未知员工编号：{code}（未登记或已停用）")
+    return row
