@@ -4,6 +4,11 @@ plus `ask` latency and the CPU cost of long questions. Prints a Markdown report,
 bench/results/.
 
     .venv/bin/python bench/bench_answers.py [--verbose] [--calibrate] [--repeat 3]
+    .venv/bin/python bench/bench_answers.py --eval bench/answers_heldout.jsonl   # the held-out set
+
+bench/answers_heldout.jsonl (74 questions, same format) was written from the corpus before the system's
+answers to it were seen, and measured once before any change: its first figures are the honest ones.
+Fix only general causes found there, and add new questions rather than tuning on these.
 
 Judging (see bench/EVAL.md): an expected refusal is correct when the answer is not grounded; an expected
 "not_stated" is correct when the answer's verdict is not_stated (a plain refusal is "partly"); otherwise a

@@ -63,12 +63,60 @@ def bulk_load(trail_url: str, rows: int) -> float:
     return time.perf_counter() - start
 
 
+def _pcts(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
+    return statistics.median(times), times[int(len(times) * 0.95)]
+
+
+def per_answer(url: str, n: int) -> dict[str, tuple[float, float]]:
+    """What auditing adds to logging one answer: the log write alone, then with the audit append in its own
+    transaction (a second durable commit), then inside the log's transaction (`append_in`)."""
+    from bot.convlog import ConversationLog
+    from knowledge import Answer
+
+    log = ConversationLog(url)
+    trail = AuditTrail(create_store_engine(url))
+    answer = Answer(question="q", lead=("钻石客户每年可预约专家号 5 次[1]。",), citations=(), grounded=True)
+    out: dict[str, list[float]] = {
+        "log only": [],
+        "log + separate append": [],
+        "log + append in its transaction": [],
+    }
+    for i in range(n):
+        for mode, times in out.items():
+            t0 = time.perf_counter()
+            if mode == "log only":
+                log.record(staff_code="RM001", channel="bench", question=f"问题 {i}", answer=answer)
+            elif mode == "log + separate append":
+                ex = log.record(staff_code="RM001", channel="bench", question=f"问题 {i}", answer=answer)
+                trail.append(kind="answer", actor="RM001", ref=str(ex.id), payload=PAYLOAD)
+            else:
+                log.record(
+                    staff_code="RM001", channel="bench", question=f"问题 {i}", answer=answer,
+                    also=lambda conn, ex: trail.append_in(
+                        conn, kind="answer", actor="RM001", ref=str(ex.id), payload=PAYLOAD
+                    ),
+                )  # fmt: skip
+            times.append((time.perf_counter() - t0) * 1000)
+    trail.close()
+    log.close()
+    return {mode: _pcts(times) for mode, times in out.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--appends", type=int, default=2000)
+    parser.add_argument("--answers-only", action="store_true", help="Only the per-answer figures.")
     args = parser.parse_args()
+    answers_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='rm_bench_ans_')) / 'app.db'}"
+    if args.db == "postgres":
+        answers_url = _pg_url()[1]
+    for mode, (a50, a95) in per_answer(answers_url, min(args.appends, 1000)).items():
+        print(f"| {args.db} | {mode} | {a50:.3f} / {a95:.3f} ms |")
+    if args.answers_only:
+        return
     tmp = Path(tempfile.mkdtemp(prefix="rm_bench_audit_"))
     url = f"sqlite:///{tmp / 'audit.db'}" if args.db == "sqlite" else _pg_url()[1]
     trail = AuditTrail(create_store_engine(url))

@@ -76,6 +76,9 @@ class StubKB:
     def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Any]:
         return []
 
+    def entitlements(self, tier: str) -> list[Any]:
+        return []
+
     def ingest(self, paths: Any, *, progress: bool = False) -> Any:
         raise NotImplementedError
 

@@ -187,10 +187,10 @@ def evaluate(
         if rank is not None:
             hit5 += 1
             rr += 1 / rank
-        else:
+        if rank != 1:
             top = hits[0] if hits else None
             missed.append(
-                f"{row['id']} {row['question']} → want {row['article']}, got "
+                f"{row['id']} rank {rank or '-'} {row['question']} → want {row['article']}, got "
                 + (f"{top.title} {article_of(top.heading) or top.heading}" if top else "nothing")
             )
     n = len(rows)

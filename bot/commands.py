@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Request, ServiceError
-from bot.features import ask, clients, knowledge_admin, supervision, today
+from bot.features import approvals, ask, clients, gaps, knowledge_admin, supervision, today
 from bot.features.knowledge_admin import INGESTIBLE_SUFFIXES
 from bot.rendering import Reply, esc, group_refusal, role_name
 from crm_adapter import Role, Staff
@@ -35,6 +35,7 @@ CONTACT_WRITERS = frozenset({Role.RM, Role.ADMIN})
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 KNOWLEDGE_KEEPERS = frozenset({Role.TRAINER, Role.ADMIN})
 GAP_READERS = frozenset({Role.SUPERVISOR, Role.TRAINER, Role.ADMIN})
+APPROVERS = frozenset({Role.TRAINER, Role.COMPLIANCE, Role.ADMIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +94,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("log", CONTACT_WRITERS, "记录客户联系",
             " — 记录客户联系（引导填写）；或一行：/log 张伟 电话 客户关注海外配置 下次:2026-12-15",
             private_only=True),
-    Command("today", CONTACT_WRITERS, "今日待回访与本周生日", " — 今日待回访与本周生日",
-            today.today, "today", private_only=True),
+    # Supervisors get the same day view of their team's clients (the CRM's scopes decide).
+    Command("today", CONTACT_WRITERS | {Role.SUPERVISOR}, "今日待回访、生日与KYC复核",
+            " — 今日待回访、本周生日、30 天内到期及逾期的 KYC 复核", today.today, "today", private_only=True),
     Command("review", SUPERVISORS, "团队复盘（主管）",
             " [工号] [日期范围] [第N页] — 团队问答与联系记录复盘（未复核、需关注的在前）",
             supervision.review, "supervision", private_only=True),
@@ -104,20 +106,32 @@ COMMANDS: tuple[Command, ...] = (
             supervision.note, "supervision", private_only=True),
     Command("escalate", SUPERVISORS, "转交培训师：/escalate Q12 原因", " Q12 原因 — 回答有误，转交培训师",
             supervision.escalate, "supervision", private_only=True),
-    Command("unanswered", GAP_READERS, "未能回答的问题", " — 知识库未能回答的问题",
-            supervision.unanswered, "supervision", private_only=True),
+    Command("unanswered", GAP_READERS, "知识缺口（按含义归组）",
+            " — 知识缺口：未能回答、依据较弱、👎 的问题按含义归组，问得最多的在前",
+            gaps.unanswered, "gaps", private_only=True),
     Command("stats", GAP_READERS, "使用统计", " [日期范围] — 使用统计（附图表）",
             supervision.stats, "supervision", private_only=True),
     Command("handoffs", KNOWLEDGE_KEEPERS, "主管转交的问答（培训师）", " — 主管转交、待处理的问答",
             supervision.handoffs, "supervision", private_only=True),
     Command("resolved", KNOWLEDGE_KEEPERS, "转交已处理：/resolved Q12 说明", " Q12 说明 — 标记主管转交已处理",
             supervision.resolved, "supervision", private_only=True),
+    Command("curate", KNOWLEDGE_KEEPERS, "写审定答案：/curate 1 答案",
+            " 组号或Q12 答案内容 [来源：文件名] — 为知识缺口写审定答案（之后相近问题直接用它回答）",
+            gaps.curate, "gaps", private_only=True),
+    Command("kbusage", KNOWLEDGE_KEEPERS, "知识库使用情况（培训师）",
+            " — 审定答案与文档的命中次数、90 天未被引用的文档", gaps.kbusage, "gaps", private_only=True),
     Command("kb", KNOWLEDGE_KEEPERS, "查看检索原文（培训师）", " 查询 — 查看检索原文与得分",
             knowledge_admin.kb, "knowledge"),
     Command("upload", KNOWLEDGE_KEEPERS, "", " 文件路径 — 把本机文档加入知识库",
             knowledge_admin.upload, "knowledge", frontends=frozenset({CONSOLE})),
     Command("document", KNOWLEDGE_KEEPERS, "", "发送 " + "/".join(INGESTIBLE_SUFFIXES) + " 文档 — 加入知识库",
             frontends=frozenset({TELEGRAM}), kind="document"),
+    Command("changes", APPROVERS, "知识库变更审批", " — 待审批与最近的知识库变更（四眼原则）",
+            approvals.changes, "approvals", private_only=True),
+    Command("approve", APPROVERS, "批准变更：/approve K3", " K3 — 批准他人提交的知识库变更",
+            approvals.approve, "approvals", private_only=True),
+    Command("reject", APPROVERS, "驳回变更：/reject K3 理由", " K3 理由 — 驳回（或撤回自己提交的）知识库变更",
+            approvals.reject, "approvals", private_only=True),
     Command("cancel", EVERYONE, "取消当前操作", " — 取消当前操作"),
     Command("whoami", EVERYONE, "", " — 当前身份", frontends=frozenset({CONSOLE})),
     Command("as", EVERYONE, "", " 工号 — 切换身份（如 /as SUP01）", frontends=frozenset({CONSOLE})),
@@ -135,6 +149,8 @@ CALLBACKS: tuple[Callback, ...] = (
     Callback("rvok", SUPERVISORS, supervision.review_item_done, "supervision", private_only=True),
     Callback("rvup", SUPERVISORS, supervision.review_item_escalate, "supervision", private_only=True),
     Callback("rvfix", KNOWLEDGE_KEEPERS, supervision.resolve_button, "supervision", private_only=True),
+    Callback("kcok", APPROVERS, approvals.approve_button, "approvals", private_only=True),
+    Callback("kcno", APPROVERS, approvals.reject_button, "approvals", private_only=True),
 )
 
 _BY_NAME = {c.name: c for c in COMMANDS}

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Clock, KnowledgeService
+from bot.features.approvals import KnowledgeChangeService
 from bot.features.ask import AskService
 from bot.features.clients import ClientService
 from bot.features.contact_log import ContactLogService
 from bot.features.knowledge_admin import KnowledgeAdminService
+from bot.features.privacy import ClientPrivacy
 from bot.features.supervision import SupervisionService
 from bot.features.today import TodayService
 from bot.identity import StaffDirectory
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
     from bot.audit import AuditTrail
     from bot.convlog import ConversationLog
+    from bot.features.gaps import CuratedAnswers, GapService
     from bot.settings import Settings
     from crm_adapter import CRMAdapter
     from crm_adapter.sql import SqlCRM
@@ -83,7 +86,12 @@ class Services:
     def ask(self) -> AskService:
         def build() -> AskService:
             return AskService(
-                kb=self.kb, log=self.log, clients=self.clients if self._crm else None, audit=self._audit
+                kb=self.kb,
+                log=self.log,
+                clients=self.clients if self._crm else None,
+                audit=self._audit,
+                curated=self.curated,
+                on_gap=lambda question: self.curated.vectors.warm(self.privacy.redact(question)),
             )
 
         return self._feature("ask", build)
@@ -109,20 +117,72 @@ class Services:
     @property
     def supervision(self) -> SupervisionService:
         return self._feature(
-            "supervision", lambda: SupervisionService(crm=self.crm, log=self.log, clock=self.clock)
+            "supervision",
+            lambda: SupervisionService(crm=self.crm, log=self.log, clock=self.clock, privacy=self.privacy),
         )
+
+    @property
+    def privacy(self) -> ClientPrivacy:
+        """Client names and numbers kept out of what trainers see (numbers only without a CRM)."""
+        return self._feature("privacy", lambda: ClientPrivacy(self._crm))
+
+    @property
+    def curated(self) -> CuratedAnswers:
+        def build() -> CuratedAnswers:
+            from bot.features.gaps import CuratedAnswers, QuestionVectors
+
+            vectors = QuestionVectors(self.log.engine)
+            return CuratedAnswers.on(self.log.engine, vectors=vectors, privacy=self.privacy)
+
+        return self._feature("curated", build)
+
+    @property
+    def gaps(self) -> GapService:
+        def build() -> GapService:
+            from bot.features.gaps import GapService
+
+            return GapService(
+                log=self.log,
+                kb=self._kb,
+                curated=self.curated,
+                privacy=self.privacy,
+                clock=self.clock,
+                supervision=self.supervision if self._crm is not None else None,
+            )
+
+        return self._feature("gaps", build)
 
     @property
     def knowledge(self) -> KnowledgeAdminService:
         def build() -> KnowledgeAdminService:
             on_change = self.clients.forget_knowledge if self._crm is not None else (lambda: None)
-            return KnowledgeAdminService(kb=self.kb, on_change=on_change)
+            return KnowledgeAdminService(
+                kb=self.kb, on_change=on_change, max_upload_mb=self.settings.rm_max_upload_mb
+            )
 
         return self._feature("knowledge", build)
+
+    @property
+    def approvals(self) -> KnowledgeChangeService:
+        def build() -> KnowledgeChangeService:
+            from bot.features.approvals import AdminPublisher, ChangeStore
+
+            return KnowledgeChangeService(
+                store=ChangeStore(self.log),
+                publisher=AdminPublisher(self.knowledge, self.kb),
+                clock=self.clock,
+                changes_dir=self.settings.ensure_data_dir() / "knowledge_changes",
+                audit=self._audit,
+            )
+
+        return self._feature("approvals", build)
 
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
         """Close what `open_services` opened, in reverse order (borrowed parts stay open)."""
+        curated = self._features.get("curated")
+        if curated is not None:  # background question embedding writes to the log's database
+            curated.vectors.close()
         self._features.clear()
         self._stack.close()
 
@@ -259,6 +319,7 @@ def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool
         llm=build_llm(settings),
         top_k=settings.rm_top_k,
         embed_threads=settings.rm_embed_threads,
+        max_file_mb=settings.rm_max_upload_mb,
     )
     if sync:
         report = kb.sync_bundled(enabled=settings.rm_bundled_knowledge, progress=progress)

@@ -7,13 +7,13 @@ conversations next to contact records. Personal numbers are masked before anythi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -134,8 +134,13 @@ class ConversationLog:
         chat_id: int | None = None,
         update_id: int | None = None,
         flags: Sequence[str] = (),
+        also: Callable[[Connection, Exchange], object] | None = None,
     ) -> Exchange:
-        """Store one exchange; a redelivered update returns the row already stored."""
+        """Store one exchange; a redelivered update returns the row already stored.
+
+        `also` runs inside the same transaction with the new exchange (the audit trail's append): if it
+        fails, the exchange is not stored either.
+        """
         if update_id is not None and chat_id is None:
             # The unique constraint does not cover a NULL chat_id (NULLs are distinct): look first.
             existing = self._by_update(channel=channel, chat_id=chat_id, update_id=update_id)
@@ -162,7 +167,10 @@ class ConversationLog:
             # redelivery, which is rare (the gate already drops claimed updates).
             with self._engine.begin() as conn:
                 key = conn.execute(_INSERT_EXCHANGE, values).inserted_primary_key
-            assert key is not None
+                assert key is not None
+                exchange = _stored_exchange(int(key[0]), values, answer)
+                if also is not None:
+                    also(conn, exchange)
         except IntegrityError:
             # A redelivered update (or two deliveries racing): the first one won.
             existing = (
@@ -173,22 +181,7 @@ class ConversationLog:
             if existing is None:
                 raise
             return existing
-        return Exchange(
-            id=int(key[0]),
-            staff_code=values["staff_code"],
-            channel=channel,
-            chat_id=chat_id,
-            update_id=update_id,
-            question=values["question"],
-            answer=values["answer"],
-            citations=tuple(values["citations"]),
-            grounded=answer.grounded,
-            composer=answer.composer,
-            flags=tuple(values["flags"]),
-            feedback=None,
-            created_at=created_at,
-            feedback_at=None,
-        )
+        return exchange
 
     def set_feedback(self, *, exchange_id: int, staff_code: str, value: str) -> Exchange:
         """Record 👍 ("up") or 👎 ("down") from the staff member who asked."""
@@ -364,6 +357,25 @@ class ConversationLog:
             flagged=flagged,
             by_staff=by_staff,
         )
+
+
+def _stored_exchange(exchange_id: int, values: dict[str, Any], answer: Answer) -> Exchange:
+    return Exchange(
+        id=exchange_id,
+        staff_code=values["staff_code"],
+        channel=values["channel"],
+        chat_id=values["chat_id"],
+        update_id=values["update_id"],
+        question=values["question"],
+        answer=values["answer"],
+        citations=tuple(values["citations"]),
+        grounded=answer.grounded,
+        composer=answer.composer,
+        flags=tuple(values["flags"]),
+        feedback=None,
+        created_at=values["created_at"],
+        feedback_at=None,
+    )
 
 
 def _mask_citation(citation: dict[str, object]) -> dict[str, object]:

@@ -18,6 +18,8 @@ from crm_adapter import AccessDenied, CRMError, InvalidInput, NotFound, Staff, U
 
 if TYPE_CHECKING:
     from knowledge import Answer, ClientFacts, Hit, IngestReport
+    from knowledge.rules import Entitlement
+    from knowledge.vectors import VectorProgress
 
 logger = logging.getLogger(__name__)
 
@@ -94,4 +96,16 @@ class KnowledgeService(Protocol):
 
     def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Hit]: ...
 
-    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport: ...
+    def entitlements(self, tier: str) -> Sequence[Entitlement]:
+        """The structured entitlement rows that apply to a tier ("钻石"), from the rule tables."""
+        ...
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        *,
+        progress: bool = False,
+        on_progress: Callable[[VectorProgress], None] | None = None,
+    ) -> IngestReport:
+        """Searchable (BM25) first; `on_progress` follows the vectors (0 of N, …, N of N)."""
+        ...

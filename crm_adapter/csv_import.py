@@ -1,4 +1,7 @@
-"""Client import from CSV.
+"""Client and product import from CSV.
+
+Products (`import_products_csv`): columns ``code,name,type,risk_level`` required, ``issuer,status``
+optional (see `crm_adapter.products`); upserted by code. Clients:
 
 Format: UTF-8 (with or without BOM), a header row, comma separated.
 Required columns: ``name,birthday,phone,aum,risk_level,rm_code`` (the birthday/phone cells may be empty =
@@ -11,18 +14,21 @@ aml_risk,pep``. Unknown columns are ignored (logged).
 * ``tier`` is always derived from ``aum`` (`models.tier_for_aum`). A ``tier`` cell is accepted only if
   it agrees; a contradicting tier is an error for that row (it signals stale or wrong source data).
 * ``aum`` is in yuan: "12000000", "12,000,000", "1200万" or "0.12亿"; ``risk_level`` "C1".."C5" or its
-  Chinese name; dates YYYY-MM-DD (also YYYY/MM/DD, YYYYMMDD).
+  Chinese name; dates YYYY-MM-DD (also YYYY/MM/DD, YYYYMMDD). ``risk_assessed_on`` (optional) is the
+  date of the client's latest risk-tolerance assessment (empty = none on record).
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from crm_adapter.errors import InvalidInput
-from crm_adapter.models import ClientImportReport
+from crm_adapter.models import ClientImportReport, ProductImportReport
 from crm_adapter.port import CRMAdapter
+from crm_adapter.products import PRODUCT_OPTIONAL_COLUMNS, PRODUCT_REQUIRED_COLUMNS
 from crm_adapter.validation import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -30,8 +36,20 @@ logger = logging.getLogger(__name__)
 MAX_ROWS = 200_000
 
 
-def read_clients_csv(path: Path) -> tuple[list[dict[str, str | None]], list[int], list[tuple[int, str]]]:
+Rows = tuple[list[dict[str, str | None]], list[int], list[tuple[int, str]]]
+
+
+def read_clients_csv(path: Path) -> Rows:
     """(rows, line numbers, structural errors) — rows keyed by lower-cased header names."""
+    return read_csv(path, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS)
+
+
+def read_products_csv(path: Path) -> Rows:
+    return read_csv(path, required=PRODUCT_REQUIRED_COLUMNS, optional=PRODUCT_OPTIONAL_COLUMNS)
+
+
+def read_csv(path: Path, *, required: Sequence[str], optional: Sequence[str]) -> Rows:
+    """(rows, line numbers, structural errors) of a CSV with these columns (unknown ones are ignored)."""
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -46,10 +64,10 @@ def read_clients_csv(path: Path) -> tuple[list[dict[str, str | None]], list[int]
             if header is None:
                 raise InvalidInput("CSV 文件为空（缺少表头）")
             columns = [column.strip().lower() for column in header]
-            missing = [column for column in REQUIRED_COLUMNS if column not in columns]
+            missing = [column for column in required if column not in columns]
             if missing:
                 raise InvalidInput(f"CSV 缺少必需列：{', '.join(missing)}")
-            known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+            known = set(required) | set(optional)
             ignored = [column for column in columns if column not in known]
             if ignored:
                 logger.warning("ignoring unknown CSV columns: %s", ", ".join(ignored))
@@ -83,4 +101,22 @@ def import_clients_csv(crm: CRMAdapter, *, actor: str, path: Path) -> ClientImpo
     )
 
 
-__all__ = ["MAX_ROWS", "import_clients_csv", "read_clients_csv"]
+def import_products_csv(crm: CRMAdapter, *, actor: str, path: Path) -> ProductImportReport:
+    """Read `path` and import the products as `actor` (must be an admin)."""
+    rows, lines, structural = read_products_csv(path)
+    report = crm.import_products(actor=actor, rows=rows, line_numbers=lines)
+    if not structural:
+        return report
+    return ProductImportReport(
+        created=report.created, updated=report.updated, errors=tuple(sorted(structural + list(report.errors)))
+    )
+
+
+__all__ = [
+    "MAX_ROWS",
+    "import_clients_csv",
+    "import_products_csv",
+    "read_clients_csv",
+    "read_csv",
+    "read_products_csv",
+]

@@ -1,9 +1,11 @@
-"""Deterministic demo data: staff, clients and a history of contact records.
+"""Deterministic demo data: staff, clients, a history of contact records and a product catalogue.
 
 Uses only the public `CRMAdapter` methods, so it works against any implementation. Idempotent: staff
 are upserted, clients carry fixed ids (C0001...) and are updated on a second run, contact records carry
 idempotency keys (``demo:<client>:<n>``). Dates are relative to `today` (birthdays in the next week,
 overdue follow-ups), so a run on another day refreshes birthdays but never duplicates anything.
+Products come from `demo_products.csv` (a few per risk level R1–R5; also a sample for
+`crm import-products`). Most clients have a risk assessment within the year, some a stale or no one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from importlib import resources
 
 from crm_adapter.errors import InvalidInput
 from crm_adapter.models import Channel, NewContact, Role, Staff, tier_for_aum
@@ -29,6 +32,8 @@ DEMO_STAFF: tuple[Staff, ...] = (
     Staff(code="SUP01", name="陈静", role=Role.SUPERVISOR, team="A"),
     Staff(code="SUP02", name="周涛", role=Role.SUPERVISOR, team="B"),
     Staff(code="TRN01", name="赵琳", role=Role.TRAINER),
+    Staff(code="TRN02", name="孙悦", role=Role.TRAINER),  # a second pair of eyes for knowledge changes
+    Staff(code="CMP01", name="周正", role=Role.COMPLIANCE),
     Staff(code=ADMIN_CODE, name="管理员", role=Role.ADMIN),
 )
 _RMS = ("RM001", "RM002", "RM003")
@@ -135,6 +140,7 @@ class DemoReport:
     clients_created: int
     clients_updated: int
     contacts: int
+    products: int = 0
 
 
 def _birthday(rng: random.Random, index: int, today: date) -> date:
@@ -181,9 +187,30 @@ def _client_rows(count: int, seed: int, today: date) -> list[dict[str, str | Non
                 "kyc_review_due": kyc_due.isoformat(),
                 "aml_risk": rng.choices(("低", "中", "高"), weights=(85, 12, 3))[0],
                 "pep": "是" if rng.random() < 0.03 else "否",
+                "risk_assessed_on": _risk_assessed_on(index, today),
             }
         )
     return rows
+
+
+def _risk_assessed_on(index: int, today: date) -> str:
+    # From the index, not the random stream: the other demo values stay as they were.
+    if index % 11 == 4:
+        return ""  # no assessment on record
+    if index % 8 == 3:
+        return (today - timedelta(days=400 + index * 5 % 200)).isoformat()  # older than 12 months
+    return (today - timedelta(days=10 + index * 37 % 320)).isoformat()
+
+
+def demo_product_rows() -> tuple[list[dict[str, str | None]], list[int]]:
+    """The bundled demo catalogue (`demo_products.csv`) as import rows and their line numbers."""
+    from crm_adapter.csv_import import read_products_csv
+
+    with resources.as_file(resources.files("crm_adapter").joinpath("demo_products.csv")) as path:
+        rows, lines, errors = read_products_csv(path)
+    if errors:
+        raise InvalidInput(f"演示产品数据有误：第 {errors[0][0]} 行 {errors[0][1]}")
+    return rows, lines
 
 
 def _contacts(row: dict[str, str | None], rng: random.Random, today: date) -> list[NewContact]:
@@ -229,6 +256,10 @@ def seed_demo(crm: CRMAdapter, *, clients: int = 60, seed: int = 7, today: date 
     report = crm.import_clients(actor=ADMIN_CODE, rows=rows)
     if report.errors:
         raise InvalidInput(f"演示数据导入失败：{report.errors[0][1]}")
+    product_rows, product_lines = demo_product_rows()
+    products = crm.import_products(actor=ADMIN_CODE, rows=product_rows, line_numbers=product_lines)
+    if products.errors:
+        raise InvalidInput(f"演示产品导入失败：第 {products.errors[0][0]} 行 {products.errors[0][1]}")
     rng = random.Random(seed + 1)
     contacts = 0
     for row in rows:
@@ -241,7 +272,8 @@ def seed_demo(crm: CRMAdapter, *, clients: int = 60, seed: int = 7, today: date 
         clients_created=report.created,
         clients_updated=report.updated,
         contacts=contacts,
+        products=products.created + products.updated,
     )
 
 
-__all__ = ["ADMIN_CODE", "DEMO_STAFF", "DemoReport", "seed_demo"]
+__all__ = ["ADMIN_CODE", "DEMO_STAFF", "DemoReport", "demo_product_rows", "seed_demo"]

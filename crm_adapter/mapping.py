@@ -10,7 +10,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from crm_adapter.models import Channel, Client, ContactRecord, Role, Staff, Tier
+from crm_adapter.models import Channel, Client, ContactRecord, Product, Role, Staff, Tier
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 STAFF_COLUMNS = ("code", "name", "role", "team", "telegram_id", "active")
 CLIENT_COLUMNS = (
     "client_id", "name", "name_pinyin", "gender", "birthday", "phone", "aum_fen", "tier", "risk_level",
-    "preferences", "family", "notes", "rm_code", "kyc_review_due", "aml_risk", "pep",
+    "preferences", "family", "notes", "rm_code", "kyc_review_due", "aml_risk", "pep", "risk_assessed_on",
 )  # fmt: skip
 
 
@@ -63,6 +63,20 @@ def client_model(row: Any) -> Client:
         kyc_review_due=row.kyc_review_due,
         aml_risk=row.aml_risk,
         pep=row.pep,
+        risk_assessed_on=row.risk_assessed_on,
+    )
+
+
+def product_model(row: Any) -> Product:
+    return Product(
+        code=row.code,
+        name=row.name,
+        pinyin=row.name_pinyin,
+        initials=row.name_initials,
+        type=row.type,
+        risk_level=row.risk_level,
+        issuer=row.issuer,
+        status=row.status,
     )
 
 
@@ -89,6 +103,7 @@ __all__ = [
     "client_model",
     "contact_model",
     "fen",
+    "product_model",
     "staff_model",
     "yuan",
 ]

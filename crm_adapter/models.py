@@ -21,6 +21,7 @@ class Role(StrEnum):
     RM = "rm"
     SUPERVISOR = "supervisor"
     TRAINER = "trainer"
+    COMPLIANCE = "compliance"  # approves knowledge changes (four eyes); sees no client data
     ADMIN = "admin"
 
 
@@ -50,6 +51,18 @@ TIER_THRESHOLDS: tuple[tuple[Tier, Decimal], ...] = (
 RISK_LEVELS: dict[str, str] = {"C1": "保守型", "C2": "稳健型", "C3": "平衡型", "C4": "成长型", "C5": "进取型"}
 
 AML_RISKS: tuple[str, ...] = ("低", "中", "高")
+
+#: Product risk levels (the usual R1–R5 scale) and their Chinese names.
+PRODUCT_RISK_LEVELS: dict[str, str] = {
+    "R1": "低风险",
+    "R2": "中低风险",
+    "R3": "中风险",
+    "R4": "中高风险",
+    "R5": "高风险",
+}
+
+#: Catalogue statuses of a product ("在售" is the default of an import row without a status).
+PRODUCT_STATUSES: tuple[str, ...] = ("在售", "募集中", "暂停销售", "停售", "已到期")
 
 #: Where a contact record was entered.
 CONTACT_SOURCES: tuple[str, ...] = ("telegram", "console", "cli", "import", "demo")
@@ -112,6 +125,8 @@ class Client(_Frozen):
     kyc_review_due: date | None = None
     aml_risk: str = "低"
     pep: bool = False
+    #: When the client's risk tolerance (risk_level) was last assessed; None = no assessment on record.
+    risk_assessed_on: date | None = None
 
     @property
     def phone_masked(self) -> str:
@@ -138,6 +153,9 @@ class ContactRecord(_Frozen):
     source: str = "cli"
     created_at: datetime
     idempotency_key: str | None = None
+    #: Only on what `create_contact` returns: True when the contact was stored before (the same
+    #: idempotency key, or the same content on the same day) and this is that earlier record.
+    duplicate: bool = False
 
 
 class NewContact(_Frozen):
@@ -175,6 +193,42 @@ class BirthdayReminder(_Frozen):
     days_until: int
 
 
+class KycReview(_Frozen):
+    """A client whose KYC review is due within the horizon, or overdue."""
+
+    client: Client
+    due: date
+    overdue: bool
+    days: int  # days until due (negative: days overdue)
+
+
+class Product(_Frozen):
+    """A product of the catalogue (reference data, not client data: no scopes apply)."""
+
+    code: str
+    name: str
+    pinyin: str  # full pinyin of the name ("xinxiang...")
+    initials: str  # pinyin initials ("xx...")
+    type: str
+    risk_level: str  # R1–R5
+    issuer: str = ""
+    status: str = "在售"
+
+    @property
+    def risk_name(self) -> str:
+        return PRODUCT_RISK_LEVELS.get(self.risk_level, self.risk_level)
+
+
+class ProductImportReport(_Frozen):
+    created: int
+    updated: int
+    errors: tuple[tuple[int, str], ...] = ()  # (line number, Chinese reason)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
 class ClientImportReport(_Frozen):
     created: int
     updated: int
@@ -188,6 +242,8 @@ class ClientImportReport(_Frozen):
 __all__ = [
     "AML_RISKS",
     "CONTACT_SOURCES",
+    "PRODUCT_RISK_LEVELS",
+    "PRODUCT_STATUSES",
     "RISK_LEVELS",
     "TIER_THRESHOLDS",
     "BirthdayReminder",
@@ -197,7 +253,10 @@ __all__ = [
     "ClientImportReport",
     "ContactRecord",
     "FollowUp",
+    "KycReview",
     "NewContact",
+    "Product",
+    "ProductImportReport",
     "Role",
     "Staff",
     "Tier",

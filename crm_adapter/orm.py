@@ -102,6 +102,7 @@ class ClientRow(Base):
     kyc_review_due: Mapped[date | None] = mapped_column(Date)
     aml_risk: Mapped[str] = mapped_column(String(2), default="低")
     pep: Mapped[bool] = mapped_column(Boolean, default=False)
+    risk_assessed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -116,6 +117,7 @@ class ClientRow(Base):
         Index("ix_crm_clients_name_initials", "name_initials", "client_id"),
         Index("ix_crm_clients_phone_tail", "phone_tail", "client_id"),
         Index("ix_crm_clients_birth_mmdd", "birth_mmdd"),
+        Index("ix_crm_clients_kyc_review_due", "kyc_review_due"),
     )
 
 
@@ -146,12 +148,38 @@ class ContactRow(Base):
     source: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    # `crm_adapter.contacts.fingerprint`: one record per content and day (NULL on rows before 0002).
+    content_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("idempotency_key", name="uq_crm_contacts_idempotency_key"),
+        Index("uq_crm_contacts_content_fingerprint", "content_fingerprint", unique=True),
         Index("ix_crm_contacts_client_occurred", "client_id", "occurred_at"),
         Index("ix_crm_contacts_rm_occurred", "rm_code", "occurred_at"),
         Index("ix_crm_contacts_occurred", "occurred_at"),
+    )
+
+
+class ProductRow(Base):
+    """The product catalogue (R1–R5), upserted by code from `crm import-products`."""
+
+    __tablename__ = "crm_products"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_pinyin: Mapped[str] = mapped_column(String(400))
+    name_initials: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(20))
+    risk_level: Mapped[str] = mapped_column(String(2))
+    issuer: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(8), default="在售")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_crm_products_name", "name"),
+        Index("ix_crm_products_name_pinyin", "name_pinyin"),
+        Index("ix_crm_products_name_initials", "name_initials"),
     )
 
 
@@ -173,4 +201,13 @@ class AccessLogRow(Base):
     )
 
 
-__all__ = ["AccessLogRow", "Base", "ClientRow", "ClientTermRow", "ContactRow", "StaffRow", "UTCDateTime"]
+__all__ = [
+    "AccessLogRow",
+    "Base",
+    "ClientRow",
+    "ClientTermRow",
+    "ContactRow",
+    "ProductRow",
+    "StaffRow",
+    "UTCDateTime",
+]

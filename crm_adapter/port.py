@@ -13,7 +13,10 @@ from crm_adapter.models import (
     ClientImportReport,
     ContactRecord,
     FollowUp,
+    KycReview,
     NewContact,
+    Product,
+    ProductImportReport,
     Staff,
 )
 
@@ -34,7 +37,13 @@ class CRMAdapter(Protocol):
        each search result, card, contact lists, follow-ups, birthdays — and denied attempts.
     3. **`create_contact` is idempotent**: the same ``idempotency_key`` twice yields one record and
        returns it both times (also under concurrent calls, e.g. a Telegram update delivered twice); a
-       key already used for another client's record is `InvalidInput`. The summary is stored with
+       key already used for another client's record is `InvalidInput`. It is also **logically
+       idempotent**: the same author (actor), client, channel, summary (after masking, whitespace
+       collapsed) and follow-up date on one calendar day of the adapter's time zone (the day of
+       ``occurred_at``) is one record, whatever the keys, source or topics, also under concurrent calls
+       (`crm_adapter.contacts.fingerprint`, a unique column in `SqlCRM`). A call that finds the record
+       stored before returns that earlier record (its id, times and key) with ``duplicate=True``; a
+       new record has ``duplicate=False``. The summary is stored with
        personal numbers masked (`crm_adapter.masking.mask_personal_numbers`) and the returned record
        carries the stored text, so a caller can tell the user that numbers were masked.
     4. **Writes are atomic**: a failing call leaves nothing half-written.
@@ -63,6 +72,16 @@ class CRMAdapter(Protocol):
     def remove_staff(self, *, code: str) -> None: ...
 
     def team_members(self, *, actor: str) -> list[Staff]: ...
+
+    # --- system level (no actor: used to redact text, never shown) ----------------------------
+    def client_names(self) -> frozenset[str]:
+        """Every client's name, so the bot can replace them with 某客户 in what trainers see.
+
+        Not access-logged: it serves no staff member's read (nothing about a client is shown, only
+        removed from texts), and it is called on every trainer view, which would flood the log with rows
+        that say nothing about who looked at which client.
+        """
+        ...
 
     # --- client data (scoped, access-logged) -------------------------------------------------
     def get_client(self, *, actor: str, client_id: str) -> Client: ...
@@ -99,6 +118,32 @@ class CRMAdapter(Protocol):
         rows: Sequence[Mapping[str, str | None]],
         line_numbers: Sequence[int] | None = None,
     ) -> ClientImportReport: ...
+
+    def kyc_reviews_due(
+        self, *, actor: str, today: date | None = None, horizon_days: int = 30
+    ) -> list[KycReview]:
+        """Clients in scope whose KYC review is overdue or due within `horizon_days`, soonest first."""
+        ...
+
+    # --- product catalogue (reference data: no scopes, not access-logged) --------------------
+    def import_products(
+        self,
+        *,
+        actor: str,
+        rows: Sequence[Mapping[str, str | None]],
+        line_numbers: Sequence[int] | None = None,
+    ) -> ProductImportReport:
+        """Admin only, like `import_clients`: bad rows are reported and skipped, the others upserted by
+        code (`crm_adapter.products` validates the columns)."""
+        ...
+
+    def search_products(self, *, query: str, limit: int = 10) -> list[Product]:
+        """By code, name, pinyin or initials, ranked by `crm_adapter.products.rank`."""
+        ...
+
+    def list_products(self, *, status: str | None = None) -> list[Product]:
+        """The catalogue (optionally one status), by risk level then code."""
+        ...
 
     def close(self) -> None: ...
 

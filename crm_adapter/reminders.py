@@ -1,5 +1,5 @@
-"""Follow-ups due and upcoming birthdays of the clients in a read scope (on an open ORM session), and
-the dates of a client card.
+"""Follow-ups due, upcoming birthdays and KYC reviews due of the clients in a read scope (on an open
+ORM session), and the dates of a client card.
 
 The date rules themselves are in `crm_adapter.schedule`; the caller checks the actor, logs the reads
 and owns the transaction.
@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from crm_adapter import scopes
 from crm_adapter.mapping import client_model
-from crm_adapter.models import BirthdayReminder, Client, ClientCard, ContactRecord, FollowUp, Tier
+from crm_adapter.models import (
+    BirthdayReminder,
+    Client,
+    ClientCard,
+    ContactRecord,
+    FollowUp,
+    KycReview,
+    Tier,
+)
 from crm_adapter.orm import ClientRow, ContactRow
 from crm_adapter.schedule import follow_up_due, mmdd_window, next_birthday
 from crm_adapter.statements import scope_clause
@@ -83,6 +91,25 @@ def birthdays_within(
     return result
 
 
+def kyc_reviews_due(
+    session: Session, *, scope: scopes.ClientScope, day: date, horizon_days: int
+) -> list[KycReview]:
+    """Clients whose KYC review is due by `day + horizon_days` (overdue ones included), soonest first."""
+    stmt = select(ClientRow).where(
+        scope_clause(scope),
+        ClientRow.kyc_review_due.is_not(None),
+        ClientRow.kyc_review_due <= day + timedelta(days=horizon_days),
+    )
+    result: list[KycReview] = []
+    for row in session.scalars(stmt):
+        client = client_model(row)
+        assert client.kyc_review_due is not None
+        days = (client.kyc_review_due - day).days
+        result.append(KycReview(client=client, due=client.kyc_review_due, overdue=days < 0, days=days))
+    result.sort(key=lambda k: (k.due, k.client.pinyin, k.client.client_id))
+    return result
+
+
 def card(
     client: Client, last_contact: ContactRecord | None, *, day: date, cadence: dict[Tier, int], tz: tzinfo
 ) -> ClientCard:
@@ -107,4 +134,4 @@ def card(
     )
 
 
-__all__ = ["birthdays_within", "card", "follow_ups_due"]
+__all__ = ["birthdays_within", "card", "follow_ups_due", "kyc_reviews_due"]

@@ -8,7 +8,7 @@ Every commit is durable, access-log rows of reads included (they are audit evide
 `crm_adapter.engines.create_database_engine`. On PostgreSQL concurrent writers share WAL flushes (group
 commit), so throughput grows with threads; ``pool_pre_ping`` replaces connections a server restart
 killed before a request uses them. The pieces: `engines`, `statements`, `search`, `mapping`,
-`staffing`, `importing`, `reminders`.
+`staffing`, `importing`, `reminders`; products and KYC reviews in `sql_compliance` (a mixin).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter import importing, migrations, reminders, scopes, staffing, validation
+from crm_adapter import contacts, importing, migrations, reminders, scopes, staffing, validation
 from crm_adapter.engines import create_database_engine, normalize_database_url
 from crm_adapter.errors import AccessDenied, InvalidInput, NotFound
 from crm_adapter.mapping import RowValues, client_model, contact_model, staff_model
@@ -44,12 +44,13 @@ from crm_adapter.models import (
 from crm_adapter.orm import AccessLogRow, ClientRow, ContactRow
 from crm_adapter.schedule import normalize_cadence
 from crm_adapter.search import ClientSearch
+from crm_adapter.sql_compliance import ComplianceOps
 from crm_adapter.statements import Statements, scope_clause
 
 logger = logging.getLogger(__name__)
 
 
-class SqlCRM:
+class SqlCRM(ComplianceOps):
     """The CRM on a SQL database. See `crm_adapter.port.CRMAdapter` for the guarantees."""
 
     def __init__(
@@ -204,6 +205,11 @@ class SqlCRM:
         with self._tx() as session:
             return staffing.team_of(session, actor=self._actor(session.connection(), actor))
 
+    def client_names(self) -> frozenset[str]:
+        """Every client's name (system level, not access-logged: see the port)."""
+        with self._engine.connect() as conn:
+            return frozenset(str(name) for name in conn.scalars(self._sql.client_names) if name)
+
     # ------------------------------------------------------------------ clients
     def _readable_client(self, conn: Connection, *, actor: str, client_id: str) -> tuple[Staff, Any]:
         """The acting staff and the client's row, once the actor's read scope allows it."""
@@ -253,11 +259,15 @@ class SqlCRM:
     # ------------------------------------------------------------------ contacts
     def create_contact(self, *, actor: str, contact: NewContact) -> ContactRecord:
         """The summary is stored with personal numbers masked (a contact note is no place for an ID or
-        card number; the client record holds them): the returned record carries the stored text."""
+        card number; the client record holds them): the returned record carries the stored text. The
+        same key, or the same content on the same day (`crm_adapter.contacts`), returns the earlier
+        record flagged ``duplicate``."""
         values = validation.new_contact(contact, now=self._now(), tz=self._tz)
         values["summary"] = mask_personal_numbers(values["summary"])
         cid = values["client_id"]
         key = values["idempotency_key"]
+        normalized = staffing.actor_code(actor)
+        fp = contacts.fingerprint_of(values, rm_code=normalized, day=self._local_day(values["occurred_at"]))
         try:
             with (
                 self._audit_denials(actor=actor, action="create_contact", client_id=cid),
@@ -265,7 +275,6 @@ class SqlCRM:
             ):
                 # The actor and the client's owner in one statement (one round trip less per insert);
                 # the rule itself stays in `scopes`.
-                normalized = staffing.actor_code(actor)
                 params = {"code": normalized, "client_id": cid}
                 row = staffing.active_actor(
                     conn.execute(self._sql.writer_and_client, params).first(), normalized
@@ -274,23 +283,19 @@ class SqlCRM:
                 if row.client_client_id is None:
                     raise NotFound(f"未找到客户 {cid}")
                 scopes.check_write_contact(staff, client_id=cid, client_rm_code=row.client_rm_code)
-                # No look-up of the key first: the unique constraint decides (one query less per insert,
-                # and it is the only check that is race-free anyway).
+                # No look-up of the key or fingerprint first: the unique constraints decide (one query
+                # less per insert, and the only check that is race-free anyway).
                 values.update(rm_code=staff.code, created_at=self._now())
-                key_row = conn.execute(self._sql.contact_insert, values).inserted_primary_key
-                assert key_row is not None
-                return contact_model(RowValues(id=key_row[0], **values))
+                key_row = conn.execute(self._sql.contact_insert, {**values, "content_fingerprint": fp})
+                assert key_row.inserted_primary_key is not None
+                return contact_model(RowValues(id=key_row.inserted_primary_key[0], **values))
         except IntegrityError:
-            if key is None:
-                raise
-            # The key exists already (a retry, or another writer won the race): return that record.
+            # A retry, the same contact sent again, or another writer won the race: return that record.
             with self._engine.begin() as conn:
-                existing = conn.execute(self._sql.contact_by_key, {"key": key}).first()
-                if existing is None:
-                    raise
-                if existing.client_id != cid:
-                    raise InvalidInput("该幂等键已用于另一位客户的联系记录") from None
-                return contact_model(existing)
+                existing = contacts.find_existing(conn, self._sql, key=key, fp=fp, client_id=cid)
+            if existing is None:
+                raise
+            return existing
 
     def list_contacts(
         self,

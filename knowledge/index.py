@@ -80,8 +80,8 @@ def dense_matrix(chunks: Sequence[StoredChunk]) -> Any:
             matrix[i] = np.frombuffer(c.vector, dtype=np.float32)
         else:
             missing += 1
-    if missing:
-        logger.warning("%d chunks have no stored vector; re-ingest their sources", missing)
+    if missing:  # still being embedded (knowledge.vectors): found by BM25 meanwhile
+        logger.debug("%d chunks have no vector yet", missing)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return matrix / norms
@@ -97,4 +97,8 @@ def top_cosine(matrix: Any, vector: Sequence[float], k: int) -> list[tuple[int, 
     sims = matrix @ q
     k = min(k, len(sims))
     top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
-    return sorted(((int(i), float(sims[i])) for i in top), key=lambda x: -x[1])
+    # A zero row is a chunk whose vector is still being embedded: it is no dense candidate (a cosine of 0
+    # would drag the fusion's normalisation); BM25 finds it meanwhile.
+    return sorted(
+        ((int(i), float(sims[i])) for i in top if sims[i] != 0.0 or matrix[i].any()), key=lambda x: -x[1]
+    )

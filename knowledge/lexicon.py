@@ -30,7 +30,7 @@ def tiers_in(text: str) -> tuple[str, ...]:
 
 # One group per line: words a question may use for the same concept. The first word names the group.
 _GROUPS_TEXT = """
-泄露 告诉 透露 外泄 说出 讲给 外传 透漏 发给 转给 提供给 给别人 分享
+泄露 告诉 透露 外泄 说出 讲给 外传 透漏 发给 转给 提供给 给别人 分享 说 晒 公开 发到 发朋友圈
 财务信息 资产 资产情况 存款 余额 财务状况 账户信息 持仓
 个人信息 客户信息 资料 客户资料 隐私 身份信息 电话号码 名单
 礼品 礼物 红包 礼金 购物卡 好处费
@@ -59,6 +59,9 @@ _GROUPS_TEXT = """
 管理 管 监控 跟踪 监测
 监控 监测 监视 监管
 检查 查 查询 核查 监控 关注
+注意 关注 留意 重视 警惕
+问候 祝福 祝贺 慰问
+发送 发 发出
 配置 配 提供 推荐
 记录 登记 录入 记下
 合作 配合 协作 协调
@@ -92,10 +95,96 @@ def synonyms(word: str) -> tuple[str, ...]:
 
 
 def expand(words: list[str]) -> list[str]:
-    """Words plus their synonyms, each once (for BM25 query expansion)."""
+    """Words plus their synonyms, each once (for the action check and BM25 query expansion)."""
     out: dict[str, None] = {}
     for word in words:
         for w in synonyms(word):
+            out.setdefault(w, None)
+    return list(out)
+
+
+# Retrieval only: a banker's word → the words documents (our rules, laws and regulator texts) use for it.
+# Not synonyms for the yes/no action check ("告诉" there means 泄露; a law says 告知), so kept apart.
+# One group per line: the question's word first, then what BM25 should also look for.
+_RELATED_TEXT = """
+客户 消费者 个人
+客户信息 个人信息
+客户资料 个人信息 身份资料
+资料 信息
+短信 商业性信息 信息
+营销短信 商业性信息
+推销短信 商业性信息
+广告 商业性信息
+告诉 告知 说明
+通知 告知
+搜 搜查
+搜包 搜查 携带 物品
+包 携带 物品
+摔伤 人身 安全 损害
+受伤 人身 安全 损害
+营业厅 经营场所 营业场所
+网点 经营场所 营业场所
+生效 施行
+实施 施行
+外包 委托 受托
+合作方 第三方 其他个人信息处理者
+同意 单独同意
+收费 价格 费用
+投诉 争议 申诉
+赔偿 赔偿责任 民事责任
+保险 保险公司
+存款 储蓄
+逢年过节 节日 过节 问候 祝福
+过节 节日 问候 祝福
+方式 渠道 途径
+途径 渠道 方式
+办 举办 组织
+来路 不正当 收入
+不正 不正当
+岗位 人员 职位 团队
+全天候 小时 不间断 随时
+要素 准则 原则
+排 首要 首位
+第一 首要 首位
+偷 窃取 非法获取 盗取
+固定 共性
+保守 稳健 低风险 较低 厌恶
+稳健 保守 低风险
+程度 完整 准确
+信息库 数据库
+吃饭 就餐 餐饮
+滑倒 人身 安全
+负责 责任 承担
+修订 修正 修改
+拆 拆分 分拆
+规避 逃避
+"""
+
+
+@cache
+def _related() -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for line in _RELATED_TEXT.strip().splitlines():
+        first, *rest = line.split()
+        out[first.lower()] = tuple(rest)
+    return out
+
+
+def related(word: str) -> tuple[str, ...]:
+    """Words documents use for a banker's `word` (retrieval only), without the word itself."""
+    return _related().get(word.lower(), ())
+
+
+#: Expansion words per question word: a long synonym group must not crowd out the other words' groups.
+PER_WORD = 5
+
+
+def expand_query(words: list[str], *, per_word: int = PER_WORD) -> list[str]:
+    """Words plus, for each, up to `per_word` related document words and synonyms (BM25 query expansion)."""
+    out: dict[str, None] = dict.fromkeys(words)
+    for word in words:
+        extra = [w for w in dict.fromkeys((*related(word), *synonyms(word)[1:])) if w not in out]
+        for w in extra[:per_word]:
             out.setdefault(w, None)
     return list(out)
 

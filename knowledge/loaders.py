@@ -4,7 +4,9 @@ Supported: Markdown (optional front matter), plain text, .docx, .pdf and FAQ she
 question/answer columns). PDF text layers are cleaned (`knowledge.pdf_cleanup`: running headers, page
 numbers, line wraps, one-glyph-per-line layers); a law's or rule's name on its first page is its title.
 Every failure is a `LoaderError` with a one-line reason, so a batch ingest can name the bad file and
-carry on.
+carry on. Work is bounded: a file with more elements (paragraphs, pages, cells, rows) than a real
+document has, or one that takes longer than `LOAD_SECONDS` to read, fails fast with `DocumentTooComplex`
+instead of holding an ingest for minutes (a 46 KB .docx can hold 100k paragraphs).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import csv
 import io
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,10 +29,39 @@ SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".docx", ".pdf", ".c
 _QUESTION_HEADERS = frozenset({"问题", "question", "questions", "q", "问", "提问", "常见问题"})
 _ANSWER_HEADERS = frozenset({"答案", "answer", "answers", "a", "答", "回答", "解答"})
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+#: Characters str.strip() keeps but that print as nothing (a paragraph of only these is empty).
+_INVISIBLE = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
+
+#: Budgets far above any real document the bank has (a 500-page manual has ~15k paragraphs).
+LOAD_SECONDS = 30.0
+MAX_DOCX_BLOCKS = 50_000
+MAX_PDF_PAGES = 2_000
+MAX_SHEET_CELLS = 500_000
+MAX_CSV_ROWS = 100_000
 
 
 class LoaderError(Exception):
     """A file that cannot be ingested; the message is a one-line reason."""
+
+
+class DocumentTooComplex(LoaderError):
+    """A file over an element or time budget (see the module docstring)."""
+
+
+class _Budget:
+    """Deadline for one file; `check()` is called once per element read."""
+
+    def __init__(self, seconds: float) -> None:
+        self._deadline = time.monotonic() + seconds
+        self._seconds = seconds
+
+    def check(self) -> None:
+        if time.monotonic() > self._deadline:
+            raise DocumentTooComplex(f"文档解析超时（超过 {self._seconds:.0f} 秒），请精简或拆分后再上传")
+
+
+def _over(what: str, count: int, limit: int) -> DocumentTooComplex:
+    return DocumentTooComplex(f"文档过于复杂（{what} {count:,}，上限 {limit:,}），请精简或拆分后再上传")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +80,10 @@ class LoadedDocument:
         return self.metadata.get("category", "")
 
 
-def load_file(path: Path) -> LoadedDocument:
-    """Load one file; raise LoaderError (unsupported, unreadable, empty, corrupt)."""
+def load_file(path: Path, *, seconds: float | None = None) -> LoadedDocument:
+    """Load one file; raise LoaderError (unsupported, unreadable, empty, corrupt, too complex).
+
+    `seconds`: the time budget (default `LOAD_SECONDS`)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoaderError(
@@ -61,19 +95,20 @@ def load_file(path: Path) -> LoadedDocument:
         raise LoaderError(f"无法读取文件：{exc.strerror or exc}") from exc
     if not data.strip():
         raise LoaderError("文件为空")
+    budget = _Budget(LOAD_SECONDS if seconds is None else seconds)
     try:
         if suffix in {".md", ".markdown"}:
             doc = _load_markdown(_decode(data), path)
         elif suffix == ".txt":
             doc = _load_text(_decode(data), path)
         elif suffix == ".docx":
-            doc = _load_docx(data, path)
+            doc = _load_docx(data, path, budget)
         elif suffix == ".pdf":
-            doc = _load_pdf(data, path)
+            doc = _load_pdf(data, path, budget)
         elif suffix == ".csv":
-            doc = _faq_document(_csv_rows(_decode(data)), path)
+            doc = _faq_document(_csv_rows(_decode(data), budget), path)
         else:
-            doc = _faq_document(_xlsx_rows(data), path)
+            doc = _faq_document(_xlsx_rows(data, budget), path)
     except LoaderError:
         raise
     except Exception as exc:  # third-party parsers raise anything on corrupt input
@@ -151,20 +186,31 @@ def _heading_level(style_name: str) -> int:
     return 1 if style_name.strip().lower() in {"title", "标题"} else 0
 
 
-def _load_docx(data: bytes, path: Path) -> LoadedDocument:
+def _load_docx(data: bytes, path: Path, budget: _Budget) -> LoadedDocument:
     import docx  # python-docx; lazy: only needed for .docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     document = docx.Document(io.BytesIO(data))
+    blocks = len(document.element.body)
+    if blocks > MAX_DOCX_BLOCKS:
+        raise _over("段落数", blocks, MAX_DOCX_BLOCKS)
+    # python-docx resolves `Paragraph.style` by scanning every style (~1 ms a paragraph): resolve each
+    # style id once.
+    levels: dict[str | None, int] = {}
     lines: list[str] = []
     first_heading = ""
     for block in document.iter_inner_content():
+        budget.check()
         if isinstance(block, Paragraph):
-            text = block.text.strip()
+            text = block.text.translate(_INVISIBLE).strip()
             if not text:
                 continue
-            level = _heading_level(block.style.name if block.style is not None else "")
+            style_id = block._p.style
+            level = levels.get(style_id)
+            if level is None:
+                style = block.style
+                level = levels[style_id] = _heading_level(style.name if style is not None else "")
             if level:
                 first_heading = first_heading or text
                 lines.append("#" * level + " " + text)
@@ -183,13 +229,19 @@ def _load_docx(data: bytes, path: Path) -> LoadedDocument:
     return LoadedDocument(title=title, kind="markdown", text="\n".join(lines))
 
 
-def _load_pdf(data: bytes, path: Path) -> LoadedDocument:
+def _load_pdf(data: bytes, path: Path, budget: _Budget) -> LoadedDocument:
     from pypdf import PdfReader  # lazy: only needed for .pdf
 
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted:
         raise LoaderError("PDF 已加密，无法读取")
-    pages = [(page.extract_text() or "").strip() for page in reader.pages]
+    count = len(reader.pages)
+    if count > MAX_PDF_PAGES:
+        raise _over("页数", count, MAX_PDF_PAGES)
+    pages: list[str] = []
+    for page in reader.pages:
+        budget.check()
+        pages.append((page.extract_text() or "").strip())
     # Running headers/footers, page numbers, line wraps and broken glyph layers (knowledge.pdf_cleanup).
     cleaned = clean_pdf_pages([p for p in pages if p])
     text = cleaned.text
@@ -223,24 +275,35 @@ def _pdf_title(text: str, meta_title: str, headers: tuple[str, ...], path: Path)
     return _title_from_text(text, path)
 
 
-def _csv_rows(text: str) -> list[list[str]]:
+def _csv_rows(text: str, budget: _Budget) -> list[list[str]]:
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [list(row) for row in csv.reader(io.StringIO(text), dialect)]
+    rows: list[list[str]] = []
+    for row in csv.reader(io.StringIO(text), dialect):
+        if len(rows) >= MAX_CSV_ROWS:
+            raise _over("行数", len(rows) + 1, MAX_CSV_ROWS)
+        budget.check()
+        rows.append(list(row))
+    return rows
 
 
-def _xlsx_rows(data: bytes) -> list[list[str]]:
+def _xlsx_rows(data: bytes, budget: _Budget) -> list[list[str]]:
     from openpyxl import load_workbook  # lazy: only needed for .xlsx
 
     workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         rows: list[list[str]] = []
+        cells = 0
         for sheet in workbook.worksheets:
-            sheet_rows = [
-                ["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)
-            ]
+            sheet_rows: list[list[str]] = []
+            for row in sheet.iter_rows(values_only=True):
+                budget.check()
+                cells += len(row)
+                if cells > MAX_SHEET_CELLS:
+                    raise _over("单元格数", cells, MAX_SHEET_CELLS)
+                sheet_rows.append(["" if v is None else str(v) for v in row])
             if rows and sheet_rows:
                 # Later sheets repeat the header; keep rows only when their header matches the first sheet's.
                 if _faq_columns(sheet_rows[0]) is None:

@@ -2,6 +2,7 @@
 
 It records a content hash per source (so unchanged files cost no embedding work) and every chunk's text,
 metadata and search tokens (so BM25 is rebuilt without touching Chroma). Each change is one transaction.
+A chunk is written before its vector exists (vector NULL = still to embed, see `knowledge.vectors`).
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from knowledge.types import SourceInfo
 
@@ -56,6 +58,19 @@ class StoredChunk:
     tokens: tuple[str, ...]
     vector: bytes = b""  # float32 embedding as bytes
     authority: str = ""  # the document's authority level (knowledge.authority)
+
+
+_SELECT_CHUNKS = (
+    "SELECT chunk_id, source, ord, text, title, heading, category, tokens, vector, authority FROM chunks"
+)
+_PENDING = "(vector IS NULL OR length(vector) = 0)"
+
+
+def _chunk(row: Sequence[Any]) -> StoredChunk:
+    cid, src, o, text, title, heading, cat, tokens, vector, auth = row
+    return StoredChunk(
+        cid, src, o, text, title, heading, cat, tuple(tokens.split()), vector or b"", auth or ""
+    )
 
 
 class Manifest:
@@ -108,7 +123,7 @@ class Manifest:
                 c.heading,
                 c.category,
                 " ".join(c.tokens),
-                c.vector,
+                c.vector or None,  # NULL: the vector is still to be embedded
                 c.authority,
             )
             for c in chunks
@@ -125,6 +140,48 @@ class Manifest:
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
                 (source, title, category, content_hash, len(rows), now),
             )
+
+    def pending(self, limit: int, *, prefer: Sequence[str] = ()) -> list[StoredChunk]:
+        """Up to `limit` chunks without a vector, those of the `prefer` sources first."""
+        rows: list[Any] = []
+        with self._lock:
+            if prefer:
+                marks = ",".join("?" * len(prefer))
+                rows = self._conn.execute(
+                    f"{_SELECT_CHUNKS} WHERE {_PENDING} AND source IN ({marks}) ORDER BY source, ord LIMIT ?",
+                    (*prefer, limit),
+                ).fetchall()
+            if not rows:
+                rows = self._conn.execute(
+                    f"{_SELECT_CHUNKS} WHERE {_PENDING} ORDER BY rowid LIMIT ?", (limit,)
+                ).fetchall()
+        return [_chunk(row) for row in rows]
+
+    def pending_count(self, sources: Sequence[str] | None = None) -> int:
+        """Chunks still without a vector (of `sources`, or all)."""
+        with self._lock:
+            if sources is None:
+                row = self._conn.execute(f"SELECT count(*) FROM chunks WHERE {_PENDING}").fetchone()
+            else:
+                marks = ",".join("?" * len(sources)) or "NULL"
+                row = self._conn.execute(
+                    f"SELECT count(*) FROM chunks WHERE {_PENDING} AND source IN ({marks})", tuple(sources)
+                ).fetchone()
+        return int(row[0])
+
+    def set_vectors(self, vectors: Sequence[tuple[str, bytes]]) -> list[str]:
+        """Store vectors of chunks that still exist; return the ids that no longer do (removed meanwhile)."""
+        ids = [cid for cid, _ in vectors]
+        with self._transaction() as conn:
+            marks = ",".join("?" * len(ids)) or "NULL"
+            known = {
+                r[0] for r in conn.execute(f"SELECT chunk_id FROM chunks WHERE chunk_id IN ({marks})", ids)
+            }
+            conn.executemany(
+                "UPDATE chunks SET vector = ? WHERE chunk_id = ?",
+                [(v, cid) for cid, v in vectors if cid in known],
+            )
+        return [cid for cid in ids if cid not in known]
 
     def remove_source(self, source: str) -> None:
         with self._transaction() as conn:
@@ -143,16 +200,8 @@ class Manifest:
 
     def all_chunks(self) -> list[StoredChunk]:
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT chunk_id, source, ord, text, title, heading, category, tokens, vector, authority "
-                "FROM chunks ORDER BY source, ord"
-            ).fetchall()
-        return [
-            StoredChunk(
-                cid, src, o, text, title, heading, cat, tuple(tokens.split()), vector or b"", auth or ""
-            )
-            for cid, src, o, text, title, heading, cat, tokens, vector, auth in rows
-        ]
+            rows = self._conn.execute(f"{_SELECT_CHUNKS} ORDER BY source, ord").fetchall()
+        return [_chunk(row) for row in rows]
 
     def version(self) -> int:
         """Changes whenever any process commits (PRAGMA data_version), to notice other writers."""

@@ -71,11 +71,17 @@ def draft(
 
 
 def expansion(q: question.Question, tokenize_question: Callable[[str], list[str]]) -> list[str]:
-    """Synonyms for the BM25 query; the action of a yes/no question first, since its synonyms are what the
-    rule is written in (告诉 → 泄露)."""
+    """Synonyms and related document words for the BM25 query; the action of a yes/no question first,
+    since its synonyms are what the rule is written in (告诉 → 泄露)."""
     words = tokenize_question(q.text[: question.MAX_CHARS])
-    action = lexicon.expand(tokenize_question(q.action)) if q.action else []
-    return [w for w in dict.fromkeys(action + lexicon.expand(words)) if w not in words][:MAX_EXPANSION]
+    action = lexicon.expand_query(tokenize_question(q.action)) if q.action else []
+    return [w for w in dict.fromkeys(action + lexicon.expand_query(words)) if w not in words][:MAX_EXPANSION]
+
+
+def search_terms(text: str, tokenize_question: Callable[[str], list[str]]) -> list[str]:
+    """The expansion `draft` gives the retrieval stage, for a plain search (`KnowledgeBase.search`), so
+    that a search and an answer to the same words see the same candidates."""
+    return expansion(question.understand(text), tokenize_question)
 
 
 def finish(d: Draft, llm: BaseChatModel | None) -> Answer:

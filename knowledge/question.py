@@ -40,7 +40,7 @@ _SLOTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("count", re.compile(r"几次|多少次|次数|几回|(?<!哪)几个|多少个|限几")),
     ("discount", re.compile(r"几折|折扣|打折|优惠多少|多少折")),
     ("frequency", re.compile(r"多久|多长时间|多少天|几天|频率|多频繁|每隔|隔多久|周期")),
-    ("price", re.compile(r"多少钱|收费|费用|收钱|价值多少|值多少|手续费")),
+    ("price", re.compile(r"(?<!有)多少钱|收费|费用|收钱|价值多少|值多少|手续费")),
     ("place", re.compile(r"哪里|哪儿|哪家|在哪|什么地方|哪个(?:医院|机场|休息室|地方)")),
     ("condition", re.compile(r"什么条件|条件是|满足什么|哪些条件|什么要求|要求是|什么客户(?:能|可以|才)")),
     ("who", re.compile(r"谁|哪个部门|找谁|哪些客户|什么客户")),
@@ -62,7 +62,7 @@ _ACTION = re.compile(
     r"(?P<action>[^，,。？?！!吗么嘛]{1,16}?)(?:吗|么|嘛|[？?。！!]|$)"
 )
 _ACTION_BEFORE = re.compile(
-    r"(?P<action>[^，,。？?！!]{1,12}?)(?:行吗|可以吗|行不行|可不可以|合适吗|好吗|违规吗|允许吗|合规吗)"
+    r"(?P<action>[^，,。？?！!]{1,12}?)(?:行吗|可以吗|行不行|可不可以|合适吗|好吗|违规吗|允许吗|合规吗|对吗|对不对|妥当吗)"
 )
 _PEER_BANK = re.compile(
     r"招商|招行|中信|瑞银|UBS|花旗|工商银行|工行|交通银行|交行|同业|其他银行|别的银行|外资银行"
@@ -179,3 +179,22 @@ def _action(text: str) -> str:
     action = m.group("action").strip()
     # "就推产品" / "直接告诉" : leading adverbs are not the action.
     return re.sub(r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|一上来就|一开始就)+", "", action)
+
+
+_STEM_NOISE = re.compile(r"[\s？?！!。，,、：:“”\"']|^(?:请问|想问一下|想问|问一下)")
+MIN_STEM = 4
+
+
+def definition_stem(q: Question) -> str:
+    """What a definition question asks about, as written ("客户管理的核心是什么" → 客户管理的核心), or ""
+    when it is shorter than MIN_STEM characters. A sentence holding it verbatim is likely the definition."""
+    if q.kind != DEFINITION:
+        return ""
+    head = q.text[:MAX_CHARS]
+    found = _DEFINITION.search(head)
+    if found is None:
+        return ""
+    before, after = head[: found.start()], head[found.end() :]
+    stem = _STEM_NOISE.sub("", before if found.group(0) != "什么是" else after)
+    stem = stem.removesuffix("的")
+    return stem if len(stem) >= MIN_STEM else ""

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge import authority
+from knowledge import authority, lexicon
 from knowledge.index import Snapshot, top_cosine
-from knowledge.lexical import search_tokens
+from knowledge.lexical import CHAR_PREFIX, search_tokens
 from knowledge.manifest import StoredChunk
 from knowledge.question import names_peer_bank
 
@@ -77,15 +77,71 @@ def score_fusion(
 TABLE_WEIGHT = 0.9
 
 
-def _weigh(fused: list[tuple[str, float]], snap: Snapshot, *, peer_question: bool) -> list[tuple[str, float]]:
-    """Fused scores weighted by the documents' authority (our rules before a peer bank's case study)."""
+#: A question naming a document ("反洗钱法从哪天起施行") prefers that document's passages: the title is
+#: not in a passage's own words, so BM25 alone cannot tell which law's 第六十五条 is meant.
+NAMED_TITLE_BONUS = 0.15
+_TITLE_NOISE = re.compile(r"^(?:中华人民共和国|中国)|[《》〈〉“”\s]")
+MIN_TITLE_CHARS = 4
+
+
+def _named_titles(snap: Snapshot, query: str) -> frozenset[str]:
+    """Titles of the snapshot's documents that the query names (without 中华人民共和国 and quotes)."""
+    asked = _TITLE_NOISE.sub("", query)
+    found = set()
+    for title in {c.title for c in snap.chunks}:
+        short = _TITLE_NOISE.sub("", title)
+        if len(short) >= MIN_TITLE_CHARS and short in asked:
+            found.add(title)
+    return frozenset(found)
+
+
+def _without_titles(query: str, named: frozenset[str]) -> str:
+    for title in named:
+        query = query.replace(_TITLE_NOISE.sub("", title), " ")
+    return query.strip()
+
+
+def _weigh(
+    fused: list[tuple[str, float]],
+    snap: Snapshot,
+    *,
+    peer_question: bool,
+    named: frozenset[str] = frozenset(),
+) -> list[tuple[str, float]]:
+    """Fused scores weighted by the documents' authority (our rules before a peer bank's case study), plus
+    a bonus for the documents the question names."""
     out = []
     for chunk_id, score in fused:
         chunk = snap.by_id[chunk_id]
         factor = authority.weight(chunk.authority, peer_question=peer_question)
         if chunk.text.lstrip().startswith("|"):
             factor *= TABLE_WEIGHT
-        out.append((chunk_id, score * factor))
+        bonus = NAMED_TITLE_BONUS if chunk.title in named else 0.0
+        out.append((chunk_id, score * factor + bonus))
+    return sorted(out, key=lambda item: -item[1])
+
+
+#: Weight of query coverage (the share of the query words' IDF mass a chunk holds, synonyms counted) added
+#: to the fused score. BM25 rewards repeating one word; coverage rewards holding all of the question's
+#: concepts, which is what tells an article or a rule apart from its neighbours.
+COVERAGE_WEIGHT = 0.1
+MAX_COVERAGE_WORDS = 24
+
+
+def _coverage(
+    fused: list[tuple[str, float]], snap: Snapshot, words: Sequence[str], weight: float
+) -> list[tuple[str, float]]:
+    idf = {w: snap.bm25.idf(w) for w in dict.fromkeys(words)}
+    idf = dict(sorted(((w, v) for w, v in idf.items() if v > 0), key=lambda kv: -kv[1])[:MAX_COVERAGE_WORDS])
+    total = sum(idf.values())
+    if not total or weight <= 0:
+        return fused
+    alts = {w: (w, *lexicon.synonyms(w)[1:], *lexicon.related(w)) for w in idf}
+    out = []
+    for chunk_id, score in fused:
+        tokens = set(snap.by_id[chunk_id].tokens)
+        held = sum(v for w, v in idf.items() if any(a in tokens for a in alts[w]))
+        out.append((chunk_id, score + weight * held / total))
     return sorted(out, key=lambda item: -item[1])
 
 
@@ -101,6 +157,8 @@ def dedupe_key(text: str) -> str:
 EMBED_CHARS = 48
 BM25_CHARS = 1500
 MODES = ("hybrid", "bm25", "dense")
+#: Candidates read from each side before fusion.
+MIN_POOL = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +196,23 @@ def retrieve(
     chunks = snap.chunks
     if not chunks or not query.strip():
         return Retrieved([], 0.0)
-    pool = max(k * 4, 20)
+    pool = max(k * 4, MIN_POOL)
     bm25_scores: dict[str, float] = {}
     dense_scores: dict[str, float] = {}
     rankings: dict[str, list[str]] = {}
+    words: list[str] = []
+    head = query[:BM25_CHARS]
+    named = _named_titles(snap, head)
     if mode in ("hybrid", "bm25"):
-        tokens = list(dict.fromkeys(search_tokens(query[:BM25_CHARS], cache_dir=cache_dir)))
+        # The document's name says which document, not which passage: BM25 reads the rest of the question.
+        tokens = list(dict.fromkeys(search_tokens(_without_titles(head, named) or head, cache_dir=cache_dir)))
+        words = [t for t in tokens if not t.startswith(CHAR_PREFIX)]
         tokens += [t for t in expand_terms if t not in tokens]
+        # 客户/银行/可以 … name no topic: in a law, they favour the articles that repeat them most (客户尽职
+        # 调查) over the one about what was asked. Dropped while two topic words remain.
+        topical = [t for t in tokens if t.startswith(CHAR_PREFIX) or t not in lexicon.GENERIC_WORDS]
+        if sum(not t.startswith(CHAR_PREFIX) for t in topical) >= 2:
+            tokens = topical
         for pos, score in snap.bm25.search(tokens, pool):
             bm25_scores[chunks[pos].chunk_id] = score
         rankings["bm25"] = list(bm25_scores)
@@ -160,7 +228,8 @@ def retrieve(
         rankings["dense"] = list(dense_scores)
     fused = rrf(rankings, k=rrf_k) if fusion == "rrf" else score_fusion(bm25_scores, dense_scores)
     if mode == "hybrid":
-        fused = _weigh(fused, snap, peer_question=names_peer_bank(query[:BM25_CHARS]))
+        fused = _coverage(fused, snap, words, COVERAGE_WEIGHT)
+        fused = _weigh(fused, snap, peer_question=names_peer_bank(head), named=named)
     out: list[Candidate] = []
     seen: set[str] = set()
     for chunk_id, score in fused:

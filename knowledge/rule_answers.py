@@ -110,7 +110,7 @@ def _tier_check(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
     else:
         yes = rule.tier in PB_TIERS
         asked = "私人银行客户"
-    where = f"日均{format_amount(amount)}在{rule.range.describe()}区间，为{rule.tier}客户。[{n}]"
+    where = f"{_whose(q)}日均{format_amount(amount)}在{rule.range.describe()}区间，为{rule.tier}客户。[{n}]"
     if yes:
         return _done(q, [f"是。{where}"], cites, "yes")
     m = cites.n(target.cite)
@@ -125,12 +125,12 @@ def _gap(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
     cites = _Citations()
     n = cites.n(target.cite)
     if amount >= target.range.low:
-        first = f"已达到：日均{format_amount(amount)}已满足{target.tier}客户标准（{target.range.describe()}）。[{n}]"  # noqa: E501
+        first = f"已达到：{_whose(q)}日均{format_amount(amount)}已满足{target.tier}客户标准（{target.range.describe()}）。[{n}]"  # noqa: E501
     else:
         gap = target.range.low - amount
         first = (
             f"还差{format_amount(gap)}：{target.tier}客户需日均金融资产{format_amount(target.range.low)}及以上，"
-            f"目前日均{format_amount(amount)}。[{n}]"
+            f"{_whose(q) or '目前'}日均{format_amount(amount)}。[{n}]"
         )
     return _done(q, [first], cites, None)
 
@@ -143,7 +143,7 @@ def _tier_of(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
     n = cites.n(rule.cite)
     lead = [f"{rule.tier}客户（日均金融资产{rule.range.describe()}）。"]
     lead.append(
-        f"日均{format_amount(amount)}在{rule.range.describe()}区间，按本行客户等级标准为{rule.tier}客户。[{n}]"
+        f"{_whose(q)}日均{format_amount(amount)}在{rule.range.describe()}区间，按本行客户等级标准为{rule.tier}客户。[{n}]"
     )
     if rule.tier not in PB_TIERS:
         entry = book.entry_threshold()
@@ -205,6 +205,11 @@ def _status(e: Entitlement, tier: str | None, amount: Decimal | None, book: Rule
 def _rule_sentence(e: Entitlement, n: int) -> str:
     condition = f"（{e.condition}）" if e.condition else ""
     return f"按本行规定，{e.benefit}适用于{e.who()}{condition}：{e.value}。[{n}]"
+
+
+def _whose(q: Question) -> str:
+    """The client's name when the amount is the client's (the lead then says whose facts it used)."""
+    return q.client.name if q.client is not None and q.client.aum is not None else ""
 
 
 def _subject(q: Question, tier: str | None, used_amount: bool) -> str:

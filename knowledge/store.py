@@ -95,6 +95,26 @@ class ChromaStore:
             raise RuntimeError("embedding function returned a wrong number of vectors")
         return vectors
 
+    def add_vectors(
+        self,
+        *,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadatas: Sequence[dict[str, Any]],
+        vectors: Sequence[Sequence[float]],
+    ) -> None:
+        """Upsert already embedded texts (the background embedder computes vectors outside the store)."""
+        if not ids:
+            return
+        with self._lock:
+            collection = self._store()._collection  # langchain_chroma's add_texts would embed again
+            collection.upsert(
+                ids=list(ids),
+                embeddings=[list(map(float, v)) for v in vectors],
+                documents=list(texts),
+                metadatas=list(metadatas),
+            )
+
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self._store().delete(ids=list(ids))

@@ -100,6 +100,21 @@ class AuditTrail:
                     logger.info("audit head moved (attempt %d); retrying", attempt + 1)
         raise RuntimeError("audit trail: could not append after 5 attempts")
 
+    def shares_database(self, engine: Engine) -> bool:
+        """Whether `engine` reaches the database of this trail (so an append can join its transaction)."""
+        return engine.url == self._engine.url
+
+    def append_in(
+        self, conn: Connection, *, kind: str, actor: str, ref: str, payload: Mapping[str, Any]
+    ) -> AuditEvent:
+        """Add one event inside the caller's transaction on this trail's database.
+
+        The event commits, or rolls back, with what it records (one durable commit instead of two). The
+        head is read under the write lock: SQLite transactions begin IMMEDIATE, PostgreSQL takes the
+        advisory lock, so concurrent appenders queue instead of racing.
+        """
+        return self._append(conn, kind=kind, actor=actor, ref=ref, body=_canonical(payload))
+
     def _append(self, conn: Connection, *, kind: str, actor: str, ref: str, body: str) -> AuditEvent:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})

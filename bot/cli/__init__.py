@@ -13,6 +13,7 @@ import click
 
 from bot.cli import app as cli_app
 from bot.cli import audit as cli_audit
+from bot.cli import changes as cli_changes
 from bot.cli import crm as cli_crm
 from bot.cli import kb as cli_kb
 from bot.cli import ops as cli_ops
@@ -35,6 +36,7 @@ def cli(verbose: bool) -> None:
 
 
 cli_kb.register(cli)
+cli_changes.register(cli.commands["kb"])  # type: ignore[arg-type]
 cli_crm.register(cli)
 cli_app.register(cli)
 cli_ops.register(cli)

@@ -22,7 +22,14 @@ import click
 
 from bot.settings import get_settings
 from crm_adapter.errors import CRMError, NotFound
-from crm_adapter.models import Client, ContactRecord, Role, Staff
+from crm_adapter.models import (
+    Client,
+    ClientImportReport,
+    ContactRecord,
+    ProductImportReport,
+    Role,
+    Staff,
+)
 
 if TYPE_CHECKING:
     from crm_adapter import CRMAdapter
@@ -176,7 +183,7 @@ def crm_seed_demo(clients: int, seed: int) -> None:
         report = seed_demo(crm, clients=clients, seed=seed, today=datetime.now(_zone()).date())
     click.echo(
         f"演示数据已就绪：员工 {report.staff} 名，客户 {clients} 位（新增 {report.clients_created}，"
-        f"更新 {report.clients_updated}），联系记录 {report.contacts} 条"
+        f"更新 {report.clients_updated}），联系记录 {report.contacts} 条，产品 {report.products} 个"
     )
 
 
@@ -193,6 +200,46 @@ def crm_import_clients(file: Path, actor: str | None, as_json: bool) -> None:
         from crm_adapter.csv_import import import_clients_csv
 
         report = import_clients_csv(crm, actor=acting, path=file)
+    _emit_import_report(report, as_json=as_json)
+
+
+@crm_group.command("import-products")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--as", "actor", default=None, help=f"Admin staff code (default: the operator {OPERATOR_CODE})."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def crm_import_products(file: Path, actor: str | None, as_json: bool) -> None:
+    """Import the product catalogue from a UTF-8 CSV: code,name,type,risk_level[,issuer,status].
+
+    Upserts by code (re-importing never duplicates); bad rows are reported by line and skipped."""
+    with _crm() as crm:
+        acting = actor or _ensure_operator(crm)
+        from crm_adapter.csv_import import import_products_csv
+
+        report = import_products_csv(crm, actor=acting, path=file)
+    _emit_import_report(report, as_json=as_json)
+
+
+@crm_group.command("products")
+@click.argument("query", required=False)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list to stdout.")
+def crm_products(query: str | None, limit: int, as_json: bool) -> None:
+    """Find products by code, name or pinyin (without QUERY: the whole catalogue)."""
+    with _crm() as crm:
+        found = crm.search_products(query=query, limit=limit) if query else crm.list_products()
+    _emit_list(
+        as_json=as_json,
+        records=[p.model_dump(mode="json") for p in found],
+        empty="未找到匹配的产品",
+        headers=("产品代码", "名称", "类型", "风险", "发行机构", "状态"),
+        rows=[(p.code, p.name, p.type, f"{p.risk_level} {p.risk_name}", p.issuer, p.status) for p in found],
+    )
+
+
+def _emit_import_report(report: ClientImportReport | ProductImportReport, *, as_json: bool) -> None:
+    """The import summary (stdout) and one line per bad row (stderr); exit 1 when nothing was written."""
     if as_json:
         click.echo(
             json.dumps(
@@ -311,6 +358,11 @@ def crm_card(client_id: str, actor: str, as_json: bool) -> None:
     ]
     if card.upcoming_birthday:
         lines.append(f"下次生日：{card.upcoming_birthday}（{card.days_to_birthday} 天后）")
+    assessed = c.risk_assessed_on.isoformat() if c.risk_assessed_on else "无记录"
+    lines.append(
+        f"风险测评：{assessed}  反洗钱风险 {c.aml_risk}{'  政治公众人物（PEP）' if c.pep else ''}"
+        f"  KYC 复核到期 {c.kyc_review_due or '—'}"
+    )
     click.echo("\n".join(lines))
 
 

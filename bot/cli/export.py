@@ -8,6 +8,9 @@
   stated on stderr (never inside the file, which stays plain CSV/JSONL).
 - Contact records are read through the CRM with an acting staff code (default: the operator identity
   ``CLI``, an admin), so scopes and the access log apply; personal numbers in summaries are masked.
+- ``--what actions`` exports the review actions (reviewed, comment, escalate, resolve) of supervisors and
+  trainers; ``--redact`` (exchanges, actions) replaces client names known to the CRM with 某客户, for an
+  export handed to trainers (`bot.features.privacy`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
 EXCHANGE_FIELDS = (
     "id", "created_at", "staff_code", "channel", "chat_id", "update_id", "question", "answer",
     "grounded", "composer", "flags", "feedback", "feedback_at", "flagged", "citations",
+)  # fmt: skip
+ACTION_FIELDS = (
+    "id", "created_at", "ref", "item_kind", "item_id", "staff_code", "action", "comment", "actor",
 )  # fmt: skip
 CONTACT_FIELDS = (
     "id", "occurred_at", "client_id", "rm_code", "channel", "summary", "topics", "next_follow_up",
@@ -145,6 +151,31 @@ def _exchange_row(exchange: Exchange, days: DayRange, *, for_csv: bool) -> dict[
     return data
 
 
+def action_rows(
+    log: ConversationLog, days: DayRange, *, redact: Callable[[str], str] | None = None
+) -> Iterator[dict[str, object]]:
+    """Review actions in the range, oldest first (comments were masked when they were stored)."""
+    from bot.features.supervision import ReviewLog
+
+    start, end = days.start, days.end
+    for action in ReviewLog(log).list_actions(
+        since=None if start is None else start.astimezone(UTC),
+        until=None if end is None else end.astimezone(UTC),
+    ):
+        data = action.to_dict()
+        data["created_at"] = days.local(action.created_at)
+        if redact is not None and action.comment:
+            data["comment"] = redact(action.comment)
+        yield data
+
+
+def _redacted_exchange(row: dict[str, object], redact: Callable[[str], str]) -> dict[str, object]:
+    for key in ("question", "answer"):
+        if isinstance(row.get(key), str):
+            row[key] = redact(str(row[key]))
+    return row
+
+
 def contact_records(
     crm: CRMAdapter, *, actor: str, rm_code: str | None, days: DayRange
 ) -> list[ContactRecord]:
@@ -212,10 +243,10 @@ def resolve_format(fmt: str | None, output: Path | None) -> str:
 @click.command("export")
 @click.option(
     "--what",
-    type=click.Choice(["exchanges", "contacts"]),
+    type=click.Choice(["exchanges", "contacts", "actions"]),
     default="exchanges",
     show_default=True,
-    help="The conversation log's exchanges, or the CRM's contact records.",
+    help="The conversation log's exchanges, the CRM's contact records, or the review actions.",
 )
 @click.option("--since", callback=parse_day, help="From this day (YYYY-MM-DD in RM_TIMEZONE), inclusive.")
 @click.option("--until", callback=parse_day, help="To this day (YYYY-MM-DD in RM_TIMEZONE), inclusive.")
@@ -233,6 +264,11 @@ def resolve_format(fmt: str | None, output: Path | None) -> str:
     "--as", "actor", default=None, help="Contacts: acting staff code (default: the operator CLI, an admin)."
 )
 @click.option("--rm", "rm_code", default=None, help="Contacts: only those recorded by this RM.")
+@click.option(
+    "--redact",
+    is_flag=True,
+    help="Exchanges, actions: client names known to the CRM become 某客户 (for trainers).",
+)
 def export(
     what: str,
     since: date | None,
@@ -241,12 +277,15 @@ def export(
     output: Path | None,
     actor: str | None,
     rm_code: str | None,
+    redact: bool,
 ) -> None:
-    """Export exchanges (numbers already masked) or contact records as CSV or JSON lines."""
+    """Export exchanges (numbers already masked), contact records or review actions as CSV or JSON lines."""
     if since and until and since > until:
         raise click.BadParameter(f"--until {until} is before --since {since}", param_hint="--until")
-    if what == "exchanges" and (actor or rm_code):
+    if what != "contacts" and (actor or rm_code):
         raise click.UsageError("--as and --rm apply to --what contacts only")
+    if what == "contacts" and redact:
+        raise click.UsageError("--redact applies to exchanges and actions (contact records are client data)")
     fmt = resolve_format(fmt, output)
     days = DayRange(since, until, get_settings().rm_timezone)
     for_csv = fmt == "csv"
@@ -263,9 +302,18 @@ def export(
         return
     from bot.composition import open_services
 
-    with open_services(get_settings(), with_crm=False, with_kb=False) as services:
-        count = _write(output, fmt, EXCHANGE_FIELDS, exchange_rows(services.log, days, for_csv=for_csv))
-    click.echo(f"exported {count} exchange(s) {days.describe()}", err=True)
+    with open_services(get_settings(), with_crm=redact, with_kb=False) as services:
+        scrub = services.privacy.redact if redact else None
+        if what == "actions":
+            count = _write(output, fmt, ACTION_FIELDS, action_rows(services.log, days, redact=scrub))
+            click.echo(f"exported {count} review action(s) {days.describe()}", err=True)
+            return
+        rows = exchange_rows(services.log, days, for_csv=for_csv)
+        if scrub is not None:
+            rows = (_redacted_exchange(r, scrub) for r in rows)
+        count = _write(output, fmt, EXCHANGE_FIELDS, rows)
+    note = ", client names redacted" if redact else ""
+    click.echo(f"exported {count} exchange(s) {days.describe()}{note}", err=True)
 
 
 def _write(output: Path | None, fmt: str, fields: Sequence[str], rows: Iterable[Mapping[str, object]]) -> int:
@@ -273,4 +321,11 @@ def _write(output: Path | None, fmt: str, fields: Sequence[str], rows: Iterable[
         return write_csv(out, fields, rows) if fmt == "csv" else write_jsonl(out, rows)
 
 
-__all__ = ["CONTACT_FIELDS", "EXCHANGE_FIELDS", "FORMULA_TRIGGERS", "export", "neutralise_cell"]
+__all__ = [
+    "ACTION_FIELDS",
+    "CONTACT_FIELDS",
+    "EXCHANGE_FIELDS",
+    "FORMULA_TRIGGERS",
+    "export",
+    "neutralise_cell",
+]

@@ -13,6 +13,8 @@ import click
 
 from bot.settings import get_settings
 
+BUNDLED_PREFIX = "bundled:"  # knowledge.BUNDLED_PREFIX, without importing knowledge at start-up
+
 if TYPE_CHECKING:
     from knowledge import Hit, KnowledgeBase
 
@@ -57,9 +59,12 @@ def register(cli: click.Group) -> None:
     @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
     def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
-        """Ingest files or folders (.md .txt .docx .pdf .csv .xlsx), recursively and incrementally."""
+        """Ingest files or folders (.md .txt .docx .pdf .csv .xlsx), recursively and incrementally.
+
+        Files over RM_MAX_UPLOAD_MB are refused. Also finishes the vectors an interrupted ingest left."""
         with _knowledge_base() as kb:
             report = kb.ingest(list(paths), progress=True)
+            kb.finish_vectors(progress=True)
         if as_json:
             click.echo(
                 _dump(
@@ -116,12 +121,32 @@ def register(cli: click.Group) -> None:
     @kb_group.command("remove")
     @click.argument("source")
     def remove(source: str) -> None:
-        """Remove one source (as shown by `kb list`) and its chunks."""
+        """Remove one source and its chunks: its name in `kb list`, its file name (高尔夫权益.docx) or its
+        title. A removed bundled document stays removed (undo with `kb restore`)."""
+        from knowledge.sources import AmbiguousSource
+
         with _knowledge_base() as kb:
-            removed = kb.remove(source)
+            known = {s.source for s in kb.sources()}
+            try:
+                removed = kb.remove(source)
+            except AmbiguousSource as exc:
+                raise click.ClickException(str(exc)) from None
+            gone = sorted(known - {s.source for s in kb.sources()})
         if not removed:
             raise click.ClickException(f"知识库中没有这个来源：{source}")
-        click.echo(f"已删除 {source}（{removed} 个片段）")
+        name = gone[0] if gone else source
+        note = "；内置文档，重启后也不会恢复（kb restore 可恢复）" if name.startswith(BUNDLED_PREFIX) else ""
+        click.echo(f"已删除 {name}（{removed} 个片段{note}）")
+
+    @kb_group.command("restore")
+    @click.argument("name")
+    def restore(name: str) -> None:
+        """Bring back a removed bundled document (file name, e.g. 高尔夫权益.md)."""
+        with _knowledge_base() as kb:
+            if not kb.restore_bundled(name):
+                raise click.ClickException(f"没有被删除的内置文档：{name}")
+            kb.sync_bundled(enabled=get_settings().rm_bundled_knowledge, progress=True)
+        click.echo(f"已恢复内置文档 {name}")
 
     @kb_group.command("list")
     @click.option("--json", "as_json", is_flag=True)

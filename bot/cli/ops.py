@@ -1,5 +1,5 @@
 """`rm-assistant ask` (answer from the knowledge base) and the `rm-assistant review` group (`export`:
-see `bot.cli.export`)."""
+see `bot.cli.export`; `chart`: the /stats PNG written to a file)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ CLI_STAFF = "cli"
 def register(cli: click.Group) -> None:
     """Add `ask` and `review` (with `review export`) to the root group."""
     review.add_command(export)
+    review.add_command(chart)
     cli.add_command(ask)
     cli.add_command(review)
 
@@ -71,3 +72,40 @@ def ask(question: str | None, as_json: bool, questions_file: Path | None, staff_
 @click.group()
 def review() -> None:
     """Review the conversation log and contact records (supervisors)."""
+
+
+@click.command()
+@click.argument("words", nargs=-1)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="PNG file to write.",
+)
+@click.option(
+    "--as", "actor", default=None, help="Whose view (default: the operator CLI, an admin: everyone)."
+)
+def chart(words: tuple[str, ...], output: Path, actor: str | None) -> None:
+    """Write the /stats chart as PNG, e.g. `review chart 上月 -o stats.png` (range words as in chat)."""
+    from bot.cli.crm import _crm, _ensure_operator
+    from bot.composition import open_services
+    from bot.features.supervision import render_stats_chart
+    from crm_adapter import Role
+
+    with _crm() as crm:
+        code = actor or _ensure_operator(crm)
+        with open_services(get_settings(), crm=crm, with_kb=False) as services:
+            try:
+                staff = crm.get_staff(code=code)
+                if staff.role not in (Role.SUPERVISOR, Role.TRAINER, Role.ADMIN):
+                    raise ServiceError(f"{staff.code} 不是主管、培训师或管理员，没有使用统计可看。")
+                view = services.supervision.stats(staff, list(words))
+            except ServiceError as exc:
+                raise click.ClickException(exc.message) from None
+    png = render_stats_chart(view)
+    try:
+        output.write_bytes(png)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+    click.echo(f"wrote {output} ({len(png)} bytes): /stats {view.since}~{view.until} as {code}", err=True)

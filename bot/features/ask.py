@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from bot.audit import AuditTrail
     from bot.convlog import ConversationLog, Exchange
     from bot.features.clients import ClientService
+    from bot.features.gaps.curated import CuratedAnswer, CuratedAnswers, CuratedMatch
     from crm_adapter import Client
     from knowledge import Answer, ClientFacts
 
@@ -35,6 +37,8 @@ EXCERPT_CHARS = 120
 WEAK_FLAG = "依据较弱"
 #: Prefix of flags raised by the answer text (not the question), e.g. "回答:承诺收益".
 ANSWER_FLAG_PREFIX = "回答:"
+#: `Answer.composer` of an answer served from a trainer's curated answer.
+CURATED = "curated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,7 @@ class AskResult:
     flags: tuple[str, ...] = ()  # compliance labels raised by the question
     answer_flags: tuple[str, ...] = ()  # compliance labels raised by the composed answer
     client: Client | None = None  # the RM's own client the question was about
+    curated: CuratedAnswer | None = None  # served from a trainer's curated answer instead of the KB
 
 
 class AskService:
@@ -56,8 +61,12 @@ class AskService:
         log: ConversationLog,
         clients: ClientService | None = None,
         audit: AuditTrail | None = None,
+        curated: CuratedAnswers | None = None,
+        on_gap: Callable[[str], object] | None = None,
     ) -> None:
         self.kb = kb
+        self.curated = curated  # trainers' approved answers, matched before the knowledge base
+        self.on_gap = on_gap  # told of each question answered weakly or not at all (the gap inbox)
         self.log = log
         self.audit = audit
         self.clients = clients  # resolves "张伟能…" to the RM's own client (None: no CRM, e.g. the CLI)
@@ -82,6 +91,13 @@ class AskService:
         if len(question) > MAX_QUESTION_CHARS:
             raise ServiceError(f"问题太长了（{len(question)} 字），请精简到 {MAX_QUESTION_CHARS} 字以内。")
         answer = self.kb.ask(question, client=facts) if facts is not None else self.kb.ask(question)
+        # A trainer's curated answer replaces the extractive one. The KB runs first: retrieval embeds the
+        # question, so the lookup finds its vector cached; a confident answer from the rule tables (which
+        # never embeds) stands as it is.
+        confident_rules = answer.composer == "rules" and answer.grounded and not _weak(answer)
+        match = None if confident_rules else self._curated_match(question)
+        if match is not None:
+            answer = curated_answer(question, match)
         flags = compliance.check(question)
         answer_flags = _answer_flags(answer)
         stored = (
@@ -98,6 +114,11 @@ class AskService:
             update_id=update_id,
             flags=stored,
         )
+        if self.on_gap is not None and (not answer.grounded or _weak(answer)):
+            try:
+                self.on_gap(exchange.question)
+            except Exception:  # the inbox embeds the question later instead
+                logger.exception("could not hand a gap question on")
         if self.audit is not None:  # fails closed: an answer that cannot be audited is not shown
             self.audit.append(
                 kind="answer",
@@ -106,8 +127,22 @@ class AskService:
                 payload=_audit_payload(self.kb, exchange, answer, client),
             )
         return AskResult(
-            answer=answer, exchange_id=exchange.id, flags=flags, answer_flags=answer_flags, client=client
+            answer=answer,
+            exchange_id=exchange.id,
+            flags=flags,
+            answer_flags=answer_flags,
+            client=client,
+            curated=match.curated if match is not None else None,
         )
+
+    def _curated_match(self, question: str) -> CuratedMatch | None:
+        if self.curated is None:
+            return None
+        try:
+            return self.curated.match(question)
+        except Exception:  # a broken lookup must not cost the RM the answer: the KB answers as before
+            logger.exception("curated-answer lookup failed")
+            return None
 
     def feedback(self, *, staff_code: str, exchange_id: int, value: str) -> Exchange:
         """Store 👍/👎 on one of the staff member's own exchanges."""
@@ -143,6 +178,19 @@ def _audit_payload(
             for c in answer.citations
         ],
     }
+
+
+def curated_answer(question: str, match: CuratedMatch) -> Answer:
+    """A trainer's curated answer as an `Answer`: its one citation is `curated:<id>`, which the
+    conversation log stores like any source (hit counts are read back from it)."""
+    from knowledge import Answer, Citation
+
+    c = match.curated
+    cite = Citation(n=1, source=c.ref, title="培训师审定答案", text=c.answer, heading=c.source or "")
+    return Answer(
+        question=question, lead=(c.answer,), citations=(cite,), grounded=True, confidence=1.0,
+        composer=CURATED,
+    )  # fmt: skip
 
 
 def _weak(answer: Answer) -> bool:
@@ -208,6 +256,8 @@ def feedback(svc: AskService, req: Request) -> Reply:
 def render_answer(result: AskResult) -> Reply:
     """The answer (direct reply first), its numbered sources, warnings and 👍/👎 buttons."""
     ans = result.answer
+    if result.curated is not None:
+        return _render_curated(result)
     lines: list[str] = []
     body = ans.answer.strip()
     if not ans.grounded:
@@ -247,6 +297,34 @@ def render_answer(result: AskResult) -> Reply:
             ),
         )
     return Reply("\n".join(lines).strip(), keyboard)
+
+
+def _feedback_keyboard(result: AskResult) -> Keyboard | None:
+    if result.exchange_id is None:
+        return None
+    return (
+        (
+            Button("👍 有帮助", f"fb:up:{result.exchange_id}"),
+            Button("👎 没帮助", f"fb:down:{result.exchange_id}"),
+        ),
+    )
+
+
+def _render_curated(result: AskResult) -> Reply:
+    """A curated answer: marked 培训师审定 with its author and date, the question it was approved for."""
+    c = result.curated
+    assert c is not None
+    lines = [f"✅ <b>培训师审定</b>（{esc(c.author_name)}，{c.created_at:%Y-%m-%d}）"]
+    lines += [esc(line) for line in c.answer.strip().splitlines()]
+    if c.source:
+        lines.append(f"来源：{esc(c.source)}")
+    lines.append(f"<i>（审定问题：{esc(clip(c.question, 60))}）</i>")
+    if result.answer_flags:
+        lines += ["", "⚠️ <b>回答含有需注意的表述</b>：" + esc("、".join(result.answer_flags))]
+    warning = compliance.render_warning(result.flags)
+    if warning:
+        lines += ["", warning]
+    return Reply("\n".join(lines).strip(), _feedback_keyboard(result))
 
 
 def feedback_ack(value: str) -> str:

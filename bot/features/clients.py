@@ -10,15 +10,18 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from bot.core import Clock, KnowledgeService, Request, ServiceError, crm_call
-from bot.rendering import Button, Reply, clip, esc, fmt_date, plain_quote
+from bot.features.suitability import assessment_expired
+from bot.rendering import Button, Reply, esc, fmt_date
 from crm_adapter import Client, ClientCard, CRMAdapter, Role, Staff
 
 if TYPE_CHECKING:
     from bot.audit import AuditTrail
-    from knowledge import ClientFacts, Hit
+    from knowledge import ClientFacts
+    from knowledge.rules import Entitlement
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +72,8 @@ _NOT_NAMES = frozenset(
 @dataclass(frozen=True, slots=True)
 class ClientView:
     card: ClientCard
-    entitlements: tuple[Hit, ...] = ()
+    entitlements: tuple[Entitlement, ...] = ()
+    today: date | None = None  # the bank's today: dates on the card are shown relative to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +94,7 @@ class ClientService:
         self.audit = audit
         self.kb = kb
         self.clock = clock
-        self._entitlements: dict[str, tuple[Hit, ...]] = {}
+        self._entitlements: dict[str, tuple[Entitlement, ...]] = {}
         self._lock = threading.Lock()
 
     def find(self, staff: Staff, query: str, *, limit: int = 10) -> list[Client]:
@@ -100,17 +104,16 @@ class ClientService:
         return crm_call(lambda: self.crm.search_clients(actor=staff.code, query=query, limit=limit))
 
     def view(self, staff: Staff, client_id: str) -> ClientView:
-        card = crm_call(
-            lambda: self.crm.client_card(actor=staff.code, client_id=client_id, today=self.clock.today())
-        )
+        today = self.clock.today()
+        card = crm_call(lambda: self.crm.client_card(actor=staff.code, client_id=client_id, today=today))
         if self.audit is not None:  # fails closed: a card whose reading cannot be audited is not shown
             self.audit.append(kind="client_read", actor=staff.code, ref=client_id, payload={"what": "card"})
         try:
             entitlements = self.tier_entitlements(str(card.client.tier))
-        except Exception:  # the card is still useful without the knowledge-base extract
+        except Exception:  # the card is still useful without the entitlement table
             logger.exception("entitlement lookup failed for tier %s", card.client.tier)
             entitlements = ()
-        return ClientView(card=card, entitlements=entitlements)
+        return ClientView(card=card, entitlements=entitlements, today=today)
 
     def get(self, staff: Staff, client_id: str) -> Client:
         return crm_call(lambda: self.crm.get_client(actor=staff.code, client_id=client_id))
@@ -134,15 +137,16 @@ class ClientService:
             return Resolution(client=clients[0])
         return Resolution(candidates=tuple(exact or clients))
 
-    def tier_entitlements(self, tier: str) -> tuple[Hit, ...]:
-        """Knowledge-base passages on a tier's value-added services (cached until `forget_knowledge`)."""
+    def tier_entitlements(self, tier: str) -> tuple[Entitlement, ...]:
+        """The entitlement-table rows of a tier, from the knowledge base's rule tables (cached until
+        `forget_knowledge`)."""
         cached = self._entitlements.get(tier)
         if cached is not None:
             return cached
-        hits = self.kb.search(f"{tier}客户 增值服务 权益", top_k=6)
-        picked = tuple(h for h in hits if tier in h.text or tier in h.heading)[:3]
-        self._entitlements[tier] = picked
-        return picked
+        rows = tuple(self.kb.entitlements(tier))
+        with self._lock:
+            self._entitlements[tier] = rows
+        return rows
 
     def forget_knowledge(self) -> None:
         """Drop cached extracts (the knowledge base changed)."""
@@ -206,8 +210,9 @@ def render_card(view: ClientView) -> str:
     lines = [
         f"👤 <b>{esc(c.name)}</b>（{esc(c.client_id)}）",
         f"等级：<b>{esc(c.tier)}</b>　资产规模：{esc(c.aum_band)}",
-        f"风险等级：{esc(c.risk_level)} {esc(c.risk_name)}",
-        f"反洗钱风险：{esc(c.aml_risk)}" + ("　<b>⚠️ 政治公众人物（PEP）</b>" if c.pep else ""),
+        f"风险等级：{esc(c.risk_level)} {esc(c.risk_name)}（{_assessment(c, view.today)}）",
+        f"反洗钱风险：{esc(c.aml_risk)}　" + ("<b>⚠️ 政治公众人物（PEP）：是</b>" if c.pep else "PEP：否"),
+        f"KYC 复核到期：{_kyc_due(c, view.today)}",
     ]
     if c.phone:
         lines.append(f"电话：{esc(c.phone_masked)}")
@@ -233,9 +238,41 @@ def render_card(view: ClientView) -> str:
         lines.append(
             f"{soon}生日：{esc(fmt_date(card.upcoming_birthday))}（还有 {card.days_to_birthday} 天）"
         )
-    if c.kyc_review_due is not None:
-        lines.append(f"KYC 复核到期：{esc(fmt_date(c.kyc_review_due))}")
     if view.entitlements:
-        lines += ["", f"<b>{esc(c.tier)}客户权益（知识库）</b>"]
-        lines += [f"• {esc(clip(plain_quote(h.text), 160))}（{esc(h.title)}）" for h in view.entitlements]
+        titles = "、".join(dict.fromkeys(f"《{e.cite.title}》" for e in view.entitlements))
+        lines += ["", f"<b>{esc(c.tier)}客户权益</b>（{esc(titles)}）"]
+        lines += [_entitlement_line(e, c) for e in view.entitlements]
     return "\n".join(lines)
+
+
+def _assessment(c: Client, today: date | None) -> str:
+    if c.risk_assessed_on is None:
+        return "<b>⚠️ 无风险测评记录，推介产品前须先测评</b>"
+    when = f"测评于 {c.risk_assessed_on:%Y-%m-%d}"
+    if today is not None and assessment_expired(c.risk_assessed_on, today):
+        return f"<b>⚠️ {when}，已超过有效期，须重新测评</b>"
+    return when
+
+
+def _kyc_due(c: Client, today: date | None) -> str:
+    if c.kyc_review_due is None:
+        return "未设定"
+    shown = esc(fmt_date(c.kyc_review_due))
+    if today is None:
+        return shown
+    days = (c.kyc_review_due - today).days
+    if days < 0:
+        return f"{shown} <b>⚠️ 已逾期 {-days} 天</b>"
+    return f"{shown}，{'今天到期' if days == 0 else f'还有 {days} 天'}" + (" ⏰" if days <= 30 else "")
+
+
+def _entitlement_line(e: Entitlement, c: Client) -> str:
+    """One benefit: "• 专家挂号预约：每年5次", with its conditions; one the client's assets do not
+    meet yet says so (the exact assets are never shown)."""
+    conditions = [text for text in (e.asset_text, e.condition) if text]
+    line = f"• {esc(e.benefit)}：{esc(e.value or '见权益说明')}"
+    if conditions:
+        line += f"（{esc('；'.join(conditions))}）"
+    if e.asset is not None and not e.asset.contains(c.aum):
+        line += " — 未达资产条件"
+    return line

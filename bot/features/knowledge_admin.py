@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,21 +13,30 @@ from bot.rendering import Reply, clip, esc
 
 if TYPE_CHECKING:
     from knowledge import Hit, IngestReport
+    from knowledge.vectors import VectorProgress
 
 logger = logging.getLogger(__name__)
 
 #: File types the knowledge base can ingest (the loaders of `knowledge.loaders`).
 INGESTIBLE_SUFFIXES = (".md", ".txt", ".docx", ".pdf", ".csv", ".xlsx")
 _SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
+_MB = 1024 * 1024
 
 
 class KnowledgeAdminService:
-    """Uploads are ingested one at a time; questions and searches go on meanwhile."""
+    """Uploads: the knowledge base writes one at a time, each searchable (BM25) within seconds while its
+    vectors are embedded; questions and searches go on meanwhile."""
 
-    def __init__(self, *, kb: KnowledgeService, on_change: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        *,
+        kb: KnowledgeService,
+        on_change: Callable[[], None] = lambda: None,
+        max_upload_mb: int = 20,
+    ) -> None:
         self.kb = kb
         self._on_change = on_change
-        self._ingest_lock = threading.Lock()
+        self.max_upload_mb = max_upload_mb
 
     def search(self, query: str, *, top_k: int = 5) -> list[Hit]:
         query = " ".join(query.split())
@@ -47,12 +55,19 @@ class KnowledgeAdminService:
         if Path(filename).suffix.lower() not in INGESTIBLE_SUFFIXES:
             raise ServiceError("只支持上传 " + " / ".join(INGESTIBLE_SUFFIXES) + " 格式的文档。")
 
-    def ingest(self, path: Path) -> IngestReport:
-        """Add an uploaded document to the knowledge base."""
+    def check_size(self, size: int | None) -> None:
+        """Refuse early (before any download) a file over RM_MAX_UPLOAD_MB; an unknown size passes."""
+        if size is not None and size > self.max_upload_mb * _MB:
+            raise ServiceError(
+                f"文件过大（{size / _MB:.1f} MB），上限为 {self.max_upload_mb} MB，请拆分后再上传"
+            )
+
+    def ingest(self, path: Path, on_progress: Callable[[VectorProgress], None] | None = None) -> IngestReport:
+        """Add an uploaded document to the knowledge base; `on_progress` follows its vectors (called from
+        the ingesting thread: first with 0 of N once the document is searchable)."""
         self.check_file(path.name)
-        with self._ingest_lock:
-            report = self.kb.ingest([path])
-            self._on_change()
+        report = self.kb.ingest([path], on_progress=on_progress)
+        self._on_change()
         return report
 
 
@@ -70,6 +85,7 @@ def upload(svc: KnowledgeAdminService, req: Request) -> Reply:
     svc.check_file(path.name)
     if not path.is_file():
         raise ServiceError(f"找不到文件：{raw}")
+    svc.check_size(path.stat().st_size)
     return Reply(render_ingest(path.name, svc.ingest(path)))
 
 
@@ -88,11 +104,22 @@ def render_hits(query: str, hits: Sequence[Hit]) -> str:
     return "\n".join(lines)
 
 
-def render_ingest(filename: str, report: IngestReport) -> str:
+def render_progress(filename: str, progress: VectorProgress) -> str:
+    """The upload's status message while its vectors are embedded (edited in place)."""
+    if not progress.total:
+        return f"🔎 文档《{esc(filename)}》已可检索，正在完成…"
+    return f"🔎 文档《{esc(filename)}》已可检索（关键词）；正在计算语义向量 {progress.done}/{progress.total}…"
+
+
+def render_ingest(filename: str, report: IngestReport, progress: VectorProgress | None = None) -> str:
     if report.failed:
         reasons = "；".join(reason for _, reason in report.failed)
         return f"❌ 文档《{esc(filename)}》未能加入知识库：{esc(reasons)}"
     if report.unchanged and not (report.added or report.updated):
         return f"文档《{esc(filename)}》内容未变化，知识库无需更新。"
     verb = "更新" if report.updated else "加入"
-    return f"✅ 文档《{esc(filename)}》已{verb}知识库（{report.chunks_added} 个段落）。"
+    done = f"✅ 文档《{esc(filename)}》已{verb}知识库（{report.chunks_added} 个段落）。"
+    if progress is not None and progress.failed:
+        left = progress.total - progress.done
+        done += f"其中 {left} 个段落暂只能按关键词检索，语义向量将在服务重启后补齐。"
+    return done

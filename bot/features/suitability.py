@@ -3,14 +3,21 @@
 The rule table is data (`suitability_rules.toml`, with its source articles); this module only applies
 it. A finding never blocks the RM: it is shown before the record is confirmed, stored with the record
 (as a `适当性:` topic in the CRM, so it travels with the record) and shown first in `/review`.
+
+Products are recognised in a summary by a bare level ("R5私募产品") or by the name or code of a product of
+the CRM's catalogue ("推荐了鑫享1号私募证券投资基金", "SM0001"); `ProductCatalogue` keeps the catalogue and
+an index of its names and codes, reloaded at most once a minute.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 import tomllib
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -19,12 +26,17 @@ from typing import Any
 
 from bot.rendering import esc
 from crm_adapter import Client
+from crm_adapter.models import Product
 
 logger = logging.getLogger(__name__)
 
 #: Topic prefix of a stored finding (CRM topics are ≤ 30 characters).
 TOPIC_PREFIX = "适当性:"
 _PRODUCT_RISK = re.compile(r"(?<![A-Za-z0-9])[Rr]\s?([1-5])(?![0-9])")
+#: Shortest product name looked for in a summary (shorter names are ordinary words: "理财", "黄金").
+MIN_NAME_LEN = 4
+#: How long a loaded catalogue is used before it is read from the CRM again.
+CATALOGUE_TTL_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +46,7 @@ class Finding:
     label: str
     article: str
     rule: str
+    products: tuple[str, ...] = ()  # the catalogue products concerned, as shown ("名称（代码，R5）")
 
     @property
     def topic(self) -> str:
@@ -52,6 +65,92 @@ def source() -> str:
     return f"《{s['title']}》（{s['issuer']}，{s['in_force']}起施行）"
 
 
+def _normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+class ProductCatalogue:
+    """The product catalogue for matching summaries (thread-safe). `load` reads it (e.g. the CRM's
+    `list_products`); a failing load keeps the previous catalogue (bare "R5" mentions still work)."""
+
+    def __init__(
+        self,
+        load: Callable[[], Sequence[Product]],
+        *,
+        ttl_seconds: float = CATALOGUE_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._loaded_at: float | None = None
+        self._by_prefix: dict[str, tuple[tuple[str, Product], ...]] = {}
+
+    def _refresh(self) -> dict[str, tuple[tuple[str, Product], ...]]:
+        with self._lock:
+            now = self._clock()
+            if self._loaded_at is None or now - self._loaded_at >= self._ttl:
+                self._loaded_at = now
+                try:
+                    self._by_prefix = _prefix_index(self._load())
+                except Exception:  # the check still runs on bare levels; retried after the TTL
+                    logger.warning("product catalogue could not be loaded", exc_info=True)
+            return self._by_prefix
+
+    def mentioned(self, text: str) -> tuple[Product, ...]:
+        """Catalogue products named (by name or code) in `text`, in order of first mention.
+
+        One pass over the text: at each position the keys starting with its two characters are
+        tried, longest first (a regex alternation of thousands of names is far slower)."""
+        by_prefix = self._refresh()
+        if not by_prefix:
+            return ()
+        folded = _normalize(text).lower()
+        found: dict[str, Product] = {}
+        i, end = 0, len(folded) - 1
+        while i < end:
+            step = 1
+            for key, product in by_prefix.get(folded[i : i + 2], ()):
+                if folded.startswith(key, i) and (not key.isascii() or _whole_word(folded, i, len(key))):
+                    found.setdefault(product.code, product)
+                    step = len(key)
+                    break
+            i += step
+        return tuple(found.values())
+
+
+def _prefix_index(products: Sequence[Product]) -> dict[str, tuple[tuple[str, Product], ...]]:
+    """Match keys (lower-cased codes, and names of at least MIN_NAME_LEN characters) by their first two
+    characters, longest first (so "…基金A类" wins over "…基金")."""
+    keys: dict[str, Product] = {}
+    for p in products:
+        keys.setdefault(p.code.lower(), p)
+        name = _normalize(p.name).lower()
+        if len(name) >= MIN_NAME_LEN:
+            keys.setdefault(name, p)
+    grouped: dict[str, list[tuple[str, Product]]] = {}
+    for key, product in keys.items():
+        if len(key) >= 2:
+            grouped.setdefault(key[:2], []).append((key, product))
+    return {k: tuple(sorted(v, key=lambda item: -len(item[0]))) for k, v in grouped.items()}
+
+
+def _whole_word(text: str, start: int, length: int) -> bool:
+    """A code counts only as a whole word ("SM0001", not inside "XSM00012")."""
+    before = text[start - 1] if start > 0 else ""
+    after = text[start + length] if start + length < len(text) else ""
+    return not (_is_word(before) or _is_word(after))
+
+
+def _is_word(ch: str) -> bool:
+    return bool(ch) and ch.isascii() and ch.isalnum()
+
+
+def _shown(p: Product) -> str:
+    return f"{p.name}（{p.code}，{p.risk_level}）"
+
+
 def product_levels(text: str) -> tuple[str, ...]:
     """Product risk levels named in a text ("R5私募产品", "r4 基金", "风险等级R3")."""
     return tuple(sorted({f"R{m.group(1)}" for m in _PRODUCT_RISK.finditer(text)}))
@@ -67,10 +166,24 @@ def _months_between(earlier: date, later: date) -> int:
     return (later.year - earlier.year) * 12 + later.month - earlier.month - (later.day < earlier.day)
 
 
-def check(client: Client, text: str, today: date, *, products: Sequence[str] = ()) -> tuple[Finding, ...]:
-    """Findings for a contact about `client` whose summary is `text` (plus products picked by level)."""
+def assessment_expired(assessed: date, today: date) -> bool:
+    """A risk assessment of `assessed` is no longer valid on `today` (validity from the rule table)."""
+    return _months_between(assessed, today) >= int(rules()["assessment"]["validity_months"])
+
+
+def check(
+    client: Client,
+    text: str,
+    today: date,
+    *,
+    products: Sequence[str] = (),
+    catalogue: ProductCatalogue | None = None,
+) -> tuple[Finding, ...]:
+    """Findings for a contact about `client` whose summary is `text`: products named by level or
+    (with a `catalogue`) by name or code, plus products picked by level (`products`)."""
     table = rules()
-    levels = sorted(set(product_levels(text)) | set(products))
+    named = catalogue.mentioned(text) if catalogue is not None else ()
+    levels = sorted(set(product_levels(text)) | set(products) | {p.risk_level for p in named})
     if not levels:
         return ()
     findings: list[Finding] = []
@@ -80,20 +193,25 @@ def check(client: Client, text: str, today: date, *, products: Sequence[str] = (
     if allowed is None:
         findings.append(Finding("客户风险等级未知", tolerance["article"], tolerance["text"]))
     elif top > allowed:
-        label = f"产品{top}超出客户{client.risk_level}承受能力"
-        findings.append(Finding(label, tolerance["article"], tolerance["text"]))
+        above = tuple(p for p in named if p.risk_level > allowed)
+        # The stored label names the highest catalogue product when one decided the level.
+        worst = max(above, key=lambda p: p.risk_level) if above else None
+        what = f"{worst.code}({top})" if worst is not None and worst.risk_level == top else f"产品{top}"
+        label = f"{what}超出客户{client.risk_level}承受能力"
+        shown = tuple(_shown(p) for p in above)
+        findings.append(Finding(label, tolerance["article"], tolerance["text"], shown))
     assessment = table["assessment"]
-    # Only a CRM that records the assessment date can tell a missing one from an unknown one.
-    if "risk_assessed_on" in type(client).model_fields:
-        assessed = getattr(client, "risk_assessed_on", None)
-        if assessed is None:
-            findings.append(Finding("风险测评缺失", assessment["article"], assessment["text"]))
-        elif _months_between(assessed, today) >= int(assessment["validity_months"]):
-            findings.append(Finding("风险测评已过期", assessment["article"], assessment["text"]))
+    assessed = client.risk_assessed_on
+    if assessed is None:
+        findings.append(Finding("风险测评缺失", assessment["article"], assessment["text"]))
+    elif assessment_expired(assessed, today):
+        label = f"风险测评已过期({assessed:%Y-%m-%d})"
+        findings.append(Finding(label, assessment["article"], assessment["text"]))
     senior = table["senior"]
     age = _age(client.birthday, today)
     if age is not None and age >= int(senior["age"]) and set(levels) & set(senior["products"]):
-        findings.append(Finding(f"{age}岁客户高风险产品", senior["article"], senior["text"]))
+        risky = tuple(_shown(p) for p in named if p.risk_level in senior["products"])
+        findings.append(Finding(f"{age}岁客户高风险产品", senior["article"], senior["text"], risky))
     if findings:
         logger.info(
             "suitability finding(s) for %s: %s", client.client_id, ", ".join(f.label for f in findings)
@@ -111,5 +229,8 @@ def render_findings(findings: Sequence[Finding]) -> str:
     if not findings:
         return ""
     lines = ["⚠️ <b>适当性提示</b>（" + esc(source()) + "）"]
-    lines += [f"• {esc(f.label)}：{esc(f.article)} {esc(f.rule)}" for f in findings]
+    for f in findings:
+        lines.append(f"• {esc(f.label)}：{esc(f.article)} {esc(f.rule)}")
+        if f.products:
+            lines.append(f"　涉及产品：{esc('、'.join(f.products))}")
     return "\n".join(lines)

@@ -1,4 +1,6 @@
-"""The RM's day: follow-ups due or overdue and birthdays this week (`/today` and the morning digest)."""
+"""The RM's day: follow-ups due or overdue, birthdays this week and KYC reviews overdue or due within
+30 days (`/today` and the morning digest). Supervisors see their team's clients: the CRM's scopes
+decide, this module never filters."""
 
 from __future__ import annotations
 
@@ -9,8 +11,12 @@ from datetime import date
 from bot.core import Clock, Request, crm_call
 from bot.rendering import Reply, esc, fmt_date
 from crm_adapter import BirthdayReminder, Client, CRMAdapter, FollowUp, Staff
+from crm_adapter.models import KycReview
 
 logger = logging.getLogger(__name__)
+
+#: KYC reviews falling due within this many days are listed (overdue ones always).
+KYC_HORIZON_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +25,7 @@ class TodayView:
     today: date
     follow_ups: tuple[FollowUp, ...]
     birthdays: tuple[BirthdayReminder, ...]
+    kyc_reviews: tuple[KycReview, ...] = ()
 
 
 class TodayService:
@@ -30,11 +37,20 @@ class TodayService:
         today = self.clock.today()
         follow_ups = crm_call(lambda: self.crm.follow_ups(actor=staff.code, today=today))
         birthdays = crm_call(lambda: self.crm.upcoming_birthdays(actor=staff.code, days=7, today=today))
-        return TodayView(staff=staff, today=today, follow_ups=tuple(follow_ups), birthdays=tuple(birthdays))
+        kyc = crm_call(
+            lambda: self.crm.kyc_reviews_due(actor=staff.code, today=today, horizon_days=KYC_HORIZON_DAYS)
+        )
+        return TodayView(
+            staff=staff,
+            today=today,
+            follow_ups=tuple(follow_ups),
+            birthdays=tuple(birthdays),
+            kyc_reviews=tuple(kyc),
+        )
 
 
 def today(svc: TodayService, req: Request) -> Reply:
-    """List follow-ups due or overdue and birthdays this week."""
+    """List follow-ups due or overdue, birthdays this week and KYC reviews due within 30 days."""
     return Reply(render_today(svc.view(req.staff)))
 
 
@@ -60,7 +76,25 @@ def render_today(view: TodayView, *, greeting: str | None = None) -> str:
             lines.append(
                 f"🎂 {esc(b.client.name)}（{esc(b.client.tier)}）{esc(fmt_date(b.birthday))}，{when}"
             )
+    kyc_overdue = [k for k in view.kyc_reviews if k.overdue]
+    kyc_due = [k for k in view.kyc_reviews if not k.overdue]
+    if kyc_overdue:
+        lines += ["", f"<b>KYC 复核已逾期（{len(kyc_overdue)}）</b>"]
+        lines += [_kyc_line(k, view.staff) for k in kyc_overdue]
+    if kyc_due:
+        lines += ["", f"<b>{KYC_HORIZON_DAYS} 天内 KYC 复核（{len(kyc_due)}）</b>"]
+        lines += [_kyc_line(k, view.staff) for k in kyc_due]
     return "\n".join(lines)
+
+
+def _kyc_line(k: KycReview, staff: Staff) -> str:
+    when = f"逾期 {-k.days} 天" if k.overdue else "今天到期" if k.days == 0 else f"{k.days} 天后到期"
+    # A supervisor sees the team's clients: name the RM who owns each one.
+    owner = f" · {esc(k.client.rm_code)}" if k.client.rm_code != staff.code else ""
+    return (
+        f"🪪 {esc(k.client.name)}（{esc(k.client.tier)}，{esc(k.client.client_id)}）"
+        f"{esc(fmt_date(k.due))}，{when}{owner}"
+    )
 
 
 def _follow_up_line(client: Client, due: date, reason: str, today_: date) -> str:

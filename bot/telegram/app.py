@@ -10,7 +10,6 @@ the standby lock (`bot.telegram.standby`).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable
 from datetime import time as dtime
@@ -38,8 +37,9 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import commands
-from bot.composition import open_services
+from bot.composition import Services, open_services
 from bot.features.contact_log import STATES
+from bot.settings import derived_webhook_secret, webhook_path
 from bot.telegram import handlers
 from bot.telegram.context import BotData, Context
 from bot.telegram.inbox import Inbox, InboxQueue, InboxRequest
@@ -167,6 +167,7 @@ def build_application(
         except TelegramError as exc:  # the menu is a nicety; the bot works without it
             logger.warning("could not register bot commands: %s", exc)
         await _set_staff_menus(app)
+        await handlers.run(_refresh_knowledge, services)  # effective/expiry dates passed while down
         await inbox.prune(settings.rm_inbox_retention_days)
         await inbox.replay()  # before polling starts: unfinished updates first, in order
         if app.job_queue is not None:
@@ -177,10 +178,15 @@ def build_application(
             )
             app.job_queue.run_daily(handlers.morning_digest, time=at, name="morning_digest")
             app.job_queue.run_daily(_prune_inbox, time=dtime(3, 0), name="prune_inbox")
+            midnight = dtime(0, 0, 5, tzinfo=ZoneInfo(settings.rm_timezone))  # rules change at 00:00
+            app.job_queue.run_daily(_knowledge_dates, time=midnight, name="knowledge_dates")
         logger.info("bot services ready (digest at %s %s)", settings.rm_digest_time, settings.rm_timezone)
 
     async def _prune_inbox(context: Context) -> None:
         await inbox.prune(settings.rm_inbox_retention_days)
+
+    async def _knowledge_dates(context: Context) -> None:
+        await handlers.run(_refresh_knowledge, context.bot_data.services)
 
     async def post_stop(app: App) -> None:
         while watchdog:
@@ -236,6 +242,15 @@ def build_application(
     return app  # type: ignore[return-value]
 
 
+def _refresh_knowledge(services: Services) -> None:
+    """Publish approved knowledge changes whose effective date has come; withdraw expired ones."""
+    try:
+        for change in services.approvals.refresh():
+            logger.info("knowledge change %s is now %s", change.ref, change.status)
+    except Exception:  # the bot keeps serving; the next run (or restart) tries again
+        logger.error("knowledge effective/expiry refresh failed", exc_info=True)
+
+
 async def _watch_leader(app: App, leader: ServingLock, interval: float) -> None:
     """Stop serving as soon as the standby lock is no longer held (another process may take over)."""
     while True:
@@ -260,15 +275,10 @@ async def _set_staff_menus(app: App) -> None:
             app.bot_data.menus[staff.telegram_id] = staff.role
 
 
-def webhook_path(token: str) -> str:
-    """A secret URL path derived from the token (so the webhook URL is not guessable)."""
-    return hashlib.sha256(token.encode()).hexdigest()[:32]
-
-
 def webhook_secret(settings: Settings, token: str) -> str:
     if settings.telegram_webhook_secret is not None:
         return settings.telegram_webhook_secret.get_secret_value()
-    return hashlib.sha256(b"secret:" + token.encode()).hexdigest()
+    return derived_webhook_secret(token)
 
 
 def webhook_options(settings: Settings) -> dict[str, Any]:

@@ -59,7 +59,9 @@ if TYPE_CHECKING:
     from knowledge import KnowledgeBase
 
 #: Telegram user ids given to the demo staff in the end-to-end tests.
-TELEGRAM_IDS = {"RM001": 1001, "RM002": 1002, "SUP01": 2001, "TRN01": 3001, "ADM01": 4001}
+TELEGRAM_IDS = {
+    "RM001": 1001, "RM002": 1002, "SUP01": 2001, "TRN01": 3001, "TRN02": 3002, "ADM01": 4001, "CMP01": 5001,
+}  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -718,6 +718,33 @@ class FakeBotAPI:
         entity = {"type": "bot_command", "offset": 0, "length": utf16_len(head)}
         return self.push_message(user_id, text, entities=[entity], **kwargs)
 
+    def push_edit(self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None) -> int:
+        """Enqueue an ``edited_message`` update: the user edited their message `message_id` to `text`
+        (same message id and date, an ``edit_date``; a leading ``/command`` gets its entity). Returns the
+        update_id. `message_id` is the user's message, e.g. ``fake.message_id_of(update_id)``."""
+        with self._cond:
+            key = (chat_id if chat_id is not None else user_id, message_id)
+            if key not in self._messages:
+                raise KeyError(f"no message {message_id} in chat {key[0]}")
+            msg = json.loads(json.dumps(self._messages[key]))
+            msg["text"] = text
+            msg["edit_date"] = max(int(time.time()), int(msg.get("date", 0)) + 1)
+            msg.pop("entities", None)
+            if text.startswith("/"):
+                head = text.split(maxsplit=1)[0]
+                msg["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(head)}]
+            self._messages[key] = msg
+            return self._enqueue({"edited_message": msg})
+
+    def message_id_of(self, update_id: int) -> int:
+        """The message id of a message (or edited message) update pushed earlier."""
+        with self._cond:
+            update = self._update_log[update_id]
+            msg = update.get("message") or update.get("edited_message")
+            if not isinstance(msg, dict):
+                raise KeyError(f"update {update_id} carries no message")
+            return int(msg["message_id"])
+
     def push_callback(
         self,
         user_id: int,
@@ -1403,6 +1430,33 @@ class FakeBotAPI:
         markup = self._check_markup(params.get("reply_markup"))
         msg = self._bot_message(chat, params)
         msg["document"] = self._document_dict(stored)
+        self._apply_caption(msg, params)
+        if markup and "inline_keyboard" in markup:
+            msg["reply_markup"] = markup
+        return self._store_message(msg)
+
+    def _m_sendphoto(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> Any:
+        """A photo upload (multipart, `photo` or `attach://name`) or a known file_id; the message carries
+        one PhotoSize per stored photo (Telegram sends several sizes; one is enough for tests)."""
+        chat = self._target_chat(params)
+        photo = params.get("photo")
+        upload = files.get("photo")
+        if upload is None and isinstance(photo, str) and photo.startswith("attach://"):
+            upload = files.get(photo.removeprefix("attach://"))
+        if upload is not None:
+            if not upload.content:
+                raise _ApiError(400, "Bad Request: file must be non-empty")
+            stored = self._store_file(
+                upload.content, file_name=upload.filename, mime_type=upload.content_type or "image/png"
+            )
+        elif isinstance(photo, str) and photo in self._files:
+            stored = self._files[photo]
+        else:
+            raise _ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        markup = self._check_markup(params.get("reply_markup"))
+        msg = self._bot_message(chat, params)
+        size = {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id}
+        msg["photo"] = [{**size, "file_size": len(stored.content), "width": 0, "height": 0}]
         self._apply_caption(msg, params)
         if markup and "inline_keyboard" in markup:
             msg["reply_markup"] = markup

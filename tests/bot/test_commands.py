@@ -10,7 +10,9 @@ from bot.core import Request, ServiceError
 from crm_adapter import Role
 from tests.bot.fakes import FakeCRM
 
-CODES = {Role.RM: "RM001", Role.SUPERVISOR: "SUP01", Role.TRAINER: "TRN01", Role.ADMIN: "ADM01"}
+CODES = {
+    Role.RM: "RM001", Role.SUPERVISOR: "SUP01", Role.TRAINER: "TRN01", Role.COMPLIANCE: "CMP01", Role.ADMIN: "ADM01",
+}  # fmt: skip
 
 
 def names(role: Role | None) -> set[str]:
@@ -21,11 +23,15 @@ def test_menu_per_role() -> None:
     assert names(None) == {"start", "help"}
     assert names(Role.RM) == {"start", "help", "client", "log", "today", "cancel"}
     assert names(Role.SUPERVISOR) == {
-        "start", "help", "client", "review", "reviewed", "note", "escalate", "unanswered", "stats", "cancel"
+        "start", "help", "client", "today", "review", "reviewed", "note", "escalate", "unanswered", "stats",
+        "cancel",
     }  # fmt: skip
     assert names(Role.TRAINER) == {
-        "start", "help", "kb", "unanswered", "stats", "handoffs", "resolved", "cancel"
+        "start", "help", "kb", "unanswered", "stats", "handoffs", "resolved", "curate", "kbusage",
+        "changes", "approve", "reject", "cancel",
     }  # fmt: skip
+    # Compliance officers approve knowledge changes; they see no client or team data.
+    assert names(Role.COMPLIANCE) == {"start", "help", "changes", "approve", "reject", "cancel"}
     telegram_commands = {
         c.name for c in commands.COMMANDS if commands.TELEGRAM in c.frontends and c.kind == "command"
     }

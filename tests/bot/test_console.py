@@ -168,3 +168,16 @@ def test_console_defaults_to_the_first_rm_without_demo_data(settings: Settings, 
     finally:
         log.close()
     assert code == 0 and "李强" in out and "RM002" in out and "已记录" in out
+
+
+def test_console_card_risk_view_entitlements_and_kyc_today(settings: Settings, services: Any) -> None:
+    """The console twin shows the same risk view, benefit lines and KYC reviews, as plain text."""
+    crm = services.crm
+    diamond = next(
+        f.client for f in crm.follow_ups(actor="RM001", horizon_days=366) if f.client.tier == "钻石"
+    )
+    code, out, _ = run(settings, services, [f"/client {diamond.client_id}", "/today", "/quit"])
+    assert code == 0 and "<b>" not in out
+    assert f"风险等级：{diamond.risk_level}" in out and "PEP" in out and "KYC 复核到期：" in out
+    assert "• 专家挂号预约：每年5次" in out and "|" not in out.split("钻石客户权益")[1].split("📅")[0]
+    assert all(k.client.name in out.split("📅")[1] for k in crm.kyc_reviews_due(actor="RM001"))

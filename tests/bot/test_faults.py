@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -37,12 +38,6 @@ from tests.bot.conftest import TELEGRAM_IDS, BotWorld, running
 from tests.bot.fake_bot_api import FakeBotAPI
 
 RM = TELEGRAM_IDS["RM001"]
-#: Logical idempotency (same RM, client, channel, summary and day → one record) belongs to the CRM
-#: adapter (issue #10 item 1, another change); until it lands a resend after a lost reply is a new record.
-LOGICAL_IDEMPOTENCY = pytest.mark.xfail(
-    strict=True,
-    reason="issue #10 item 1: logical idempotency of contact records in crm_adapter has not landed yet",
-)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -148,17 +143,22 @@ async def test_lost_confirmation_tells_the_rm_the_record_is_saved(sqlite_world: 
     assert store_of(world).counts() == {"done": 1}
 
 
-@LOGICAL_IDEMPOTENCY
 @pytest.mark.anyio
 @pytest.mark.parametrize("fault", ["500", "timeout"])
 async def test_resend_after_a_lost_confirmation_keeps_one_record(world: BotWorld, fault: str) -> None:
+    """Logical idempotency: the resend is another update (another key) with the same contact; it is
+    answered with the time of the record already stored, not with a second "已记录"."""
     fake = world.fake
     async with running(world.build()):
         await _lose_the_confirmation(world, fault, f"重发测试{fault}")
         mark = fake.mark()
         fake.push_command(RM, "log", f"张伟 电话 重发测试{fault}")  # the RM did not trust it and resends
-        [again] = await fake.wait_for_messages_async(RM, 1, since=mark, timeout=20)
-        assert "已记录" in (again.visible_text or "")
+        await fake.wait_for_messages_async(RM, 1, since=mark, timeout=20)
+        await asyncio.sleep(0.5)
+        [again] = texts(fake, mark)
+    [record] = [r for r in world.crm.list_contacts(actor="RM001") if r.summary == f"重发测试{fault}"]
+    at = record.created_at.astimezone(ZoneInfo(world.settings.rm_timezone)).strftime("%H:%M")
+    assert again.startswith(f"ℹ️ 该联系记录已于 {at} 登记") and "已记录" not in again
     assert records(world, f"重发测试{fault}") == 1
 
 

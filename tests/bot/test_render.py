@@ -18,6 +18,7 @@ from bot.features.contact_log.flow import render_draft
 from bot.features.knowledge_admin import render_hits
 from crm_adapter import Channel, Client, ClientCard, ContactRecord, Tier
 from knowledge import Answer, Citation, Hit
+from knowledge.rules import Entitlement, RuleSource
 
 HOSTILE = '<script>alert("x")</script> </b> & <a href="javascript:1">点我</a> &amp; 1<2'
 
@@ -109,15 +110,18 @@ def test_client_card_and_matches_escape_everything() -> None:
         upcoming_birthday=date(2026, 12, 1),
         days_to_birthday=3,
     )
-    hit = Hit(
-        chunk_id="x",
-        text="钻石客户可享 <机场贵宾厅> & 体检",
-        source="s",
-        title="增值服务",
-        heading="钻石",
-        score=1.0,
+    benefit = Entitlement(
+        benefit="<机场贵宾厅>",
+        aliases=(),
+        tiers=("钻石",),
+        asset=None,
+        asset_text="",
+        condition="持卡 & 预约",
+        value="每年</b>12次",
+        others="不享有",
+        cite=RuleSource("s", "增值服务<表>", "钻石", "…"),
     )
-    text = render_card(ClientView(card=card, entitlements=(hit,)))
+    text = render_card(ClientView(card=card, entitlements=(benefit,), today=date(2026, 11, 28)))
     assert _no_raw_markup(text) and _balanced(text)
     assert "张&lt;b&gt;伟" in text
     assert "138****5678" in text and "13812345678" not in text

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.settings import DEFAULT_FOLLOW_UP_CADENCE, TIER_ALIASES, ConfigurationError, Settings
+from bot.settings import (
+    DEFAULT_FOLLOW_UP_CADENCE,
+    TIER_ALIASES,
+    ConfigurationError,
+    Settings,
+    derived_webhook_secret,
+    webhook_path,
+)
 from crm_adapter.models import Tier
 
 SECRET = "s3cr3t-Pa55"
@@ -121,6 +128,8 @@ def test_secret_values_cover_token_keys_and_url_passwords() -> None:
         "hook-secret",
         "p%40ss-word",
         "p@ss-word",
+        webhook_path("123456:ABCdef"),  # the webhook URL's path and default secret derive from the token
+        derived_webhook_secret("123456:ABCdef"),
     }
     assert _settings().secret_values() == []
 

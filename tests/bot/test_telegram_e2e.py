@@ -264,8 +264,15 @@ async def test_trainer_upload_is_ingested_and_rm_refused(bot_world: BotWorld) ->
             assert "仅供培训师" in (refused.visible_text or "")
             mark = fake.mark()
             fake.push_document(TRN, "星辰.md", content.encode(), "text/markdown")
-            replies = await fake.wait_for_messages_async(TRN, 2, since=mark, timeout=120)
-            assert "已加入知识库" in (replies[-1].visible_text or "")
+            # one status message, edited in place up to the final report
+            [status] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)
+            await fake.wait_for_async(
+                lambda c: c.method == "editMessageText" and "已加入知识库" in (c.visible_text or ""),
+                timeout=120,
+                since=mark,
+            )
+            shown = fake.message(TRN, status.message_id or 0)
+            assert shown is not None and "已加入知识库" in shown["text"]
             [hits] = await send(fake, TRN, "/kb 星辰稳健理财 起购金额")
             assert "星辰" in (hits.visible_text or "") and "得分" in (hits.visible_text or "")
         source = next(s.source for s in kb.sources() if s.source.endswith("星辰.md"))

@@ -109,6 +109,7 @@ async def test_supervisor_pages_through_a_month_and_marks_everything_done(bot_wo
         assert "提问 23 次" in figures and f"联系记录 {expected.totals.contacts} 条" in figures
         photo = await fake.wait_for_async(lambda c: c.method == "sendPhoto", since=mark, timeout=30)
         assert photo.chat_id == SUP and photo.files["photo"].content.startswith(PNG_MAGIC)
+        assert photo.ok and photo.result["photo"][0]["file_size"] == len(photo.files["photo"].content)
         # an RM cannot press a supervisor's button
         [hello] = await send(fake, RM, "/help")  # a message in the RM's own chat to press on
         mark = fake.mark()

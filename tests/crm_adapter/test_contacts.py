@@ -40,7 +40,7 @@ def test_create_and_read_back(org: SqlCRM) -> None:
 def test_idempotent_by_key(org: SqlCRM) -> None:
     first = make_contact(org, key="tg:update:1")
     second = make_contact(org, key="tg:update:1", summary="重复投递")
-    assert first == second
+    assert second.duplicate and second.model_copy(update={"duplicate": False}) == first
     assert len(org.list_contacts(actor="ADM01")) == 1
 
 
@@ -124,7 +124,7 @@ def test_summary_numbers_are_masked_in_the_stored_row(org: SqlCRM) -> None:
     raw = "客户新手机１３９ ００００ １１１１，身份证11010519491231002X，5000万下月到期"
     record = make_contact(org, summary=raw, key="tg:mask:1")
     again = make_contact(org, summary=raw, key="tg:mask:1")
-    assert again == record
+    assert again.duplicate and again.id == record.id and again.summary == record.summary
     assert record.summary == "客户新手机139****1111，身份证110105********002X，5000万下月到期"
     with org.engine.connect() as conn:
         assert conn.execute(select(ContactRow.summary)).scalars().all() == [record.summary]
@@ -212,3 +212,44 @@ def test_create_contact_is_one_select_and_one_insert(org: SqlCRM) -> None:
         event.remove(org.engine, "before_cursor_execute", record)
     begin = ["BEGIN"] if org.dialect == "sqlite" else []  # SQLite: BEGIN IMMEDIATE, emitted by us
     assert statements == [*begin, "SELECT", "INSERT"]
+
+
+def test_the_fingerprint_migration_keeps_older_duplicates_and_dedups_new_records(db_url: str) -> None:
+    """0002 adds the nullable, unique fingerprint without back-filling: rows written before it (even
+    identical ones) stay as they are; from then on the same content on the same day is one record."""
+    from alembic import command
+    from sqlalchemy import create_engine, insert, inspect, select
+
+    from crm_adapter import migrations
+    from crm_adapter.orm import ContactRow
+    from tests.crm_adapter.factories import seed_org
+
+    crm = SqlCRM(db_url, timezone="Asia/Shanghai")
+    seed_org(crm)
+    crm.close()
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:  # back to the schema before the fingerprint
+            config = migrations.alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0001_initial")
+        assert "content_fingerprint" not in {c["name"] for c in inspect(engine).get_columns("crm_contacts")}
+        when = at(date(2026, 6, 1))
+        old = {
+            "client_id": "C0001", "rm_code": "RM001", "channel": "电话", "summary": "电话沟通理财到期事宜",
+            "topics": [], "source": "cli", "occurred_at": when, "created_at": when,
+        }  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(insert(ContactRow), [old, old])
+    finally:
+        engine.dispose()
+    crm = SqlCRM(db_url, timezone="Asia/Shanghai")  # migrates to head again
+    try:
+        with crm.engine.connect() as conn:
+            assert conn.execute(select(ContactRow.content_fingerprint)).scalars().all() == [None, None]
+        first = make_contact(crm, occurred_at=at(date(2026, 6, 1)))
+        again = make_contact(crm, occurred_at=at(date(2026, 6, 1), 12))
+        assert not first.duplicate and again.duplicate and again.id == first.id
+        assert len(crm.list_contacts(actor="ADM01")) == 3
+    finally:
+        crm.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from crm_adapter.errors import AccessDenied, CRMError, InvalidInput, NotFound, U
 from crm_adapter.models import Channel, ContactRecord, NewContact, Role, Staff
 from crm_adapter.port import CRMAdapter
 from crm_adapter.sql import SqlCRM
-from tests.crm_adapter.factories import ADMIN, TODAY, make_client, make_contact, make_staff, seed_org
+from tests.crm_adapter.factories import ADMIN, TODAY, at, make_client, make_contact, make_staff, seed_org
 from tests.fakes.crm import FakeCRM
 
 ALL = {"C0001", "C0002", "C0003", "C0004"}
@@ -185,7 +185,8 @@ def test_unknown_malformed_and_removed_actors_are_unknown_staff(crm: CRMAdapter)
 def test_create_contact_is_idempotent(crm: CRMAdapter) -> None:
     first = make_contact(crm, actor="RM001", client_id="C0001", key="update-42")
     again = make_contact(crm, actor="RM001", client_id="C0001", key="update-42")
-    assert again == first
+    assert not first.duplicate and again.duplicate  # the caller can tell a redelivery
+    assert again.model_copy(update={"duplicate": False}) == first
     results: list[ContactRecord] = []
     barrier = threading.Barrier(4)
 
@@ -199,11 +200,79 @@ def test_create_contact_is_idempotent(crm: CRMAdapter) -> None:
     for thread in threads:
         thread.join()
     assert len({r.id for r in results}) == 1 and len(results) == 4
+    assert sorted(r.duplicate for r in results) == [False, True, True, True]
     assert [r.idempotency_key for r in crm.list_contacts(actor=ADMIN)] == ["update-43", "update-42"]
     with pytest.raises(InvalidInput):  # the key names a record of another client
         make_contact(crm, actor="RM002", client_id="C0003", key="update-42")
     with pytest.raises(AccessDenied):  # the scope is checked before the key can reveal anything
         make_contact(crm, actor="RM002", client_id="C0001", key="update-42")
+
+
+def test_the_same_contact_on_the_same_day_is_one_record(crm: CRMAdapter) -> None:
+    """Logical idempotency: same RM, client, channel, summary (masked, whitespace collapsed) and
+    follow-up on one local day (the adapter's time zone) is one record, whatever the keys."""
+    day = TODAY - timedelta(days=1)
+    first = make_contact(
+        crm, summary="客户手机13812345678，关注 海外配置", key="tg:1:10", occurred_at=at(day)
+    )
+    resends = [
+        make_contact(
+            crm, summary="客户手机13812345678，关注 海外配置", key="tg:1:11", occurred_at=at(day, 12)
+        ),
+        make_contact(crm, summary=" 客户手机138****5678，关注\u3000 海外配置 ", occurred_at=at(day, 2)),
+    ]
+    assert not first.duplicate and all(r.duplicate for r in resends)
+    for resent in resends:  # the earlier record itself: its id, time and key, not the resend's
+        assert resent.model_copy(update={"duplicate": False}) == first
+    assert [r.id for r in crm.list_contacts(actor=ADMIN)] == [first.id]
+
+
+def test_another_day_or_other_content_is_another_record(crm: CRMAdapter) -> None:
+    day = TODAY - timedelta(days=1)
+    base = make_contact(crm, summary="电话回访", occurred_at=at(day))
+    others = [
+        make_contact(crm, summary="电话回访", occurred_at=at(day - timedelta(days=1))),  # another day
+        make_contact(crm, summary="电话回访：客户同意面谈", occurred_at=at(day)),  # another summary
+        make_contact(crm, summary="电话回访", occurred_at=at(day), channel=Channel.WECHAT),
+        make_contact(crm, summary="电话回访", occurred_at=at(day), next_follow_up=TODAY),
+        make_contact(crm, summary="电话回访", occurred_at=at(day), client_id="C0002"),
+        make_contact(crm, actor=ADMIN, summary="电话回访", occurred_at=at(day)),  # another author
+    ]
+    assert not any(r.duplicate for r in others)
+    assert len({base.id, *(r.id for r in others)}) == 7 == len(crm.list_contacts(actor=ADMIN))
+
+
+def test_the_day_is_the_local_day_of_the_adapter_time_zone(crm: CRMAdapter) -> None:
+    # Asia/Shanghai is UTC+8: 15:30 UTC is 23:30 on the 13th, 16:30 UTC is 00:30 on the 14th.
+    late = make_contact(crm, occurred_at=datetime(2026, 6, 13, 15, 30, tzinfo=UTC))
+    after_midnight = make_contact(crm, occurred_at=datetime(2026, 6, 13, 16, 30, tzinfo=UTC))
+    next_evening = make_contact(crm, occurred_at=datetime(2026, 6, 14, 12, 0, tzinfo=UTC))
+    assert late.id != after_midnight.id and not after_midnight.duplicate
+    assert next_evening.duplicate and next_evening.id == after_midnight.id
+    assert len(crm.list_contacts(actor=ADMIN)) == 2
+
+
+def test_concurrent_writers_of_the_same_contact_store_one_record(crm: CRMAdapter) -> None:
+    results: list[ContactRecord] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def resend(n: int) -> None:  # six different updates (keys) carrying the same contact at once
+        barrier.wait()
+        try:
+            results.append(make_contact(crm, actor="RM002", client_id="C0003", key=f"race-{n}"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=resend, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(results) == 6
+    assert len({r.id for r in results}) == 1
+    assert sorted(r.duplicate for r in results) == [False] + [True] * 5
+    assert len(crm.list_contacts(actor=ADMIN)) == 1
 
 
 def test_contact_summaries_are_stored_masked_and_stay_idempotent(crm: CRMAdapter) -> None:
@@ -279,3 +348,87 @@ def test_return_values_are_frozen_models_with_aware_datetimes(crm: CRMAdapter) -
     assert listed.occurred_at.tzinfo is not None and listed.id == record.id
     with pytest.raises(Exception, match="frozen"):
         record.summary = "改"
+
+
+def test_client_names_lists_every_client_for_redaction(crm: CRMAdapter) -> None:
+    """System level: every client's name whoever owns it (trainers' texts are redacted with them)."""
+    assert crm.client_names() == frozenset(NAMES.values())
+    make_client(crm, client_id="C0005", name="欧阳明", rm_code="RM003")
+    assert "欧阳明" in crm.client_names()
+
+
+# --- product catalogue and KYC reviews (issue #12) ------------------------------------------------
+PRODUCT_ROWS: list[dict[str, str | None]] = [
+    {"code": "sm0001", "name": "鑫享1号私募证券投资基金", "type": "私募基金", "risk_level": "R5"},
+    {"code": "GS0090", "name": "稳享固收90天持有期理财", "type": "固收理财", "risk_level": "中低风险"},
+    {"code": "XJ0001", "name": "天天利现金管理1号", "type": "现金管理", "risk_level": "r1", "status": "停售"},
+]
+
+
+def test_product_import_is_admin_only_validated_and_upserts_by_code(crm: CRMAdapter) -> None:
+    for actor in ("RM001", "SUP01", "TRN01"):
+        with pytest.raises(AccessDenied):
+            crm.import_products(actor=actor, rows=PRODUCT_ROWS)
+    assert crm.list_products() == []  # a denied import writes nothing
+    bad = [
+        {"code": "", "name": "无代码", "type": "基金", "risk_level": "R2"},
+        {"code": "BAD1", "name": "风险等级错", "type": "基金", "risk_level": "R6"},
+        {"code": "GS0090", "name": "重复代码", "type": "基金", "risk_level": "R2"},
+    ]
+    report = crm.import_products(actor=ADMIN, rows=[*PRODUCT_ROWS, *bad])
+    assert (report.created, report.updated) == (3, 0)
+    assert [line for line, _ in report.errors] == [5, 6, 7]
+    assert all(_CJK.search(reason) and "\n" not in reason for _, reason in report.errors)
+    assert "R1–R5" in report.errors[1][1] and "第 3 行" in report.errors[2][1]
+    again = crm.import_products(actor=ADMIN, rows=[{**PRODUCT_ROWS[0], "name": "鑫享1号私募基金"}])
+    assert (again.created, again.updated, again.errors) == (0, 1, ())
+    listed = crm.list_products()
+    assert [(p.code, p.risk_level) for p in listed] == [("XJ0001", "R1"), ("GS0090", "R2"), ("SM0001", "R5")]
+    assert listed[2].name == "鑫享1号私募基金" and listed[2].status == "在售" and listed[0].status == "停售"
+    assert [p.code for p in crm.list_products(status="停售")] == ["XJ0001"]
+
+
+def test_products_are_found_by_code_name_pinyin_and_initials(crm: CRMAdapter) -> None:
+    crm.import_products(actor=ADMIN, rows=PRODUCT_ROWS)
+
+    def codes(query: str) -> list[str]:
+        return [p.code for p in crm.search_products(query=query)]
+
+    assert codes("SM0001") == ["SM0001"] and codes("sm00") == ["SM0001"]
+    assert codes("私募") == ["SM0001"] and codes("xinxiang") == ["SM0001"] and codes("xx1h") == ["SM0001"]
+    assert codes("simu") == ["SM0001"]  # a pinyin substring
+    assert codes("1号") == ["SM0001", "XJ0001"]
+    assert codes("火星") == []
+    with pytest.raises(InvalidInput):
+        crm.search_products(query="  ")
+
+
+def test_kyc_reviews_due_follow_the_scope(crm: CRMAdapter) -> None:
+    due = {"C0001": TODAY - timedelta(days=3), "C0002": TODAY + timedelta(days=30), "C0003": TODAY}
+    for cid, day in due.items():
+        make_client(crm, client_id=cid, name=NAMES[cid], rm_code=OWNER[cid], kyc_review_due=day.isoformat())
+    make_client(crm, client_id="C0004", name="王芳", rm_code="RM003", kyc_review_due="2026-08-01")
+    for actor, visible in VISIBLE.items():
+        found = crm.kyc_reviews_due(actor=actor, today=TODAY, horizon_days=30)
+        assert {k.client.client_id for k in found} == visible & set(due), actor
+    [late, today_, soon] = crm.kyc_reviews_due(actor="ADM01", today=TODAY)
+    assert (late.client.client_id, late.overdue, late.days) == ("C0001", True, -3)
+    assert (today_.days, today_.overdue) == (0, False) and soon.days == 30
+    assert [k.client.client_id for k in crm.kyc_reviews_due(actor="ADM01", today=TODAY, horizon_days=0)] == [
+        "C0001",
+        "C0003",
+    ]
+    with pytest.raises(UnknownStaff):
+        crm.kyc_reviews_due(actor="NOBODY", today=TODAY)
+
+
+def test_risk_assessment_date_is_imported_and_returned(crm: CRMAdapter) -> None:
+    client = make_client(crm, client_id="C0001", name="张伟", risk_assessed_on="2026-01-05")
+    assert client.risk_assessed_on is not None and client.risk_assessed_on.isoformat() == "2026-01-05"
+    assert (
+        crm.client_card(actor="RM001", client_id="C0001").client.risk_assessed_on == client.risk_assessed_on
+    )
+    kept = make_client(crm, client_id="C0001", name="张伟")  # a file without the column leaves it
+    assert kept.risk_assessed_on == client.risk_assessed_on
+    cleared = make_client(crm, client_id="C0001", name="张伟", risk_assessed_on="")
+    assert cleared.risk_assessed_on is None

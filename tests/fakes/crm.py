@@ -17,7 +17,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from crm_adapter import products as catalogue
 from crm_adapter import scopes, validation
+from crm_adapter.contacts import fingerprint_of
 from crm_adapter.errors import InvalidInput, NotFound, UnknownStaff
 from crm_adapter.masking import mask_personal_numbers
 from crm_adapter.models import (
@@ -27,7 +29,10 @@ from crm_adapter.models import (
     ClientImportReport,
     ContactRecord,
     FollowUp,
+    KycReview,
     NewContact,
+    Product,
+    ProductImportReport,
     Role,
     Staff,
     Tier,
@@ -40,6 +45,7 @@ STAFF = (
     Staff(code="RM002", name="李强", role=Role.RM, team="A", telegram_id=1002),
     Staff(code="SUP01", name="陈静", role=Role.SUPERVISOR, team="A", telegram_id=2001),
     Staff(code="TRN01", name="赵琳", role=Role.TRAINER, telegram_id=3001),
+    Staff(code="CMP01", name="周正", role=Role.COMPLIANCE, telegram_id=5001),
     Staff(code="ADM01", name="管理员", role=Role.ADMIN, telegram_id=4001),
 )
 
@@ -54,6 +60,7 @@ def make_client(client_id: str, name: str, pinyin: str, rm: str, tier: Tier = Ti
         risk_level="C3",
         rm_code=rm,
         birthday=date(1970, 12, 1),
+        risk_assessed_on=date(2026, 6, 1),  # valid on the bot tests' TODAY (2026-11-28)
     )
 
 
@@ -80,8 +87,10 @@ class FakeCRM(CRMAdapter):
         self.clients: dict[str, Client] = {c.client_id: c for c in clients}
         self.contacts: list[ContactRecord] = []
         self.removed: set[str] = set()  # deactivated staff codes (kept: contacts keep their author)
+        self.products: dict[str, Product] = {}
         self._tz = ZoneInfo(timezone)
         self._ids = itertools.count(1)
+        self._fingerprints: dict[int, str] = {}  # record id → content fingerprint (SqlCRM's column)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ helpers
@@ -165,6 +174,9 @@ class FakeCRM(CRMAdapter):
         self.staff[normalized] = staff.model_copy(update={"telegram_id": None})
         self.removed.add(normalized)
 
+    def client_names(self) -> frozenset[str]:
+        return frozenset(c.name for c in self.clients.values())
+
     def team_members(self, *, actor: str) -> list[Staff]:
         staff = self._actor(actor)
         if staff.role is Role.RM:
@@ -208,12 +220,16 @@ class FakeCRM(CRMAdapter):
         client = self._client(values["client_id"])
         scopes.check_write_contact(staff, client_id=client.client_id, client_rm_code=client.rm_code)
         key = values["idempotency_key"]
-        with self._lock:  # the check and the append are one step, like the real unique constraint
+        day = values["occurred_at"].astimezone(self._tz).date()
+        fp = fingerprint_of({**values, "summary": summary}, rm_code=staff.code, day=day)
+        with self._lock:  # the checks and the append are one step, like the real unique constraints
             existing = next((r for r in self.contacts if key is not None and r.idempotency_key == key), None)
+            if existing is not None and existing.client_id != client.client_id:
+                raise InvalidInput("该幂等键已用于另一位客户的联系记录")
+            if existing is None:
+                existing = next((r for r in self.contacts if self._fingerprints.get(r.id) == fp), None)
             if existing is not None:
-                if existing.client_id != client.client_id:
-                    raise InvalidInput("该幂等键已用于另一位客户的联系记录")
-                return existing
+                return existing.model_copy(update={"duplicate": True})
             record = ContactRecord(
                 id=next(self._ids),
                 client_id=client.client_id,
@@ -228,6 +244,7 @@ class FakeCRM(CRMAdapter):
                 idempotency_key=key,
             )
             self.contacts.append(record)
+            self._fingerprints[record.id] = fp
         return record
 
     def list_contacts(
@@ -281,6 +298,78 @@ class FakeCRM(CRMAdapter):
             BirthdayReminder(client=c, birthday=today + timedelta(days=2), days_until=2)
             for c in self._visible(actor)[:1]
         ]
+
+    def kyc_reviews_due(
+        self, *, actor: str, today: date | None = None, horizon_days: int = 30
+    ) -> list[KycReview]:
+        horizon = validation.bounded_int(horizon_days, what="提前天数", low=0, high=366)
+        day = today or date.today()
+        due = [c for c in self._visible(actor) if c.kyc_review_due is not None]
+        result = [
+            KycReview(
+                client=c,
+                due=c.kyc_review_due,
+                overdue=c.kyc_review_due < day,
+                days=(c.kyc_review_due - day).days,
+            )
+            for c in due
+            if c.kyc_review_due is not None and (c.kyc_review_due - day).days <= horizon
+        ]
+        return sorted(result, key=lambda k: (k.due, k.client.pinyin, k.client.client_id))
+
+    # ------------------------------------------------------------------ products
+    def import_products(
+        self,
+        *,
+        actor: str,
+        rows: Sequence[Mapping[str, str | None]],
+        line_numbers: Sequence[int] | None = None,
+    ) -> ProductImportReport:
+        lines = list(line_numbers) if line_numbers is not None else [i + 2 for i in range(len(rows))]
+        if len(lines) != len(rows):
+            raise InvalidInput("行号数量与数据行数不一致")
+        scopes.check_import(self._actor(actor))
+        created = updated = 0
+        errors: list[tuple[int, str]] = []
+        seen: dict[str, int] = {}
+        for line, raw in zip(lines, rows, strict=True):
+            try:
+                fields = catalogue.product_row(raw)
+                if fields.code in seen:
+                    raise InvalidInput(f"产品代码 {fields.code} 与第 {seen[fields.code]} 行重复")
+                seen[fields.code] = line
+            except InvalidInput as exc:
+                errors.append((line, exc.message))
+                continue
+            previous = self.products.get(fields.code)
+            keys = pinyin_keys(fields.name)
+            self.products[fields.code] = Product.model_validate(
+                {
+                    "issuer": "",
+                    "status": "在售",
+                    **({} if previous is None else previous.model_dump()),
+                    "code": fields.code,
+                    "name": fields.name,
+                    "pinyin": keys.full,
+                    "initials": keys.initials,
+                    "type": fields.type,
+                    "risk_level": fields.risk_level,
+                    **fields.optional,
+                }
+            )
+            created += previous is None
+            updated += previous is not None
+        return ProductImportReport(created=created, updated=updated, errors=tuple(sorted(errors)))
+
+    def search_products(self, *, query: str, limit: int = 10) -> list[Product]:
+        text = validation.search_query(query)
+        limit = validation.bounded_int(limit, what="返回条数", low=1, high=100)
+        return catalogue.rank(self.products.values(), text, limit=limit)
+
+    def list_products(self, *, status: str | None = None) -> list[Product]:
+        wanted = None if status is None else catalogue.product_status(status)
+        found = [p for p in self.products.values() if wanted is None or p.status == wanted]
+        return sorted(found, key=lambda p: (p.risk_level, p.code))
 
     # ------------------------------------------------------------------ import
     def import_clients(

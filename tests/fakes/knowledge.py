@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from bot.core import KnowledgeService
 from knowledge import Answer, Citation, ClientFacts, Hit, IngestReport
+from knowledge.amounts import AmountRange
+from knowledge.rules import Entitlement, RuleSource
+from knowledge.vectors import VectorProgress
 
 
 class FakeKB(KnowledgeService):
@@ -52,6 +57,40 @@ class FakeKB(KnowledgeService):
         ]
         return hits[: top_k or 5]
 
-    def ingest(self, paths: Sequence[Path], *, progress: bool = False) -> IngestReport:
+    def entitlements(self, tier: str) -> list[Entitlement]:
+        """Two rows for 钻石 (a counted one with a condition, one without), none for other tiers."""
+        if tier.removesuffix("客户") != "钻石":
+            return []
+        cite = RuleSource("bundled:03.md", "增值服务权益", "权益一览", "权益：机场贵宾厅。")
+        return [
+            Entitlement(
+                benefit="机场贵宾厅",
+                aliases=("贵宾厅",),
+                tiers=("钻石",),
+                asset=None,
+                asset_text="",
+                condition="持本行私人银行卡",
+                value="每年12次",
+                others="不享有",
+                cite=cite,
+            ),
+            Entitlement(
+                benefit="高端体检",
+                aliases=(),
+                tiers=("钻石", "白金"),
+                asset=AmountRange(Decimal("30000000")),
+                asset_text="日均金融资产3000万元以上",
+                condition="",
+                value="每年1次",
+                others="未规定",
+                cite=cite,
+            ),
+        ]
+
+    def ingest(
+        self, paths: Sequence[Path], *, progress: bool = False, on_progress: Any = None
+    ) -> IngestReport:
         self.ingested.extend(paths)
+        if on_progress is not None:
+            on_progress(VectorProgress(3, 3))
         return IngestReport(added=tuple(str(p) for p in paths), chunks_added=3)

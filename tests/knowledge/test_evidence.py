@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import KnowledgeBase
+from knowledge import KnowledgeBase, polarity
 from knowledge import evidence as ev_mod
 from knowledge.passages import Unit
 from knowledge.question import understand
@@ -94,12 +94,12 @@ def test_own_rule_outranks_a_peer_case(rules_kb: KnowledgeBase) -> None:
 
 
 def test_polarity_reads_the_modal_before_the_action() -> None:
-    assert ev_mod._polarity("客户经理不得泄露客户的个人信息。", ["泄露"], focused=False) == ("no", "不得")
-    assert ev_mod._polarity("见客户时不要一上来就推销产品。", ["推销"], focused=False) == ("no", "不要")
-    assert ev_mod._polarity("银行应在系统中记录投诉，并及时回复和处理。", ["回复"], focused=False)[0] == "yes"
-    assert ev_mod._polarity("客户经理在开户和业务办理中应关注黑名单。", ["开户"], focused=False) == (None, "")
+    assert polarity.verdict("客户经理不得泄露客户的个人信息。", ["泄露"], focused=False) == ("no", "不得")
+    assert polarity.verdict("见客户时不要一上来就推销产品。", ["推销"], focused=False) == ("no", "不要")
+    assert polarity.verdict("银行应在系统中记录投诉，并及时回复和处理。", ["回复"], focused=False)[0] == "yes"
+    assert polarity.verdict("客户经理在开户和业务办理中应关注黑名单。", ["开户"], focused=False) == (None, "")
     # 要求 is a noun, not the modal 要
-    assert ev_mod._polarity("形象要求包括着装。", ["着装"], focused=True) == (None, "")
+    assert polarity.verdict("形象要求包括着装。", ["着装"], focused=True) == (None, "")
 
 
 def test_one_character_actions_match_whole_words_only() -> None:

@@ -8,6 +8,10 @@ from bot.features.contact_log.flow import (
     STATES,
     SUMMARY,
     Step,
+    logged_at,
+    prompt,
+    render_edit_of_saved,
+    revise,
     start,
     step,
 )
@@ -27,8 +31,12 @@ __all__ = [
     "LogDraft",
     "LogResult",
     "Step",
+    "logged_at",
     "parse_channel",
     "parse_follow_up",
+    "prompt",
+    "render_edit_of_saved",
+    "revise",
     "start",
     "step",
 ]

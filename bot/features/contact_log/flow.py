@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot import compliance
-from bot.core import Request, ServiceError
+from bot.core import Clock, Request, ServiceError
 from bot.features import suitability
 from bot.features.contact_log.parsing import (
     channel_choices,
@@ -23,7 +24,7 @@ from bot.features.contact_log.parsing import (
 )
 from bot.features.contact_log.service import ContactLogService, LogDraft, LogResult
 from bot.rendering import Reply, cancelled, esc, fmt_date
-from crm_adapter import Channel, Client
+from crm_adapter import Channel, Client, ContactRecord
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +37,13 @@ Draft = dict[str, object]
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """What one message did: replies to send, the next state (None = done) and the draft to keep."""
+    """What one message did: replies to send, the next state (None = done) and the draft to keep;
+    `record` is the contact record the step stored (or found stored before: a resend)."""
 
     replies: tuple[Reply, ...]
     state: int | None
     draft: Draft = field(default_factory=dict)
+    record: ContactRecord | None = None
 
 
 def idempotency_key(req: Request) -> str | None:
@@ -107,6 +110,61 @@ def step(svc: ContactLogService, req: Request, state: int, draft: Mapping[str, o
     raise ServiceError("这条记录已失效，请重新发送 /log。")
 
 
+def revise(
+    svc: ContactLogService, req: Request, state: int, draft: Mapping[str, object], answered: int
+) -> Step:
+    """The RM edited their earlier answer to `answered` while the draft waits at `state`: the draft takes
+    the new answer when it is valid, then the current question is asked again (the state stays; nothing
+    is saved before the RM confirms)."""
+    text = " ".join(req.args.split())
+    new: Draft = dict(draft)
+    note = "✏️ 已按您修改的消息更新草稿。"
+    invalid = "⚠️ 修改后的{what}无效，草稿未改。"
+    if answered == CLIENT:
+        try:
+            found = svc.clients.resolve(req.staff, text)
+        except ServiceError as exc:
+            note = f"⚠️ {esc(exc.message)}（草稿未改）"
+        else:
+            if found.client is None:
+                note = "⚠️ 修改后的客户不唯一，草稿未改；如需更换客户，请 /cancel 后重新 /log。"
+            else:
+                new["client_id"] = found.client.client_id
+    elif answered == CHANNEL:
+        channel = parse_channel(text)
+        if channel is None:
+            note = invalid.format(what="联系渠道")
+        else:
+            new["channel"] = channel.value
+    elif answered == SUMMARY:
+        if text:
+            new["summary"] = text
+        else:
+            note = invalid.format(what="摘要")
+    elif answered == FOLLOW_UP:
+        try:
+            follow = parse_follow_up(text, svc.clock.today())
+        except ServiceError as exc:
+            note = f"⚠️ {esc(exc.message)}（草稿未改）"
+        else:
+            new["next_follow_up"] = follow.isoformat() if follow else None
+    again = prompt(svc, req, state, new)
+    return Step((Reply(note), *again.replies), state, new)
+
+
+def prompt(svc: ContactLogService, req: Request, state: int, draft: Draft) -> Step:
+    """The question of `state` asked again (the confirmation shows the draft as it is now)."""
+    if state == CONFIRM:
+        return _confirm(svc, req, draft)
+    if state == CHANNEL:
+        return Step((channel_prompt(svc.draft_from_state(req.staff, draft).client),), state, draft)
+    if state == SUMMARY:
+        return Step((Reply("请输入沟通摘要（例如：客户关注海外配置）："),), state, draft)
+    if state == FOLLOW_UP:
+        return Step((follow_up_prompt(),), state, draft)
+    return Step((Reply("请输入客户姓名、拼音或客户号（/cancel 取消）："),), state, draft)
+
+
 def _confirm(svc: ContactLogService, req: Request, draft: Draft) -> Step:
     """Show the draft (with any suitability warning) and ask to confirm it."""
     record = svc.draft_from_state(req.staff, draft)
@@ -128,7 +186,8 @@ def _save(svc: ContactLogService, req: Request, draft: Draft) -> Step:
     record = svc.draft_from_state(req.staff, draft)
     key = draft.get("key")
     result = svc.save(req.staff, record, source=req.frontend, idempotency_key=str(key) if key else None)
-    return Step((Reply(render_saved(result)),), None, {})
+    text = render_resent(result, svc.clock) if result.resent else render_saved(result)
+    return Step((Reply(text),), None, {}, record=result.record)
 
 
 # --- renderers ----------------------------------------------------------------------------------
@@ -175,3 +234,26 @@ def render_saved(result: LogResult) -> str:
     if result.findings:
         lines.append("该记录已附适当性提示，将优先提交主管复核。")
     return "\n".join(lines)
+
+
+def logged_at(created_at: datetime, clock: Clock) -> str:
+    """When a record was stored, in the bank's time zone: "HH:MM" today, else with its date."""
+    local = created_at.astimezone(clock.tz)
+    return local.strftime("%H:%M") if local.date() == clock.today() else local.strftime("%Y-%m-%d %H:%M")
+
+
+def render_resent(result: LogResult, clock: Clock) -> str:
+    """The same contact sent again (e.g. after a lost confirmation): say it is stored once already."""
+    r = result.record
+    return (
+        f"ℹ️ 该联系记录已于 {logged_at(r.created_at, clock)} 登记，本次未重复保存。\n"
+        f"{esc(result.client.name)}（{esc(r.client_id)}）{esc(r.channel)} — {esc(r.summary)}"
+    )
+
+
+def render_edit_of_saved(created_at: datetime, clock: Clock) -> str:
+    """An edited message that had stored a record: the record is never changed by an edit."""
+    return (
+        f"该联系记录已于 {logged_at(created_at, clock)} 登记，原记录保留；"
+        "如需更正，请发送 /log 重新登记更正内容"
+    )

@@ -39,6 +39,9 @@ class LogResult:
     flags: tuple[str, ...] = ()
     typed_summary: str = ""  # the summary as the RM wrote it (before the CRM masked numbers)
     findings: tuple[Finding, ...] = ()  # suitability findings, stored with the record
+    #: The same contact was already stored by another message (a resend, not a redelivery of this one):
+    #: `record` is that earlier record and nothing new was written.
+    resent: bool = False
 
     @property
     def masked(self) -> bool:
@@ -47,7 +50,8 @@ class LogResult:
 
 
 class ContactLogService:
-    """Store contact records through the CRM (idempotent by key) with their compliance check."""
+    """Store contact records through the CRM (idempotent by key and by content) with their compliance
+    check."""
 
     def __init__(
         self, *, crm: CRMAdapter, clients: ClientService, clock: Clock, audit: AuditTrail | None = None
@@ -56,6 +60,8 @@ class ContactLogService:
         self.audit = audit
         self.clients = clients  # resolves what the RM typed to one of their clients
         self.clock = clock
+        # Catalogue products named in a summary are checked by their risk level (reloaded each minute).
+        self.catalogue = suitability.ProductCatalogue(crm.list_products)
 
     def draft_from_state(self, staff: Staff, state: Mapping[str, object]) -> LogDraft:
         """Rebuild a persisted draft (the client is re-read through the CRM so scopes still apply)."""
@@ -82,7 +88,7 @@ class ContactLogService:
                 kind="contact",
                 actor=staff.code,
                 ref=str(record.id),
-                payload=record.model_dump(mode="json"),
+                payload=record.model_dump(mode="json", exclude={"duplicate"}),
             )
         except Exception:  # the record is stored; the gap is logged loudly for the operator
             logger.error(
@@ -93,10 +99,12 @@ class ContactLogService:
         """Suitability findings of a draft (shown before the RM confirms)."""
         if draft.client is None or not draft.summary:
             return ()
-        return suitability.check(draft.client, draft.summary, self.clock.today())
+        return suitability.check(draft.client, draft.summary, self.clock.today(), catalogue=self.catalogue)
 
     def save(self, staff: Staff, draft: LogDraft, *, source: str, idempotency_key: str | None) -> LogResult:
-        """Write the contact record (idempotent by key) and run the compliance check on its summary."""
+        """Write the contact record and run the compliance check on its summary. Idempotent by key (a
+        redelivered update gets its record back as if new) and by content (the CRM's logical idempotency:
+        the same contact sent again the same day comes back as `LogResult.resent`)."""
         if draft.client is None or draft.channel is None or not draft.summary:
             raise ServiceError("联系记录还不完整，请补充客户、渠道和摘要。")
         summary = " ".join(draft.summary.split())
@@ -119,4 +127,6 @@ class ContactLogService:
             flags=compliance.check(summary),
             typed_summary=summary,
             findings=findings,
+            resent=record.duplicate
+            and (idempotency_key is None or record.idempotency_key != idempotency_key),
         )

@@ -111,7 +111,7 @@ def render_result(result: ActionResult) -> str:
     return f"🛠 已标记为已处理：{done}"
 
 
-def _escalation_lines(e: Escalation, i: int, names: dict[str, str], tz: object | None) -> list[str]:
+def escalation_lines(e: Escalation, i: int, names: dict[str, str], tz: object | None) -> list[str]:
     a = e.action
     who = esc(names.get(a.staff_code or "", a.staff_code or ""))
     question = esc(clip(e.exchange.question, 80)) if e.exchange else "（问答已不存在）"
@@ -131,7 +131,7 @@ def render_escalated(
         return "目前没有待处理的主管转交。👏"
     lines = [f"<b>主管转交（{len(items)}）</b>：主管认为回答有误或不完整的问答"]
     for i, e in enumerate(items, 1):
-        lines += _escalation_lines(e, i, names or {}, tz)
+        lines += escalation_lines(e, i, names or {}, tz)
     lines += ["", "处理后发送 /resolved Q12 说明（例如已更新知识库）。"]
     return "\n".join(lines)
 
@@ -145,7 +145,7 @@ def render_unanswered(
     if view.escalations:
         lines.append(f"<b>主管转交（{len(view.escalations)}）</b>")
         for i, e in enumerate(view.escalations[:10], 1):
-            lines += _escalation_lines(e, i, names or {}, tz)
+            lines += escalation_lines(e, i, names or {}, tz)
         lines += ["处理后发送 /resolved Q12 说明；全部转交：/handoffs", ""]
     if view.items:
         lines.append(f"<b>知识库未能回答的问题</b>（自 {view.since:%Y-%m-%d}）")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import compliance
 from bot.convlog import LogStats
+from bot.convlog_types import UnansweredQuestion
 from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
+from bot.features.privacy import REDACTED_ROLES, ClientPrivacy
 from bot.features.supervision.dates import Window, parse_window
 from bot.features.supervision.store import (
     COMMENT,
@@ -60,12 +62,19 @@ class SupervisionService:
     """The conversation log and the CRM seen by supervisors, trainers and admins, plus review actions."""
 
     def __init__(
-        self, *, crm: CRMAdapter, log: ConversationLog, clock: Clock, reviews: ReviewLog | None = None
+        self,
+        *,
+        crm: CRMAdapter,
+        log: ConversationLog,
+        clock: Clock,
+        reviews: ReviewLog | None = None,
+        privacy: ClientPrivacy | None = None,
     ) -> None:
         self.crm = crm
         self.log = log
         self.clock = clock
         self.reviews = reviews if reviews is not None else ReviewLog(log)
+        self.privacy = privacy if privacy is not None else ClientPrivacy(crm)  # what trainers may not see
 
     # --- review -----------------------------------------------------------------------------------
     def window(self, args: Sequence[str]) -> Window:
@@ -210,7 +219,11 @@ class SupervisionService:
         codes = [m.code for m in self._team(staff)] if staff.role == Role.SUPERVISOR else None
         actions = self.reviews.open_escalations(staff_codes=codes)[:limit]
         found = self.log.get_many([a.item_id for a in actions])
-        return tuple(Escalation(action=a, exchange=found.get(a.item_id)) for a in actions)
+        items = tuple(Escalation(action=a, exchange=found.get(a.item_id)) for a in actions)
+        if staff.role not in REDACTED_ROLES:
+            return items
+        redact = self.privacy.redact
+        return tuple(_redacted(e, redact) for e in items)
 
     def unanswered(self, staff: Staff, *, days: int = 30) -> UnansweredView:
         """Questions without a source in the knowledge base, and the escalated ones (trainers fill gaps)."""
@@ -221,6 +234,8 @@ class SupervisionService:
         if staff.role == Role.SUPERVISOR:
             team = {m.code for m in self._team(staff)}
             items = [u for u in items if team.intersection(u.staff_codes)]
+        if staff.role in REDACTED_ROLES:
+            items = _merged([dataclasses.replace(u, question=self.privacy.redact(u.question)) for u in items])
         return UnansweredView(since=since, items=tuple(items[:20]), escalations=self.escalations(staff))
 
     # --- stats ------------------------------------------------------------------------------------
@@ -292,6 +307,10 @@ class SupervisionService:
             )
         )
 
+    def team_codes(self, staff: Staff) -> list[str]:
+        """The staff codes whose exchanges `staff` supervises (a supervisor's team)."""
+        return [m.code for m in self._team(staff)]
+
     def _team(self, staff: Staff) -> list[Staff]:
         members = crm_call(lambda: self.crm.team_members(actor=staff.code))
         return [m for m in members if m.code != staff.code] or members
@@ -311,6 +330,35 @@ def _order(item: ReviewItem, then: ItemState, *, urgent: bool) -> tuple[bool, bo
     before contacts on a tie."""
     kind = 0 if item.kind == EXCHANGE else 1
     return (then.reviewed, not urgent, not item.flagged, -item.at.timestamp(), kind, -item.id)
+
+
+def _redacted(e: Escalation, redact: Callable[[str], str]) -> Escalation:
+    """An escalation as a trainer sees it: question, answer and the supervisor's reason redacted."""
+    action = dataclasses.replace(e.action, comment=redact(e.action.comment) if e.action.comment else None)
+    if e.exchange is None:
+        return Escalation(action=action, exchange=None)
+    exchange = dataclasses.replace(
+        e.exchange, question=redact(e.exchange.question), answer=redact(e.exchange.answer)
+    )
+    return Escalation(action=action, exchange=exchange)
+
+
+def _merged(items: Sequence[UnansweredQuestion]) -> list[UnansweredQuestion]:
+    """Questions that read the same once redacted ("某客户的太太…") counted as one."""
+    merged: dict[str, UnansweredQuestion] = {}
+    for u in items:
+        seen = merged.get(u.question)
+        merged[u.question] = (
+            u
+            if seen is None
+            else UnansweredQuestion(
+                question=u.question,
+                times=seen.times + u.times,
+                last_asked=max(seen.last_asked, u.last_asked),
+                staff_codes=tuple(sorted(set(seen.staff_codes) | set(u.staff_codes))),
+            )
+        )
+    return sorted(merged.values(), key=lambda u: (-u.times, -u.last_asked.timestamp()))
 
 
 def _log_stats(heads: Sequence[ExchangeHead]) -> LogStats:

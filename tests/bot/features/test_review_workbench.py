@@ -206,7 +206,7 @@ def test_comment_escalate_and_the_trainer_resolves(live_services: Services, crm:
     assert "李强" in handoffs.text and "陈静" in handoffs.text  # whose answer, who escalated it
     s.ask.ask(staff_code="RM001", question="火星上的保险？", channel="console")  # a gap of today
     gaps = run(s, crm, "TRN01", "unanswered")
-    assert gaps.text.index("主管转交") < gaps.text.index("知识库未能回答的问题")
+    assert gaps.text.index("主管转交") < gaps.text.index("知识缺口")
     resolved = press(s, crm, "TRN01", button(handoffs, f"{wrong} 已处理"))
     assert f"已标记为已处理：{wrong}" in resolved.text and "目前没有待处理的主管转交" in resolved.text
     with pytest.raises(ServiceError, match="没有待处理的主管转交"):

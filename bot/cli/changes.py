@@ -1,0 +1,126 @@
+"""`rm-assistant kb submit|changes|approve|reject|refresh`: four-eyes knowledge changes from the command line.
+
+`kb ingest` publishes at once (the operator's authority on the server); `kb submit` (or
+`kb ingest --pending`) queues a document for a second person's approval instead, exactly as a trainer's
+upload in chat does. Approvals need `--as STAFF` (an approver other than the submitter).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.core import ServiceError
+from bot.rendering import to_plain
+from bot.settings import get_settings
+
+if TYPE_CHECKING:
+    from bot.composition import Services
+    from crm_adapter import Staff
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _services() -> Iterator[Services]:
+    from bot.composition import open_services
+    from crm_adapter import CRMError
+
+    try:
+        services = open_services(get_settings())
+    except CRMError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield services
+    except (ServiceError, CRMError) as exc:
+        raise click.ClickException(to_plain(str(exc))) from None
+    finally:
+        services.close()
+
+
+def _staff(services: Services, code: str | None) -> Staff:
+    from bot.cli.crm import _ensure_operator
+
+    return services.crm.get_staff(code=code or _ensure_operator(services.crm))
+
+
+def submit_paths(paths: Sequence[Path], actor: str | None) -> None:
+    """Queue each file for approval and print its change number."""
+    from bot.features.approvals import render_submitted
+
+    with _services() as services:
+        staff = _staff(services, actor)
+        for path in paths:
+            change = services.approvals.submit(staff, path)
+            click.echo(to_plain(render_submitted(change)))
+
+
+def register(kb_group: click.Group) -> None:
+    """Add the change commands to the `kb` group."""
+
+    @kb_group.command("submit")
+    @click.argument(
+        "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    )
+    @click.option("--as", "actor", default=None, help="Submitting staff code (default: the CLI operator).")
+    def submit(paths: tuple[Path, ...], actor: str | None) -> None:
+        """Queue documents for four-eyes approval (nothing is served until approved)."""
+        submit_paths(paths, actor)
+
+    @kb_group.command("changes")
+    @click.option("--json", "as_json", is_flag=True)
+    def changes(as_json: bool) -> None:
+        """List knowledge changes (pending first) with their status and dates."""
+        with _services() as services:
+            items = services.approvals.recent(limit=200)
+            if as_json:
+                click.echo(json.dumps([c.to_dict() for c in items], ensure_ascii=False))
+                return
+            if not items:
+                click.echo("没有知识库变更。")
+            for c in sorted(items, key=lambda c: (c.status != "pending", -c.id)):
+                dates = f"{c.effective_date or '—'} ~ {c.expiry_date or '—'}"
+                click.echo(
+                    f"{c.ref}\t{c.status_name}\t{c.file_name}\t{c.submitted_by}\t{dates}\t{c.note or ''}"
+                )
+
+    @kb_group.command("approve")
+    @click.argument("ref")
+    @click.option("--as", "actor", required=True, help="Approving staff code (trainer, compliance or admin).")
+    def approve(ref: str, actor: str) -> None:
+        """Approve a pending change (not one's own) and publish it when it is in effect."""
+        from bot.features.approvals import parse_change_ref, render_decision
+
+        with _services() as services:
+            decision = services.approvals.approve(_staff(services, actor), parse_change_ref(ref))
+            click.echo(to_plain(render_decision(decision)))
+            if decision.change.status == "failed":
+                raise click.ClickException(decision.change.note or "publication failed")
+
+    @kb_group.command("reject")
+    @click.argument("ref")
+    @click.option("--as", "actor", required=True, help="Rejecting staff code.")
+    @click.option("--reason", default="", help="Why (kept with the change).")
+    def reject(ref: str, actor: str, reason: str) -> None:
+        """Reject a pending change (or withdraw one's own)."""
+        from bot.features.approvals import parse_change_ref, render_rejected
+
+        with _services() as services:
+            change = services.approvals.reject(_staff(services, actor), parse_change_ref(ref), reason)
+            click.echo(to_plain(render_rejected(change)))
+
+    @kb_group.command("refresh")
+    def refresh() -> None:
+        """Publish approved changes now in effect and withdraw expired ones (the bot does it at 00:00)."""
+        with _services() as services:
+            done = services.approvals.refresh()
+        for c in done:
+            click.echo(f"{c.ref}\t{c.status_name}\t{c.file_name}")
+        if not done:
+            click.echo("没有到期需要处理的变更。")

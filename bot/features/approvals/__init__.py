@@ -1,0 +1,54 @@
+"""Four-eyes knowledge changes (issue #12): uploads wait for a second person's approval, and documents'
+effective and expiry dates decide when they are served.
+
+Modules: `store` (ChangeStore: `bot_knowledge_changes`), `service` (KnowledgeChangeService), `chat` (the
+command table's handlers and the renderers).
+"""
+
+from __future__ import annotations
+
+from bot.features.approvals.chat import (
+    approve,
+    approve_button,
+    changes,
+    reject,
+    reject_button,
+    render_changes,
+    render_decision,
+    render_rejected,
+    render_submitted,
+)
+from bot.features.approvals.service import (
+    APPROVER_ROLES,
+    SUBMITTER_ROLES,
+    AdminPublisher,
+    Decision,
+    KnowledgeChangeService,
+    Publisher,
+    document_dates,
+    parse_change_ref,
+)
+from bot.features.approvals.store import STATUS_NAMES, ChangeStore, KnowledgeChange
+
+__all__ = [
+    "APPROVER_ROLES",
+    "STATUS_NAMES",
+    "SUBMITTER_ROLES",
+    "AdminPublisher",
+    "ChangeStore",
+    "Decision",
+    "KnowledgeChange",
+    "KnowledgeChangeService",
+    "Publisher",
+    "approve",
+    "approve_button",
+    "changes",
+    "document_dates",
+    "parse_change_ref",
+    "reject",
+    "reject_button",
+    "render_changes",
+    "render_decision",
+    "render_rejected",
+    "render_submitted",
+]

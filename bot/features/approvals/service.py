@@ -1,0 +1,323 @@
+"""Four-eyes knowledge changes: an upload is a pending change until a second person approves it.
+
+- A trainer's (or admin's) upload in chat or in the console twin is stored as a pending change, content
+  addressed under `RM_DATA_DIR/knowledge_changes/`; nothing of it is served.
+- Another trainer, a compliance officer or an admin approves (`/approve K3`) or rejects it; the submitter
+  cannot approve their own change, but may withdraw it. Only the approved bytes are ingested: the file's
+  hash is checked again at publication.
+- Front-matter `effective_date` / `expiry_date` (Markdown) are honoured: an approved change with a future
+  effective date waits (status approved) and is published from 00:00 of that day in the bank's time
+  zone; a live one is removed from the knowledge base from 00:00 of its expiry date. `refresh()` does
+  both; the bot runs it at start and just after every midnight.
+- Every step is appended to the audit trail (kind `knowledge_change`, ref `K<id>`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from bot.core import Clock, ServiceError
+from bot.features.approvals.store import (
+    APPROVED,
+    EXPIRED,
+    FAILED,
+    LIVE,
+    PENDING,
+    REJECTED,
+    ChangeStore,
+    KnowledgeChange,
+)
+from crm_adapter.models import Role, Staff
+
+if TYPE_CHECKING:
+    from bot.audit import AuditTrail
+    from knowledge import IngestReport
+
+logger = logging.getLogger(__name__)
+
+#: Who may approve or reject a knowledge change (never their own).
+APPROVER_ROLES = frozenset({Role.TRAINER, Role.COMPLIANCE, Role.ADMIN})
+#: Who may submit one.
+SUBMITTER_ROLES = frozenset({Role.TRAINER, Role.ADMIN})
+_DATE_KEYS = {
+    "effective_date": ("effective_date", "effective", "生效日期"),
+    "expiry_date": ("expiry_date", "expires", "expiry", "失效日期"),
+}
+
+
+class Publisher(Protocol):
+    """What publishing needs of the knowledge admin service (`KnowledgeAdminService`)."""
+
+    def check_file(self, filename: str) -> None: ...
+
+    def ingest(self, path: Path) -> IngestReport: ...
+
+    def remove(self, source: str) -> int: ...
+
+
+class AdminPublisher:
+    """Publishes through the knowledge admin service (its ingest lock and cache invalidation) and removes
+    through the knowledge base itself."""
+
+    def __init__(self, admin: KnowledgeAdmin, kb: object) -> None:
+        self._admin = admin
+        self._kb = kb
+
+    def check_file(self, filename: str) -> None:
+        self._admin.check_file(filename)
+
+    def ingest(self, path: Path) -> IngestReport:
+        return self._admin.ingest(path)
+
+    def remove(self, source: str) -> int:
+        remove = getattr(self._kb, "remove", None)
+        if remove is None:  # a knowledge base that cannot remove cannot honour expiry: fail loudly
+            raise ServiceError("知识库不支持删除文档，无法执行到期下架")
+        return int(remove(source))
+
+
+class KnowledgeAdmin(Protocol):
+    def check_file(self, filename: str) -> None: ...
+
+    def ingest(self, path: Path) -> IngestReport: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An approval's outcome: the change as it is now, and the ingest report when it was published."""
+
+    change: KnowledgeChange
+    report: IngestReport | None = None
+
+
+def document_dates(path: Path) -> tuple[date | None, date | None]:
+    """(effective_date, expiry_date) from a Markdown/text document's front matter; (None, None) otherwise."""
+    if path.suffix.lower() not in (".md", ".txt"):
+        return None, None
+    from knowledge.loaders import parse_front_matter
+
+    try:
+        meta, _ = parse_front_matter(path.read_text(encoding="utf-8-sig", errors="replace"))
+    except OSError as exc:
+        raise ServiceError(f"无法读取文档：{path.name}") from exc
+    found: dict[str, date | None] = {}
+    for field, keys in _DATE_KEYS.items():
+        raw = next((meta[k] for k in keys if meta.get(k)), "")
+        try:
+            found[field] = date.fromisoformat(raw.strip().strip("\"'")) if raw else None
+        except ValueError:
+            raise ServiceError(f"文档《{path.name}》的 {field} 应为 YYYY-MM-DD：{raw}") from None
+    effective, expiry = found["effective_date"], found["expiry_date"]
+    if effective and expiry and expiry <= effective:
+        raise ServiceError(f"文档《{path.name}》的失效日期 {expiry} 不晚于生效日期 {effective}")
+    return effective, expiry
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_change_ref(text: str) -> int:
+    """`K3`, `k3`, `#3` or `3` → 3."""
+    raw = text.strip().lstrip("#").upper().removeprefix("K")
+    if not raw.isdigit():
+        raise ServiceError("请写知识变更编号，例如 K3（/changes 查看待审批的变更）")
+    return int(raw)
+
+
+class KnowledgeChangeService:
+    def __init__(
+        self,
+        *,
+        store: ChangeStore,
+        publisher: Publisher,
+        clock: Clock,
+        changes_dir: Path,
+        audit: AuditTrail | None = None,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.clock = clock
+        self.changes_dir = changes_dir
+        self.audit = audit
+
+    # --- submitting ----------------------------------------------------------------------------
+    def submit(self, staff: Staff, path: Path, *, file_name: str | None = None) -> KnowledgeChange:
+        """Queue `path` for approval (its bytes are copied; the original may be deleted afterwards)."""
+        if staff.role not in SUBMITTER_ROLES:
+            raise ServiceError("只有培训师可以提交知识库变更")
+        name = file_name or path.name
+        self.publisher.check_file(name)
+        if not path.is_file():
+            raise ServiceError(f"找不到文件：{name}")
+        effective, expiry = document_dates(path)
+        today = self.clock.today()
+        if expiry is not None and expiry <= today:
+            raise ServiceError(f"文档《{name}》的失效日期 {expiry} 已到，不再受理")
+        sha = _sha256(path)
+        for other in self.store.list(statuses=(PENDING,)):
+            if other.sha256 == sha:
+                raise ServiceError(f"该文档已提交审批（{other.ref}），无需重复提交")
+        # Content-addressed folder, original file name: the knowledge base names a source by its file.
+        stored = self.changes_dir / sha[:16] / name
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, stored)
+        change = self.store.add(
+            file_name=name,
+            stored_path=str(stored),
+            sha256=sha,
+            submitted_by=staff.code,
+            at=self.clock.utcnow(),
+            effective_date=effective,
+            expiry_date=expiry,
+        )
+        self._audit(staff.code, change, "submit")
+        logger.info("knowledge change %s submitted by %s: %s", change.ref, staff.code, name)
+        return change
+
+    # --- deciding ------------------------------------------------------------------------------
+    def approve(self, staff: Staff, change_id: int) -> Decision:
+        """Approve someone else's pending change; publish it now unless its effective date is ahead."""
+        change = self._pending(change_id)
+        if staff.role not in APPROVER_ROLES:
+            raise ServiceError("只有培训师、合规人员或管理员可以审批知识库变更")
+        if change.submitted_by == staff.code:
+            raise ServiceError(f"{change.ref} 是您本人提交的：按四眼原则，须由另一位培训师或合规人员批准。")
+        claimed = self.store.transition(
+            change_id=change.id, old=PENDING, new=APPROVED, at=self.clock.utcnow(), decided_by=staff.code
+        )
+        if claimed is None:
+            raise ServiceError(f"{change.ref} 已由他人处理，请用 /changes 查看当前状态")
+        self._audit(staff.code, claimed, "approve")
+        if claimed.effective_date is not None and claimed.effective_date > self.clock.today():
+            return Decision(claimed)
+        return self._publish(claimed, actor=staff.code)
+
+    def reject(self, staff: Staff, change_id: int, reason: str) -> KnowledgeChange:
+        """Reject a pending change (the submitter may withdraw their own)."""
+        change = self._pending(change_id)
+        own = change.submitted_by == staff.code
+        if not own and staff.role not in APPROVER_ROLES:
+            raise ServiceError("只有培训师、合规人员或管理员可以审批知识库变更")
+        note = reason.strip() or ("提交人撤回" if own else "未说明理由")
+        done = self.store.transition(
+            change_id=change.id,
+            old=PENDING,
+            new=REJECTED,
+            at=self.clock.utcnow(),
+            decided_by=staff.code,
+            note=note,
+        )
+        if done is None:
+            raise ServiceError(f"{change.ref} 已由他人处理，请用 /changes 查看当前状态")
+        self._audit(staff.code, done, "withdraw" if own else "reject")
+        return done
+
+    def recent(self, *, statuses: Sequence[str] | None = None, limit: int = 20) -> list[KnowledgeChange]:
+        if statuses is None:
+            return self.store.list(limit=limit)
+        return self.store.list(statuses=tuple(statuses), limit=limit)
+
+    def get(self, change_id: int) -> KnowledgeChange:
+        change = self.store.get(change_id=change_id)
+        if change is None:
+            raise ServiceError(f"没有编号为 K{change_id} 的知识变更")
+        return change
+
+    # --- effective and expiry dates ------------------------------------------------------------
+    def refresh(self) -> list[KnowledgeChange]:
+        """Publish approved changes whose effective date has come; withdraw live ones that expired."""
+        today = self.clock.today()
+        done: list[KnowledgeChange] = []
+        for change in self.store.list(statuses=(APPROVED,), limit=1000):
+            if change.effective_date is None or change.effective_date <= today:
+                done.append(self._publish(change, actor="system").change)
+        for change in self.store.list(statuses=(LIVE,), limit=1000):
+            if change.expiry_date is not None and change.expiry_date <= today:
+                expired = self._retire(change, note=f"{change.expiry_date} 起失效")
+                if expired is not None:
+                    done.append(expired)
+        return done
+
+    # --- internals -----------------------------------------------------------------------------
+    def _pending(self, change_id: int) -> KnowledgeChange:
+        change = self.get(change_id)
+        if change.status != PENDING:
+            raise ServiceError(f"{change.ref} 当前状态为“{change.status_name}”，不能再审批")
+        return change
+
+    def _publish(self, change: KnowledgeChange, *, actor: str) -> Decision:
+        path = Path(change.stored_path)
+        now = self.clock.utcnow()
+        if not path.is_file() or _sha256(path) != change.sha256:
+            # Fail closed: what was approved is not what is on disk any more.
+            failed = self.store.transition(
+                change_id=change.id, old=APPROVED, new=FAILED, at=now, note="待发布文件缺失或已被改动"
+            )
+            self._audit(actor, failed or change, "fail")
+            return Decision(failed or change)
+        report: IngestReport | None = None
+        try:
+            report = self.publisher.ingest(path)
+            reason = "；".join(r for _, r in report.failed)
+        except ServiceError as exc:
+            reason = str(exc)
+        if report is None or not report.ok:
+            failed = self.store.transition(change_id=change.id, old=APPROVED, new=FAILED, at=now, note=reason)
+            self._audit(actor, failed or change, "fail")
+            return Decision(failed or change, report)
+        source = next(iter(report.added + report.updated + report.unchanged), change.file_name)
+        live = self.store.transition(change_id=change.id, old=APPROVED, new=LIVE, at=now, source=source)
+        if live is None:  # published twice at once (start-up refresh and an approval): one wins
+            return Decision(self.get(change.id), report)
+        for older in self.store.list(statuses=(LIVE,), limit=1000):
+            if older.id == live.id or older.file_name != live.file_name:
+                continue
+            # A new version of the same document replaces the old one (and its chunks, if stored apart).
+            if older.source and older.source != source:
+                self.publisher.remove(older.source)
+            self.store.transition(
+                change_id=older.id, old=LIVE, new=EXPIRED, at=now, note=f"被 {live.ref} 取代"
+            )
+        self._audit(actor, live, "publish")
+        logger.info("knowledge change %s live as %s", live.ref, source)
+        return Decision(live, report)
+
+    def _retire(self, change: KnowledgeChange, *, note: str) -> KnowledgeChange | None:
+        if change.source:
+            self.publisher.remove(change.source)
+        expired = self.store.transition(
+            change_id=change.id, old=LIVE, new=EXPIRED, at=self.clock.utcnow(), note=note
+        )
+        if expired is not None:
+            self._audit("system", expired, "expire")
+        return expired
+
+    def _audit(self, actor: str, change: KnowledgeChange, action: str) -> None:
+        if self.audit is None:
+            return
+        payload = {"action": action, **change.to_dict()}
+        self.audit.append(kind="knowledge_change", actor=actor, ref=change.ref, payload=payload)
+
+
+__all__ = [
+    "APPROVER_ROLES",
+    "SUBMITTER_ROLES",
+    "AdminPublisher",
+    "Decision",
+    "KnowledgeChangeService",
+    "Publisher",
+    "document_dates",
+    "parse_change_ref",
+]

@@ -1,0 +1,202 @@
+"""Knowledge changes awaiting, or past, their second pair of eyes (`bot_knowledge_changes`, migration 0005).
+
+Every transition is a conditional UPDATE from one status to the next, so two approvers pressing at once
+make one decision, and a decided change can never be decided again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from bot.convlog import ConversationLog
+
+logger = logging.getLogger(__name__)
+
+PENDING, REJECTED, APPROVED = "pending", "rejected", "approved"
+LIVE, EXPIRED, FAILED = "live", "expired", "failed"
+STATUSES = (PENDING, REJECTED, APPROVED, LIVE, EXPIRED, FAILED)
+STATUS_NAMES = {
+    PENDING: "待审批",
+    REJECTED: "已驳回",
+    APPROVED: "已批准，待生效",
+    LIVE: "已生效",
+    EXPIRED: "已失效",
+    FAILED: "入库失败",
+}
+
+_metadata = sa.MetaData()
+_changes = sa.Table(
+    "bot_knowledge_changes",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("stored_path", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("submitted_by", sa.String(32), nullable=False),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("decided_by", sa.String(32)),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("note", sa.Text),
+    sa.Column("effective_date", sa.Date),
+    sa.Column("expiry_date", sa.Date),
+    sa.Column("source", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeChange:
+    id: int
+    file_name: str
+    stored_path: str
+    sha256: str
+    submitted_by: str
+    submitted_at: datetime
+    status: str
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+    effective_date: date | None = None
+    expiry_date: date | None = None
+    source: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"K{self.id}"
+
+    @property
+    def status_name(self) -> str:
+        return STATUS_NAMES.get(self.status, self.status)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "ref": self.ref,
+            "file_name": self.file_name,
+            "sha256": self.sha256,
+            "submitted_by": self.submitted_by,
+            "submitted_at": self.submitted_at.isoformat(),
+            "status": self.status,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "note": self.note,
+            "effective_date": self.effective_date.isoformat() if self.effective_date else None,
+            "expiry_date": self.expiry_date.isoformat() if self.expiry_date else None,
+            "source": self.source,
+        }
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite hands back naive datetimes
+
+
+def _to_change(row: Any) -> KnowledgeChange:
+    m = row._mapping
+    submitted = _utc(m["submitted_at"])
+    assert submitted is not None
+    return KnowledgeChange(
+        id=int(m["id"]),
+        file_name=str(m["file_name"]),
+        stored_path=str(m["stored_path"]),
+        sha256=str(m["sha256"]),
+        submitted_by=str(m["submitted_by"]),
+        submitted_at=submitted,
+        status=str(m["status"]),
+        decided_by=m["decided_by"],
+        decided_at=_utc(m["decided_at"]),
+        note=m["note"],
+        effective_date=m["effective_date"],
+        expiry_date=m["expiry_date"],
+        source=m["source"],
+    )
+
+
+class ChangeStore:
+    """Repository of knowledge changes on the conversation log's (migrated) database; thread-safe."""
+
+    def __init__(self, store: ConversationLog | Engine) -> None:
+        self._engine = store if isinstance(store, Engine) else store.engine
+
+    def add(
+        self,
+        *,
+        file_name: str,
+        stored_path: str,
+        sha256: str,
+        submitted_by: str,
+        at: datetime,
+        effective_date: date | None,
+        expiry_date: date | None,
+        status: str = PENDING,
+    ) -> KnowledgeChange:
+        values = {
+            "file_name": file_name,
+            "stored_path": stored_path,
+            "sha256": sha256,
+            "submitted_by": submitted_by,
+            "submitted_at": at,
+            "status": status,
+            "effective_date": effective_date,
+            "expiry_date": expiry_date,
+            "updated_at": at,
+        }
+        with self._engine.begin() as conn:
+            key = conn.execute(_changes.insert().values(**values)).inserted_primary_key
+            assert key is not None
+            row = conn.execute(sa.select(_changes).where(_changes.c.id == key[0])).one()
+        return _to_change(row)
+
+    def set_path(self, *, change_id: int, stored_path: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(_changes.update().where(_changes.c.id == change_id).values(stored_path=stored_path))
+
+    def get(self, *, change_id: int) -> KnowledgeChange | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(_changes).where(_changes.c.id == change_id)).first()
+        return _to_change(row) if row is not None else None
+
+    def list(self, *, statuses: tuple[str, ...] = STATUSES, limit: int = 50) -> list[KnowledgeChange]:
+        stmt = (
+            sa.select(_changes)
+            .where(_changes.c.status.in_(statuses))
+            .order_by(_changes.c.id.desc())
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [_to_change(r) for r in conn.execute(stmt)]
+
+    def transition(
+        self,
+        *,
+        change_id: int,
+        old: str,
+        new: str,
+        at: datetime,
+        decided_by: str | None = None,
+        note: str | None = None,
+        source: str | None = None,
+    ) -> KnowledgeChange | None:
+        """Move the change from `old` to `new`; None when it was not in `old` any more (someone else won)."""
+        values: dict[str, Any] = {"status": new, "updated_at": at}
+        if decided_by is not None:
+            values.update(decided_by=decided_by, decided_at=at)
+        if note is not None:
+            values["note"] = note
+        if source is not None:
+            values["source"] = source
+        stmt = _changes.update().where(_changes.c.id == change_id, _changes.c.status == old).values(**values)
+        with self._engine.begin() as conn:
+            if conn.execute(stmt).rowcount != 1:
+                return None
+            row = conn.execute(sa.select(_changes).where(_changes.c.id == change_id)).one()
+        return _to_change(row)

@@ -1,0 +1,38 @@
+"""Chat handlers of the gap inbox (`/unanswered`), curated answers (`/curate`) and `/kbusage`."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.core import Request, ServiceError
+from bot.features.gaps.render import render_curated, render_gaps, render_usage
+from bot.features.gaps.service import GapService
+from bot.rendering import Reply
+
+logger = logging.getLogger(__name__)
+
+_CURATE_USAGE = (
+    "用法：/curate 组号或问答编号 答案内容 来源：文件名（例如 /curate 1 请携带双方身份证件… 来源：开户指引）"
+)
+
+
+def unanswered(svc: GapService, req: Request) -> Reply:
+    """Show escalated answers and the knowledge gaps, clustered by meaning, largest first."""
+    view = svc.inbox(req.staff)
+    names = {}
+    if view.escalations and svc.supervision is not None:
+        names = {s.code: s.name for s in svc.supervision.crm.list_staff()}
+    return Reply(render_gaps(view, names=names, tz=svc.clock.tz))
+
+
+def curate(svc: GapService, req: Request) -> Reply:
+    """Store a trainer's approved answer for a gap cluster or an exchange."""
+    target, _, text = req.args.strip().partition(" ")
+    if not target or not text.strip():
+        raise ServiceError(_CURATE_USAGE)
+    return Reply(render_curated(svc.curate(req.staff, target.lstrip("#"), text)))
+
+
+def kbusage(svc: GapService, req: Request) -> Reply:
+    """Show how often curated answers and documents served answers, and documents never used."""
+    return Reply(render_usage(svc.usage()))

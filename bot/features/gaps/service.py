@@ -1,0 +1,294 @@
+"""GapService: the trainers' knowledge-gap inbox, curated answers written from it, and knowledge usage.
+
+The inbox takes the questions of the last `GAP_DAYS` days that went unanswered, got a weak answer or a
+👎, clusters them by meaning (client data redacted first, so questions about different clients meet)
+and shows the largest clusters first with their count, examples and what an RM would get now. A trainer
+turns a cluster (or any exchange) into a curated answer; `usage` counts how often curated answers and
+documents served answers, and lists documents no answer used in `USAGE_DAYS` days.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.core import Clock, KnowledgeService, ServiceError
+from bot.features.ask import CURATED, WEAK_FLAG
+from bot.features.gaps.cluster import cluster
+from bot.features.gaps.curated import MAX_ANSWER_CHARS, SOURCE_PREFIX, CuratedAnswer, CuratedAnswers
+from bot.features.gaps.vectors import QuestionVectors
+from bot.features.privacy import REDACTED_ROLES
+from bot.features.supervision.store import EXCHANGE, parse_ref
+from crm_adapter import Role, Staff
+
+if TYPE_CHECKING:
+    from bot.convlog import ConversationLog
+    from bot.features.privacy import ClientPrivacy
+    from bot.features.supervision import SupervisionService
+    from bot.features.supervision.views import Escalation
+
+logger = logging.getLogger(__name__)
+
+GAP_DAYS = 30
+USAGE_DAYS = 90
+#: Newest gap questions clustered per view.
+MAX_QUESTIONS = 2000
+#: Clusters shown (and whose current answer is looked up) per view.
+SHOWN = 8
+EXAMPLES = 3
+UNANSWERED, WEAK, DOWN = "未能回答", "依据较弱", "👎"
+_SOURCE = re.compile(r"\s*(?:来源|出处|source)\s*[:：]\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class GapItem:
+    exchange_id: int
+    staff_code: str
+    question: str  # as the viewer may see it
+    text: str  # client data redacted: what is clustered
+    signals: tuple[str, ...]
+    answer: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class GapCluster:
+    n: int
+    items: tuple[GapItem, ...]
+    current: str = ""  # what an RM asking the first example gets now
+    current_kind: str = ""  # "curated" | "grounded" | "weak" | "none"
+    curated_id: int | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    @property
+    def examples(self) -> tuple[str, ...]:
+        """Distinct questions, most asked first."""
+        return tuple(q for q, _ in Counter(i.question for i in self.items).most_common())
+
+    @property
+    def redacted_examples(self) -> tuple[str, ...]:
+        return tuple(q for q, _ in Counter(i.text for i in self.items).most_common())
+
+    @property
+    def signals(self) -> dict[str, int]:
+        counts: Counter[str] = Counter(s for i in self.items for s in i.signals)
+        return {s: counts[s] for s in (UNANSWERED, WEAK, DOWN) if counts[s]}
+
+
+@dataclass(frozen=True, slots=True)
+class GapsView:
+    since: date
+    questions: int
+    clusters: tuple[GapCluster, ...]
+    escalations: tuple[Escalation, ...] = ()
+    redacted: bool = False
+    can_curate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UsageView:
+    since: date
+    answers: int
+    curated: tuple[tuple[CuratedAnswer, int], ...]  # every curated answer and its hits, most used first
+    documents: tuple[tuple[str, str, int], ...]  # (source, title, answers citing it), most used first
+    unused: tuple[tuple[str, str], ...] = field(default=())  # (source, title) cited by no answer
+
+
+def split_source(text: str) -> tuple[str, str | None]:
+    """ "答案 来源：产品手册" → ("答案", "产品手册")."""
+    parts = _SOURCE.split(text.strip(), maxsplit=1)
+    if len(parts) == 2 and parts[1].strip():
+        return parts[0].strip(), parts[1].strip()
+    return text.strip(), None
+
+
+def _signals(flags: Sequence[str], grounded: bool, feedback: str | None) -> tuple[str, ...]:
+    out = []
+    if not grounded:
+        out.append(UNANSWERED)
+    elif WEAK_FLAG in flags:
+        out.append(WEAK)
+    if feedback == "down":
+        out.append(DOWN)
+    return tuple(out)
+
+
+class GapService:
+    """The gap inbox, curated answers and knowledge usage for trainers (and supervisors' teams)."""
+
+    def __init__(
+        self,
+        *,
+        log: ConversationLog,
+        kb: KnowledgeService | None,
+        curated: CuratedAnswers,
+        privacy: ClientPrivacy,
+        clock: Clock,
+        supervision: SupervisionService | None = None,
+        vectors: QuestionVectors | None = None,
+    ) -> None:
+        self.log = log
+        self.kb = kb
+        self.curated = curated
+        self.privacy = privacy
+        self.clock = clock
+        self.supervision = supervision
+        self.vectors = vectors if vectors is not None else curated.vectors
+        # Staff code → the clusters last shown to them: "/curate 2" means the second one they saw.
+        self._shown: dict[str, tuple[GapCluster, ...]] = {}
+
+    # --- the inbox ------------------------------------------------------------------------------
+    def gap_items(self, staff: Staff, *, days: int = GAP_DAYS) -> tuple[date, list[GapItem]]:
+        since = self.clock.today() - timedelta(days=days)
+        start, end = self.clock.utc_range(since, self.clock.today())
+        codes = None
+        if staff.role == Role.SUPERVISOR and self.supervision is not None:
+            codes = self.supervision.team_codes(staff)
+        heads = self.log.exchange_heads(staff_codes=codes, since=start, until=end)
+        wanted = [h for h in heads if (not h.grounded) or WEAK_FLAG in h.flags or h.feedback == "down"][
+            :MAX_QUESTIONS
+        ]
+        full = self.log.get_many([h.id for h in wanted])
+        redact_all = self.privacy.redactor()
+        shown = self.privacy.for_viewer(staff)
+        items = []
+        for h in wanted:
+            e = full.get(h.id)
+            if e is None or (e.composer == CURATED and e.feedback != "down"):
+                continue  # served from a curated answer: that gap is closed unless the RM disliked it
+            items.append(
+                GapItem(
+                    exchange_id=e.id,
+                    staff_code=e.staff_code,
+                    question=shown(e.question),
+                    text=redact_all(e.question),
+                    signals=_signals(e.flags, e.grounded, e.feedback),
+                    answer=shown(e.answer) if e.grounded else "",
+                    created_at=e.created_at,
+                )
+            )
+        return since, items
+
+    def clusters(self, items: Sequence[GapItem]) -> list[list[GapItem]]:
+        if not items:
+            return []
+        groups = cluster(self.vectors.get([i.text for i in items]))
+        return [[items[i] for i in g] for g in groups]
+
+    def inbox(self, staff: Staff, *, days: int = GAP_DAYS) -> GapsView:
+        """The gap clusters, largest first (those a curated answer now covers after the rest)."""
+        since, items = self.gap_items(staff, days=days)
+        found = [self._current(i + 1, g) for i, g in enumerate(self.clusters(items)[: SHOWN * 2])]
+        found.sort(key=lambda c: (c.curated_id is not None, -c.count, c.n))
+        shown = tuple(
+            GapCluster(n, c.items, c.current, c.current_kind, c.curated_id)
+            for n, c in enumerate(found[:SHOWN], 1)
+        )
+        self._shown[staff.code] = shown
+        escalations = self.supervision.escalations(staff) if self.supervision is not None else ()
+        return GapsView(
+            since=since,
+            questions=len(items),
+            clusters=shown,
+            escalations=escalations,
+            redacted=staff.role in REDACTED_ROLES,
+            can_curate=staff.role in (Role.TRAINER, Role.ADMIN),
+        )
+
+    def _current(self, n: int, group: list[GapItem]) -> GapCluster:
+        """What an RM asking the cluster's most asked question would get now."""
+        question = Counter(i.text for i in group).most_common(1)[0][0]
+        match = self.curated.match(question)
+        if match is not None:
+            c = match.curated
+            return GapCluster(n, tuple(group), c.answer, "curated", c.id)
+        if self.kb is None:
+            return GapCluster(n, tuple(group))
+        try:
+            answer = self.kb.ask(question)
+        except Exception:  # the inbox is still useful without it
+            logger.exception("could not look up the current answer of a gap")
+            return GapCluster(n, tuple(group))
+        kind = "none" if not answer.grounded else "weak" if answer.weak else "grounded"
+        return GapCluster(n, tuple(group), answer.answer if answer.grounded else "", kind)
+
+    # --- curated answers ------------------------------------------------------------------------
+    def curate(self, staff: Staff, target: str, text: str) -> CuratedAnswer:
+        """Store the approved answer for gap cluster `target` (its number in the last inbox shown) or
+        exchange `target` (Q12); `text` may end with 来源：… naming its source."""
+        answer, source = split_source(text)
+        if not answer:
+            raise ServiceError("请写上审定答案，例如：/curate 1 答案内容 来源：产品手册")
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise ServiceError(f"答案太长了（{len(answer)} 字），请精简到 {MAX_ANSWER_CHARS} 字以内。")
+        redact = self.privacy.redact
+        ref = parse_ref(target)
+        if ref is not None:
+            kind, exchange_id = ref
+            exchange = self.log.get(exchange_id=exchange_id) if kind == EXCHANGE else None
+            if exchange is None:
+                raise ServiceError(f"找不到问答 {target}。")
+            questions = [redact(exchange.question)]
+        elif target.isdigit():
+            shown = self._shown.get(staff.code)
+            if shown is None:
+                shown = self.inbox(staff).clusters
+            chosen = next((c for c in shown if c.n == int(target)), None)
+            if chosen is None:
+                raise ServiceError(f"没有第 {target} 组问题，请先发送 /unanswered 查看。")
+            questions = list(chosen.redacted_examples[:20])
+            exchange_id = max(i.exchange_id for i in chosen.items)
+        else:
+            raise ServiceError("用法：/curate 组号或问答编号 答案内容 来源：文件名（例如 /curate 1 …）")
+        added = self.curated.add(
+            questions=questions,
+            answer=redact(answer),
+            source=source,
+            author=staff.code,
+            author_name=staff.name,
+            exchange_id=exchange_id,
+            at=self.clock.utcnow(),
+        )
+        self._shown.pop(staff.code, None)  # the numbers changed
+        logger.info("curated answer %s added by %s from %s", added.id, staff.code, target)
+        return added
+
+    # --- usage ----------------------------------------------------------------------------------
+    def usage(self, *, days: int = USAGE_DAYS) -> UsageView:
+        """Hits per curated answer and per document over the last `days` days; unused documents."""
+        since = self.clock.today() - timedelta(days=days)
+        start, _ = self.clock.utc_range(since, self.clock.today())
+        curated: Counter[int] = Counter()
+        documents: Counter[str] = Counter()
+        titles: dict[str, str] = {}
+        answers = 0
+        for e in self.log.iter_exchanges(since=start):
+            answers += 1
+            for source in {str(c.get("source", "")) for c in e.citations}:
+                if source.startswith(SOURCE_PREFIX):
+                    if source[len(SOURCE_PREFIX) :].isdigit():
+                        curated[int(source[len(SOURCE_PREFIX) :])] += 1
+                elif source:
+                    documents[source] += 1
+            for c in e.citations:
+                titles.setdefault(str(c.get("source", "")), str(c.get("title", "")))
+        listed = getattr(self.kb, "sources", None)
+        known = [(s.source, s.title) for s in listed()] if callable(listed) else []
+        for source, title in known:
+            titles[source] = title
+        all_curated = self.curated.all()
+        return UsageView(
+            since=since,
+            answers=answers,
+            curated=tuple(sorted(((c, curated[c.id]) for c in all_curated), key=lambda p: (-p[1], p[0].id))),
+            documents=tuple((s, titles.get(s, s), n) for s, n in documents.most_common()),
+            unused=tuple((s, t) for s, t in sorted(known, key=lambda p: p[1]) if not documents[s]),
+        )

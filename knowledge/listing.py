@@ -1,0 +1,76 @@
+"""List questions ("有哪些权益", "分哪几类"): how well a sentence serves as the list asked for.
+
+A list answer names several items: separated by 、 or ； (the corpus writes both), often announced by a
+count ("共八类：", "措施包括：").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from knowledge.manifest import StoredChunk
+from knowledge.numerals import chinese_int
+
+logger = logging.getLogger(__name__)
+
+WANTS_LIST = re.compile(r"哪些|哪几|包括什么|包含什么|有什么|有啥|分为|分成|几类|几种")
+ENUMERATION = re.compile(r"、.+、|包括|包含|分为|分成|如下|[：:].+[，；、]")
+_COUNTED = re.compile(r"[一二两三四五六七八九十\d]+\s*(?:大类|类|项|种|步|部分|方面|个要点|要点|点)[：:]")
+_SEPARATORS = ("、", "；", ";")
+#: Fit of a sentence to a list question: a list of three or more items, a shorter enumeration, and a
+#: bonus when the list is announced by its count.
+FULL_LIST, SHORT_LIST, COUNTED = 0.3, 0.15, 0.15
+
+
+def wants_list(question: str) -> bool:
+    return bool(WANTS_LIST.search(question))
+
+
+def is_enumeration(text: str) -> bool:
+    return bool(ENUMERATION.search(text))
+
+
+def items(text: str) -> int:
+    """Items a sentence lists (1 when it lists nothing)."""
+    return max(text.count(sep) for sep in _SEPARATORS) + 1
+
+
+def list_fit(text: str) -> float:
+    """How much a sentence looks like the answer to a list question (0 when it lists nothing)."""
+    if items(text) >= 3:
+        fit = FULL_LIST
+    elif is_enumeration(text):
+        fit = SHORT_LIST
+    else:
+        return 0.0
+    return fit + (COUNTED if _COUNTED.search(text) else 0.0)
+
+
+_COUNT_IN_HEADING = re.compile(r"([一二两三四五六七八九十\d]+)\s*(?:大类|个|类|项|种|步|部分|方面|要点|条)")
+_SECTION = " > "
+
+
+def sibling_sections(chunks: Sequence[StoredChunk], words: Sequence[str]) -> list[int] | None:
+    """Positions of retrieved chunks that together are a counted list of sections.
+
+    "分类的三个维度 > 维度一：财富水平", "… > 维度二：风险偏好", "… > 维度三：…": no sentence lists the
+    three, the document's structure does. Only a complete list counts: the parent heading's count must
+    equal the number of distinct sections retrieved, so an incomplete list is never passed off as whole,
+    and the heading must name what is asked for (one of `words`: 维度).
+    """
+    groups: dict[tuple[str, str], dict[str, int]] = {}
+    for i, chunk in enumerate(chunks):
+        if _SECTION not in chunk.heading:
+            continue
+        parent, _leaf = chunk.heading.rsplit(_SECTION, 1)
+        groups.setdefault((chunk.source, parent), {}).setdefault(chunk.heading, i)
+    for (_source, parent), sections in groups.items():
+        last = parent.rsplit(_SECTION, 1)[-1]
+        found = _COUNT_IN_HEADING.search(last)
+        if found is None or len(sections) < 2 or not any(w in last for w in words):
+            continue
+        if chinese_int(found.group(1)) == len(sections):
+            return sorted(sections.values(), key=lambda i: chunks[i].ord)
+    return None
