@@ -44,7 +44,7 @@ QUESTIONS = ("客户投诉应该怎么处理？", "开户时要核实哪些身�
 def make_pdf(path: Path, pages: int) -> int:
     """Write a PDF of about `pages` pages; return its page count."""
     text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(TEXTS.glob("*法.md")))
-    lines = text.splitlines()
+    lines = text.splitlines() * 2  # the four laws fill ~40 pages: a compilation repeats them
     take, count, data = pages * LINES_PER_PAGE, 0, b""
     for _ in range(3):  # source lines wrap unevenly: scale the cut to the page count twice
         data = regulation_pdf("\n".join(lines[:take]), running_header="银行业监管法规汇编")

@@ -120,6 +120,8 @@ COMMANDS: tuple[Command, ...] = (
             gaps.curate, "gaps", private_only=True),
     Command("kbusage", KNOWLEDGE_KEEPERS, "知识库使用情况（培训师）",
             " — 审定答案与文档的命中次数、90 天未被引用的文档", gaps.kbusage, "gaps", private_only=True),
+    Command("uncurate", KNOWLEDGE_KEEPERS, "", " 编号 — 停用一条审定答案（编号见 /kbusage）",
+            gaps.uncurate, "gaps", private_only=True),
     Command("kb", KNOWLEDGE_KEEPERS, "查看检索原文（培训师）", " 查询 — 查看检索原文与得分",
             knowledge_admin.kb, "knowledge"),
     Command("upload", KNOWLEDGE_KEEPERS, "", " 文件路径 — 把本机文档加入知识库",

@@ -100,12 +100,10 @@ class KnowledgeService(Protocol):
         """The structured entitlement rows that apply to a tier ("钻石"), from the rule tables."""
         ...
 
-    def ingest(
-        self,
-        paths: Sequence[Path],
-        *,
-        progress: bool = False,
-        on_progress: Callable[[VectorProgress], None] | None = None,
-    ) -> IngestReport:
-        """Searchable (BM25) first; `on_progress` follows the vectors (0 of N, …, N of N)."""
+    def ingest(self, paths: Sequence[Path], *, progress: bool = False, wait: bool = True) -> IngestReport:
+        """Searchable (BM25) when the lexical stage ends; `wait`: also wait for the vectors."""
+        ...
+
+    def vector_progress(self, sources: Sequence[str], total: int) -> VectorProgress:
+        """Vectors stored so far of `sources` (`total`: their chunks)."""
         ...

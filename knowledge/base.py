@@ -213,6 +213,12 @@ class KnowledgeBase:
     def pending_vectors(self) -> int:
         return self._manifest.pending_count()
 
+    def vector_progress(self, sources: Sequence[str], total: int) -> VectorProgress:
+        """Vectors stored so far of `sources` (`total`: their chunks); failed when the worker stopped with
+        some still missing (they resume on the next start)."""
+        left = self._manifest.pending_count(sources)
+        return VectorProgress(max(total - left, 0), total, failed=bool(left) and not self._vectors.running)
+
     def _ingest_paths(self, paths: Sequence[Path]) -> IngestReport:
         items: list[tuple[str, Path]] = []
         failed: list[tuple[str, str]] = []

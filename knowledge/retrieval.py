@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from knowledge import authority, lexicon
@@ -145,6 +146,31 @@ def _coverage(
     return sorted(out, key=lambda item: -item[1])
 
 
+#: A chunk holding a run of the question's characters verbatim (3-6 of them, not a generic word such as
+#: 私人银行) gains PHRASE_WEIGHT per character over 2: BM25 and coverage see words, not their order.
+PHRASE_WEIGHT = 0.02
+_NOT_CJK = re.compile(r"[^\u4e00-\u9fff]+")
+
+
+@cache
+def _generic_text() -> str:
+    return "|".join(sorted(lexicon.GENERIC_WORDS))
+
+
+def _phrases(fused: list[tuple[str, float]], snap: Snapshot, query: str) -> list[tuple[str, float]]:
+    runs = [r for r in _NOT_CJK.split(query[:EMBED_CHARS]) if len(r) >= 3]
+    grams = {r[i : i + n] for r in runs for n in range(3, 7) for i in range(len(r) - n + 1)}
+    grams = {g for g in grams if g not in _generic_text()}
+    if not grams or PHRASE_WEIGHT <= 0:
+        return fused
+    out = []
+    for chunk_id, score in fused:
+        text = snap.by_id[chunk_id].text
+        longest = max((len(g) for g in grams if g in text), default=0)
+        out.append((chunk_id, score + PHRASE_WEIGHT * max(0, longest - 2)))
+    return sorted(out, key=lambda item: -item[1])
+
+
 def dedupe_key(text: str) -> str:
     """Texts equal up to whitespace are the same passage (e.g. the same FAQ in two files)."""
     return _SPACE.sub("", text)
@@ -229,6 +255,7 @@ def retrieve(
     fused = rrf(rankings, k=rrf_k) if fusion == "rrf" else score_fusion(bm25_scores, dense_scores)
     if mode == "hybrid":
         fused = _coverage(fused, snap, words, COVERAGE_WEIGHT)
+        fused = _phrases(fused, snap, head)
         fused = _weigh(fused, snap, peer_question=names_peer_bank(head), named=named)
     out: list[Candidate] = []
     seen: set[str] = set()

@@ -87,7 +87,7 @@ def review() -> None:
     "--as", "actor", default=None, help="Whose view (default: the operator CLI, an admin: everyone)."
 )
 def chart(words: tuple[str, ...], output: Path, actor: str | None) -> None:
-    """Write the /stats chart as PNG, e.g. `review chart 上月 -o stats.png` (range words as in chat)."""
+    """Write the /stats chart to a PNG file: `review chart 上月 -o stats.png` (range words as in chat)."""
     from bot.cli.crm import _crm, _ensure_operator
     from bot.composition import open_services
     from bot.features.supervision import render_stats_chart

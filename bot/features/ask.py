@@ -20,6 +20,8 @@ from bot.features.clients import client_facts, render_matches
 from bot.rendering import Button, Keyboard, Reply, clip, esc, plain_quote
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from bot.audit import AuditTrail
     from bot.convlog import ConversationLog, Exchange
     from bot.features.clients import ClientService
@@ -105,6 +107,16 @@ class AskService:
             + tuple(ANSWER_FLAG_PREFIX + f for f in answer_flags)
             + ((WEAK_FLAG,) if _weak(answer) else ())
         )
+        audit = self.audit
+        joined = audit is not None and audit.shares_database(self.log.engine)
+
+        def audit_in_log_transaction(conn: Connection, exchange: Exchange) -> None:
+            assert audit is not None
+            payload = _audit_payload(self.kb, exchange, answer, client)
+            audit.append_in(conn, kind="answer", actor=staff_code, ref=str(exchange.id), payload=payload)
+
+        # Fails closed: an answer that cannot be audited is neither stored nor shown. On the same database
+        # the audit row commits with the exchange (one durable commit per answer instead of two).
         exchange = self.log.record(
             staff_code=staff_code,
             channel=channel,
@@ -113,19 +125,20 @@ class AskService:
             chat_id=chat_id,
             update_id=update_id,
             flags=stored,
+            also=audit_in_log_transaction if joined else None,
         )
-        if self.on_gap is not None and (not answer.grounded or _weak(answer)):
-            try:
-                self.on_gap(exchange.question)
-            except Exception:  # the inbox embeds the question later instead
-                logger.exception("could not hand a gap question on")
-        if self.audit is not None:  # fails closed: an answer that cannot be audited is not shown
-            self.audit.append(
+        if audit is not None and not joined:
+            audit.append(
                 kind="answer",
                 actor=staff_code,
                 ref=str(exchange.id),
                 payload=_audit_payload(self.kb, exchange, answer, client),
             )
+        if self.on_gap is not None and (not answer.grounded or _weak(answer)):
+            try:
+                self.on_gap(exchange.question)
+            except Exception:  # the inbox embeds the question later instead
+                logger.exception("could not hand a gap question on")
         return AskResult(
             answer=answer,
             exchange_id=exchange.id,

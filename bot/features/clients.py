@@ -17,6 +17,7 @@ from bot.core import Clock, KnowledgeService, Request, ServiceError, crm_call
 from bot.features.suitability import assessment_expired
 from bot.rendering import Button, Reply, esc, fmt_date
 from crm_adapter import Client, ClientCard, CRMAdapter, Role, Staff
+from crm_adapter.masking import mask_personal_numbers
 
 if TYPE_CHECKING:
     from bot.audit import AuditTrail
@@ -101,7 +102,15 @@ class ClientService:
         query = query.strip()
         if not query:
             raise ServiceError("用法：/client 客户姓名、拼音或客户号，例如 /client 张伟")
-        return crm_call(lambda: self.crm.search_clients(actor=staff.code, query=query, limit=limit))
+        found = crm_call(lambda: self.crm.search_clients(actor=staff.code, query=query, limit=limit))
+        if found and self.audit is not None:  # a list of clients is client data too; fails closed
+            self.audit.append(
+                kind="client_search",
+                actor=staff.code,
+                ref=found[0].client_id,
+                payload={"query": mask_personal_numbers(query), "results": [c.client_id for c in found]},
+            )
+        return found
 
     def view(self, staff: Staff, client_id: str) -> ClientView:
         today = self.clock.today()

@@ -62,13 +62,17 @@ class KnowledgeAdminService:
                 f"文件过大（{size / _MB:.1f} MB），上限为 {self.max_upload_mb} MB，请拆分后再上传"
             )
 
-    def ingest(self, path: Path, on_progress: Callable[[VectorProgress], None] | None = None) -> IngestReport:
-        """Add an uploaded document to the knowledge base; `on_progress` follows its vectors (called from
-        the ingesting thread: first with 0 of N once the document is searchable)."""
+    def ingest(self, path: Path, *, wait: bool = True) -> IngestReport:
+        """Add an uploaded document to the knowledge base. `wait=False`: return once it is searchable
+        (BM25); its vectors follow in the background (`vector_progress`)."""
         self.check_file(path.name)
-        report = self.kb.ingest([path], on_progress=on_progress)
+        report = self.kb.ingest([path], wait=wait)
         self._on_change()
         return report
+
+    def vector_progress(self, report: IngestReport) -> VectorProgress:
+        """How many of the vectors of an ingest's new chunks are stored."""
+        return self.kb.vector_progress([*report.added, *report.updated], report.chunks_added)
 
 
 def kb(svc: KnowledgeAdminService, req: Request) -> Reply:

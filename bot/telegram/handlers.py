@@ -184,40 +184,41 @@ async def document(update: Update, context: Context) -> None:
     upload_dir = context.bot_data.upload_dir
     upload_dir.mkdir(parents=True, exist_ok=True)
     path = Path(upload_dir) / name
-    # One status message, edited as the ingest goes: searchable (BM25) → vectors n/N → the report.
+    # One status message, edited as the ingest goes: searchable (BM25) → vectors n/N → the report. The
+    # handler returns once the document is searchable (the chat is free again); a task follows the vectors.
     status = await context.bot.send_message(chat_id=message.chat_id, text=f"正在把《{esc(name)}》加入知识库…")
     file = await message.document.get_file()
     await file.download_to_drive(path)
-    loop = asyncio.get_running_loop()
-    updates: asyncio.Queue[Any] = asyncio.Queue()
-    job = asyncio.ensure_future(
-        run(admin.ingest, path, lambda p: loop.call_soon_threadsafe(updates.put_nowait, p))
-    )
-    shown, last = "", 0.0
-    progress: Any = None  # the latest knowledge.vectors.VectorProgress
+    report = await run(admin.ingest, path, wait=False)
+    progress = await run(admin.vector_progress, report)
 
     async def show(text: str) -> bool:
-        nonlocal shown
-        if text == shown:
-            return True
         try:
             await status.edit_text(text)
         except TelegramError as exc:  # a lost edit costs only the progress line
-            logger.warning("could not edit the upload status in chat %s: %s", message.chat_id, exc)
+            logger.warning("could not edit the upload status in chat %s: %s", status.chat_id, exc)
             return False
-        shown = text
         return True
 
-    while not job.done() or not updates.empty():
-        with contextlib.suppress(TimeoutError):
-            progress = await asyncio.wait_for(updates.get(), timeout=0.5)
-            if time.monotonic() - last >= UPLOAD_EDIT_INTERVAL or progress.done == 0:
-                last = time.monotonic()
+    if progress.finished:
+        final = knowledge_admin.render_ingest(name, report, progress)
+        if not await show(final):
+            await say(update, context, Reply(final))
+        return
+    await show(knowledge_admin.render_progress(name, progress))
+
+    async def follow(progress: Any) -> None:
+        shown = progress.done
+        while not progress.finished and context.application.running:  # stop() ends it within a tick
+            await asyncio.sleep(UPLOAD_EDIT_INTERVAL)
+            progress = await run(admin.vector_progress, report)
+            if progress.done != shown and not progress.finished:
+                shown = progress.done
                 await show(knowledge_admin.render_progress(name, progress))
-    report = job.result()
-    final = knowledge_admin.render_ingest(name, report, progress)
-    if not await show(final):
-        await say(update, context, Reply(final))
+        if progress.finished:
+            await show(knowledge_admin.render_ingest(name, report, progress))
+
+    context.application.create_task(follow(progress), update=update)
 
 
 # --- digest and errors --------------------------------------------------------------------------

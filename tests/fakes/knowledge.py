@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from bot.core import KnowledgeService
 from knowledge import Answer, Citation, ClientFacts, Hit, IngestReport
@@ -87,10 +86,9 @@ class FakeKB(KnowledgeService):
             ),
         ]
 
-    def ingest(
-        self, paths: Sequence[Path], *, progress: bool = False, on_progress: Any = None
-    ) -> IngestReport:
+    def ingest(self, paths: Sequence[Path], *, progress: bool = False, wait: bool = True) -> IngestReport:
         self.ingested.extend(paths)
-        if on_progress is not None:
-            on_progress(VectorProgress(3, 3))
         return IngestReport(added=tuple(str(p) for p in paths), chunks_added=3)
+
+    def vector_progress(self, sources: Sequence[str], total: int) -> VectorProgress:
+        return VectorProgress(total, total)

@@ -8,7 +8,7 @@ matcher), `service` (GapService), `render`, `chat` (the command table's handlers
 
 from __future__ import annotations
 
-from bot.features.gaps.chat import curate, kbusage, unanswered
+from bot.features.gaps.chat import curate, kbusage, unanswered, uncurate
 from bot.features.gaps.cluster import cluster
 from bot.features.gaps.curated import MATCH_THRESHOLD, CuratedAnswer, CuratedAnswers, CuratedStore
 from bot.features.gaps.service import GapCluster, GapService, GapsView, UsageView
@@ -29,4 +29,5 @@ __all__ = [
     "e5_embed",
     "kbusage",
     "unanswered",
+    "uncurate",
 ]

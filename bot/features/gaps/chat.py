@@ -7,7 +7,7 @@ import logging
 from bot.core import Request, ServiceError
 from bot.features.gaps.render import render_curated, render_gaps, render_usage
 from bot.features.gaps.service import GapService
-from bot.rendering import Reply
+from bot.rendering import Reply, clip, esc
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,12 @@ def curate(svc: GapService, req: Request) -> Reply:
     if not target or not text.strip():
         raise ServiceError(_CURATE_USAGE)
     return Reply(render_curated(svc.curate(req.staff, target.lstrip("#"), text)))
+
+
+def uncurate(svc: GapService, req: Request) -> Reply:
+    """Stop serving a curated answer."""
+    retired = svc.uncurate(req.staff, req.args)
+    return Reply(f"已停用审定答案 #{retired.id}（{esc(clip(retired.question, 40))}），之后按知识库回答。")
 
 
 def kbusage(svc: GapService, req: Request) -> Reply:

@@ -155,6 +155,12 @@ class CuratedStore:
             questions=tuple(q for q, _ in questions),
         )
 
+    def deactivate(self, *, curated_id: int) -> bool:
+        """Stop serving an answer (kept for the log's hit counts); False if there is no active one."""
+        stmt = sa.update(_answers).where(_answers.c.id == curated_id, _answers.c.active).values(active=False)
+        with self._engine.begin() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
     def list_all(self) -> list[CuratedAnswer]:
         """Every active curated answer, oldest first, with its questions."""
         with self._engine.connect() as conn:
@@ -175,8 +181,9 @@ class CuratedStore:
             return [(int(c), str(q), from_bytes(v)) for c, q, v in conn.execute(stmt)]
 
     def version(self) -> tuple[int, int]:
-        """(number of curated questions, highest id): changes whenever an answer is added."""
-        stmt = sa.select(sa.func.count(_questions.c.id), sa.func.max(_questions.c.id))
+        """(active answers, highest question id): changes whenever an answer is added or retired."""
+        active = sa.select(sa.func.count(_answers.c.id)).where(_answers.c.active).scalar_subquery()
+        stmt = sa.select(active, sa.func.max(_questions.c.id))
         with self._engine.connect() as conn:
             count, top = conn.execute(stmt).one()
         return int(count or 0), int(top or 0)
@@ -268,6 +275,14 @@ class CuratedAnswers:
             if set(tiers_in(asked)) == tiers:
                 return CuratedMatch(self._by_id[curated_id], float(sims[i]), asked), float(sims[i])
         return None, float(sims[order[0]]) if len(order) else -1.0
+
+    def retire(self, curated_id: int) -> CuratedAnswer | None:
+        """Stop serving answer `curated_id`; the answer as it was, or None if none is active."""
+        found = self.get(curated_id)
+        if found is None or not self.store.deactivate(curated_id=curated_id):
+            return None
+        self._refresh(force=True)
+        return found
 
     def add(
         self,

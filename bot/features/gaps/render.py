@@ -77,6 +77,7 @@ def render_usage(view: UsageView) -> str:
         lines.append(f"<b>审定答案（{len(view.curated)}）</b>：命中次数")
         for c, hits in view.curated[:USAGE_LINES]:
             lines.append(f"• #{c.id} {hits} 次：{esc(clip(c.question, 40))}（{esc(c.author_name)}）")
+        lines.append("停用：/uncurate 编号")
     else:
         lines.append("还没有审定答案：在 /unanswered 中用 /curate 编写。")
     lines.append("")

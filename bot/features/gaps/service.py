@@ -261,6 +261,17 @@ class GapService:
         logger.info("curated answer %s added by %s from %s", added.id, staff.code, target)
         return added
 
+    def uncurate(self, staff: Staff, target: str) -> CuratedAnswer:
+        """Stop serving curated answer `target` ("3" or "#3"): RMs get the knowledge base's answer again."""
+        number = target.strip().lstrip("#")
+        if not number.isdigit():
+            raise ServiceError("用法：/uncurate 审定答案编号（例如 /uncurate 3，编号见 /kbusage）")
+        retired = self.curated.retire(int(number))
+        if retired is None:
+            raise ServiceError(f"没有正在使用的审定答案 #{number}。")
+        logger.info("curated answer %s retired by %s", retired.id, staff.code)
+        return retired
+
     # --- usage ----------------------------------------------------------------------------------
     def usage(self, *, days: int = USAGE_DAYS) -> UsageView:
         """Hits per curated answer and per document over the last `days` days; unused documents."""

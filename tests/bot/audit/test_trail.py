@@ -97,6 +97,11 @@ def test_answers_contacts_and_card_reads_are_audited(
     assert answer.payload["sources"][0]["source"] == "bundled:03.md" and answer.actor == "RM001"
     clients.client_pick(s.clients, req(crm, "RM001", "C0001"))  # type: ignore[arg-type]
     assert s.audit.find(kind="client_read", ref="C0001")
+    clients.client(s.clients, req(crm, "RM001", "zhangwei"))  # type: ignore[arg-type]
+    [listed] = [
+        e for e in s.audit.find(kind="client_search", ref="C0001") if e.payload["query"] == "zhangwei"
+    ]
+    assert listed.payload["results"][:2] == ["C0001", "C0002"]  # which clients a search list showed
     contact_log.start(s.contacts, req(crm, "RM001", "刘洋 电话 例行问候", update_id=5))  # type: ignore[arg-type]
     contact_log.start(s.contacts, req(crm, "RM001", "刘洋 电话 例行问候", update_id=5))  # type: ignore[arg-type]
     assert len(s.audit.find(kind="contact", ref="1")) == 1  # a resend is not audited twice
@@ -122,3 +127,49 @@ def test_audit_cli_verify_and_show(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     _sql(url, "UPDATE audit_chain SET actor = 'X' WHERE id = 1")
     broken = runner.invoke(cli, ["audit", "verify"])
     assert broken.exit_code != 0 and "broken at row 1" in broken.output
+
+
+@pytest.fixture
+def same_db_services(settings: object, kb: object, crm: object) -> Iterator[object]:
+    """Services whose conversation log and audit trail share one database, as in production."""
+    from bot.composition import open_services
+    from bot.convlog import ConversationLog
+    from bot.settings import Settings
+
+    assert isinstance(settings, Settings)
+    log = ConversationLog(settings.effective_database_url)
+    with open_services(settings, kb=kb, crm=crm, log=log) as s:  # type: ignore[arg-type]
+        yield s
+    log.close()
+
+
+def test_client_data_is_not_shown_when_it_cannot_be_audited(
+    same_db_services: object, crm: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the audit trail refuses writes → no card, no client list, no answer (fail closed)."""
+    from bot.composition import Services
+    from bot.features import ask, clients
+    from tests.bot.app_fixtures import req
+
+    assert isinstance(same_db_services, Services)
+    s = same_db_services
+    assert s.audit is not None and s.audit.shares_database(s.log.engine)
+
+    def refuse(*_a: object, **_kw: object) -> None:
+        raise sa.exc.OperationalError("INSERT INTO audit_chain …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(s.audit, "append", refuse)
+    monkeypatch.setattr(s.audit, "append_in", refuse)
+    before = len(s.log.list_exchanges(limit=100))
+    for show in (
+        lambda: clients.client_pick(s.clients, req(crm, "RM001", "C0001")),  # type: ignore[arg-type]
+        lambda: clients.client(s.clients, req(crm, "RM001", "zhangwei")),  # type: ignore[arg-type]
+        lambda: ask.ask(s.ask, req(crm, "RM001", "钻石客户有什么权益？")),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(sa.exc.OperationalError):
+            show()
+    assert len(s.log.list_exchanges(limit=100)) == before  # the unaudited answer is not logged either
+    monkeypatch.undo()
+    ask.ask(s.ask, req(crm, "RM001", "钻石客户有什么权益？"))  # type: ignore[arg-type]
+    [exchange] = s.log.list_exchanges(limit=100)
+    assert s.audit.find(kind="answer", ref=str(exchange.id)) and s.audit.verify().ok

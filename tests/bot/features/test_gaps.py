@@ -248,3 +248,16 @@ def test_a_gap_question_is_embedded_when_asked(live_services: Services) -> None:
     assert stored.get(["某客户在火星上能买理财吗"]).shape == (1, 384)
     with pytest.raises(AssertionError, match="embedded again"):
         stored.get(["钻石客户权益"])
+
+
+def test_uncurate_stops_serving_an_answer(live_services: Services, crm: FakeCRM) -> None:
+    s = live_services
+    q = record(s, "RM001", "客户家属开户需要什么材料")
+    run(s, crm, "TRN01", "curate", f"Q{q} 双方身份证件")
+    assert s.ask.ask(staff_code="RM001", question="客户家属开户需要什么材料", channel="c").curated
+    assert "停用：/uncurate" in run(s, crm, "TRN01", "kbusage").text
+    assert "已停用审定答案 #1" in run(s, crm, "TRN01", "uncurate", "#1").text
+    assert s.ask.ask(staff_code="RM001", question="客户家属开户需要什么材料", channel="c").curated is None
+    for args, message in [("1", "没有正在使用的审定答案 #1"), ("x", "用法"), ("", "用法")]:
+        with pytest.raises(ServiceError, match=message):
+            run(s, crm, "TRN01", "uncurate", args)
