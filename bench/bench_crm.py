@@ -309,7 +309,9 @@ def _insert_rate(crm: SqlCRM, targets: list[tuple[str, str]], count: int, *, thr
             contact=NewContact(
                 client_id=cid,
                 channel=Channel.PHONE,
-                summary="电话回访：客户确认理财到期后续投方案",
+                # A distinct summary per call: the same contact twice in a day is one record (logical
+                # idempotency), and the duplicate path is not what this measures.
+                summary=f"电话回访：客户确认理财到期后续投方案（{run_id}-{i}）",
                 topics=("理财到期",),
                 source="cli",
                 idempotency_key=f"bench:{run_id}:{i}",

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
-MB = 1024 * 1024
 SEARCH_MODES = MODES
 
 
@@ -39,8 +38,10 @@ class KnowledgeBase:
 
     Thread-safe: `search` / `ask` may run from many threads at once (the bot answers several RMs in
     parallel; concurrent query embeddings share engine batches, see `knowledge.e5`); `ingest`,
-    `sync_bundled` and `remove` are serialised. Writes by another process (`rm-assistant kb ingest` while
-    the bot runs) are picked up on the next search through the manifest's version.
+    `sync_bundled` and `remove` are serialised. An ingest is BM25-searchable when its lexical stage ends;
+    vectors follow from a background worker (`knowledge.vectors`), and no search waits for either. Writes
+    by another process (`rm-assistant kb ingest` while the bot runs) are picked up on the next search
+    through the manifest's version.
     """
 
     def __init__(
@@ -188,18 +189,7 @@ class KnowledgeBase:
     ) -> VectorProgress:
         sources = None if report is None else [*report.added, *report.updated]
         self._vectors.kick(prefer=sources or ())
-        total = self._manifest.pending_count(sources)
-        bar = prep.progress_bar(total, enabled=progress and total > 0)
-
-        def tell(p: VectorProgress) -> None:
-            bar.update(p.done - bar.n)
-            if on_progress is not None:
-                on_progress(p)
-
-        try:
-            return self._vectors.wait(sources, tell)
-        finally:
-            bar.close()
+        return self._vectors.wait_with_bar(sources, progress=progress, on_progress=on_progress)
 
     def resume_vectors(self) -> int:
         """Embed, in the background, chunks still without vectors (an ingest interrupted by a restart).
@@ -220,19 +210,7 @@ class KnowledgeBase:
         return VectorProgress(max(total - left, 0), total, failed=bool(left) and not self._vectors.running)
 
     def _ingest_paths(self, paths: Sequence[Path]) -> IngestReport:
-        items: list[tuple[str, Path]] = []
-        failed: list[tuple[str, str]] = []
-        for path in paths:
-            path = Path(path)
-            if path.is_dir():
-                for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                    if any(part.startswith((".", "~$")) for part in file.relative_to(path).parts):
-                        continue  # hidden files, Office lock files
-                    items.append((str(file.resolve()), file))
-            elif path.exists():
-                items.append((str(path.resolve()), path))
-            else:
-                failed.append((str(path), "文件不存在"))
+        items, failed = prep.collect(paths)
         report = self._ingest_items(items)
         return dataclasses.replace(report, failed=tuple(failed) + report.failed)
 
@@ -249,7 +227,7 @@ class KnowledgeBase:
                 failed.append((str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}"))
                 continue
             try:
-                too_large = self._too_large(path)
+                too_large = prep.too_large(path, self._max_file_mb)
                 if too_large:
                     failed.append((str(path), too_large))
                     continue
@@ -283,15 +261,6 @@ class KnowledgeBase:
             failed=tuple(failed),
             chunks_added=chunks_added,
         )
-
-    def _too_large(self, path: Path) -> str:
-        """The refusal for a file over `max_file_mb`, or "" (raises OSError like reading would)."""
-        if self._max_file_mb is None:
-            return ""
-        size = path.stat().st_size
-        if size <= self._max_file_mb * MB:
-            return ""
-        return f"文件过大（{size / MB:.1f} MB），上限为 {self._max_file_mb:g} MB，请拆分后再上传"
 
     def _prepare(self, source: str, path: Path, content_hash: str, *, existed: bool) -> prep.Pending:
         return prep.prepare(source, path, content_hash, existed=existed, cache_dir=self._cache_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from knowledge.loaders import LoaderError, load_file
 from knowledge.manifest import StoredChunk
 
 logger = logging.getLogger(__name__)
+
+MB = 1024 * 1024
 
 #: Bump when chunking, passage formatting or stored chunk fields change: every source is then re-indexed
 #: once (bundled passages keep their precomputed vectors, see knowledge.bundled_vectors).
@@ -66,6 +69,34 @@ def prepare(source: str, path: Path, digest: str, *, existed: bool, cache_dir: P
         for piece in pieces
     ]
     return Pending(source, path, digest, doc.title, doc.category, chunks, existed)
+
+
+def collect(paths: Sequence[Path]) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
+    """(source, file) for every file of `paths` (folders recursively), and the paths that do not exist."""
+    items: list[tuple[str, Path]] = []
+    failed: list[tuple[str, str]] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if any(part.startswith((".", "~$")) for part in file.relative_to(path).parts):
+                    continue  # hidden files, Office lock files
+                items.append((str(file.resolve()), file))
+        elif path.exists():
+            items.append((str(path.resolve()), path))
+        else:
+            failed.append((str(path), "文件不存在"))
+    return items, failed
+
+
+def too_large(path: Path, max_mb: float | None) -> str:
+    """The refusal for a file over `max_mb`, or "" (raises OSError like reading would)."""
+    if max_mb is None:
+        return ""
+    size = path.stat().st_size
+    if size <= max_mb * MB:
+        return ""
+    return f"文件过大（{size / MB:.1f} MB），上限为 {max_mb:g} MB，请拆分后再上传"
 
 
 def progress_bar(total: int, *, enabled: bool) -> Any:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from knowledge import question as q_mod
 from knowledge.amounts import format_amount
 from knowledge.lexicon import PB_TIERS
-from knowledge.question import Question
+from knowledge.question import MAX_CHARS, Question
 from knowledge.rules import Entitlement, RuleBook, RuleSource, TierRule
 from knowledge.types import Answer, Citation
 
@@ -71,6 +71,12 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
         return _entitlement(q, book, matches)
     if matches:
         return None
+    if (
+        q.slot is None
+        and (q.subject_tier or amount is not None)
+        and _ASKS_BENEFITS.search(q.text[:MAX_CHARS])
+    ):
+        return _benefits(q, book, amount)
     if q.slot == "tier" and amount is not None and book.tiers:
         return _tier_of(q, book, amount)
     if q.kind == q_mod.YES_NO and amount is not None and book.tiers and (len(q.tiers) == 1 or q.private_bank):
@@ -83,6 +89,54 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
             if entry is not None:
                 return _entry(q, entry)
     return None
+
+
+_ASKS_BENEFITS = re.compile(
+    r"(?:哪些|什么|啥)(?:权益|福利|待遇|增值服务)|享受(?:什么|哪些|啥)|有(?:哪些|什么|啥)(?:权益|福利|待遇)"
+)
+
+
+def _benefits(q: Question, book: RuleBook, amount: Decimal | None) -> Answer | None:
+    """ "钻石客户有哪些权益" / "日均3500万能享受什么": every entitlement the tables give this client, one
+    sentence (and one citation: the table) per table."""
+    tier = q.subject_tier
+    if tier is None and amount is not None:
+        found = book.tier_of(amount)
+        tier = found.tier if found else None
+    if tier is None:
+        return None
+    by_table: dict[tuple[str, str], list[Entitlement]] = {}
+    for e in book.entitlements:
+        if _status(e, tier, amount, book).verdict == "yes":
+            by_table.setdefault((e.cite.source, e.cite.heading), []).append(e)
+    prefix = _subject(q, tier, used_amount=amount is not None) or (
+        f"日均{format_amount(amount)}（{tier}客户）：" if amount is not None else f"{tier}客户："
+    )
+    cites = _Citations()
+    entry = book.entry_threshold()
+    if not by_table and tier not in PB_TIERS and entry is not None:
+        n = cites.n(entry.cite)
+        return _done(
+            q,
+            [
+                f"{prefix}尚未达到私人银行准入门槛（日均{format_amount(entry.range.low)}），"
+                f"本行私人银行客户的权益不适用。[{n}]"
+            ],
+            cites,
+            None,
+        )
+    if not by_table:
+        return None
+    lead: list[str] = []
+    for rows in by_table.values():
+        first = rows[0].cite
+        table = RuleSource(first.source, first.title, first.heading, "\n".join(e.cite.text for e in rows))
+        n = cites.n(table)
+        items = "；".join(
+            e.benefit if e.value in ("提供", "可享受") else f"{e.benefit}（{e.value}）" for e in rows
+        )
+        lead.append(f"{prefix if not lead else ''}按本行规定可享受{items}。[{n}]")
+    return _done(q, lead, cites, None)
 
 
 def _done(q: Question, lead: list[str], cites: _Citations, verdict: str | None) -> Answer:

@@ -105,6 +105,29 @@ class VectorWorker:
             with self._cond:
                 self._cond.wait(timeout=0.5)
 
+    def wait_with_bar(
+        self,
+        sources: Sequence[str] | None,
+        *,
+        progress: bool,
+        on_progress: Callable[[VectorProgress], None] | None,
+    ) -> VectorProgress:
+        """`wait`, with a tqdm bar on stderr when `progress` (the CLI)."""
+        from knowledge.ingest import progress_bar
+
+        total = self._manifest.pending_count(sources)
+        bar = progress_bar(total, enabled=progress and total > 0)
+
+        def tell(p: VectorProgress) -> None:
+            bar.update(p.done - bar.n)
+            if on_progress is not None:
+                on_progress(p)
+
+        try:
+            return self.wait(sources, tell)
+        finally:
+            bar.close()
+
     def _run(self) -> None:
         try:
             while True:
