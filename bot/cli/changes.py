@@ -36,6 +36,10 @@ def _services() -> Iterator[Services]:
         services = open_services(get_settings())
     except CRMError as exc:
         raise click.ClickException(str(exc)) from None
+    from bot.features.approvals import AdminPublisher
+
+    # The command line waits for a publication's vectors: its process ends right after.
+    services.approvals.publisher = AdminPublisher(services.knowledge, services.kb, wait=True)
     try:
         yield services
     except (ServiceError, CRMError) as exc:

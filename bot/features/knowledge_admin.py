@@ -80,19 +80,6 @@ def kb(svc: KnowledgeAdminService, req: Request) -> Reply:
     return Reply(render_hits(req.args, svc.search(req.args)))
 
 
-def upload(svc: KnowledgeAdminService, req: Request) -> Reply:
-    """Ingest a local file (console twin: `/upload PATH`; Telegram sends the document itself)."""
-    raw = req.args.strip().strip("\"'")
-    if not raw:
-        raise ServiceError("用法：/upload 文件路径，例如 /upload ~/Downloads/高尔夫权益.docx")
-    path = Path(raw).expanduser()
-    svc.check_file(path.name)
-    if not path.is_file():
-        raise ServiceError(f"找不到文件：{raw}")
-    svc.check_size(path.stat().st_size)
-    return Reply(render_ingest(path.name, svc.ingest(path)))
-
-
 def render_hits(query: str, hits: Sequence[Hit]) -> str:
     if not hits:
         return f"“{esc(query)}”没有检索到任何内容。"

@@ -7,7 +7,6 @@ an edited message means) is in `bot.telegram.log_handlers`; sending replies in `
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -21,10 +20,10 @@ from telegram.ext import ApplicationHandlerStop, ExtBot
 
 from bot import commands
 from bot.core import ServiceError
-from bot.features import knowledge_admin
+from bot.features import approvals
 from bot.features.ask import ask as ask_feature
 from bot.features.today import render_digest
-from bot.rendering import Reply, error_text, esc, refusal_unregistered, service_error, split_html
+from bot.rendering import Reply, error_text, refusal_unregistered, service_error, split_html
 from bot.telegram.context import Context
 from bot.telegram.log_handlers import DRAFT_KEY, LOG_NOT_SAVED, edit_of_saved, ignored_edit
 
@@ -42,8 +41,6 @@ logger = logging.getLogger(__name__)
 
 #: An unknown user is told "not registered" at most once per this many seconds.
 REFUSAL_INTERVAL = 3600.0
-#: Fewest seconds between two edits of an upload's progress message (Telegram limits edits per chat).
-UPLOAD_EDIT_INTERVAL = 2.0
 
 
 # --- command menus -------------------------------------------------------------------------------
@@ -170,55 +167,45 @@ async def ask(update: Update, context: Context) -> None:
 
 
 async def document(update: Update, context: Context) -> None:
-    """Ingest an uploaded document into the knowledge base (trainers and admins)."""
+    """Submit an uploaded document as a knowledge change awaiting a second person's approval."""
     if ignored_edit(update):
         return
     message = update.effective_message
     assert message is not None and message.document is not None
     req = await request(update, context, args="")
     commands.check(commands.command("document"), req)
-    admin = context.bot_data.services.knowledge
+    services = context.bot_data.services
+    admin = services.knowledge
     name = admin.safe_name(message.document.file_name or "document.txt")
     admin.check_file(name)
-    admin.check_size(message.document.file_size)
+    admin.check_size(message.document.file_size)  # before any download
     upload_dir = context.bot_data.upload_dir
     upload_dir.mkdir(parents=True, exist_ok=True)
     path = Path(upload_dir) / name
-    # One status message, edited as the ingest goes: searchable (BM25) → vectors n/N → the report. The
-    # handler returns once the document is searchable (the chat is free again); a task follows the vectors.
-    status = await context.bot.send_message(chat_id=message.chat_id, text=f"正在把《{esc(name)}》加入知识库…")
     file = await message.document.get_file()
     await file.download_to_drive(path)
-    report = await run(admin.ingest, path, wait=False)
-    progress = await run(admin.vector_progress, report)
+    try:
+        change = await run(services.approvals.submit, req.staff, path, file_name=name)
+    finally:
+        path.unlink(missing_ok=True)  # the change keeps its own copy of the bytes
+    await say(update, context, Reply(approvals.render_submitted(change)))
+    await _tell_approvers(context, change, submitter=req.staff)
 
-    async def show(text: str) -> bool:
+
+async def _tell_approvers(context: Context, change: Any, *, submitter: Staff) -> None:
+    """Let the other approvers know a change waits for them (a lost notice costs nothing: /changes)."""
+    text = approvals.render_waiting(change, submitter=submitter)
+    for staff in await run(context.bot_data.services.staff.with_telegram):
+        if (
+            staff.code == submitter.code
+            or staff.role not in approvals.APPROVER_ROLES
+            or staff.telegram_id is None
+        ):
+            continue
         try:
-            await status.edit_text(text)
-        except TelegramError as exc:  # a lost edit costs only the progress line
-            logger.warning("could not edit the upload status in chat %s: %s", status.chat_id, exc)
-            return False
-        return True
-
-    if progress.finished:
-        final = knowledge_admin.render_ingest(name, report, progress)
-        if not await show(final):
-            await say(update, context, Reply(final))
-        return
-    await show(knowledge_admin.render_progress(name, progress))
-
-    async def follow(progress: Any) -> None:
-        shown = progress.done
-        while not progress.finished and context.application.running:  # stop() ends it within a tick
-            await asyncio.sleep(UPLOAD_EDIT_INTERVAL)
-            progress = await run(admin.vector_progress, report)
-            if progress.done != shown and not progress.finished:
-                shown = progress.done
-                await show(knowledge_admin.render_progress(name, progress))
-        if progress.finished:
-            await show(knowledge_admin.render_ingest(name, report, progress))
-
-    context.application.create_task(follow(progress), update=update)
+            await context.bot.send_message(chat_id=staff.telegram_id, text=text)
+        except TelegramError as exc:
+            logger.warning("could not tell %s about knowledge change %s: %s", staff.code, change.ref, exc)
 
 
 # --- digest and errors --------------------------------------------------------------------------

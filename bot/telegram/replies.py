@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from telegram import (
     InlineKeyboardButton,
@@ -23,6 +23,9 @@ from bot.core import Request, ServiceError
 from bot.rendering import Reply, split_html
 from bot.telegram.context import BotData, Context
 from crm_adapter import Staff
+
+if TYPE_CHECKING:
+    from knowledge import IngestReport
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,53 @@ async def say(update: Update, context: Context, reply: Reply, *, in_flow: bool =
             await context.bot.send_photo(chat_id=chat.id, photo=reply.photo)
         except TelegramError as exc:  # the text is delivered; the chart is its companion
             logger.warning("could not send the image of a reply to chat %s: %s", chat.id, exc)
+    if reply.ingest is not None:
+        await follow_ingest(update, context, reply.ingest_name, reply.ingest)
+
+
+#: Fewest seconds between two edits of an ingest's status message (Telegram limits edits per chat).
+UPLOAD_EDIT_INTERVAL = 2.0
+
+
+async def follow_ingest(update: Update, context: Context, name: str, report: IngestReport) -> None:
+    """One status message, edited as the ingest's vectors arrive (searchable → vectors n/N → the report).
+
+    Returns at once; a task of the Application follows the vectors, so the chat is free meanwhile.
+    """
+    from bot.features import knowledge_admin
+
+    chat = update.effective_chat
+    if chat is None:
+        return
+    admin = context.bot_data.services.knowledge
+    progress = await run(admin.vector_progress, report)
+    if progress.finished:
+        await context.bot.send_message(
+            chat_id=chat.id, text=knowledge_admin.render_ingest(name, report, progress)
+        )
+        return
+    status = await context.bot.send_message(
+        chat_id=chat.id, text=knowledge_admin.render_progress(name, progress)
+    )
+
+    async def show(text: str) -> None:
+        try:
+            await status.edit_text(text)
+        except TelegramError as exc:  # a lost edit costs only the progress line
+            logger.warning("could not edit the ingest status in chat %s: %s", status.chat_id, exc)
+
+    async def follow(progress: Any) -> None:
+        shown = progress.done
+        while not progress.finished and context.application.running:  # stop() ends it within a tick
+            await asyncio.sleep(UPLOAD_EDIT_INTERVAL)
+            progress = await run(admin.vector_progress, report)
+            if progress.done != shown and not progress.finished:
+                shown = progress.done
+                await show(knowledge_admin.render_progress(name, progress))
+        if progress.finished:
+            await show(knowledge_admin.render_ingest(name, report, progress))
+
+    context.application.create_task(follow(progress), update=update)
 
 
 async def staff_for(data: BotData, telegram_id: int) -> Staff | None:

@@ -11,7 +11,8 @@ from crm_adapter import Role
 from tests.bot.fakes import FakeCRM
 
 CODES = {
-    Role.RM: "RM001", Role.SUPERVISOR: "SUP01", Role.TRAINER: "TRN01", Role.COMPLIANCE: "CMP01", Role.ADMIN: "ADM01",
+    Role.RM: "RM001", Role.SUPERVISOR: "SUP01", Role.TRAINER: "TRN01", Role.COMPLIANCE: "CMP01",
+    Role.ADMIN: "ADM01",
 }  # fmt: skip
 
 
@@ -27,8 +28,8 @@ def test_menu_per_role() -> None:
         "cancel",
     }  # fmt: skip
     assert names(Role.TRAINER) == {
-        "start", "help", "kb", "unanswered", "stats", "handoffs", "resolved", "curate", "kbusage",
-        "changes", "approve", "reject", "cancel",
+        "start", "help", "kb", "unanswered", "stats", "handoffs", "resolved", "curate", "uncurate",
+        "kbusage", "changes", "approve", "reject", "cancel",
     }  # fmt: skip
     # Compliance officers approve knowledge changes; they see no client or team data.
     assert names(Role.COMPLIANCE) == {"start", "help", "changes", "approve", "reject", "cancel"}

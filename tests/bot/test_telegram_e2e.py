@@ -19,6 +19,7 @@ from tests.bot.fake_bot_api import ApiCall, FakeBotAPI
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 RM, RM2, SUP, TRN = (TELEGRAM_IDS[c] for c in ("RM001", "RM002", "SUP01", "TRN01"))
+TRN2 = TELEGRAM_IDS["TRN02"]
 STRANGER = 987654
 
 
@@ -264,14 +265,20 @@ async def test_trainer_upload_is_ingested_and_rm_refused(bot_world: BotWorld) ->
             assert "仅供培训师" in (refused.visible_text or "")
             mark = fake.mark()
             fake.push_document(TRN, "星辰.md", content.encode(), "text/markdown")
-            # one status message, edited in place up to the final report
-            [status] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)
+            [submitted] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)
+            assert "已提交知识库变更 K1" in (submitted.visible_text or "")  # four eyes: not served yet
+            [own] = await send(fake, TRN, "/approve K1")
+            assert "四眼原则" in (own.visible_text or "")
+            mark = fake.mark()
+            # the approver's chat: the decision, then one status message edited up to the final report
+            decision, status = await send(fake, TRN2, "/approve K1", 2)
+            assert "已批准并发布" in (decision.visible_text or "")
             await fake.wait_for_async(
                 lambda c: c.method == "editMessageText" and "已加入知识库" in (c.visible_text or ""),
                 timeout=120,
                 since=mark,
             )
-            shown = fake.message(TRN, status.message_id or 0)
+            shown = fake.message(TRN2, status.message_id or 0)
             assert shown is not None and "已加入知识库" in shown["text"]
             [hits] = await send(fake, TRN, "/kb 星辰稳健理财 起购金额")
             assert "星辰" in (hits.visible_text or "") and "得分" in (hits.visible_text or "")

@@ -7,7 +7,7 @@ the vectors are still being computed (a gated fake embedding stands in for a slo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,8 @@ from tests.knowledge.conftest import ENTITLEMENTS_MD, FakeEmbeddings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-RM, TRN = TELEGRAM_IDS["RM001"], TELEGRAM_IDS["TRN01"]
+RM, TRN, TRN2 = TELEGRAM_IDS["RM001"], TELEGRAM_IDS["TRN01"], TELEGRAM_IDS["TRN02"]
+CMP, ADM = TELEGRAM_IDS["CMP01"], TELEGRAM_IDS["ADM01"]
 NEW_DOC = "# 星辰理财\n\n## 起购\n星辰稳健理财面向白金客户，起购金额100万元，期限一年。\n"
 
 
@@ -53,7 +54,7 @@ def small_kb(tmp_path: Path, gated: GatedEmbeddings) -> Iterator[KnowledgeBase]:
     kb.close()
 
 
-def _edit(text: str) -> object:
+def _edit(text: str) -> Callable[[ApiCall], bool]:
     return lambda c: c.method == "editMessageText" and c.ok and text in (c.visible_text or "")
 
 
@@ -71,31 +72,45 @@ async def test_oversized_upload_is_refused_before_download(bot_world: BotWorld) 
 async def test_questions_are_answered_while_an_upload_is_embedded(
     bot_world: BotWorld, small_kb: KnowledgeBase, gated: GatedEmbeddings
 ) -> None:
+    """Upload → pending change (approvers told) → a second trainer approves → searchable at once, one
+    status message edited to the final report, and RMs' questions answered while vectors are pending."""
     fake = bot_world.fake
     async with running(bot_world.build(kb=small_kb)):
         gated.gate.clear()  # the upload's vectors take "forever" until the gate opens
         mark = fake.mark()
         fake.push_document(TRN, "星辰.md", NEW_DOC.encode(), "text/markdown")
-        [status] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)
-        searchable = await fake.wait_for_async(_edit("已可检索"), timeout=30, since=mark)  # type: ignore[arg-type]
-        assert "0/1" in (searchable.visible_text or "")
+        [submitted] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)
+        assert "已提交知识库变更 K1" in (submitted.visible_text or "")
+        for approver in (TRN2, CMP, ADM):  # every other approver is told; the submitter is not
+            [notice] = await fake.wait_for_messages_async(approver, 1, since=mark, timeout=30)
+            assert "K1" in (notice.visible_text or "") and "等待审批" in (notice.visible_text or "")
+        assert not [c for c in fake.messages_to(TRN, since=mark) if "等待审批" in (c.visible_text or "")]
+        kb_mark = fake.mark()
+        fake.push_command(TRN, "kb", "星辰稳健理财 起购金额")
+        [unserved] = await fake.wait_for_messages_async(TRN, 1, since=kb_mark, timeout=30)
+        assert "星辰理财" not in (unserved.visible_text or "")  # pending: not in the knowledge base
+
+        approve_mark = fake.mark()
+        fake.push_command(TRN2, "approve", "K1")
+        decision, status = await fake.wait_for_messages_async(TRN2, 2, since=approve_mark, timeout=30)
+        assert "已批准并发布 K1《星辰.md》" in (decision.visible_text or "")
+        assert "已可检索" in (status.visible_text or "") and "0/1" in (status.visible_text or "")
 
         asked = fake.mark()
         fake.push_message(RM, "钻石客户每年能约几次专家挂号？")
         [answer] = await fake.wait_for_messages_async(RM, 1, since=asked, timeout=30)
         assert "5次" in (answer.visible_text or "")
         kb_mark = fake.mark()
-        # the trainer's own chat is free again as soon as the document is searchable
-        fake.push_command(TRN, "kb", "星辰稳健理财 起购金额")
-        [hits] = await fake.wait_for_messages_async(TRN, 1, since=kb_mark, timeout=30)
+        # the approver's chat is free again as soon as the document is searchable
+        fake.push_command(TRN2, "kb", "星辰稳健理财 起购金额")
+        [hits] = await fake.wait_for_messages_async(TRN2, 1, since=kb_mark, timeout=30)
         assert "星辰理财" in (hits.visible_text or "")  # found by BM25 while its vector is pending
-        assert not fake.calls("editMessageText", since=mark) or all(
-            "已加入知识库" not in (c.visible_text or "") for c in fake.calls("editMessageText", since=mark)
-        )
+        edits = fake.calls("editMessageText", since=mark)
+        assert all("已加入知识库" not in (c.visible_text or "") for c in edits)
 
         gated.gate.set()
-        done: ApiCall = await fake.wait_for_async(_edit("已加入知识库"), timeout=60, since=mark)  # type: ignore[arg-type]
+        done: ApiCall = await fake.wait_for_async(_edit("已加入知识库"), timeout=60, since=mark)
         assert done.message_id == status.message_id
-        shown = fake.message(TRN, status.message_id or 0)
+        shown = fake.message(TRN2, status.message_id or 0)
         assert shown is not None and shown["text"].startswith("✅ 文档《星辰.md》已加入知识库（1 个段落）")
-        assert len(fake.messages_to(TRN, since=mark)) == 2  # the status message (edited) and the /kb reply
+        assert len(fake.messages_to(TRN2, since=approve_mark)) == 3  # decision, status (edited), /kb

@@ -12,7 +12,7 @@ from crm_adapter.sql import SqlCRM
 
 
 def _head() -> str:
-    """The newest revision in crm_adapter/migrations/versions (a new migration must not need this test edited)."""
+    """The newest revision in crm_adapter/migrations/versions (a new migration needs no edit here)."""
     from pathlib import Path
 
     from alembic.config import Config

@@ -121,3 +121,33 @@ def test_a_grant_to_the_tier_alone_is_a_yes() -> None:
     assert polarity.entitled(text, "白金", ["高端"]) == (None, "")  # not what was asked
     limited = "家族办公室服务只面向钻石客户提供，是钻石客户区别于白金客户的主要服务。"
     assert polarity.entitled(limited, "白金", ["家族办公室"]) == (None, "")
+
+
+def test_a_tier_s_entitlements_are_listed_from_the_rule_tables(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("钻石客户有哪些权益")
+    assert answer.composer == "rules" and answer.grounded
+    assert "家族办公室服务" in answer.answer and "专家挂号预约（每年5次）" in answer.answer
+    assert len(answer.citations) == 2  # one per rule table, not one per row
+    amount = bundled.ask("客户日均3500万能享受什么")
+    assert "白金客户" in amount.answer and "免费洗车（可上门）（每年12次）" in amount.answer
+    assert "4S店基础保养" not in amount.answer  # needs 5000万
+    below = bundled.ask("日均800万的客户能享受什么")
+    assert "尚未达到私人银行准入门槛" in below.answer
+
+
+def test_a_duty_carries_over_to_the_next_verb() -> None:
+    assert polarity.verdict("客户经理应主动联系客户，发送祝福和问候。", ["发送"], focused=False) == (
+        "yes",
+        "应",
+    )
+    assert polarity.verdict("客户经理不得泄露客户信息，发给他人。", ["发给"], focused=False) == ("no", "不得")
+
+
+def test_two_tiers_compared_from_the_rule_tables(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("钻石客户比白金客户多了哪些服务")
+    assert answer.composer == "rules"
+    first = answer.lead[0]
+    assert (
+        first.startswith("钻石客户有、白金客户没有") and "家族办公室服务" in first and "4S店基础保养" in first
+    )
+    assert "免费洗车" not in first  # both tiers have it

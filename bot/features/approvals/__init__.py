@@ -1,8 +1,9 @@
 """Four-eyes knowledge changes (issue #12): uploads wait for a second person's approval, and documents'
 effective and expiry dates decide when they are served.
 
-Modules: `store` (ChangeStore: `bot_knowledge_changes`), `service` (KnowledgeChangeService), `chat` (the
-command table's handlers and the renderers).
+Modules: `store` (ChangeStore: `bot_knowledge_changes`), `service` (KnowledgeChangeService), `curated`
+(CuratedChangeService: trainers' curated answers through the same four eyes), `chat` (the command
+table's handlers and the renderers).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from bot.features.approvals.chat import (
     render_decision,
     render_rejected,
     render_submitted,
+    render_waiting,
+    upload,
 )
+from bot.features.approvals.curated import CuratedChangeService, parse_curated_ref
 from bot.features.approvals.service import (
     APPROVER_ROLES,
     SUBMITTER_ROLES,
@@ -36,6 +40,7 @@ __all__ = [
     "SUBMITTER_ROLES",
     "AdminPublisher",
     "ChangeStore",
+    "CuratedChangeService",
     "Decision",
     "KnowledgeChange",
     "KnowledgeChangeService",
@@ -45,10 +50,13 @@ __all__ = [
     "changes",
     "document_dates",
     "parse_change_ref",
+    "parse_curated_ref",
     "reject",
     "reject_button",
     "render_changes",
     "render_decision",
     "render_rejected",
     "render_submitted",
+    "render_waiting",
+    "upload",
 ]

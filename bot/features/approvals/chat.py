@@ -1,7 +1,8 @@
 """Chat side of four-eyes knowledge changes: `/changes`, `/approve K3`, `/reject K3 理由` and their buttons.
 
-Handlers parse, call `KnowledgeChangeService` and render; the renderers are pure functions shared by the
-console twin and the CLI.
+Documents are `K3`, trainers' curated answers `A3`: the same commands and buttons decide both. Handlers
+parse, call `KnowledgeChangeService` (or its `curated` service) and render; the renderers are pure
+functions shared by the console twin and the CLI.
 """
 
 from __future__ import annotations
@@ -9,43 +10,92 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import tzinfo
+from pathlib import Path
 
 from bot.core import Request, ServiceError
+from bot.features.approvals.curated import CuratedChangeService, parse_curated_ref
 from bot.features.approvals.service import Decision, KnowledgeChangeService, parse_change_ref
 from bot.features.approvals.store import PENDING, KnowledgeChange
-from bot.rendering import Button, Reply, esc, fmt_datetime
+from bot.features.gaps.curated_store import PENDING as CURATED_PENDING
+from bot.features.gaps.curated_store import REF_PREFIX, CuratedAnswer
+from bot.rendering import Button, Reply, clip, esc, fmt_datetime
+from crm_adapter import Staff
 
 logger = logging.getLogger(__name__)
 
 
+def _curated(svc: KnowledgeChangeService, ref: str) -> tuple[CuratedChangeService, int] | None:
+    """(the curated-answer approvals, its id) for a ref `A3`; None for a document's ref."""
+    if not ref.strip().upper().startswith(REF_PREFIX):
+        return None
+    if svc.curated is None:
+        raise ServiceError("审定答案审批未启用")
+    return svc.curated, parse_curated_ref(ref)
+
+
 def changes(svc: KnowledgeChangeService, req: Request) -> Reply:
-    """List knowledge changes: pending first, then recent decisions."""
-    return render_changes(svc.recent(limit=20), viewer=req.staff.code, tz=svc.clock.tz)
+    """List knowledge changes and curated answers: pending first, then recent decisions."""
+    curated = svc.curated.recent(limit=20) if svc.curated is not None else ()
+    return render_changes(svc.recent(limit=20), viewer=req.staff.code, tz=svc.clock.tz, curated=curated)
+
+
+def _approve(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply:
+    found = _curated(svc, ref)
+    if found is not None:
+        service, curated_id = found
+        return Reply(render_curated_decision(service.approve(req.staff, curated_id)))
+    decision = svc.approve(req.staff, parse_change_ref(ref))
+    live = decision.change.status == "live" and decision.report is not None
+    # Published means searchable; the front end may follow its vectors (Telegram edits a status line).
+    return Reply(
+        render_decision(decision),
+        ingest=decision.report if live else None,
+        ingest_name=decision.change.file_name,
+    )
+
+
+def _reject(svc: KnowledgeChangeService, req: Request, ref: str, reason: str) -> Reply:
+    found = _curated(svc, ref)
+    if found is not None:
+        service, curated_id = found
+        return Reply(render_curated_rejected(service.reject(req.staff, curated_id, reason)))
+    return Reply(render_rejected(svc.reject(req.staff, parse_change_ref(ref), reason)))
 
 
 def approve(svc: KnowledgeChangeService, req: Request) -> Reply:
-    """Approve a pending knowledge change submitted by someone else."""
+    """Approve a pending knowledge change (K3) or curated answer (A3) submitted by someone else."""
     if not req.words:
-        raise ServiceError("用法：/approve K3（/changes 查看待审批的变更）")
-    return Reply(render_decision(svc.approve(req.staff, parse_change_ref(req.words[0]))))
+        raise ServiceError("用法：/approve K3 或 /approve A3（/changes 查看待审批的变更）")
+    return _approve(svc, req, req.words[0])
 
 
 def reject(svc: KnowledgeChangeService, req: Request) -> Reply:
-    """Reject (or, for your own, withdraw) a pending knowledge change."""
+    """Reject (or, for your own, withdraw) a pending knowledge change or curated answer."""
     if not req.words:
-        raise ServiceError("用法：/reject K3 理由")
+        raise ServiceError("用法：/reject K3 理由（审定答案：/reject A3 理由）")
     ref, _, reason = req.args.strip().partition(" ")
-    return Reply(render_rejected(svc.reject(req.staff, parse_change_ref(ref), reason)))
+    return _reject(svc, req, ref, reason)
+
+
+def upload(svc: KnowledgeChangeService, req: Request) -> Reply:
+    """Submit a local file as a knowledge change (console twin: `/upload PATH`)."""
+    raw = req.args.strip().strip("\"'")
+    if not raw:
+        raise ServiceError("用法：/upload 文件路径，例如 /upload ~/Downloads/高尔夫权益.docx")
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ServiceError(f"找不到文件：{raw}")
+    return Reply(render_submitted(svc.submit(req.staff, path)))
 
 
 def approve_button(svc: KnowledgeChangeService, req: Request) -> Reply:
     """Approve the change whose button was pressed."""
-    return Reply(render_decision(svc.approve(req.staff, parse_change_ref(req.args))))
+    return _approve(svc, req, req.args)
 
 
 def reject_button(svc: KnowledgeChangeService, req: Request) -> Reply:
     """Reject the change whose button was pressed (no reason given: say so in the record)."""
-    return Reply(render_rejected(svc.reject(req.staff, parse_change_ref(req.args), "")))
+    return _reject(svc, req, req.args, "")
 
 
 # --- rendering -----------------------------------------------------------------------------------
@@ -66,6 +116,14 @@ def render_submitted(change: KnowledgeChange) -> str:
     )
 
 
+def render_waiting(change: KnowledgeChange, *, submitter: Staff) -> str:
+    """The notice other approvers get when a change is submitted."""
+    return (
+        f"🔔 {esc(submitter.name)}（{esc(submitter.code)}）提交了知识库变更 <b>{change.ref}</b>"
+        f"《{esc(change.file_name)}》{esc(_dates(change))}，等待审批：/approve {change.ref} 或 /changes"
+    )
+
+
 def render_decision(decision: Decision) -> str:
     change, report = decision.change, decision.report
     name = f"{change.ref}《{esc(change.file_name)}》"
@@ -83,12 +141,43 @@ def render_rejected(change: KnowledgeChange) -> str:
     return f"已{verb}知识库变更 {change.ref}《{esc(change.file_name)}》：{esc(change.note or '')}"
 
 
-def render_changes(items: Sequence[KnowledgeChange], *, viewer: str, tz: tzinfo) -> Reply:
-    if not items:
-        return Reply("目前没有知识库变更。培训师上传的文档会在这里等待审批。")
+def render_curated_decision(c: CuratedAnswer) -> str:
+    return (
+        f"✅ 已批准审定答案 {c.change_ref}（{esc(c.author_name)} 编写：{esc(clip(c.question, 40))}），"
+        "现已启用：客户经理问到相同或相近的问题将直接收到此答案。"
+    )
+
+
+def render_curated_rejected(c: CuratedAnswer) -> str:
+    verb = "撤回" if c.decided_by == c.author else "驳回"
+    return f"已{verb}审定答案 {c.change_ref}（{esc(clip(c.question, 40))}）：{esc(c.note or '')}"
+
+
+def _curated_lines(c: CuratedAnswer, tz: tzinfo) -> list[str]:
+    """A pending curated answer as the approver must read it: the questions, the answer, its source."""
+    source = f"（来源：{esc(c.source)}）" if c.source else ""
+    return [
+        f"• <b>{c.change_ref}</b> 审定答案 — {esc(c.author_name)} 编写于 {fmt_datetime(c.created_at, tz)}",
+        f"　问题（{len(c.questions)} 种问法）：" + esc("；".join(clip(q, 40) for q in c.questions[:3])),
+        f"　答案：{esc(clip(c.answer, 300))}{source}",
+    ]
+
+
+def render_changes(
+    items: Sequence[KnowledgeChange],
+    *,
+    viewer: str,
+    tz: tzinfo,
+    curated: Sequence[CuratedAnswer] = (),
+) -> Reply:
+    if not items and not curated:
+        return Reply("目前没有知识库变更。培训师上传的文档和编写的审定答案会在这里等待审批。")
     pending = [c for c in items if c.status == PENDING]
     others = [c for c in items if c.status != PENDING]
-    lines = [f"<b>待审批（{len(pending)}）</b>" if pending else "没有待审批的变更。"]
+    waiting = [c for c in curated if c.status == CURATED_PENDING]
+    decided = [c for c in curated if c.status != CURATED_PENDING and c.decided_by]
+    total = len(pending) + len(waiting)
+    lines = [f"<b>待审批（{total}）</b>" if total else "没有待审批的变更。"]
     buttons: list[tuple[Button, ...]] = []
     for c in pending:
         lines.append(
@@ -97,12 +186,23 @@ def render_changes(items: Sequence[KnowledgeChange], *, viewer: str, tz: tzinfo)
         )
         if c.submitted_by != viewer:  # nobody approves their own change
             buttons.append((Button(f"批准 {c.ref}", f"kcok:{c.id}"), Button(f"驳回 {c.ref}", f"kcno:{c.id}")))
-    if others:
+    for a in waiting:
+        lines += _curated_lines(a, tz)
+        if a.author != viewer:
+            ref = a.change_ref
+            buttons.append((Button(f"批准 {ref}", f"kcok:{ref}"), Button(f"驳回 {ref}", f"kcno:{ref}")))
+    if others or decided:
         lines += ["", "<b>最近的决定</b>"]
         for c in others[:10]:
             who = f"，{esc(c.decided_by)}" if c.decided_by else ""
             note = f"：{esc(c.note)}" if c.note else ""
             lines.append(f"• {c.ref}《{esc(c.file_name)}》{c.status_name}{who}{esc(_dates(c))}{note}")
+        for a in decided[:10]:
+            note = f"：{esc(a.note)}" if a.note else ""
+            who = f"，{esc(a.decided_by)}" if a.decided_by and a.status != "retired" else ""
+            lines.append(
+                f"• {a.change_ref} 审定答案（{esc(clip(a.question, 30))}）{a.status_name}{who}{note}"
+            )
     return Reply("\n".join(lines), keyboard=tuple(buttons) or None)
 
 
@@ -113,7 +213,11 @@ __all__ = [
     "reject",
     "reject_button",
     "render_changes",
+    "render_curated_decision",
+    "render_curated_rejected",
     "render_decision",
     "render_rejected",
     "render_submitted",
+    "render_waiting",
+    "upload",
 ]

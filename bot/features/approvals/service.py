@@ -10,6 +10,7 @@
   zone; a live one is removed from the knowledge base from 00:00 of its expiry date. `refresh()` does
   both; the bot runs it at start and just after every midnight.
 - Every step is appended to the audit trail (kind `knowledge_change`, ref `K<id>`).
+- Trainers' curated answers go through the same approvals (`curated.py`, refs `A<id>`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from crm_adapter.models import Role, Staff
 
 if TYPE_CHECKING:
     from bot.audit import AuditTrail
+    from bot.features.approvals.curated import CuratedChangeService
     from knowledge import IngestReport
 
 logger = logging.getLogger(__name__)
@@ -66,15 +68,19 @@ class AdminPublisher:
     """Publishes through the knowledge admin service (its ingest lock and cache invalidation) and removes
     through the knowledge base itself."""
 
-    def __init__(self, admin: KnowledgeAdmin, kb: object) -> None:
+    def __init__(self, admin: KnowledgeAdmin, kb: object, *, wait: bool = False) -> None:
         self._admin = admin
         self._kb = kb
+        self._wait = wait  # False: publish returns once the document is searchable; vectors follow
 
     def check_file(self, filename: str) -> None:
         self._admin.check_file(filename)
 
+    def check_size(self, size: int | None) -> None:
+        self._admin.check_size(size)
+
     def ingest(self, path: Path) -> IngestReport:
-        return self._admin.ingest(path)
+        return self._admin.ingest(path, wait=self._wait)
 
     def remove(self, source: str) -> int:
         remove = getattr(self._kb, "remove", None)
@@ -86,7 +92,9 @@ class AdminPublisher:
 class KnowledgeAdmin(Protocol):
     def check_file(self, filename: str) -> None: ...
 
-    def ingest(self, path: Path) -> IngestReport: ...
+    def check_size(self, size: int | None) -> None: ...
+
+    def ingest(self, path: Path, *, wait: bool = True) -> IngestReport: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +153,10 @@ class KnowledgeChangeService:
         clock: Clock,
         changes_dir: Path,
         audit: AuditTrail | None = None,
+        curated: CuratedChangeService | None = None,
     ) -> None:
         self.store = store
+        self.curated = curated  # curated answers share the approvals UI (refs A3 next to K3)
         self.publisher = publisher
         self.clock = clock
         self.changes_dir = changes_dir
@@ -161,6 +171,9 @@ class KnowledgeChangeService:
         self.publisher.check_file(name)
         if not path.is_file():
             raise ServiceError(f"找不到文件：{name}")
+        check_size = getattr(self.publisher, "check_size", None)
+        if check_size is not None:
+            check_size(path.stat().st_size)
         effective, expiry = document_dates(path)
         today = self.clock.today()
         if expiry is not None and expiry <= today:

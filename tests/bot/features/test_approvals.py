@@ -31,13 +31,11 @@ class RemovableKB(FakeKB):
         self.removed: list[str] = []
         self.fail_next = False
 
-    def ingest(
-        self, paths: Sequence[Path], *, progress: bool = False, on_progress: Any = None
-    ) -> IngestReport:
+    def ingest(self, paths: Sequence[Path], **kwargs: Any) -> IngestReport:
         if self.fail_next:
             self.fail_next = False
             return IngestReport(failed=(("x", "文档无法解析"),))
-        return super().ingest(paths, progress=progress, on_progress=on_progress)
+        return super().ingest(paths, **kwargs)
 
     def remove(self, source: str) -> int:
         self.removed.append(source)

@@ -42,6 +42,11 @@ def run(s: Services, crm: FakeCRM, code: str, name: str, args: str = "") -> Repl
     )
 
 
+def approve(s: Services, crm: FakeCRM, ref: str, code: str = "CMP01") -> str:
+    """The second pair of eyes: a compliance officer approves curated answer `ref` (A1)."""
+    return run(s, crm, code, "approve", ref).text
+
+
 def record(
     s: Services, code: str, question: str, answer: Answer = NO_ANSWER, flags: tuple[str, ...] = ()
 ) -> int:
@@ -139,7 +144,11 @@ def test_curate_the_biggest_cluster_then_a_paraphrase_gets_it(live_services: Ser
     record(s, "RM002", "火星上的理财产品？")
     run(s, crm, "TRN01", "unanswered")
     saved = run(s, crm, "TRN01", "curate", "1 请客户本人携带身份证到网点办理 来源：开户指引第2章").text
-    assert "已保存审定答案 #1" in saved and "赵琳" in saved and "张伟" not in saved
+    assert (
+        "已提交审定答案 <b>A1</b>" in saved and "待审批" in saved and "赵琳" in saved and "张伟" not in saved
+    )
+    assert s.curated.all() == []  # not served before a second person approved it
+    assert "已批准审定答案 A1" in approve(s, crm, "A1")
     [c] = s.curated.all()
     assert c.source == "开户指引第2章" and c.author == "TRN01" and len(c.questions) == 4
     assert all("张伟" not in q and "刘洋" not in q for q in c.questions)
@@ -154,7 +163,7 @@ def test_curate_the_biggest_cluster_then_a_paraphrase_gets_it(live_services: Ser
     other = s.ask.ask(staff_code="RM002", question="钻石客户有哪些权益", channel="console")
     assert other.curated is None and other.answer.composer != CURATED
     usage = run(s, crm, "TRN01", "kbusage").text
-    assert "#1 2 次" in usage and "增值服务权益：1 次" in usage
+    assert "A1 2 次" in usage and "增值服务权益：1 次" in usage
     inbox = s.gaps.inbox(crm.get_staff(code="TRN01"))
     assert inbox.clusters[-1].curated_id == c.id  # covered now: listed after the open gaps
 
@@ -163,6 +172,7 @@ def test_curated_answers_never_cross_tiers(live_services: Services, crm: FakeCRM
     s = live_services
     q = record(s, "RM001", "钻石客户每年可以预约几次专家号")
     run(s, crm, "TRN01", "curate", f"Q{q} 每年 6 次")
+    approve(s, crm, "A1", "ADM01")
     assert (
         s.ask.ask(staff_code="RM001", question="钻石客户一年能约几次专家号", channel="c").curated is not None
     )
@@ -226,7 +236,11 @@ def test_curated_store_and_vectors_on_both_databases(store: ConversationLog) -> 
         questions=["某客户要开户", "某客户要开户"], answer="带身份证", source=None, author="TRN01",
         author_name="赵琳", exchange_id=7, at=datetime(2026, 12, 1, 2, tzinfo=UTC),
     )  # fmt: skip
-    assert added.questions == ("某客户要开户",)
+    assert added.questions == ("某客户要开户",) and added.status == "pending"
+    assert matcher.match("张伟要开户") is None  # pending: never served
+    at = datetime(2026, 12, 1, 3, tzinfo=UTC)
+    assert matcher.decide(added.id, new="live", at=at, decided_by="CMP01") is not None
+    assert matcher.decide(added.id, new="rejected", at=at, decided_by="TRN02") is None  # decided once
     found = matcher.match("张伟要开户")
     assert found is not None and found.curated.id == added.id and calls[-1] == ["张伟要开户"]
     assert matcher.match("贵宾厅在哪") is None
@@ -254,10 +268,11 @@ def test_uncurate_stops_serving_an_answer(live_services: Services, crm: FakeCRM)
     s = live_services
     q = record(s, "RM001", "客户家属开户需要什么材料")
     run(s, crm, "TRN01", "curate", f"Q{q} 双方身份证件")
+    approve(s, crm, "A1")
     assert s.ask.ask(staff_code="RM001", question="客户家属开户需要什么材料", channel="c").curated
     assert "停用：/uncurate" in run(s, crm, "TRN01", "kbusage").text
-    assert "已停用审定答案 #1" in run(s, crm, "TRN01", "uncurate", "#1").text
+    assert "已停用审定答案 A1" in run(s, crm, "TRN01", "uncurate", "A1").text  # at once, no second person
     assert s.ask.ask(staff_code="RM001", question="客户家属开户需要什么材料", channel="c").curated is None
-    for args, message in [("1", "没有正在使用的审定答案 #1"), ("x", "用法"), ("", "用法")]:
+    for args, message in [("1", "没有正在使用或待审批的审定答案 A1"), ("x", "用法"), ("", "用法")]:
         with pytest.raises(ServiceError, match=message):
             run(s, crm, "TRN01", "uncurate", args)

@@ -8,7 +8,7 @@ import pytest
 
 from bot.composition import Services
 from bot.core import ServiceError
-from bot.features import knowledge_admin
+from bot.features import approvals, knowledge_admin
 from tests.bot.app_fixtures import req
 from tests.bot.fakes import FakeCRM, FakeKB
 
@@ -34,10 +34,14 @@ def test_every_loader_format_is_accepted(services: Services) -> None:
     assert set(knowledge_admin.INGESTIBLE_SUFFIXES) <= set(loaders.SUPPORTED_SUFFIXES)
 
 
-def test_console_upload_command(services: Services, crm: FakeCRM, kb: FakeKB, tmp_path: Path) -> None:
+def test_console_upload_command_submits_for_approval(
+    services: Services, crm: FakeCRM, kb: FakeKB, tmp_path: Path
+) -> None:
     doc = tmp_path / "高尔夫权益.md"
     doc.write_text("# 高尔夫\n钻石客户每年可预约高尔夫4次。", encoding="utf-8")
-    reply = knowledge_admin.upload(services.knowledge, req(crm, "TRN01", str(doc)))
-    assert "已加入知识库" in reply.text and kb.ingested == [doc]
+    reply = approvals.upload(services.approvals, req(crm, "TRN01", str(doc)))
+    assert "已提交知识库变更 <b>K1</b>" in reply.text and kb.ingested == []  # nothing served yet
     with pytest.raises(ServiceError, match="找不到文件"):
-        knowledge_admin.upload(services.knowledge, req(crm, "TRN01", str(tmp_path / "nope.md")))
+        approvals.upload(services.approvals, req(crm, "TRN01", str(tmp_path / "nope.md")))
+    approved = approvals.approve(services.approvals, req(crm, "ADM01", "K1"))
+    assert "已批准并发布" in approved.text and len(kb.ingested) == 1

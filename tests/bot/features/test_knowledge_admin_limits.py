@@ -8,7 +8,7 @@ import pytest
 
 from bot.composition import Services
 from bot.core import ServiceError
-from bot.features import knowledge_admin
+from bot.features import approvals, knowledge_admin
 from knowledge import IngestReport
 from knowledge.vectors import VectorProgress
 from tests.bot.app_fixtures import req
@@ -34,7 +34,7 @@ def test_console_upload_refuses_a_large_file(
     doc = tmp_path / "大.md"
     doc.write_bytes(b"# big\n" + b"x" * (2 * MB))
     with pytest.raises(ServiceError, match=r"文件过大（2\.0 MB），上限为 1 MB"):
-        knowledge_admin.upload(services.knowledge, req(crm, "TRN01", str(doc)))
+        approvals.upload(services.approvals, req(crm, "TRN01", str(doc)))
     assert kb.ingested == []
 
 
