@@ -114,23 +114,77 @@ def _table_units(lines: list[str], target: int) -> list[_Unit]:
     return units
 
 
+# Plain text has no heading markup; a heading is a short line standing alone between finished sentences.
+MAX_PLAIN_HEADING = 30
+#: A short line repeated this often is a running header or footer (a slide deck's name), not a heading.
+RUNNING_HEADER_COUNT = 4
+_SENTENCE_PUNCT = re.compile(r"[。！？；;!?，,：:]")
+_TERMINATED = re.compile(r"[。！？；;!?:：.…”’」』）)\]】》\"']$")
+_BULLET = re.compile(r"^[-–—•·●▪◆■*>]")
+_NUMBERS_ONLY = re.compile(r"^[\d\W_]+$")
+# Numbering tells the level: 第X章 > 一、/(一) > 1./3.1 > (1); an unnumbered line is a document title.
+_PLAIN_LEVELS = (
+    (re.compile(r"^第[一二三四五六七八九十百零〇\d]+[章部篇编]"), 2),
+    (re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十]+[)）])"), 3),
+    (re.compile(r"^\d+(?:\.\d+)*(?:[、.．]|\s)"), 4),
+    (re.compile(r"^[(（]\d+[)）]"), 5),
+)
+
+
+def plain_headings(text: str) -> dict[int, tuple[int, str]]:
+    """Heading lines of plain text by line number: (level, name). A heading is at most
+    MAX_PLAIN_HEADING characters, holds no sentence punctuation, is no bullet, page number or running
+    header, and follows a finished sentence (a short line after an unfinished one is a wrapped line)."""
+    lines = [line.strip() for line in text.split("\n")]
+    counts: dict[str, int] = {}
+    for line in lines:
+        if 0 < len(line) <= MAX_PLAIN_HEADING:
+            counts[line] = counts.get(line, 0) + 1
+    found: dict[int, tuple[int, str]] = {}
+    after_break = True  # the previous non-empty line ended a sentence (or there was none)
+    for pos, line in enumerate(lines):
+        if not line:
+            continue
+        numbers = bool(_NUMBERS_ONLY.match(line))
+        candidate = (
+            after_break
+            and len(line) <= MAX_PLAIN_HEADING
+            and not numbers
+            and not _SENTENCE_PUNCT.search(line)
+            and not _BULLET.match(line)
+            and counts.get(line, 0) < RUNNING_HEADER_COUNT
+        )
+        if candidate:
+            level = next((lv for pattern, lv in _PLAIN_LEVELS if pattern.match(line)), 1)
+            found[pos] = (level, line)
+        # A page number or running header does not continue a sentence either.
+        after_break = candidate or numbers or counts.get(line, 0) >= RUNNING_HEADER_COUNT
+        after_break = after_break or bool(_TERMINATED.search(line))
+    return found
+
+
 def _sections(text: str, title: str, markdown: bool) -> Iterator[tuple[str, list[str]]]:
-    """Yield (heading path, lines) per section."""
+    """Yield (heading path, lines) per section: Markdown #-headings, or headings of plain text."""
     stack: list[tuple[int, str]] = []
     lines: list[str] = []
     in_fence = False
-    for raw in text.split("\n"):
+    plain = None if markdown else plain_headings(text)
+    for pos, raw in enumerate(text.split("\n")):
         line = raw.rstrip()
         if markdown and line.lstrip().startswith("```"):
             in_fence = not in_fence
             continue
-        m = _HEADING.match(line) if markdown and not in_fence else None
-        if m:
+        heading: tuple[int, str] | None = None
+        if plain is not None:
+            heading = plain.get(pos)
+        elif not in_fence and (m := _HEADING.match(line)):
+            heading = (len(m.group(1)), m.group(2).strip())
+        if heading:
             yield _path(stack, title), lines
             lines = []
-            level = len(m.group(1))
+            level = heading[0]
             stack = [(lv, h) for lv, h in stack if lv < level]
-            stack.append((level, m.group(2).strip()))
+            stack.append(heading)
             continue
         lines.append(line)
     yield _path(stack, title), lines

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.core import ServiceError
+from bot.core import Request, ServiceError
 from bot.rendering import to_plain
 from bot.settings import get_settings
 
@@ -98,26 +98,27 @@ def register(kb_group: click.Group) -> None:
     @click.argument("ref")
     @click.option("--as", "actor", required=True, help="Approving staff code (trainer, compliance or admin).")
     def approve(ref: str, actor: str) -> None:
-        """Approve a pending change (not one's own) and publish it when it is in effect."""
-        from bot.features.approvals import parse_change_ref, render_decision
+        """Approve a pending document (K3) or curated answer (A3) that someone else submitted."""
+        from bot.features import approvals
 
         with _services() as services:
-            decision = services.approvals.approve(_staff(services, actor), parse_change_ref(ref))
-            click.echo(to_plain(render_decision(decision)))
-            if decision.change.status == "failed":
-                raise click.ClickException(decision.change.note or "publication failed")
+            req = Request(staff=_staff(services, actor), args=ref, frontend="cli")
+            text = to_plain(approvals.approve(services.approvals, req).text)
+        click.echo(text)
+        if text.startswith("❌"):
+            raise click.ClickException("publication failed")
 
     @kb_group.command("reject")
     @click.argument("ref")
     @click.option("--as", "actor", required=True, help="Rejecting staff code.")
     @click.option("--reason", default="", help="Why (kept with the change).")
     def reject(ref: str, actor: str, reason: str) -> None:
-        """Reject a pending change (or withdraw one's own)."""
-        from bot.features.approvals import parse_change_ref, render_rejected
+        """Reject a pending document or curated answer (or withdraw one's own)."""
+        from bot.features import approvals
 
         with _services() as services:
-            change = services.approvals.reject(_staff(services, actor), parse_change_ref(ref), reason)
-            click.echo(to_plain(render_rejected(change)))
+            req = Request(staff=_staff(services, actor), args=f"{ref} {reason}".strip(), frontend="cli")
+            click.echo(to_plain(approvals.reject(services.approvals, req).text))
 
     @kb_group.command("refresh")
     def refresh() -> None:

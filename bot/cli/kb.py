@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +16,8 @@ from bot.settings import get_settings
 BUNDLED_PREFIX = "bundled:"  # knowledge.BUNDLED_PREFIX, without importing knowledge at start-up
 
 if TYPE_CHECKING:
-    from knowledge import Hit, KnowledgeBase
+    from bot.features.approvals import KnowledgeChange
+    from knowledge import Hit, IngestReport, KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,68 @@ def _print_hits(query: str, hits: list[Hit]) -> None:
     click.echo()
 
 
+def _files(paths: Sequence[Path]) -> list[Path]:
+    """Files named, and the ingestible files under folders named (sorted, for a stable order)."""
+    from bot.features.knowledge_admin import INGESTIBLE_SUFFIXES
+
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INGESTIBLE_SUFFIXES
+            )
+        elif path.exists():
+            out.append(path)
+        else:
+            raise click.ClickException(f"找不到文件：{path}")
+    return out
+
+
+def _changes() -> list[KnowledgeChange]:
+    """Knowledge changes recorded in the application database (none when it holds none yet)."""
+    from bot.convlog import ConversationLog
+    from bot.features.approvals import ChangeStore
+
+    log = ConversationLog(get_settings().effective_database_url)
+    try:
+        return ChangeStore(log).list(limit=1000)
+    finally:
+        log.close()
+
+
+def _span(c: KnowledgeChange) -> str:
+    return f"{c.effective_date or '—'} ~ {c.expiry_date or '—'}"
+
+
+def _dates(c: KnowledgeChange) -> dict[str, object]:
+    return {
+        "change": c.ref,
+        "effective_date": c.effective_date.isoformat() if c.effective_date else None,
+        "expiry_date": c.expiry_date.isoformat() if c.expiry_date else None,
+    }
+
+
+def _audit_publication(report: IngestReport) -> None:
+    """Record what the operator published at once (the four-eyes path records its own steps)."""
+    from bot.composition import open_audit
+
+    changed = [*report.added, *report.updated, *report.removed]
+    if not changed:
+        return
+    trail = open_audit(get_settings())
+    try:
+        for source in changed:
+            action = "remove" if source in report.removed else "publish"
+            trail.append(
+                kind="knowledge_change",
+                actor="CLI",
+                ref=source,
+                payload={"action": action, "by": "kb ingest"},
+            )
+    finally:
+        trail.close()
+
+
 def register(cli: click.Group) -> None:
     """Add the `kb` group to the root group."""
 
@@ -58,13 +121,26 @@ def register(cli: click.Group) -> None:
     @kb_group.command("ingest")
     @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
     @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-    def ingest(paths: tuple[Path, ...], as_json: bool) -> None:
+    @click.option(
+        "--pending",
+        is_flag=True,
+        help="Queue for four-eyes approval instead of publishing (like `kb submit`).",
+    )
+    def ingest(paths: tuple[Path, ...], as_json: bool, pending: bool) -> None:
         """Ingest files or folders (.md .txt .docx .pdf .csv .xlsx), recursively and incrementally.
 
-        Files over RM_MAX_UPLOAD_MB are refused. Also finishes the vectors an interrupted ingest left."""
+        Publishes at once (the operator's authority on the server; recorded in the audit trail), or with
+        --pending queues each file for approval. Files over RM_MAX_UPLOAD_MB are refused. Also finishes
+        the vectors an interrupted ingest left."""
+        if pending:
+            from bot.cli.changes import submit_paths
+
+            submit_paths(_files(paths), None)
+            return
         with _knowledge_base() as kb:
             report = kb.ingest(list(paths), progress=True)
             kb.finish_vectors(progress=True)
+        _audit_publication(report)
         if as_json:
             click.echo(
                 _dump(
@@ -134,6 +210,9 @@ def register(cli: click.Group) -> None:
             gone = sorted(known - {s.source for s in kb.sources()})
         if not removed:
             raise click.ClickException(f"知识库中没有这个来源：{source}")
+        from knowledge import IngestReport
+
+        _audit_publication(IngestReport(removed=tuple(gone or [source])))
         name = gone[0] if gone else source
         note = "；内置文档，重启后也不会恢复（kb restore 可恢复）" if name.startswith(BUNDLED_PREFIX) else ""
         click.echo(f"已删除 {name}（{removed} 个片段{note}）")
@@ -151,26 +230,37 @@ def register(cli: click.Group) -> None:
     @kb_group.command("list")
     @click.option("--json", "as_json", is_flag=True)
     def list_sources(as_json: bool) -> None:
-        """List indexed sources."""
+        """List indexed sources with their status and dates, then the changes not (yet) served."""
         with _knowledge_base() as kb:
             sources = kb.sources()
+        changes = _changes()
+        by_source = {c.source: c for c in reversed(changes) if c.status == "live" and c.source}
+        waiting = [c for c in changes if c.status in ("pending", "approved")]
         if as_json:
-            click.echo(
-                _dump(
-                    [
-                        {
-                            "source": s.source,
-                            "title": s.title,
-                            "chunks": s.chunks,
-                            "content_hash": s.content_hash,
-                            "ingested_at": s.ingested_at.isoformat(),
-                        }
-                        for s in sources
-                    ]
+            rows: list[dict[str, object]] = []
+            for s in sources:
+                c = by_source.get(s.source)
+                rows.append(
+                    {
+                        "source": s.source,
+                        "title": s.title,
+                        "chunks": s.chunks,
+                        "content_hash": s.content_hash,
+                        "ingested_at": s.ingested_at.isoformat(),
+                        "status": "live",
+                        **(_dates(c) if c else {"change": None, "effective_date": None, "expiry_date": None}),
+                    }
                 )
-            )
+            rows += [{"source": None, "title": c.file_name, "status": c.status, **_dates(c)} for c in waiting]
+            click.echo(_dump(rows))
             return
-        if not sources:
+        if not sources and not waiting:
             click.echo("知识库为空。")
         for s in sources:
-            click.echo(f"{s.source}\t{s.title}\t{s.chunks} 片段\t{s.ingested_at:%Y-%m-%d %H:%M}")
+            c = by_source.get(s.source)
+            dates = f"\t{c.ref} {_span(c)}" if c else ""
+            click.echo(
+                f"{s.source}\t{s.title}\t{s.chunks} 片段\t{s.ingested_at:%Y-%m-%d %H:%M}\t已生效{dates}"
+            )
+        for c in waiting:
+            click.echo(f"（未生效）\t{c.file_name}\t{c.ref} {c.status_name}\t{_span(c)}")
