@@ -35,7 +35,7 @@ CONTACT_WRITERS = frozenset({Role.RM, Role.ADMIN})
 SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 KNOWLEDGE_KEEPERS = frozenset({Role.TRAINER, Role.ADMIN})
 GAP_READERS = frozenset({Role.SUPERVISOR, Role.TRAINER, Role.ADMIN})
-APPROVERS = frozenset({Role.TRAINER, Role.COMPLIANCE, Role.ADMIN})
+APPROVERS = approvals.APPROVER_ROLES
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,16 @@ Keyboard = tuple[tuple[Button, ...], ...]
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """A message for other staff that a reply brings about (e.g. approvers told of a pending change):
+    every staff member with one of `roles` except `exclude`. Telegram sends it; the console has no others."""
+
+    roles: frozenset[Role]
+    text: str
+    exclude: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """One rendered reply: HTML text, an optional inline keyboard, optional typed-answer choices.
 
@@ -66,6 +76,7 @@ class Reply:
     #: message edited as they arrive; console: nothing), and the document's name for that message.
     ingest: IngestReport | None = field(default=None, repr=False)
     ingest_name: str = ""
+    notices: tuple[Notice, ...] = ()
 
 
 def esc(value: object) -> str:

@@ -19,7 +19,7 @@ from knowledge.regulations import Block, parse_regulation
 logger = logging.getLogger(__name__)
 
 DEFAULT_TARGET = 300
-DEFAULT_OVERLAP = 60
+DEFAULT_OVERLAP = 0
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _TABLE_LINE = re.compile(r"^\s*\|")
@@ -118,6 +118,7 @@ def _table_units(lines: list[str], target: int) -> list[_Unit]:
 MAX_PLAIN_HEADING = 30
 #: A short line repeated this often is a running header or footer (a slide deck's name), not a heading.
 RUNNING_HEADER_COUNT = 4
+MAX_HEADING_RUN = 3
 _SENTENCE_PUNCT = re.compile(r"[。！？；;!?，,：:]")
 _TERMINATED = re.compile(r"[。！？；;!?:：.…”’」』）)\]】》\"']$")
 _BULLET = re.compile(r"^[-–—•·●▪◆■*>]")
@@ -134,32 +135,40 @@ _PLAIN_LEVELS = (
 def plain_headings(text: str) -> dict[int, tuple[int, str]]:
     """Heading lines of plain text by line number: (level, name). A heading is at most
     MAX_PLAIN_HEADING characters, holds no sentence punctuation, is no bullet, page number or running
-    header, and follows a finished sentence (a short line after an unfinished one is a wrapped line)."""
+    header, follows a finished sentence (a short line after an unfinished one is a wrapped line) and
+    precedes body text. More than MAX_HEADING_RUN such lines in a row are a list, not headings."""
     lines = [line.strip() for line in text.split("\n")]
     counts: dict[str, int] = {}
     for line in lines:
         if 0 < len(line) <= MAX_PLAIN_HEADING:
             counts[line] = counts.get(line, 0) + 1
     found: dict[int, tuple[int, str]] = {}
+    run: dict[int, tuple[int, str]] = {}  # candidates since the last body line
     after_break = True  # the previous non-empty line ended a sentence (or there was none)
     for pos, line in enumerate(lines):
         if not line:
             continue
         numbers = bool(_NUMBERS_ONLY.match(line))
+        running = counts.get(line, 0) >= RUNNING_HEADER_COUNT
+        level = next((lv for pattern, lv in _PLAIN_LEVELS if pattern.match(line)), 1)
+        # A numbered label may end with a colon ("(1)钻石客户：" over its list).
+        name = line[:-1] if level > 1 and line[-1] in ":：" else line
         candidate = (
             after_break
-            and len(line) <= MAX_PLAIN_HEADING
+            and len(name) <= MAX_PLAIN_HEADING
             and not numbers
-            and not _SENTENCE_PUNCT.search(line)
-            and not _BULLET.match(line)
-            and counts.get(line, 0) < RUNNING_HEADER_COUNT
+            and not running
+            and not _SENTENCE_PUNCT.search(name)
+            and not _BULLET.match(name)
         )
         if candidate:
-            level = next((lv for pattern, lv in _PLAIN_LEVELS if pattern.match(line)), 1)
-            found[pos] = (level, line)
+            run[pos] = (level, name)
+        elif not (numbers or running):  # body text: the run before it were headings, unless a list
+            if len(run) <= MAX_HEADING_RUN:
+                found.update(run)
+            run = {}
         # A page number or running header does not continue a sentence either.
-        after_break = candidate or numbers or counts.get(line, 0) >= RUNNING_HEADER_COUNT
-        after_break = after_break or bool(_TERMINATED.search(line))
+        after_break = candidate or numbers or running or bool(_TERMINATED.search(line))
     return found
 
 

@@ -23,7 +23,7 @@ from bot.core import ServiceError
 from bot.features import approvals
 from bot.features.ask import ask as ask_feature
 from bot.features.today import render_digest
-from bot.rendering import Reply, error_text, refusal_unregistered, service_error, split_html
+from bot.rendering import error_text, refusal_unregistered, service_error, split_html
 from bot.telegram.context import Context
 from bot.telegram.log_handlers import DRAFT_KEY, LOG_NOT_SAVED, edit_of_saved, ignored_edit
 
@@ -188,24 +188,7 @@ async def document(update: Update, context: Context) -> None:
         change = await run(services.approvals.submit, req.staff, path, file_name=name)
     finally:
         path.unlink(missing_ok=True)  # the change keeps its own copy of the bytes
-    await say(update, context, Reply(approvals.render_submitted(change)))
-    await _tell_approvers(context, change, submitter=req.staff)
-
-
-async def _tell_approvers(context: Context, change: Any, *, submitter: Staff) -> None:
-    """Let the other approvers know a change waits for them (a lost notice costs nothing: /changes)."""
-    text = approvals.render_waiting(change, submitter=submitter)
-    for staff in await run(context.bot_data.services.staff.with_telegram):
-        if (
-            staff.code == submitter.code
-            or staff.role not in approvals.APPROVER_ROLES
-            or staff.telegram_id is None
-        ):
-            continue
-        try:
-            await context.bot.send_message(chat_id=staff.telegram_id, text=text)
-        except TelegramError as exc:
-            logger.warning("could not tell %s about knowledge change %s: %s", staff.code, change.ref, exc)
+    await say(update, context, approvals.submitted_reply(change, submitter=req.staff))
 
 
 # --- digest and errors --------------------------------------------------------------------------

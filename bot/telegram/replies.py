@@ -20,7 +20,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.core import Request, ServiceError
-from bot.rendering import Reply, split_html
+from bot.rendering import Notice, Reply, split_html
 from bot.telegram.context import BotData, Context
 from crm_adapter import Staff
 
@@ -71,6 +71,19 @@ async def say(update: Update, context: Context, reply: Reply, *, in_flow: bool =
             logger.warning("could not send the image of a reply to chat %s: %s", chat.id, exc)
     if reply.ingest is not None:
         await follow_ingest(update, context, reply.ingest_name, reply.ingest)
+    for notice in reply.notices:
+        await tell(context, notice)
+
+
+async def tell(context: Context, notice: Notice) -> None:
+    """Send a notice to the staff it names (a lost notice costs little: the lists show the same)."""
+    for staff in await run(context.bot_data.services.staff.with_telegram):
+        if staff.role not in notice.roles or staff.code == notice.exclude or staff.telegram_id is None:
+            continue
+        try:
+            await context.bot.send_message(chat_id=staff.telegram_id, text=notice.text)
+        except TelegramError as exc:
+            logger.warning("could not send a notice to %s: %s", staff.code, exc)
 
 
 #: Fewest seconds between two edits of an ingest's status message (Telegram limits edits per chat).

@@ -45,8 +45,11 @@ async def test_trainer_turns_the_biggest_gap_into_a_curated_answer(bot_world: Bo
         assert "1. 3 次【未能回答 3】" in text
         [sup_view] = await send(fake, SUP, "/unanswered")
         assert "张伟的太太想开户怎么办" in (sup_view.visible_text or "")  # the team's questions as they are
+        told = fake.mark()
         [saved] = await send(fake, TRN, f"/curate 1 {ANSWER} 来源：开户指引")
         assert "已提交审定答案 A1" in (saved.visible_text or "") and "待审批" in (saved.visible_text or "")
+        [notice] = await fake.wait_for_messages_async(TRN2, 1, since=told, timeout=30)  # approvers are told
+        assert "A1" in (notice.visible_text or "") and "等待审批" in (notice.visible_text or "")
         unapproved = await ask(fake, RM2, "张伟的妻子要开户，怎么办理？")
         assert "培训师审定" not in (unapproved.visible_text or "")  # never served before approval
         [own] = await send(fake, TRN, "/approve A1")

@@ -19,6 +19,7 @@ from bot.features.approvals.chat import (
     render_rejected,
     render_submitted,
     render_waiting,
+    submitted_reply,
     upload,
 )
 from bot.features.approvals.curated import CuratedChangeService, parse_curated_ref
@@ -58,5 +59,6 @@ __all__ = [
     "render_rejected",
     "render_submitted",
     "render_waiting",
+    "submitted_reply",
     "upload",
 ]

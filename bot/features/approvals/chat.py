@@ -14,11 +14,11 @@ from pathlib import Path
 
 from bot.core import Request, ServiceError
 from bot.features.approvals.curated import CuratedChangeService, parse_curated_ref
-from bot.features.approvals.service import Decision, KnowledgeChangeService, parse_change_ref
+from bot.features.approvals.service import APPROVER_ROLES, Decision, KnowledgeChangeService, parse_change_ref
 from bot.features.approvals.store import PENDING, KnowledgeChange
 from bot.features.gaps.curated_store import PENDING as CURATED_PENDING
 from bot.features.gaps.curated_store import REF_PREFIX, CuratedAnswer
-from bot.rendering import Button, Reply, clip, esc, fmt_datetime
+from bot.rendering import Button, Notice, Reply, clip, esc, fmt_datetime
 from crm_adapter import Staff
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def upload(svc: KnowledgeChangeService, req: Request) -> Reply:
     path = Path(raw).expanduser()
     if not path.is_file():
         raise ServiceError(f"找不到文件：{raw}")
-    return Reply(render_submitted(svc.submit(req.staff, path)))
+    return submitted_reply(svc.submit(req.staff, path), submitter=req.staff)
 
 
 def approve_button(svc: KnowledgeChangeService, req: Request) -> Reply:
@@ -114,6 +114,12 @@ def render_submitted(change: KnowledgeChange) -> str:
         "按四眼原则，须由另一位培训师或合规人员批准后才会加入知识库："
         f"/approve {change.ref}（驳回：/reject {change.ref} 理由）。"
     )
+
+
+def submitted_reply(change: KnowledgeChange, *, submitter: Staff) -> Reply:
+    """The submitter's confirmation, and a notice to every other approver."""
+    notice = Notice(APPROVER_ROLES, render_waiting(change, submitter=submitter), exclude=submitter.code)
+    return Reply(render_submitted(change), notices=(notice,))
 
 
 def render_waiting(change: KnowledgeChange, *, submitter: Staff) -> str:
@@ -219,5 +225,6 @@ __all__ = [
     "render_rejected",
     "render_submitted",
     "render_waiting",
+    "submitted_reply",
     "upload",
 ]

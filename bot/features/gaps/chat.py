@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from bot.core import Request, ServiceError
+from bot.features.approvals.service import APPROVER_ROLES
 from bot.features.gaps.render import render_curated, render_gaps, render_usage
 from bot.features.gaps.service import GapService
-from bot.rendering import Reply, clip, esc
+from bot.rendering import Notice, Reply, clip, esc
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,14 @@ def curate(svc: GapService, req: Request) -> Reply:
     target, _, text = req.args.strip().partition(" ")
     if not target or not text.strip():
         raise ServiceError(_CURATE_USAGE)
-    return Reply(render_curated(svc.curate(req.staff, target.lstrip("#"), text)))
+    curated = svc.curate(req.staff, target.lstrip("#"), text)
+    waiting = (
+        f"🔔 {esc(req.staff.name)}（{esc(req.staff.code)}）提交了审定答案 <b>{curated.change_ref}</b>"
+        f"（{esc(clip(curated.questions[0], 40)) if curated.questions else ''}），等待审批："
+        f"/approve {curated.change_ref} 或 /changes"
+    )
+    notice = Notice(APPROVER_ROLES, waiting, exclude=req.staff.code)  # every other approver is told
+    return Reply(render_curated(curated), notices=(notice,))
 
 
 def uncurate(svc: GapService, req: Request) -> Reply:
