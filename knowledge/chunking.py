@@ -1,6 +1,7 @@
 """Chinese-aware chunking: split on Markdown headings and sentence ends, pack sentences up to a target size
 with overlap, never cut inside a sentence unless that sentence alone is too long. Markdown tables are kept
-whole or split by row groups, each group repeating the table header.
+whole or split by row groups, each group repeating the table header. Plain text has its headings
+recognised by shape (`plain_headings`), so a chunk never spans two articles of a pasted-together file.
 
 Laws and regulator rules (第X条 structure, see `knowledge.regulations`) are chunked along their articles
 instead: one article per chunk, its chapter (and section) plus the article label as heading; an article
@@ -19,7 +20,7 @@ from knowledge.regulations import Block, parse_regulation
 logger = logging.getLogger(__name__)
 
 DEFAULT_TARGET = 300
-DEFAULT_OVERLAP = 0
+DEFAULT_OVERLAP = 60
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _TABLE_LINE = re.compile(r"^\s*\|")
@@ -167,8 +168,8 @@ def plain_headings(text: str) -> dict[int, tuple[int, str]]:
             if len(run) <= MAX_HEADING_RUN:
                 found.update(run)
             run = {}
-        # A page number or running header does not continue a sentence either.
-        after_break = candidate or numbers or running or bool(_TERMINATED.search(line))
+        if not (numbers or running):  # page numbers and running headers sit inside a page's flow
+            after_break = candidate or bool(_TERMINATED.search(line))
     return found
 
 

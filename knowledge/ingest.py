@@ -22,7 +22,7 @@ MB = 1024 * 1024
 
 #: Bump when chunking, passage formatting or stored chunk fields change: every source is then re-indexed
 #: once (bundled passages keep their precomputed vectors, see knowledge.bundled_vectors).
-PIPELINE_VERSION = f"6:{DEFAULT_TARGET}:{DEFAULT_OVERLAP}"
+PIPELINE_VERSION = f"7:{DEFAULT_TARGET}:{DEFAULT_OVERLAP}"
 
 
 @dataclass(slots=True)

@@ -43,6 +43,9 @@ _TABLE = sa.table(
     sa.column("prev_hash", sa.String),
     sa.column("hash", sa.String),
 )
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
+_HEAD = sa.select(_TABLE.c.id, _TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)
+_INSERT = sa.insert(_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,19 +119,15 @@ class AuditTrail:
         return self._append(conn, kind=kind, actor=actor, ref=ref, body=_canonical(payload))
 
     def _append(self, conn: Connection, *, kind: str, actor: str, ref: str, body: str) -> AuditEvent:
+        # Statements built once (module level): building them per call cost more than the round trips.
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-        head = conn.execute(
-            sa.select(_TABLE.c.id, _TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)
-        ).first()
+            conn.execute(_LOCK, {"k": _PG_LOCK_KEY})
+        head = conn.execute(_HEAD).first()
         new_id, prev = (1, GENESIS) if head is None else (int(head[0]) + 1, str(head[1]))
         at = datetime.now(UTC)
         digest = row_hash(id=new_id, at=at, kind=kind, actor=actor, ref=ref, payload=body, prev_hash=prev)
-        conn.execute(
-            sa.insert(_TABLE).values(
-                id=new_id, at=at, kind=kind, actor=actor, ref=ref, payload=body, prev_hash=prev, hash=digest
-            )
-        )
+        row = {"id": new_id, "at": at, "kind": kind, "actor": actor, "ref": ref, "payload": body}
+        conn.execute(_INSERT, {**row, "prev_hash": prev, "hash": digest})
         return AuditEvent(new_id, at, kind, actor, ref, json.loads(body), prev, digest)
 
     def verify(self, *, batch: int = 20_000) -> VerifyReport:

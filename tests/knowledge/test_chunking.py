@@ -115,3 +115,55 @@ def test_faq_entries_are_one_chunk_each() -> None:
 def test_invalid_sizes_rejected() -> None:
     with pytest.raises(ValueError):
         chunk_document(plain("x"), target=100, overlap=100)
+
+
+def test_plain_text_headings_split_sections_and_give_the_heading_path() -> None:
+    text = (
+        "客户资料的管理技巧\n"
+        "银行应建立严格的保密制度。员工不得外泄客户信息。\n"
+        "定制化服务\n"
+        "针对不同类别客户，提供以下服务：\n"
+        "(1)钻石客户：\n"
+        "-家族办公室服务；\n"
+        "(2)白金客户\n"
+        "-投资顾问服务。\n"
+    )
+    chunks = chunk_document(plain(text))
+    assert [(c.heading, c.text) for c in chunks] == [
+        ("客户资料的管理技巧", "银行应建立严格的保密制度。员工不得外泄客户信息。"),
+        ("定制化服务", "针对不同类别客户，提供以下服务："),
+        ("定制化服务 > (1)钻石客户", "-家族办公室服务；"),
+        ("定制化服务 > (2)白金客户", "-投资顾问服务。"),
+    ]
+
+
+def test_plain_text_numbering_sets_the_heading_level() -> None:
+    text = "第一章 总则\n正文一。\n一、范围\n正文二。\n1.对象\n正文三。\n二、原则\n正文四。\n"
+    assert [c.heading for c in chunk_document(plain(text))] == [
+        "第一章 总则",
+        "第一章 总则 > 一、范围",
+        "第一章 总则 > 一、范围 > 1.对象",
+        "第一章 总则 > 二、原则",
+    ]
+
+
+def test_wrapped_lines_page_numbers_and_running_headers_are_not_headings() -> None:
+    # A short line continuing an unfinished sentence is a wrap; a line repeated on every page is a header.
+    pages = "".join(
+        f"第{i}页的正文，写到这里还没有\n{i}\n私人银行家\n写完第{i}句\n接着写完第{i}页。\n" for i in range(4)
+    )
+    chunks = chunk_document(plain(pages))
+    assert {c.heading for c in chunks} == {""}
+    assert "写完第0句" in chunks[0].text
+
+
+def test_a_list_of_short_lines_is_text_not_headings() -> None:
+    text = "权益清单\n体检 每年一次\n洗车 六折\n机场贵宾厅\n酒店折扣\n以上权益每年更新。\n"
+    chunks = chunk_document(plain(text))
+    assert [c.heading for c in chunks] == [""]
+    assert all(item in chunks[0].text for item in ("体检 每年一次", "洗车 六折", "酒店折扣"))
+
+
+def test_a_short_last_line_is_kept_as_text() -> None:
+    chunks = chunk_document(plain("正文一句。\n附录"))
+    assert [(c.heading, c.text) for c in chunks] == [("", "正文一句。\n附录")]
