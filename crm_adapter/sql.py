@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, and_, insert, select
@@ -48,6 +48,14 @@ from crm_adapter.sql_compliance import ComplianceOps
 from crm_adapter.statements import Statements, scope_clause
 
 logger = logging.getLogger(__name__)
+
+
+class _AboutClient(Protocol):
+    @property
+    def client(self) -> Client: ...
+
+
+_R = TypeVar("_R", bound=_AboutClient)  # a reminder: follow-up, birthday, KYC review
 
 
 class SqlCRM(ComplianceOps):
@@ -345,16 +353,25 @@ class SqlCRM(ComplianceOps):
         """Clients due within `horizon_days` of today (overdue first, then by tier)."""
         horizon = validation.bounded_int(horizon_days, what="提前天数", low=0, high=366)
         day = self._today(today)
+        return self._scoped_reminders(
+            actor,
+            "follow_ups",
+            lambda session, scope: reminders.follow_ups_due(
+                session, scope=scope, day=day, horizon_days=horizon, cadence=self._cadence, tz=self._tz
+            ),
+        )
+
+    def _scoped_reminders(
+        self, actor: str, action: str, fetch: Callable[[Session, scopes.ClientScope], list[_R]]
+    ) -> list[_R]:
+        """A reminder list within the actor's scope, its clients written to the access log."""
         with self._tx() as session:
             conn = session.connection()
             staff, scope = self._actor_scope(conn, actor)
             if scope.is_empty:
                 return []
-            result = reminders.follow_ups_due(
-                session, scope=scope, day=day, horizon_days=horizon, cadence=self._cadence, tz=self._tz
-            )
-            ids = [f.client.client_id for f in result]
-            self._log_reads(conn, actor=staff, action="follow_ups", client_ids=ids)
+            result = fetch(session, scope)
+            self._log_reads(conn, actor=staff, action=action, client_ids=[r.client.client_id for r in result])
             return result
 
     def upcoming_birthdays(
@@ -362,15 +379,11 @@ class SqlCRM(ComplianceOps):
     ) -> list[BirthdayReminder]:
         window = validation.bounded_int(days, what="天数", low=0, high=366)
         day = self._today(today)
-        with self._tx() as session:
-            conn = session.connection()
-            staff, scope = self._actor_scope(conn, actor)
-            if scope.is_empty:
-                return []
-            result = reminders.birthdays_within(session, scope=scope, day=day, days=window)
-            ids = [b.client.client_id for b in result]
-            self._log_reads(conn, actor=staff, action="birthdays", client_ids=ids)
-            return result
+        return self._scoped_reminders(
+            actor,
+            "birthdays",
+            lambda session, scope: reminders.birthdays_within(session, scope=scope, day=day, days=window),
+        )
 
     # ------------------------------------------------------------------ import
     def import_clients(

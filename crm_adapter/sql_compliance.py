@@ -7,10 +7,10 @@ It uses `SqlCRM`'s plumbing (transactions, actor and scope look-up, access log);
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from crm_adapter import product_store, reminders, scopes, validation
 from crm_adapter.errors import InvalidInput
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
+
+_R = TypeVar("_R", bound=KycReview)
 
 
 class ComplianceOps:
@@ -45,6 +47,10 @@ class ComplianceOps:
         def _log_reads(
             self, conn: Connection, *, actor: Staff, action: str, client_ids: Iterable[str]
         ) -> None: ...
+
+        def _scoped_reminders(
+            self, actor: str, action: str, fetch: Callable[[Session, scopes.ClientScope], list[_R]]
+        ) -> list[_R]: ...
 
     def import_products(
         self,
@@ -82,15 +88,13 @@ class ComplianceOps:
     ) -> list[KycReview]:
         horizon = validation.bounded_int(horizon_days, what="提前天数", low=0, high=366)
         day = self._today(today)
-        with self._tx() as session:
-            conn = session.connection()
-            staff, scope = self._actor_scope(conn, actor)
-            if scope.is_empty:
-                return []
-            result = reminders.kyc_reviews_due(session, scope=scope, day=day, horizon_days=horizon)
-            ids = [k.client.client_id for k in result]
-            self._log_reads(conn, actor=staff, action="kyc_reviews", client_ids=ids)
-            return result
+        return self._scoped_reminders(
+            actor,
+            "kyc_reviews",
+            lambda session, scope: reminders.kyc_reviews_due(
+                session, scope=scope, day=day, horizon_days=horizon
+            ),
+        )
 
 
 __all__ = ["ComplianceOps"]

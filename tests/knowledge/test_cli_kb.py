@@ -50,7 +50,11 @@ def test_ingest_search_json_list_remove(docs_dir: Path) -> None:
         str(p.resolve())
         for p in (docs_dir / "entitlements.md", docs_dir / "sub/etiquette.md", docs_dir / "aml.txt")
     }
-    assert set(listed[0]) == {"source", "title", "chunks", "content_hash", "ingested_at"}
+    assert set(listed[0]) == {
+        "source", "title", "chunks", "content_hash", "ingested_at",
+        "status", "change", "effective_date", "expiry_date",  # four-eyes: the change it came from, its dates
+    }  # fmt: skip
+    assert (listed[0]["status"], listed[0]["change"]) == ("live", None)  # the operator's ingest: no change
 
     aml = str((docs_dir / "aml.txt").resolve())
     result = run("kb", "remove", aml)
