@@ -41,6 +41,24 @@ OPERATOR_CODE = "CLI"
 OPERATOR_NAME = "命令行操作员"
 
 
+def _audit_read(actor: str, kind: str, ref: str, **payload: object) -> None:
+    """Append a client-data read to the audit trail before it is printed (fails closed)."""
+    from bot.composition import open_audit
+    from crm_adapter.masking import mask_personal_numbers
+
+    if isinstance(payload.get("query"), str):
+        payload["query"] = mask_personal_numbers(str(payload["query"]))
+    try:
+        trail = open_audit(get_settings())
+        try:
+            trail.append(kind=kind, actor=actor.strip().upper(), ref=ref, payload={"via": "cli", **payload})
+        finally:
+            trail.close()
+    except Exception as exc:  # nothing is shown that the audit trail did not record
+        logger.debug("audit append failed", exc_info=True)
+        raise click.ClickException(f"无法写入审计记录，未显示客户数据：{type(exc).__name__}") from None
+
+
 @contextmanager
 def _crm() -> Iterator[CRMAdapter]:
     """Open the CRM; turn every adapter error into a one-line click error (exit 1, no traceback)."""
@@ -293,6 +311,10 @@ def crm_search(query: str, actor: str, limit: int, as_json: bool) -> None:
     """Find clients by name, pinyin, initials, client id or phone tail."""
     with _crm() as crm:
         clients = crm.search_clients(actor=actor, query=query, limit=limit)
+    if clients:
+        _audit_read(
+            actor, "client_search", clients[0].client_id, query=query, results=[c.client_id for c in clients]
+        )
     _emit_list(
         as_json=as_json,
         records=[_client_json(c) for c in clients],
@@ -311,6 +333,7 @@ def crm_contacts(client_id: str, actor: str, limit: int, as_json: bool) -> None:
     """Contact records of one client, newest first."""
     with _crm() as crm:
         contacts = crm.list_contacts(actor=actor, client_id=client_id, limit=limit)
+    _audit_read(actor, "client_read", client_id, what="contacts", records=len(contacts))
     rows = [
         (
             c.occurred_at.astimezone(_zone()).strftime("%Y-%m-%d %H:%M"),
@@ -338,6 +361,7 @@ def crm_card(client_id: str, actor: str, as_json: bool) -> None:
     """A client card: profile, last contact, next follow-up, next birthday."""
     with _crm() as crm:
         card = crm.client_card(actor=actor, client_id=client_id)
+    _audit_read(actor, "client_read", client_id, what="card")
     if as_json:
         data = card.model_dump(mode="json")
         data["client"] = _client_json(card.client)

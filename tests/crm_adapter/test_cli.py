@@ -127,3 +127,26 @@ def test_postgres_from_environment(monkeypatch: pytest.MonkeyPatch, postgres_url
     assert run("crm", "seed-demo", "--clients", "10").exit_code == 0
     result = run("crm", "search", "zw", "--as", "SUP01", "--json")
     assert {c["name"] for c in json.loads(result.stdout)} == {"张伟", "章伟"}
+
+
+def test_cli_client_reads_are_audited_and_fail_closed(demo: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.audit import AuditTrail
+    from bot.composition import open_audit
+
+    assert run("crm", "card", "C0001", "--as", "RM001").exit_code == 0
+    assert run("crm", "search", "zhangwei", "--as", "RM001").exit_code == 0
+    trail = open_audit(get_settings())
+    try:
+        assert trail.find(kind="client_read", ref="C0001")[0].payload == {"via": "cli", "what": "card"}
+        [search] = trail.find(kind="client_search", ref="C0001")
+        assert search.payload["query"] == "zhangwei" and "C0001" in search.payload["results"]
+        assert trail.verify().ok
+    finally:
+        trail.close()
+
+    def refuse(*_a: object, **_kw: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(AuditTrail, "append", refuse)
+    result = CliRunner().invoke(cli, ["crm", "card", "C0001", "--as", "RM001"])
+    assert result.exit_code == 1 and "无法写入审计记录" in result.output and "C0001" not in result.stdout
