@@ -43,7 +43,6 @@ _TABLE = sa.table(
     sa.column("prev_hash", sa.String),
     sa.column("hash", sa.String),
 )
-_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
 _HEAD = sa.select(_TABLE.c.id, _TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)
 _INSERT = sa.insert(_TABLE)
 
@@ -119,9 +118,8 @@ class AuditTrail:
         return self._append(conn, kind=kind, actor=actor, ref=ref, body=_canonical(payload))
 
     def _append(self, conn: Connection, *, kind: str, actor: str, ref: str, body: str) -> AuditEvent:
-        # Statements built once (module level): building them per call cost more than the round trips.
         if conn.dialect.name == "postgresql":
-            conn.execute(_LOCK, {"k": _PG_LOCK_KEY})
+            return _append_pg(conn, kind=kind, actor=actor, ref=ref, body=body)
         head = conn.execute(_HEAD).first()
         new_id, prev = (1, GENESIS) if head is None else (int(head[0]) + 1, str(head[1]))
         at = datetime.now(UTC)
@@ -185,6 +183,33 @@ class AuditTrail:
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+#: The advisory lock and the head in one round trip (simple-query protocol: each statement takes its own
+#: snapshot, so the head is read after the lock is held).
+_PG_LOCK_AND_HEAD = (
+    f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY}); SELECT id, hash FROM audit_chain ORDER BY id DESC LIMIT 1"
+)
+_PG_INSERT = (
+    "INSERT INTO audit_chain (id, at, kind, actor, ref, payload, prev_hash, hash) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _append_pg(conn: Connection, *, kind: str, actor: str, ref: str, body: str) -> AuditEvent:
+    """The PostgreSQL append on the driver's cursor: two round trips, no statement building per call
+    (on the answer path, each statement through the SQL layer cost more than the round trip itself)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cur:
+        cur.execute(_PG_LOCK_AND_HEAD)
+        cur.nextset()
+        head = cur.fetchone()
+        new_id, prev = (1, GENESIS) if head is None else (int(head[0]) + 1, str(head[1]))
+        at = datetime.now(UTC)
+        digest = row_hash(id=new_id, at=at, kind=kind, actor=actor, ref=ref, payload=body, prev_hash=prev)
+        cur.execute(_PG_INSERT, (new_id, at, kind, actor, ref, body, prev, digest))
+    return AuditEvent(new_id, at, kind, actor, ref, json.loads(body), prev, digest)
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
