@@ -36,6 +36,35 @@ async def test_catalogue_product_above_the_clients_level_is_warned_and_flagged(b
     assert f"适当性:{product.code}(R5)超出客户C3承受能力" in record.topics
 
 
+async def test_a_product_picked_in_the_guided_log_is_checked_and_stored(bot_world: BotWorld) -> None:
+    """The guided /log: the summary names no product; at the confirmation the RM sends the product's code,
+    which joins the record and its suitability check; a text that names no product still cancels."""
+    fake, crm = bot_world.fake, bot_world.crm
+    [product] = crm.search_products(query="鑫享1号私募")  # R5
+    client = next(
+        f.client for f in crm.follow_ups(actor="RM001", horizon_days=366) if f.client.risk_level == "C3"
+    )
+    async with running(bot_world.build()):
+        for text in ("/log", client.client_id, "面谈", "介绍了一款私募基金", "跳过"):
+            [confirm] = await send(fake, RM, text)
+        assert "请确认" in (confirm.visible_text or "") and "适当性提示" not in (confirm.visible_text or "")
+        assert "产品名称或代码" in (confirm.visible_text or "")
+        [picked] = await send(fake, RM, product.code.lower())
+        shown = picked.visible_text or ""
+        assert f"涉及产品：{product.name}，{product.code}" in shown and "第十二条" in shown
+        [saved] = await send(fake, RM, "确认")
+        assert "已记录" in (saved.visible_text or "")
+        for text in ("/log", client.client_id, "电话", "例行问候客户", "跳过"):
+            await send(fake, RM, text)
+        [cancelled] = await send(fake, RM, "算了不记了")
+        assert "已取消" in (cancelled.visible_text or "")
+    records = crm.list_contacts(actor="RM001", client_id=client.client_id, limit=5)
+    [record] = [r for r in records if "介绍了一款私募基金" in r.summary]
+    assert record.summary.endswith(f"（涉及产品：{product.name}，{product.code}）")
+    assert f"适当性:{product.code}(R5)超出客户C3承受能力" in record.topics
+    assert not [r for r in records if "例行问候客户" in r.summary]
+
+
 async def test_card_shows_risk_view_and_one_line_per_benefit(bot_world: BotWorld) -> None:
     fake, crm = bot_world.fake, bot_world.crm
     diamond = next(

@@ -104,7 +104,12 @@ def step(svc: ContactLogService, req: Request, state: int, draft: Mapping[str, o
         return _confirm(svc, req, new)
     if state == CONFIRM:
         if not is_confirmation(text):
-            return Step((Reply(cancelled()),), None, {})
+            product = svc.pick_product(text)
+            if product is None:
+                return Step((Reply(cancelled()),), None, {})
+            # A product picked while confirming joins the record and its suitability check.
+            new["summary"] = f"{new.get('summary') or ''}（涉及产品：{product.name}，{product.code}）"
+            return _confirm(svc, req, new)
         new["key"] = idempotency_key(req)
         return _save(svc, req, new)
     raise ServiceError("这条记录已失效，请重新发送 /log。")
@@ -172,6 +177,7 @@ def _confirm(svc: ContactLogService, req: Request, draft: Draft) -> Step:
     warning = suitability.render_findings(svc.findings(record))
     if warning:
         text += "\n\n" + warning + "\n仍要保存这条记录吗？"
+    text += "\n<i>如本次推介了产品，可发送产品名称或代码，加入记录并做适当性检查。</i>"
     return Step((Reply(text, options=("确认", "取消"), columns=2),), CONFIRM, draft)
 
 

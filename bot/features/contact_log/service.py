@@ -13,7 +13,7 @@ from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.clients import ClientService
 from bot.features.suitability import Finding
-from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Staff
+from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Product, Staff
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,22 @@ class ContactLogService:
         if draft.client is None or not draft.summary:
             return ()
         return suitability.check(draft.client, draft.summary, self.clock.today(), catalogue=self.catalogue)
+
+    def pick_product(self, text: str) -> Product | None:
+        """The catalogue product an RM names while confirming a draft (its code, its name, or a name or
+        pinyin only one product matches); None when the text names no product."""
+        query = " ".join(text.split())
+        if len(query) < 2:
+            return None
+        try:
+            found = self.crm.search_products(query=query, limit=5)
+        except Exception:  # no catalogue, no pick: the draft is handled as before
+            logger.warning("product lookup while confirming a /log failed", exc_info=True)
+            return None
+        exact = [p for p in found if query.upper() == p.code.upper() or query == p.name]
+        if len(exact) == 1:
+            return exact[0]
+        return found[0] if len(found) == 1 else None
 
     def save(self, staff: Staff, draft: LogDraft, *, source: str, idempotency_key: str | None) -> LogResult:
         """Write the contact record and run the compliance check on its summary. Idempotent by key (a
