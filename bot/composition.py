@@ -112,13 +112,15 @@ class Services:
 
     @property
     def today(self) -> TodayService:
-        return self._feature("today", lambda: TodayService(crm=self.crm, clock=self.clock))
+        return self._feature("today", lambda: TodayService(crm=self.crm, clock=self.clock, audit=self._audit))
 
     @property
     def supervision(self) -> SupervisionService:
         return self._feature(
             "supervision",
-            lambda: SupervisionService(crm=self.crm, log=self.log, clock=self.clock, privacy=self.privacy),
+            lambda: SupervisionService(
+                crm=self.crm, log=self.log, clock=self.clock, privacy=self.privacy, audit=self._audit
+            ),
         )
 
     @property

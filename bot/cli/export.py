@@ -290,11 +290,14 @@ def export(
     days = DayRange(since, until, get_settings().rm_timezone)
     for_csv = fmt == "csv"
     if what == "contacts":
-        from bot.cli.crm import _crm, _ensure_operator
+        from bot.cli.crm import _audit_read, _crm, _ensure_operator
 
         with _crm() as crm:
             acting = actor or _ensure_operator(crm)
             records = contact_records(crm, actor=acting, rm_code=rm_code, days=days)
+        if records:  # an export of client data is audited before it is written (fails closed)
+            ids = sorted({r.client_id for r in records})
+            _audit_read(acting, "client_list", "export:contacts", clients=ids, records=len(records))
         rows: Iterable[Mapping[str, object]] = (contact_row(r, days, for_csv=for_csv) for r in records)
         count = _write(output, fmt, CONTACT_FIELDS, rows)
         who = f"RM {rm_code.strip().upper()}" if rm_code else "every RM"

@@ -7,11 +7,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from bot.core import Clock, Request, crm_call
 from bot.rendering import Reply, esc, fmt_date
 from crm_adapter import BirthdayReminder, Client, CRMAdapter, FollowUp, Staff
 from crm_adapter.models import KycReview
+
+if TYPE_CHECKING:
+    from bot.audit import AuditTrail
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +33,10 @@ class TodayView:
 
 
 class TodayService:
-    def __init__(self, *, crm: CRMAdapter, clock: Clock) -> None:
+    def __init__(self, *, crm: CRMAdapter, clock: Clock, audit: AuditTrail | None = None) -> None:
         self.crm = crm
         self.clock = clock
+        self.audit = audit
 
     def view(self, staff: Staff) -> TodayView:
         today = self.clock.today()
@@ -40,13 +45,18 @@ class TodayService:
         kyc = crm_call(
             lambda: self.crm.kyc_reviews_due(actor=staff.code, today=today, horizon_days=KYC_HORIZON_DAYS)
         )
-        return TodayView(
+        view = TodayView(
             staff=staff,
             today=today,
             follow_ups=tuple(follow_ups),
             birthdays=tuple(birthdays),
             kyc_reviews=tuple(kyc),
         )
+        clients = [f.client for f in view.follow_ups] + [b.client for b in view.birthdays]
+        ids = sorted({c.client_id for c in clients + [k.client for k in view.kyc_reviews]})
+        if ids and self.audit is not None:  # a list of clients is client data: audited, fails closed
+            self.audit.append(kind="client_list", actor=staff.code, ref="today", payload={"clients": ids})
+        return view
 
 
 def today(svc: TodayService, req: Request) -> Reply:

@@ -44,6 +44,7 @@ from bot.features.supervision.views import (
 from crm_adapter import ContactRecord, CRMAdapter, Role, Staff
 
 if TYPE_CHECKING:
+    from bot.audit import AuditTrail
     from bot.convlog import ConversationLog, ExchangeHead
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,10 @@ class SupervisionService:
         clock: Clock,
         reviews: ReviewLog | None = None,
         privacy: ClientPrivacy | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.crm = crm
+        self.audit = audit
         self.log = log
         self.clock = clock
         self.reviews = reviews if reviews is not None else ReviewLog(log)
@@ -301,11 +304,17 @@ class SupervisionService:
     def _contacts(
         self, staff: Staff, rm_code: str, since: date | None, until: date | None
     ) -> list[ContactRecord]:
-        return crm_call(
+        records = crm_call(
             lambda: self.crm.list_contacts(
                 actor=staff.code, rm_code=rm_code, since=since, until=until, limit=CONTACTS_PER_RM
             )
         )
+        if records and self.audit is not None:  # contact records are client data: audited, fails closed
+            ids = sorted({r.client_id for r in records})
+            self.audit.append(
+                kind="client_list", actor=staff.code, ref=f"contacts:{rm_code}", payload={"clients": ids}
+            )
+        return records
 
     def team_codes(self, staff: Staff) -> list[str]:
         """The staff codes whose exchanges `staff` supervises (a supervisor's team)."""

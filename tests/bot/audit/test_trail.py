@@ -173,3 +173,24 @@ def test_client_data_is_not_shown_when_it_cannot_be_audited(
     ask.ask(s.ask, req(crm, "RM001", "钻石客户有什么权益？"))  # type: ignore[arg-type]
     [exchange] = s.log.list_exchanges(limit=100)
     assert s.audit.find(kind="answer", ref=str(exchange.id)) and s.audit.verify().ok
+
+
+def test_lists_of_clients_are_audited(same_db_services: object, crm: object) -> None:
+    """/today and the review's contact records show clients: each list is an audited client-data access."""
+    from bot.composition import Services
+    from crm_adapter import Channel, NewContact
+
+    assert isinstance(same_db_services, Services)
+    s = same_db_services
+    assert s.audit is not None
+    view = s.today.view(s.crm.get_staff(code="RM001"))
+    shown = {b.client.client_id for b in view.birthdays} | {f.client.client_id for f in view.follow_ups}
+    [today] = s.audit.find(kind="client_list", ref="today")
+    assert shown and set(today.payload["clients"]) == shown and today.actor == "RM001"
+    s.crm.create_contact(
+        actor="RM001", contact=NewContact(client_id="C0001", channel=Channel.PHONE, summary="例行问候")
+    )
+    s.supervision.review(s.crm.get_staff(code="SUP01"))
+    [listed] = s.audit.find(kind="client_list", ref="contacts:RM001")
+    assert listed.payload["clients"] == ["C0001"] and listed.actor == "SUP01"
+    assert s.audit.verify().ok
