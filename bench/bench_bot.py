@@ -79,7 +79,10 @@ class StubKB:
     def entitlements(self, tier: str) -> list[Any]:
         return []
 
-    def ingest(self, paths: Any, *, progress: bool = False) -> Any:
+    def ingest(self, paths: Any, *, progress: bool = False, wait: bool = True) -> Any:
+        raise NotImplementedError  # the bench never uploads
+
+    def vector_progress(self, sources: Any, total: int) -> Any:
         raise NotImplementedError
 
 
