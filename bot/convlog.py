@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from bot.convlog_types import Exchange, ExchangeHead, FeedbackError, LogStats, UnansweredQuestion
+from bot.core import as_utc
 from crm_adapter.engines import create_database_engine
 from crm_adapter.masking import mask_personal_numbers
 from crm_adapter.migrations import run_migrations
@@ -67,15 +68,8 @@ _INSERT_EXCHANGE = sa.insert(_ExchangeRow)
 _INSERT_PROCESSED = sa.insert(_ProcessedUpdateRow)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _to_exchange(row: _ExchangeRow) -> Exchange:
-    created = _utc(row.created_at)
+    created = as_utc(row.created_at)
     assert created is not None
     return Exchange(
         id=row.id,
@@ -91,7 +85,7 @@ def _to_exchange(row: _ExchangeRow) -> Exchange:
         flags=tuple(row.flags or ()),
         feedback=row.feedback,
         created_at=created,
-        feedback_at=_utc(row.feedback_at),
+        feedback_at=as_utc(row.feedback_at),
     )
 
 
@@ -281,7 +275,7 @@ class ConversationLog:
         )
         with self._sessions() as session:
             return [
-                ExchangeHead(i, code, _utc(at) or at, bool(grounded), feedback, tuple(flags or ()))
+                ExchangeHead(i, code, as_utc(at) or at, bool(grounded), feedback, tuple(flags or ()))
                 for i, code, at, grounded, feedback, flags in session.execute(stmt)
             ]
 
@@ -318,7 +312,7 @@ class ConversationLog:
         with self._sessions() as session:
             for question, staff_code, created in session.execute(stmt):
                 key = " ".join(question.split())
-                asked = _utc(created) or datetime.now(UTC)
+                asked = as_utc(created) or datetime.now(UTC)
                 times, last, staff = groups.get(key, (0, asked, set()))
                 groups[key] = (times + 1, max(last, asked), staff | {staff_code})
         items = [

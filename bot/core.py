@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, overload
 from zoneinfo import ZoneInfo
 
 from crm_adapter import AccessDenied, CRMError, InvalidInput, NotFound, Staff, UnknownStaff
@@ -48,6 +48,21 @@ class Request:
     @property
     def words(self) -> list[str]:
         return self.args.split()
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+
+
+@overload
+def as_utc(value: None) -> None: ...
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored instant as an aware UTC datetime (SQLite hands back naive ones; we store UTC)."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Clock:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from bot.core import as_utc
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog
@@ -94,15 +96,9 @@ class KnowledgeChange:
         }
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite hands back naive datetimes
-
-
 def _to_change(row: Any) -> KnowledgeChange:
     m = row._mapping
-    submitted = _utc(m["submitted_at"])
+    submitted = as_utc(m["submitted_at"])
     assert submitted is not None
     return KnowledgeChange(
         id=int(m["id"]),
@@ -113,7 +109,7 @@ def _to_change(row: Any) -> KnowledgeChange:
         submitted_at=submitted,
         status=str(m["status"]),
         decided_by=m["decided_by"],
-        decided_at=_utc(m["decided_at"]),
+        decided_at=as_utc(m["decided_at"]),
         note=m["note"],
         effective_date=m["effective_date"],
         expiry_date=m["expiry_date"],

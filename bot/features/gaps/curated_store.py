@@ -18,6 +18,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.core import as_utc
 from bot.features.gaps.vectors import from_bytes, to_bytes
 
 logger = logging.getLogger(__name__)
@@ -107,14 +108,8 @@ class CuratedAnswer:
         }
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite hands back naive datetimes
-
-
 def _to_answer(m: sa.RowMapping, questions: tuple[str, ...]) -> CuratedAnswer:
-    created = _utc(m["created_at"])
+    created = as_utc(m["created_at"])
     assert created is not None
     return CuratedAnswer(
         id=int(m["id"]),
@@ -128,7 +123,7 @@ def _to_answer(m: sa.RowMapping, questions: tuple[str, ...]) -> CuratedAnswer:
         questions=questions,
         status=str(m["status"] or (LIVE if m["active"] else RETIRED)),
         decided_by=m["decided_by"],
-        decided_at=_utc(m["decided_at"]),
+        decided_at=as_utc(m["decided_at"]),
         note=m["note"],
     )
 

@@ -11,12 +11,13 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.core import as_utc
 from crm_adapter.masking import mask_personal_numbers
 
 if TYPE_CHECKING:
@@ -117,10 +118,6 @@ class ItemState:
         return cls(reviewed=reviewed, escalated=escalated, resolved=resolved, comments=tuple(comments))
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite hands back naive datetimes
-
-
 def _to_action(row: sa.Row[tuple[object, ...]]) -> ReviewAction:
     m = row._mapping
     return ReviewAction(
@@ -131,7 +128,7 @@ def _to_action(row: sa.Row[tuple[object, ...]]) -> ReviewAction:
         action=str(m["action"]),
         comment=m["comment"],
         actor=str(m["actor"]),
-        created_at=_utc(m["created_at"]),
+        created_at=as_utc(m["created_at"]),
     )
 
 
