@@ -49,11 +49,18 @@ Keyboard = tuple[tuple[Button, ...], ...]
 @dataclass(frozen=True, slots=True)
 class Notice:
     """A message for other staff that a reply brings about (e.g. approvers told of a pending change):
-    every staff member with one of `roles` except `exclude`. Telegram sends it; the console has no others."""
+    every staff member with one of `roles` except `exclude`, or only the staff member `only`. Telegram
+    sends it; the console has no others."""
 
     roles: frozenset[Role]
     text: str
     exclude: str = ""
+    only: str = ""
+
+    def reaches(self, staff_code: str, role: Role) -> bool:
+        if self.only:
+            return staff_code == self.only
+        return role in self.roles and staff_code != self.exclude
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,7 @@ async def say(update: Update, context: Context, reply: Reply, *, in_flow: bool =
 async def tell(context: Context, notice: Notice) -> None:
     """Send a notice to the staff it names (a lost notice costs little: the lists show the same)."""
     for staff in await run(context.bot_data.services.staff.with_telegram):
-        if staff.role not in notice.roles or staff.code == notice.exclude or staff.telegram_id is None:
+        if not notice.reaches(staff.code, staff.role) or staff.telegram_id is None:
             continue
         try:
             await context.bot.send_message(chat_id=staff.telegram_id, text=notice.text)

@@ -273,6 +273,8 @@ async def test_trainer_upload_is_ingested_and_rm_refused(bot_world: BotWorld) ->
             # the approver's chat: the decision, then one status message edited up to the final report
             decision, status = await send(fake, TRN2, "/approve K1", 2)
             assert "已批准并发布" in (decision.visible_text or "")
+            [told] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)
+            assert "已由" in (told.visible_text or "")  # the submitter hears the outcome
             await fake.wait_for_async(
                 lambda c: c.method == "editMessageText" and "已加入知识库" in (c.visible_text or ""),
                 timeout=120,

@@ -95,6 +95,9 @@ async def test_questions_are_answered_while_an_upload_is_embedded(
         decision, status = await fake.wait_for_messages_async(TRN2, 2, since=approve_mark, timeout=30)
         assert "已批准并发布 K1《星辰.md》" in (decision.visible_text or "")
         assert "已可检索" in (status.visible_text or "") and "0/1" in (status.visible_text or "")
+        [told] = await fake.wait_for_messages_async(TRN, 1, since=approve_mark, timeout=30)
+        assert "已由 孙悦（TRN02）处理" in (told.visible_text or "")  # the submitter hears the outcome
+        assert "已批准并发布 K1" in (told.visible_text or "")
 
         asked = fake.mark()
         fake.push_message(RM, "钻石客户每年能约几次专家挂号？")

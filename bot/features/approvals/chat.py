@@ -43,7 +43,9 @@ def _approve(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply:
     found = _curated(svc, ref)
     if found is not None:
         service, curated_id = found
-        return Reply(render_curated_decision(service.approve(req.staff, curated_id)))
+        approved = service.approve(req.staff, curated_id)
+        outcome = render_curated_decision(approved)
+        return Reply(outcome, notices=_tell_submitter(approved.author, req, outcome))
     decision = svc.approve(req.staff, parse_change_ref(ref))
     live = decision.change.status == "live" and decision.report is not None
     # Published means searchable; the front end may follow its vectors (Telegram edits a status line).
@@ -51,15 +53,28 @@ def _approve(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply:
         render_decision(decision),
         ingest=decision.report if live else None,
         ingest_name=decision.change.file_name,
+        notices=_tell_submitter(decision.change.submitted_by, req, render_decision(decision)),
     )
+
+
+def _tell_submitter(submitter: str, req: Request, outcome: str) -> tuple[Notice, ...]:
+    """The submitter hears what became of their change (unless they decided it themselves)."""
+    if submitter == req.staff.code:
+        return ()
+    text = f"📣 您提交的变更已由 {esc(req.staff.name)}（{esc(req.staff.code)}）处理：\n{outcome}"
+    return (Notice(frozenset(), text, only=submitter),)
 
 
 def _reject(svc: KnowledgeChangeService, req: Request, ref: str, reason: str) -> Reply:
     found = _curated(svc, ref)
     if found is not None:
         service, curated_id = found
-        return Reply(render_curated_rejected(service.reject(req.staff, curated_id, reason)))
-    return Reply(render_rejected(svc.reject(req.staff, parse_change_ref(ref), reason)))
+        rejected = service.reject(req.staff, curated_id, reason)
+        outcome = render_curated_rejected(rejected)
+        return Reply(outcome, notices=_tell_submitter(rejected.author, req, outcome))
+    change = svc.reject(req.staff, parse_change_ref(ref), reason)
+    outcome = render_rejected(change)
+    return Reply(outcome, notices=_tell_submitter(change.submitted_by, req, outcome))
 
 
 def approve(svc: KnowledgeChangeService, req: Request) -> Reply:
