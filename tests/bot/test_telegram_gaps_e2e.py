@@ -60,8 +60,9 @@ async def test_trainer_turns_the_biggest_gap_into_a_curated_answer(bot_world: Bo
         fake.push_callback(TRN2, listing.button("批准 A1")["callback_data"], message=listing)
         [approved] = await fake.wait_for_messages_async(TRN2, 1, since=mark, timeout=30)
         assert "已批准审定答案 A1" in (approved.visible_text or "")
-        [told] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)  # the author hears it
-        assert "已由 孙悦（TRN02）处理" in (told.visible_text or "") and "A1" in (told.visible_text or "")
+        [outcome] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)  # the author hears it
+        heard = outcome.visible_text or ""
+        assert "已由 孙悦（TRN02）处理" in heard and "A1" in heard
         reply = await ask(fake, RM2, "张伟的妻子要开户，怎么办理？")
         shown = reply.visible_text or ""
         assert "培训师审定" in shown and trainer.name in shown and ANSWER in shown and "开户指引" in shown
