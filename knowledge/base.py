@@ -15,7 +15,7 @@ from knowledge import ingest as prep
 from knowledge import pipeline
 from knowledge.index import Snapshot
 from knowledge.lexical import tokenize
-from knowledge.loaders import SUPPORTED_SUFFIXES, LoaderError
+from knowledge.loaders import LoaderError
 from knowledge.manifest import Manifest, StoredChunk
 from knowledge.retrieval import DEFAULT_RRF_K, MODES, Candidate, Retrieved, retrieve
 from knowledge.rules import Entitlement
@@ -227,24 +227,17 @@ class KnowledgeBase:
         chunks_added = 0
         next_refresh = time.monotonic() + REFRESH_SECONDS
         for source, path in items:
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                failed.append((str(path), f"不支持的文件类型 {path.suffix or '(无扩展名)'}"))
-                continue
-            try:
-                too_large = prep.too_large(path, self._max_file_mb)
-                if too_large:
-                    failed.append((str(path), too_large))
-                    continue
-                data = path.read_bytes()
-            except OSError as exc:
-                failed.append((str(path), f"无法读取文件：{exc.strerror or exc}"))
+            data, refusal = prep.read_source(path, self._max_file_mb)
+            if refusal:
+                failed.append((str(path), refusal))
                 continue
             content_hash = prep.content_hash(data)
             if hashes.get(source) == content_hash:
                 unchanged.append(source)
                 continue
             try:
-                item = self._prepare(source, path, content_hash, existed=source in hashes)
+                existed = source in hashes
+                item = prep.prepare(source, path, content_hash, existed=existed, cache_dir=self._cache_dir)
                 self._write(item)
             except LoaderError as exc:
                 failed.append((str(path), str(exc)))
@@ -268,9 +261,6 @@ class KnowledgeBase:
             failed=tuple(failed),
             chunks_added=chunks_added,
         )
-
-    def _prepare(self, source: str, path: Path, content_hash: str, *, existed: bool) -> prep.Pending:
-        return prep.prepare(source, path, content_hash, existed=existed, cache_dir=self._cache_dir)
 
     def _write(self, item: prep.Pending) -> None:
         old_ids = set(self._manifest.chunk_ids(item.source))
@@ -327,10 +317,6 @@ class KnowledgeBase:
             self._seen_version = version
 
     # ------------------------------------------------------------------ search
-    def _invalidate(self) -> None:
-        with self._lock:
-            self._snapshot = None
-
     def _index(self) -> Snapshot:
         """The search snapshot, rebuilt when this or another process (e.g. `kb ingest` while the bot runs)
         changed the manifest. Callers use the returned snapshot only: a concurrent ingest swaps it whole."""
@@ -368,7 +354,7 @@ class KnowledgeBase:
     def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Hit]:
         """Best chunks for `query`; mode "hybrid" (default), "bm25" or "dense"."""
         k = top_k or self.top_k
-        return [_hit(c) for c in self.candidates(query, k=k, mode=mode)]
+        return [c.hit() for c in self.candidates(query, k=k, mode=mode)]
 
     def entitlements(self, tier: str) -> list[Entitlement]:
         """The entitlement-table rows that apply to `tier` (structured rules, see `knowledge.rules`)."""
@@ -424,16 +410,3 @@ class KnowledgeBase:
         self._vectors.close()
         self._store.close()
         self._manifest.close()
-
-
-def _hit(c: Candidate) -> Hit:
-    ch = c.chunk
-    return Hit(
-        chunk_id=ch.chunk_id,
-        text=ch.text,
-        source=ch.source,
-        title=ch.title,
-        heading=ch.heading,
-        score=c.fused,
-        category=ch.category,
-    )

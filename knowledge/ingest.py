@@ -13,7 +13,7 @@ from typing import Any
 from knowledge import authority
 from knowledge.chunking import DEFAULT_OVERLAP, DEFAULT_TARGET, chunk_document
 from knowledge.lexical import search_tokens
-from knowledge.loaders import LoaderError, load_file
+from knowledge.loaders import SUPPORTED_SUFFIXES, LoaderError, load_file
 from knowledge.manifest import StoredChunk
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,17 @@ def too_large(path: Path, max_mb: float | None) -> str:
     if size <= max_mb * MB:
         return ""
     return f"文件过大（{size / MB:.1f} MB），上限为 {max_mb:g} MB，请拆分后再上传"
+
+
+def read_source(path: Path, max_mb: float | None) -> tuple[bytes, str]:
+    """A file's bytes, or (b"", the one-line reason it cannot be ingested)."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return b"", f"不支持的文件类型 {path.suffix or '(无扩展名)'}"
+    try:
+        refusal = too_large(path, max_mb)
+        return (b"", refusal) if refusal else (path.read_bytes(), "")
+    except OSError as exc:
+        return b"", f"无法读取文件：{exc.strerror or exc}"
 
 
 def progress_bar(total: int, *, enabled: bool) -> Any:

@@ -15,6 +15,7 @@ from knowledge.index import Snapshot, top_cosine
 from knowledge.lexical import CHAR_PREFIX, search_tokens
 from knowledge.manifest import StoredChunk
 from knowledge.question import names_peer_bank
+from knowledge.types import Hit
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,19 @@ class Candidate:
     fused: float
     bm25: float  # raw BM25 score, 0 when BM25 did not return it
     dense: float  # cosine similarity, 0 when the dense side did not return it
+
+    def hit(self) -> Hit:
+        """The candidate as the knowledge base's public search result."""
+        ch = self.chunk
+        return Hit(
+            chunk_id=ch.chunk_id,
+            text=ch.text,
+            source=ch.source,
+            title=ch.title,
+            heading=ch.heading,
+            score=self.fused,
+            category=ch.category,
+        )
 
 
 @dataclass(frozen=True, slots=True)
