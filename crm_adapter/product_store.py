@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_adapter import products
-from crm_adapter.errors import InvalidInput
 from crm_adapter.mapping import product_model
 from crm_adapter.models import Product
 from crm_adapter.orm import ProductRow
@@ -33,19 +32,7 @@ def import_rows(
     session: Session, *, rows: Sequence[Mapping[str, str | None]], lines: Sequence[int], now: datetime
 ) -> tuple[int, int, list[tuple[int, str]]]:
     """(created, updated, errors as (line number, reason) sorted by line)."""
-    errors: list[tuple[int, str]] = []
-    parsed: list[tuple[int, products.ProductFields]] = []
-    seen: dict[str, int] = {}
-    for line, raw in zip(lines, rows, strict=True):
-        try:
-            fields = products.product_row(raw)
-            if fields.code in seen:
-                raise InvalidInput(f"产品代码 {fields.code} 与第 {seen[fields.code]} 行重复")
-            seen[fields.code] = line
-        except InvalidInput as exc:
-            errors.append((line, exc.message))
-            continue
-        parsed.append((line, fields))
+    parsed, errors = products.parse_rows(rows, lines)
     created = updated = 0
     for line, fields in parsed:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from crm_adapter.errors import InvalidInput
@@ -100,6 +100,27 @@ def product_row(row: Mapping[str, str | None]) -> ProductFields:
         risk_level=product_risk(row.get("risk_level") or ""),
         optional=optional,
     )
+
+
+def parse_rows(
+    rows: Sequence[Mapping[str, str | None]], lines: Sequence[int]
+) -> tuple[list[tuple[int, ProductFields]], list[tuple[int, str]]]:
+    """Validate import rows: (line, fields) of the good ones and (line, reason) of the others; a code
+    given twice is an error on its second line."""
+    parsed: list[tuple[int, ProductFields]] = []
+    errors: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    for line, raw in zip(lines, rows, strict=True):
+        try:
+            fields = product_row(raw)
+            if fields.code in seen:
+                raise InvalidInput(f"产品代码 {fields.code} 与第 {seen[fields.code]} 行重复")
+            seen[fields.code] = line
+        except InvalidInput as exc:
+            errors.append((line, exc.message))
+            continue
+        parsed.append((line, fields))
+    return parsed, errors
 
 
 def latin_query(query: str) -> str | None:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, and_, insert, select
 from sqlalchemy.engine import Connection, Engine, Row
@@ -75,7 +74,7 @@ class SqlCRM(ComplianceOps):
         datetimes passed in are read in it. Default: the machine's local zone.
         """
         self._cadence = normalize_cadence(follow_up_cadence)
-        self._tz = _resolve_tz(timezone)
+        self._tz = validation.timezone(timezone)
         url = normalize_database_url(database_url)
         self.dialect = url.get_backend_name()
         self._engine = create_database_engine(url, durable=True, echo=echo)
@@ -397,9 +396,7 @@ class SqlCRM(ComplianceOps):
         reported as (line number, reason) and skipped; the others are created, or updated by client_id.
 
         Line numbers default to 2, 3, ... (line 1 is the CSV header)."""
-        lines = list(line_numbers) if line_numbers is not None else [i + 2 for i in range(len(rows))]
-        if len(lines) != len(rows):
-            raise InvalidInput("行号数量与数据行数不一致")
+        lines = validation.line_numbers(rows, line_numbers)
         today = self._today(None)
         with self._audit_denials(actor=actor, action="import"), self._tx() as session:
             scopes.check_import(self._actor(session.connection(), actor))
@@ -410,18 +407,6 @@ class SqlCRM(ComplianceOps):
             "client import by %s: %d created, %d updated, %d errors", actor, created, updated, len(errors)
         )
         return ClientImportReport(created=created, updated=updated, errors=tuple(errors))
-
-
-def _resolve_tz(timezone: str | tzinfo | None) -> tzinfo:
-    if timezone is None:
-        local = datetime.now().astimezone().tzinfo
-        return local if local is not None else UTC
-    if isinstance(timezone, str):
-        try:
-            return ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInput(f"未知时区：{timezone}") from None
-    return timezone
 
 
 __all__ = ["SqlCRM", "normalize_database_url"]

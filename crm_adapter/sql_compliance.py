@@ -13,7 +13,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from crm_adapter import product_store, reminders, scopes, validation
-from crm_adapter.errors import InvalidInput
 from crm_adapter.models import KycReview, Product, ProductImportReport, Staff
 
 if TYPE_CHECKING:
@@ -60,9 +59,7 @@ class ComplianceOps:
         line_numbers: Sequence[int] | None = None,
     ) -> ProductImportReport:
         """Admin only; upsert by product code (see `crm_adapter.products` for the columns)."""
-        lines = list(line_numbers) if line_numbers is not None else [i + 2 for i in range(len(rows))]
-        if len(lines) != len(rows):
-            raise InvalidInput("行号数量与数据行数不一致")
+        lines = validation.line_numbers(rows, line_numbers)
         with self._audit_denials(actor=actor, action="import_products"), self._tx() as session:
             scopes.check_import(self._actor(session.connection(), actor))
             created, updated, errors = product_store.import_rows(

@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_adapter.errors import InvalidInput
 from crm_adapter.models import (
@@ -92,6 +93,27 @@ def search_query(value: str) -> str:
     if not _control_free(query):
         raise InvalidInput("搜索关键词包含不可见的控制字符")
     return query
+
+
+def line_numbers(rows: Sequence[object], given: Sequence[int] | None) -> list[int]:
+    """The source line of each import row: as given, or 2, 3, ... (line 1 is the CSV header)."""
+    lines = list(given) if given is not None else [i + 2 for i in range(len(rows))]
+    if len(lines) != len(rows):
+        raise InvalidInput("行号数量与数据行数不一致")
+    return lines
+
+
+def timezone(value: str | tzinfo | None) -> tzinfo:
+    """The bank's time zone: a name, a tzinfo, or None for the machine's own."""
+    if value is None:
+        local = datetime.now().astimezone().tzinfo
+        return local if local is not None else UTC
+    if isinstance(value, str):
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"未知时区：{value}") from None
+    return value
 
 
 def bounded_int(value: int, *, what: str, low: int, high: int) -> int:

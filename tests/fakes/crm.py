@@ -325,22 +325,11 @@ class FakeCRM(CRMAdapter):
         rows: Sequence[Mapping[str, str | None]],
         line_numbers: Sequence[int] | None = None,
     ) -> ProductImportReport:
-        lines = list(line_numbers) if line_numbers is not None else [i + 2 for i in range(len(rows))]
-        if len(lines) != len(rows):
-            raise InvalidInput("行号数量与数据行数不一致")
+        lines = validation.line_numbers(rows, line_numbers)
         scopes.check_import(self._actor(actor))
         created = updated = 0
-        errors: list[tuple[int, str]] = []
-        seen: dict[str, int] = {}
-        for line, raw in zip(lines, rows, strict=True):
-            try:
-                fields = catalogue.product_row(raw)
-                if fields.code in seen:
-                    raise InvalidInput(f"产品代码 {fields.code} 与第 {seen[fields.code]} 行重复")
-                seen[fields.code] = line
-            except InvalidInput as exc:
-                errors.append((line, exc.message))
-                continue
+        parsed, errors = catalogue.parse_rows(rows, lines)  # the adapter's own row rules
+        for _line, fields in parsed:
             previous = self.products.get(fields.code)
             keys = pinyin_keys(fields.name)
             self.products[fields.code] = Product.model_validate(
@@ -379,9 +368,7 @@ class FakeCRM(CRMAdapter):
         rows: Sequence[Mapping[str, str | None]],
         line_numbers: Sequence[int] | None = None,
     ) -> ClientImportReport:
-        lines = list(line_numbers) if line_numbers is not None else [i + 2 for i in range(len(rows))]
-        if len(lines) != len(rows):
-            raise InvalidInput("行号数量与数据行数不一致")
+        lines = validation.line_numbers(rows, line_numbers)
         scopes.check_import(self._actor(actor))
         rms = {s.code for s in self.list_staff() if s.role is Role.RM}
         created = updated = 0
