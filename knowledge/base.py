@@ -209,7 +209,7 @@ class KnowledgeBase:
     def vector_progress(self, sources: Sequence[str], total: int) -> VectorProgress:
         """Vectors stored so far of `sources` (`total`: their chunks); failed when the worker stopped with
         some still missing (they resume on the next start)."""
-        left = self._manifest.pending_count(sources)
+        left = self._vectors.pending(sources)
         return VectorProgress(max(total - left, 0), total, failed=bool(left) and not self._vectors.running)
 
     def _ingest_paths(self, paths: Sequence[Path]) -> IngestReport:

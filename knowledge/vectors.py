@@ -58,6 +58,9 @@ class VectorWorker:
         self._on_batch = on_batch
         self._batch = batch
         self._cond = threading.Condition()
+        #: Held while a batch is stored and the search snapshot swapped, so `wait` never reports vectors
+        #: that searches cannot use yet.
+        self._published = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = False
         self._kicked = False  # work arrived while the worker was finishing: it looks again
@@ -82,6 +85,11 @@ class VectorWorker:
         with self._cond:
             return self._thread is not None
 
+    def pending(self, sources: Sequence[str] | None = None) -> int:
+        """Chunks of `sources` (None: all) whose vectors searches cannot use yet."""
+        with self._published:  # a stored batch counts once the snapshot with it is swapped in
+            return self._manifest.pending_count(sources)
+
     def wait(
         self,
         sources: Sequence[str] | None,
@@ -94,7 +102,7 @@ class VectorWorker:
         deadline = None if timeout is None else time.monotonic() + timeout
         last = -1
         while True:
-            left = self._manifest.pending_count(sources)
+            left = self.pending(sources)
             stopped = not self.running
             progress = VectorProgress(total - left, total, failed=bool(left) and stopped)
             if on_progress is not None and progress.done != last:
@@ -146,9 +154,10 @@ class VectorWorker:
                 vectors = self._embed([passage_text(c.title, c.heading, c.text) for c in chunks])
                 if len(vectors) != len(chunks):
                     raise RuntimeError("embedding function returned a wrong number of vectors")
-                with self._write_lock:
-                    self._store(chunks, vectors)
-                self._on_batch()
+                with self._published:
+                    with self._write_lock:
+                        self._store(chunks, vectors)
+                    self._on_batch()
                 with self._cond:
                     self._cond.notify_all()
         except Exception as exc:  # the engine or the store failed: chunks stay pending for the next start
