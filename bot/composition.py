@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bot.features.gaps import CuratedAnswers, GapService
     from bot.settings import Settings
     from crm_adapter import CRMAdapter
+    from crm_adapter.port import OnInsert
     from crm_adapter.sql import SqlCRM
     from knowledge import KnowledgeBase
 
@@ -242,12 +243,15 @@ def open_services(
         if crm is None and with_crm:
             crm = open_crm(settings)
             stack.callback(_close, crm)
+        if audit is None and with_log:  # before the demo data: its contact records are audited too
+            audit = open_audit(settings)
+            stack.callback(_close, audit)
         if crm is not None and demo_data and not crm.list_staff():
             from crm_adapter.demo import seed_demo
 
             if announce:
                 announce("首次运行：正在写入演示客户数据…")
-            seed_demo(crm)
+            seed_demo(crm, on_contact=seeded_contact_hook(audit, crm))
         if kb is None and with_kb:
             if announce:
                 announce("正在准备知识库…")
@@ -261,9 +265,6 @@ def open_services(
 
             log = ConversationLog(settings.effective_database_url)
             stack.callback(_close, log)
-        if audit is None and with_log:
-            audit = open_audit(settings)
-            stack.callback(_close, audit)
     except BaseException:
         stack.close()
         raise
@@ -299,6 +300,17 @@ def open_audit(settings: Settings) -> AuditTrail:
 
     trail = AuditTrail(create_store_engine(settings.effective_database_url))
     return trail
+
+
+def seeded_contact_hook(audit: AuditTrail | None, crm: CRMAdapter) -> OnInsert | None:
+    """The audit append for contact records seeded or imported in bulk (actor: their RM), run inside
+    each record's transaction; None when there is no trail or it is on another database."""
+    engine = getattr(crm, "engine", None)
+    if audit is None or engine is None or not audit.shares_database(engine):
+        return None
+    from bot.audit.records import contact_fields
+
+    return audit.record_hook(kind="contact", actor=lambda r: r.rm_code, ref=lambda r: str(r.id), fields=contact_fields)
 
 
 def build_llm(settings: Settings) -> BaseChatModel | None:

@@ -111,6 +111,11 @@ class KnowledgeService(Protocol):
 
     def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Hit]: ...
 
+    def snapshot_id(self) -> str:
+        """Which content answers are read from now (changes with every document added, changed or
+        removed); audited with each answer."""
+        ...
+
     def entitlements(self, tier: str) -> Sequence[Entitlement]:
         """The structured entitlement rows that apply to a tier ("钻石"), from the rule tables."""
         ...

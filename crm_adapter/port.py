@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from crm_adapter.models import (
     BirthdayReminder,
@@ -19,6 +19,12 @@ from crm_adapter.models import (
     ProductImportReport,
     Staff,
 )
+
+#: Run by `create_contact` inside the transaction that stores a new record, with the adapter's handle of
+#: that transaction (`SqlCRM`: the SQLAlchemy `Connection`) and the record: if it raises, nothing is stored
+#: and the error propagates. The bot appends the record to its audit trail this way when both share a
+#: database, so a record that cannot be audited is not stored (fail closed).
+OnInsert = Callable[[Any, ContactRecord], object]
 
 
 @runtime_checkable
@@ -90,7 +96,11 @@ class CRMAdapter(Protocol):
 
     def client_card(self, *, actor: str, client_id: str, today: date | None = None) -> ClientCard: ...
 
-    def create_contact(self, *, actor: str, contact: NewContact) -> ContactRecord: ...
+    def create_contact(
+        self, *, actor: str, contact: NewContact, on_insert: OnInsert | None = None
+    ) -> ContactRecord:
+        """See guarantee 3; `on_insert` runs for a new record only (not for a duplicate)."""
+        ...
 
     def list_contacts(
         self,

@@ -41,6 +41,7 @@ from crm_adapter.models import (
     Staff,
 )
 from crm_adapter.orm import AccessLogRow, ClientRow, ContactRow
+from crm_adapter.port import OnInsert
 from crm_adapter.schedule import normalize_cadence
 from crm_adapter.search import ClientSearch
 from crm_adapter.sql_compliance import ComplianceOps
@@ -264,7 +265,9 @@ class SqlCRM(ComplianceOps):
         )
 
     # ------------------------------------------------------------------ contacts
-    def create_contact(self, *, actor: str, contact: NewContact) -> ContactRecord:
+    def create_contact(
+        self, *, actor: str, contact: NewContact, on_insert: OnInsert | None = None
+    ) -> ContactRecord:
         """The summary is stored with personal numbers masked (a contact note is no place for an ID or
         card number; the client record holds them): the returned record carries the stored text. The
         same key, or the same content on the same day (`crm_adapter.contacts`), returns the earlier
@@ -295,7 +298,10 @@ class SqlCRM(ComplianceOps):
                 values.update(rm_code=staff.code, created_at=self._now())
                 key_row = conn.execute(self._sql.contact_insert, {**values, "content_fingerprint": fp})
                 assert key_row.inserted_primary_key is not None
-                return contact_model(RowValues(id=key_row.inserted_primary_key[0], **values))
+                record = contact_model(RowValues(id=key_row.inserted_primary_key[0], **values))
+                if on_insert is not None:  # e.g. the audit append: commits or rolls back with the record
+                    on_insert(conn, record)
+                return record
         except IntegrityError:
             # A retry, the same contact sent again, or another writer won the race: return that record.
             with self._engine.begin() as conn:

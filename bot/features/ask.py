@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot import compliance
+from bot.audit.records import RECORD_HASH, exchange_fields, record_digest
 from bot.convlog import FeedbackError
 from bot.core import KnowledgeService, Request, ServiceError
 from bot.features.clients import client_facts, render_matches
@@ -93,6 +94,7 @@ class AskService:
         if len(question) > MAX_QUESTION_CHARS:
             raise ServiceError(f"问题太长了（{len(question)} 字），请精简到 {MAX_QUESTION_CHARS} 字以内。")
         answer = self.kb.ask(question, client=facts) if facts is not None else self.kb.ask(question)
+        snapshot = self.kb.snapshot_id()  # what the answer was read from (audited with it)
         # A trainer's curated answer replaces the extractive one. The KB runs first: retrieval embeds the
         # question, so the lookup finds its vector cached; a confident answer from the rule tables (which
         # never embeds) stands as it is.
@@ -112,7 +114,7 @@ class AskService:
 
         def audit_in_log_transaction(conn: Connection, exchange: Exchange) -> None:
             assert audit is not None
-            payload = _audit_payload(self.kb, exchange, answer, client)
+            payload = _audit_payload(snapshot, exchange, answer, client)
             audit.append_in(conn, kind="answer", actor=staff_code, ref=str(exchange.id), payload=payload)
 
         # Fails closed: an answer that cannot be audited is neither stored nor shown. On the same database
@@ -132,7 +134,7 @@ class AskService:
                 kind="answer",
                 actor=staff_code,
                 ref=str(exchange.id),
-                payload=_audit_payload(self.kb, exchange, answer, client),
+                payload=_audit_payload(snapshot, exchange, answer, client),
             )
         if self.on_gap is not None and (not answer.grounded or _weak(answer)):
             try:
@@ -166,7 +168,7 @@ class AskService:
 
 
 def _audit_payload(
-    kb: object, exchange: Exchange, answer: Answer, client: Client | None
+    snapshot: str, exchange: Exchange, answer: Answer, client: Client | None
 ) -> dict[str, object]:
     """What an auditor needs to replay which sources an answer used (texts as stored, numbers masked)."""
     return {
@@ -179,7 +181,7 @@ def _audit_payload(
         "verdict": getattr(answer, "verdict", None),
         "flags": list(exchange.flags),
         "client": client.client_id if client is not None else None,
-        "knowledge_snapshot": getattr(kb, "snapshot_id", None),
+        "knowledge_snapshot": snapshot,
         "sources": [
             {
                 "n": c.n,
@@ -190,6 +192,7 @@ def _audit_payload(
             }
             for c in answer.citations
         ],
+        RECORD_HASH: record_digest(exchange_fields(exchange)),  # `audit verify` checks the live row
     }
 
 

@@ -38,7 +38,7 @@ from crm_adapter.models import (
     Tier,
 )
 from crm_adapter.pinyin import pinyin_keys
-from crm_adapter.port import CRMAdapter
+from crm_adapter.port import CRMAdapter, OnInsert
 
 STAFF = (
     Staff(code="RM001", name="王敏", role=Role.RM, team="A", telegram_id=1001),
@@ -213,7 +213,9 @@ class FakeCRM(CRMAdapter):
         )
 
     # ------------------------------------------------------------------ contacts
-    def create_contact(self, *, actor: str, contact: NewContact) -> ContactRecord:
+    def create_contact(
+        self, *, actor: str, contact: NewContact, on_insert: OnInsert | None = None
+    ) -> ContactRecord:
         values = validation.new_contact(contact, now=datetime.now(UTC), tz=self._tz)
         summary = mask_personal_numbers(values["summary"])  # as SqlCRM: no identifiers in contact notes
         staff = self._actor(actor)
@@ -243,6 +245,8 @@ class FakeCRM(CRMAdapter):
                 created_at=datetime.now(UTC),
                 idempotency_key=key,
             )
+            if on_insert is not None:  # no transaction here: the record is stored only if it returns
+                on_insert(None, record)
             self.contacts.append(record)
             self._fingerprints[record.id] = fp
         return record

@@ -9,11 +9,13 @@ from datetime import date
 
 from bot import compliance
 from bot.audit import AuditTrail
+from bot.audit.records import contact_fields, record_payload
 from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.clients import ClientService
 from bot.features.suitability import Finding
 from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Product, Staff
+from crm_adapter.port import OnInsert
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +82,20 @@ class ContactLogService:
             next_follow_up=date.fromisoformat(str(follow)) if follow else None,
         )
 
-    def _audit(self, staff: Staff, record: ContactRecord) -> None:
+    def _audit_hook(self, staff: Staff) -> OnInsert | None:
+        """The audit append to run inside the CRM's transaction, when the trail is on the CRM's database
+        (the default): a record that cannot be audited is then not stored either (fail closed)."""
+        engine = getattr(self.crm, "engine", None)
+        if self.audit is None or engine is None or not self.audit.shares_database(engine):
+            return None
+        return self.audit.record_hook(
+            kind="contact", actor=staff.code, ref=lambda r: str(r.id), fields=contact_fields
+        )
+
+    def _audit_after(self, staff: Staff, record: ContactRecord) -> None:
+        """Another database: appended after the save. A failure still fails the request (the usual error
+        line); the record, stored without its audit row, is named by `audit verify` until a resend of
+        it (a duplicate) is audited."""
         if self.audit is None or self.audit.find(kind="contact", ref=str(record.id)):
             return  # a resend of a record already in the trail
         try:
@@ -88,12 +103,11 @@ class ContactLogService:
                 kind="contact",
                 actor=staff.code,
                 ref=str(record.id),
-                payload=record.model_dump(mode="json", exclude={"duplicate"}),
+                payload=record_payload(contact_fields(record)),
             )
-        except Exception:  # the record is stored; the gap is logged loudly for the operator
-            logger.error(
-                "contact record %s stored but not appended to the audit trail", record.id, exc_info=True
-            )
+        except Exception:
+            logger.error("contact record %s stored but not appended to the audit trail", record.id)
+            raise
 
     def findings(self, draft: LogDraft) -> tuple[Finding, ...]:
         """Suitability findings of a draft (shown before the RM confirms)."""
@@ -135,8 +149,10 @@ class ContactLogService:
             source=source,
             idempotency_key=idempotency_key,
         )
-        record = crm_call(lambda: self.crm.create_contact(actor=staff.code, contact=contact))
-        self._audit(staff, record)
+        hook = self._audit_hook(staff)
+        record = crm_call(lambda: self.crm.create_contact(actor=staff.code, contact=contact, on_insert=hook))
+        if hook is None:
+            self._audit_after(staff, record)
         return LogResult(
             record=record,
             client=draft.client,
