@@ -310,7 +310,9 @@ def seeded_contact_hook(audit: AuditTrail | None, crm: CRMAdapter) -> OnInsert |
         return None
     from bot.audit.records import contact_fields
 
-    return audit.record_hook(kind="contact", actor=lambda r: r.rm_code, ref=lambda r: str(r.id), fields=contact_fields)
+    return audit.record_hook(
+        kind="contact", actor=lambda r: r.rm_code, ref=lambda r: str(r.id), fields=contact_fields
+    )
 
 
 def build_llm(settings: Settings) -> BaseChatModel | None:

@@ -40,8 +40,8 @@ class PausingCRM:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._crm, name)
 
-    def create_contact(self, *, actor: str, contact: Any) -> Any:
-        record = self._crm.create_contact(actor=actor, contact=contact)
+    def create_contact(self, *, actor: str, contact: Any, on_insert: Any = None) -> Any:
+        record = self._crm.create_contact(actor=actor, contact=contact, on_insert=on_insert)
         if self._pause_on and self._marker and self._pause_on in contact.summary:
             Path(self._marker).write_text(str(record.id), encoding="utf-8")
             logger.warning("BOT_TEST: contact %s saved; pausing before the reply", record.id)

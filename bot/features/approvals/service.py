@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from bot.audit.records import record_payload
 from bot.core import Clock, ServiceError
 from bot.features.approvals.store import (
     APPROVED,
@@ -38,8 +39,11 @@ from bot.features.approvals.store import (
 from crm_adapter.models import Role, Staff
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from bot.audit import AuditTrail
     from bot.features.approvals.curated import CuratedChangeService
+    from bot.features.approvals.store import Also
     from knowledge import IngestReport
 
 logger = logging.getLogger(__name__)
@@ -194,8 +198,8 @@ class KnowledgeChangeService:
             at=self.clock.utcnow(),
             effective_date=effective,
             expiry_date=expiry,
+            also=self._audited(staff.code, "submit"),
         )
-        self._audit(staff.code, change, "submit")
         logger.info("knowledge change %s submitted by %s: %s", change.ref, staff.code, name)
         return change
 
@@ -208,11 +212,11 @@ class KnowledgeChangeService:
         if change.submitted_by == staff.code:
             raise ServiceError(f"{change.ref} 是您本人提交的：按四眼原则，须由另一位培训师或合规人员批准。")
         claimed = self.store.transition(
-            change_id=change.id, old=PENDING, new=APPROVED, at=self.clock.utcnow(), decided_by=staff.code
-        )
+            change_id=change.id, old=PENDING, new=APPROVED, at=self.clock.utcnow(), decided_by=staff.code,
+            also=self._audited(staff.code, "approve"),
+        )  # fmt: skip
         if claimed is None:
             raise ServiceError(f"{change.ref} 已由他人处理，请用 /changes 查看当前状态")
-        self._audit(staff.code, claimed, "approve")
         if claimed.effective_date is not None and claimed.effective_date > self.clock.today():
             return Decision(claimed)
         return self._publish(claimed, actor=staff.code)
@@ -231,10 +235,10 @@ class KnowledgeChangeService:
             at=self.clock.utcnow(),
             decided_by=staff.code,
             note=note,
+            also=self._audited(staff.code, "withdraw" if own else "reject"),
         )
         if done is None:
             raise ServiceError(f"{change.ref} 已由他人处理，请用 /changes 查看当前状态")
-        self._audit(staff.code, done, "withdraw" if own else "reject")
         return done
 
     def recent(self, *, statuses: Sequence[str] | None = None, limit: int = 20) -> list[KnowledgeChange]:
@@ -276,9 +280,9 @@ class KnowledgeChangeService:
         if not path.is_file() or _sha256(path) != change.sha256:
             # Fail closed: what was approved is not what is on disk any more.
             failed = self.store.transition(
-                change_id=change.id, old=APPROVED, new=FAILED, at=now, note="待发布文件缺失或已被改动"
-            )
-            self._audit(actor, failed or change, "fail")
+                change_id=change.id, old=APPROVED, new=FAILED, at=now, note="待发布文件缺失或已被改动",
+                also=self._audited(actor, "fail"),
+            )  # fmt: skip
             return Decision(failed or change)
         report: IngestReport | None = None
         try:
@@ -287,11 +291,24 @@ class KnowledgeChangeService:
         except ServiceError as exc:
             reason = str(exc)
         if report is None or not report.ok:
-            failed = self.store.transition(change_id=change.id, old=APPROVED, new=FAILED, at=now, note=reason)
-            self._audit(actor, failed or change, "fail")
+            failed = self.store.transition(
+                change_id=change.id,
+                old=APPROVED,
+                new=FAILED,
+                at=now,
+                note=reason,
+                also=self._audited(actor, "fail"),
+            )
             return Decision(failed or change, report)
         source = next(iter(report.added + report.updated + report.unchanged), change.file_name)
-        live = self.store.transition(change_id=change.id, old=APPROVED, new=LIVE, at=now, source=source)
+        live = self.store.transition(
+            change_id=change.id,
+            old=APPROVED,
+            new=LIVE,
+            at=now,
+            source=source,
+            also=self._audited(actor, "publish"),
+        )
         if live is None:  # published twice at once (start-up refresh and an approval): one wins
             return Decision(self.get(change.id), report)
         for older in self.store.list(statuses=(LIVE,), limit=1000):
@@ -301,27 +318,36 @@ class KnowledgeChangeService:
             if older.source and older.source != source:
                 self.publisher.remove(older.source)
             self.store.transition(
-                change_id=older.id, old=LIVE, new=EXPIRED, at=now, note=f"被 {live.ref} 取代"
-            )
-        self._audit(actor, live, "publish")
+                change_id=older.id, old=LIVE, new=EXPIRED, at=now, note=f"被 {live.ref} 取代",
+                also=self._audited(actor, "expire"),
+            )  # fmt: skip
         logger.info("knowledge change %s live as %s", live.ref, source)
         return Decision(live, report)
 
     def _retire(self, change: KnowledgeChange, *, note: str) -> KnowledgeChange | None:
         if change.source:
             self.publisher.remove(change.source)
-        expired = self.store.transition(
-            change_id=change.id, old=LIVE, new=EXPIRED, at=self.clock.utcnow(), note=note
-        )
-        if expired is not None:
-            self._audit("system", expired, "expire")
-        return expired
+        return self.store.transition(
+            change_id=change.id, old=LIVE, new=EXPIRED, at=self.clock.utcnow(), note=note,
+            also=self._audited("system", "expire"),
+        )  # fmt: skip
 
-    def _audit(self, actor: str, change: KnowledgeChange, action: str) -> None:
-        if self.audit is None:
-            return
-        payload = {"action": action, **change.to_dict()}
-        self.audit.append(kind="knowledge_change", actor=actor, ref=change.ref, payload=payload)
+    def _audited(self, actor: str, action: str) -> Also | None:
+        """The audit append of a step, run inside the store's transaction (fail closed: a step that
+        cannot be audited does not happen); on another database, in its own transaction just before."""
+        audit = self.audit
+        if audit is None:
+            return None
+        joined = audit.shares_database(self.store.engine)
+
+        def append(conn: Connection, change: KnowledgeChange) -> None:
+            payload = record_payload(change.to_dict(), action=action)
+            if joined:
+                audit.append_in(conn, kind="knowledge_change", actor=actor, ref=change.ref, payload=payload)
+            else:
+                audit.append(kind="knowledge_change", actor=actor, ref=change.ref, payload=payload)
+
+        return append
 
 
 __all__ = [
