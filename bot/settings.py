@@ -112,6 +112,10 @@ class Settings(BaseSettings):
         "default httpx (fallback).",
     )
     rm_digest_time: time = Field(default=time(8, 30), description="Morning digest time (RM_TIMEZONE).")
+    rm_audit_anchor_file: Path | None = Field(
+        default=None,
+        description="The daily audit anchor (HASH:N) is also appended to this file (best on other storage).",
+    )
     rm_timezone: str = "Asia/Shanghai"
     # Reliability (issue #10): durable update inbox and hot standby.
     rm_standby: bool = Field(

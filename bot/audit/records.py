@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -35,32 +36,37 @@ logger = logging.getLogger(__name__)
 RECORD_HASH = "record_sha256"
 
 
-def _plain(value: Any) -> Any:
-    """A JSON value that is the same whether it comes from the object just stored or the row read back
-    (datetimes as UTC with microseconds: SQLite hands back naive UTC, PostgreSQL aware ones)."""
+def _json_default(value: Any) -> Any:
+    """JSON for what `json` does not know, the same whether it comes from the object just stored or the
+    row read back (datetimes as UTC with microseconds: SQLite hands back naive UTC, PostgreSQL aware)."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone(UTC).isoformat(timespec="microseconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
-        return _plain(value.value)
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+        return value.value
+    if isinstance(value, Decimal):  # amounts: their exact text
+        return str(value)
+    raise TypeError(f"not JSON serialisable in an audited record: {type(value).__name__}")
+
+
+def _canonical(fields: Mapping[str, Any]) -> str:
+    # Tuples become lists and str-valued enums their value, as in the stored JSON.
+    return json.dumps(
+        fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default
+    )
 
 
 def record_digest(fields: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON of a record's fields."""
-    text = json.dumps(_plain(fields), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical(fields).encode("utf-8")).hexdigest()
 
 
 def record_payload(fields: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """An audit payload about a record: its fields (as JSON values), `extra`, and its content hash."""
-    return {**_plain(fields), **extra, RECORD_HASH: record_digest(fields)}
+    text = _canonical(fields)
+    return {**json.loads(text), **extra, RECORD_HASH: hashlib.sha256(text.encode("utf-8")).hexdigest()}
 
 
 # --- the fields of each audited record (one function for the append and for the check) -------------

@@ -19,6 +19,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ExtBot
 
 from bot import commands
+from bot.audit.anchors import render_anchor, take_anchor
 from bot.core import ServiceError
 from bot.features import approvals
 from bot.features.ask import ask as ask_feature
@@ -35,7 +36,7 @@ from bot.telegram.log_handlers import cancel as cancel
 from bot.telegram.log_handlers import log as log
 from bot.telegram.log_handlers import log_step as log_step
 from bot.telegram.replies import notify, request, run, say, staff_for
-from crm_adapter import Staff
+from crm_adapter import Role, Staff
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +206,27 @@ async def morning_digest(context: Context) -> None:
             logger.info("digest: %s has not started a chat with the bot", staff.code)
         except Exception:
             logger.exception("digest for %s failed", staff.code)
+
+
+async def audit_anchor(context: Context) -> None:
+    """Post the audit chain's head (HASH:N) to the compliance officers; append it to RM_AUDIT_ANCHOR_FILE."""
+    services = context.bot_data.services
+    if services.audit is None:
+        return
+    at = services.clock.now()
+    anchor = await run(take_anchor, services.audit, at=at, file=services.settings.rm_audit_anchor_file)
+    logger.info("audit anchor %s", anchor)
+    text = render_anchor(anchor, at)
+    for staff in await run(services.staff.with_telegram):
+        if staff.role != Role.COMPLIANCE:
+            continue
+        assert staff.telegram_id is not None
+        try:
+            await context.bot.send_message(chat_id=staff.telegram_id, text=text)
+        except Forbidden:
+            logger.info("audit anchor: %s has not started a chat with the bot", staff.code)
+        except Exception:
+            logger.exception("audit anchor for %s failed", staff.code)
 
 
 async def on_error(update: object, context: Context) -> None:
