@@ -27,6 +27,7 @@ async def test_the_audit_anchor_is_posted_daily_and_kept_in_the_file(
     async with running(app):
         await send(fake, RM, "钻石客户有哪些增值服务？")
         services = app.bot_data.services
+        assert services.audit is not None and app.job_queue is not None
         [exchange] = services.log.list_exchanges(limit=5)
         [event] = services.audit.find(kind="answer", ref=str(exchange.id))
         snapshot = event.payload["knowledge_snapshot"]
