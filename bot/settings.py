@@ -50,6 +50,9 @@ def _http_url(value: str, *, example: str) -> str:
         ok = False
     if not ok:
         raise ValueError(f"must be an http:// or https:// URL with a host name, e.g. {example}")
+    # PTB fills "{token}" in; anywhere but the path the token would reach DNS, host headers and errors.
+    if "{token}" in value.split("//", 1)[-1].split("/", 1)[0]:
+        raise ValueError("may hold {token} only in its path, not in the host")
     return value
 
 
@@ -266,6 +269,9 @@ class Settings(BaseSettings):
         if self.telegram_bot_token is not None:  # the webhook's path and secret are derived from the token
             token = self.telegram_bot_token.get_secret_value()
             secrets += [webhook_path(token), derived_webhook_secret(token)]
+            _, _, secret_half = token.partition(":")  # "123456:ABC…": the part after the bot id is the secret
+            if len(secret_half) >= 8:
+                secrets.append(secret_half)
         for url in (self.database_url, self.llm_base_url):
             password = _url_password(url)
             if password:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot import compliance
 from bot.convlog import FeedbackError
-from bot.core import KnowledgeService, Request, ServiceError
+from bot.core import KnowledgeService, Request, ServiceError, clean_text, parse_record_id
 from bot.features.clients import client_facts, render_matches
 from bot.rendering import Button, Keyboard, Reply, clip, esc, plain_quote
 
@@ -87,7 +87,7 @@ class AskService:
         facts: ClientFacts | None = None,
     ) -> AskResult:
         """Answer a question from the knowledge base and record the exchange."""
-        question = " ".join(question.split())
+        question = " ".join(clean_text(question).split())
         if not question:
             raise ServiceError("请直接输入您的问题，例如：钻石客户有哪些增值服务？")
         if len(question) > MAX_QUESTION_CHARS:
@@ -258,10 +258,11 @@ def _answer(svc: AskService, req: Request, client: Client | None) -> Reply:
 
 def feedback(svc: AskService, req: Request) -> Reply:
     """Store a 👍/👎 given under an answer (button data `up:ID` / `down:ID`)."""
-    value, _, exchange_id = req.args.partition(":")
-    if value not in ("up", "down") or not exchange_id.isdigit():
+    value, _, raw_id = req.args.partition(":")
+    exchange_id = parse_record_id(raw_id)
+    if value not in ("up", "down") or exchange_id is None:
         raise ServiceError("无效的反馈。")
-    svc.feedback(staff_code=req.staff.code, exchange_id=int(exchange_id), value=value)
+    svc.feedback(staff_code=req.staff.code, exchange_id=exchange_id, value=value)
     return Reply(feedback_ack(value))
 
 

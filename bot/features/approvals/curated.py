@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.core import Clock, ServiceError
+from bot.core import Clock, ServiceError, parse_record_id
 from bot.features.approvals.service import APPROVER_ROLES, SUBMITTER_ROLES
 from bot.features.gaps.curated_store import LIVE, PENDING, REF_PREFIX, REJECTED, CuratedAnswer
 
@@ -29,10 +29,10 @@ AUDIT_KIND = "curated_change"
 
 def parse_curated_ref(text: str) -> int:
     """`A3`, `a3`, `#3` or `3` → 3."""
-    raw = text.strip().lstrip("#").upper().removeprefix(REF_PREFIX)
-    if not raw.isdigit():
+    number = parse_record_id(text.strip().lstrip("#").upper().removeprefix(REF_PREFIX))
+    if number is None:
         raise ServiceError("请写审定答案编号，例如 A3（/changes 查看待审批的变更）")
-    return int(raw)
+    return number
 
 
 class CuratedChangeService:

@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bot.core import Clock, ServiceError
+from bot.core import Clock, ServiceError, parse_record_id
 from bot.features.approvals.store import (
     APPROVED,
     EXPIRED,
@@ -138,10 +138,10 @@ def _sha256(path: Path) -> str:
 
 def parse_change_ref(text: str) -> int:
     """`K3`, `k3`, `#3` or `3` → 3."""
-    raw = text.strip().lstrip("#").upper().removeprefix("K")
-    if not raw.isdigit():
+    number = parse_record_id(text.strip().lstrip("#").upper().removeprefix("K"))
+    if number is None:
         raise ServiceError("请写知识变更编号，例如 K3（/changes 查看待审批的变更）")
-    return int(raw)
+    return number
 
 
 class KnowledgeChangeService:
