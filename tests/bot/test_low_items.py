@@ -80,10 +80,9 @@ def any_log(request: pytest.FixtureRequest, tmp_path: Path) -> ConversationLog:
 def test_nul_byte_in_a_question_is_answered_and_logged(
     settings: Settings, any_log: ConversationLog, crm: FakeCRM
 ) -> None:
+    from bot.core import Clock
     from tests.bot.app_fixtures import make_services
     from tests.bot.fakes import FakeKB
-
-    from bot.core import Clock
 
     with make_services(settings, FakeKB(), crm, any_log, Clock("Asia/Shanghai")) as services:
         result = services.ask.ask(staff_code="RM001", question="钻石客户\x00有哪些权益", channel="cli")
