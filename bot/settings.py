@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     telegram_api_base_file_url: str = "https://api.telegram.org/file/bot"
     telegram_webhook_url: str | None = None
     telegram_webhook_listen: str = "0.0.0.0"
-    telegram_webhook_port: int = 8443
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
     telegram_webhook_secret: SecretStr | None = None
     telegram_max_rate: float = Field(
         default=30.0, ge=0, description="Messages per second sent overall (0 = no limit); Telegram: ~30."
