@@ -208,7 +208,7 @@ def test_paraphrases_keep_their_key_terms(a: str, b: str) -> None:
 
 
 def test_key_terms_longest_first_and_numbers() -> None:
-    assert key_terms("客户孩子留学要开存款证明") == {"资信证明"}  # not 存款
+    assert key_terms("客户孩子留学要开存款证明") == {"资信证明", "@子女"}  # not 存款; the child is who
     assert key_terms("客户想办理财富传承信托") == {"信托"}  # not 理财
     assert numbers("每年两次，一年 3 次，七十岁") == {"2", "3", "70"}
 
@@ -250,3 +250,36 @@ def test_migration_keeps_answers_served_before_it(tmp_path: Path) -> None:
     assert [a.status for a in store.recent()] == ["retired", "live"]
     assert [a.id for a in store.list_all()] == [1] and len(store.vectors()) == 1
     engine.dispose()
+
+
+CURATED_FOR = "外籍保姆代办开户怎么办"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "外籍司机代办开户怎么办",
+        "外籍律师代办开户要什么",
+        "中国籍保姆代办开户怎么办",
+        "未成年子女代办开户怎么办",
+        "保姆代办开户怎么办",
+        "香港保姆代办开户怎么办",
+        "客户秘书代办开户怎么办",
+    ],
+)
+def test_a_curated_answer_is_not_served_for_another_person(question: str) -> None:
+    """Issue #18 item 4: the answer approved for 外籍保姆代办开户 was served for 外籍司机, 外籍律师,
+    中国籍保姆 and 未成年子女. The person, their nationality and age group must agree (synonyms allowed)."""
+    assert not same_key_terms(CURATED_FOR, question)
+
+
+@pytest.mark.parametrize(
+    "question", ["外国人保姆帮客户代办开户", "外籍家政代客户开户怎么弄", "外籍保姆替客户开户咋办"]
+)
+def test_the_same_person_in_other_words_still_matches(question: str) -> None:
+    assert same_key_terms(CURATED_FOR, question)
+
+
+def test_family_covers_a_member_but_members_differ() -> None:
+    assert same_key_terms("客户家人能开户吗", "客户老婆能开户吗")
+    assert not same_key_terms("客户老婆能开户吗", "客户孩子能开户吗")
