@@ -45,8 +45,43 @@ NAMES_TTL_SECONDS = 60.0
 REDACTED_ROLES = frozenset({Role.TRAINER})
 #: Vowel-free abbreviations an RM may write that could also be a client's initials.
 _ABBREVIATIONS = frozenset(
-    "bbc cbrc cctv cfp cfpb cnh crm crs csrc fx gdp hk hkd kyc lpr mbs mgm mpf nft pbc pbs pdf pl pm pmt "
-    "ppt qdlp qflp rmb sms sql ssn tkt ttm txt wfh www xls xlsx".split()
+    {
+        "bbc",
+        "cbrc",
+        "cctv",
+        "cfp",
+        "cfpb",
+        "cnh",
+        "crm",
+        "crs",
+        "csrc",
+        "gdp",
+        "hkd",
+        "kyc",
+        "lpr",
+        "mbs",
+        "mgm",
+        "mpf",
+        "nft",
+        "pbc",
+        "pbs",
+        "pdf",
+        "pmt",
+        "ppt",
+        "qdlp",
+        "qflp",
+        "rmb",
+        "sms",
+        "sql",
+        "ssn",
+        "tkt",
+        "ttm",
+        "txt",
+        "wfh",
+        "www",
+        "xls",
+        "xlsx",
+    }
 )
 _LATIN_WORD = re.compile(r"[a-z]+")
 #: What may stand between the syllables of a pinyin name ("zhang wei", "zhang-wei", "zhang'wei").
@@ -59,7 +94,7 @@ _MAX_WORDS = 4
 def _t2s() -> Callable[[str], str]:
     from opencc_purepy import OpenCC  # loads its dictionaries (~0.1 s): only when a text is redacted
 
-    return OpenCC("t2s").convert  # type: ignore[no-any-return]
+    return OpenCC("t2s").convert
 
 
 @functools.lru_cache(maxsize=1 << 14)
