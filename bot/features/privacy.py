@@ -44,45 +44,11 @@ NAMES_TTL_SECONDS = 60.0
 #: Roles that never see client data in the texts they are shown.
 REDACTED_ROLES = frozenset({Role.TRAINER})
 #: Vowel-free abbreviations an RM may write that could also be a client's initials.
-_ABBREVIATIONS = frozenset(
-    {
-        "bbc",
-        "cbrc",
-        "cctv",
-        "cfp",
-        "cfpb",
-        "cnh",
-        "crm",
-        "crs",
-        "csrc",
-        "gdp",
-        "hkd",
-        "kyc",
-        "lpr",
-        "mbs",
-        "mgm",
-        "mpf",
-        "nft",
-        "pbc",
-        "pbs",
-        "pdf",
-        "pmt",
-        "ppt",
-        "qdlp",
-        "qflp",
-        "rmb",
-        "sms",
-        "sql",
-        "ssn",
-        "tkt",
-        "ttm",
-        "txt",
-        "wfh",
-        "www",
-        "xls",
-        "xlsx",
-    }
-)
+_ABBREVIATIONS = frozenset({
+    "bbc", "cbrc", "cctv", "cfp", "cfpb", "cnh", "crm", "crs", "csrc", "gdp", "hkd", "kyc", "lpr", "mbs",
+    "mgm", "mpf", "nft", "pbc", "pbs", "pdf", "pmt", "ppt", "qdlp", "qflp", "rmb", "sms", "sql", "ssn",
+    "tkt", "ttm", "txt", "wfh", "www", "xls", "xlsx",
+})  # fmt: skip
 _LATIN_WORD = re.compile(r"[a-z]+")
 #: What may stand between the syllables of a pinyin name ("zhang wei", "zhang-wei", "zhang'wei").
 _SYLLABLE_GAP = frozenset(" '’·-")
@@ -97,7 +63,6 @@ def _t2s() -> Callable[[str], str]:
     return OpenCC("t2s").convert
 
 
-@functools.lru_cache(maxsize=1 << 14)
 def _fold_char(ch: str) -> str:
     """One character as compared: simplified, lower-cased, without accents (always one character)."""
     if ch < "\x80":
@@ -109,13 +74,25 @@ def _fold_char(ch: str) -> str:
     return base if len(base) == 1 else ch
 
 
+class _Folds(dict[int, str]):
+    """`str.translate` table filled on demand: each character is folded once per process."""
+
+    def __missing__(self, code: int) -> str:
+        folded = self[code] = _fold_char(chr(code))
+        return folded
+
+
+_FOLDS = _Folds()
+_HAN = re.compile(r"[\u3400-\u9fff]+")
+
+
 def fold(text: str) -> str:
     """`text` as names are compared (same length, so offsets carry over to the original)."""
-    return "".join(_fold_char(ch) for ch in text)
+    return text.translate(_FOLDS)
 
 
 def _is_han(text: str) -> bool:
-    return all("\u3400" <= ch <= "\u9fff" for ch in text)
+    return _HAN.fullmatch(text) is not None
 
 
 @functools.lru_cache(maxsize=1 << 14)
