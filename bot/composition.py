@@ -99,7 +99,9 @@ class Services:
     @property
     def clients(self) -> ClientService:
         def build() -> ClientService:
-            return ClientService(crm=self.crm, kb=self.kb, clock=self.clock, audit=self._audit)
+            return ClientService(
+                crm=self.crm, kb=self.kb, clock=self.clock, audit=self._audit, names=self.privacy.names
+            )
 
         return self._feature("clients", build)
 
