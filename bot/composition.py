@@ -163,7 +163,10 @@ class Services:
 
         def build() -> CuratedChangeService:
             return CuratedChangeService(
-                answers=self.curated, clock=self.clock, audit=self._audit, telegram_id_of=self._telegram_id_of()
+                answers=self.curated,
+                clock=self.clock,
+                audit=self._audit,
+                telegram_id_of=self._telegram_id_of(),
             )
 
         return self._feature("curated_changes", build)

@@ -75,7 +75,9 @@ def check_not_submitter(
     ids = submitter_ids(audit, kind=kind, ref=ref, code=code, telegram_id_of=telegram_id_of)
     if same_person(approver, code=code, telegram_ids=ids, telegram_id_of=telegram_id_of):
         if approver.code != code:
-            logger.warning("%s tried to approve %s, submitted by the same person as %s", approver.code, ref, code)
+            logger.warning(
+                "%s tried to approve %s, submitted by the same person as %s", approver.code, ref, code
+            )
         raise ServiceError(message)
 
 

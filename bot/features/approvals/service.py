@@ -327,7 +327,11 @@ class KnowledgeChangeService:
         if change.expiry_date is not None and change.expiry_date <= self.clock.today():
             # Approved while in date, but its expiry came before it could be published: never served.
             expired = self.store.transition(
-                change_id=change.id, old=APPROVED, new=EXPIRED, at=now, note=f"{change.expiry_date} 起失效，未发布"
+                change_id=change.id,
+                old=APPROVED,
+                new=EXPIRED,
+                at=now,
+                note=f"{change.expiry_date} 起失效，未发布",
             )
             if expired is not None:
                 self._audit(actor, expired, "expire")
