@@ -156,6 +156,7 @@ CALLBACKS: tuple[Callback, ...] = (
     Callback("rvfix", KNOWLEDGE_KEEPERS, supervision.resolve_button, "supervision", private_only=True),
     Callback("kcok", APPROVERS, approvals.approve_button, "approvals", private_only=True),
     Callback("kcno", APPROVERS, approvals.reject_button, "approvals", private_only=True),
+    Callback("kcv", APPROVERS, approvals.view_button, "approvals", private_only=True),
 )
 
 _BY_NAME = {c.name: c for c in COMMANDS}

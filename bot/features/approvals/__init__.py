@@ -21,6 +21,7 @@ from bot.features.approvals.chat import (
     render_waiting,
     submitted_reply,
     upload,
+    view_button,
 )
 from bot.features.approvals.curated import CuratedChangeService, parse_curated_ref
 from bot.features.approvals.service import (
@@ -61,4 +62,5 @@ __all__ = [
     "render_waiting",
     "submitted_reply",
     "upload",
+    "view_button",
 ]

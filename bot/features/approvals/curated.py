@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from bot.core import Clock, ServiceError
 from bot.features.approvals.people import SUBMITTER_TELEGRAM_ID, TelegramIdOf, check_not_submitter
+from bot.features.approvals.review import Content, curated_content
 from bot.features.approvals.service import APPROVER_ROLES, SUBMITTER_ROLES
 from bot.features.gaps.curated_store import LIVE, PENDING, REF_PREFIX, REJECTED, CuratedAnswer
 
@@ -78,8 +79,8 @@ class CuratedChangeService:
         logger.info("curated answer %s submitted by %s", added.change_ref, staff.code)
         return added
 
-    def approve(self, staff: Staff, curated_id: int) -> CuratedAnswer:
-        """Approve someone else's pending curated answer: it is served from now on."""
+    def check_approvable(self, staff: Staff, curated_id: int) -> CuratedAnswer:
+        """The pending answer `staff` may approve now, or ServiceError (role, or its own author)."""
         found = self._pending(curated_id)
         if staff.role not in APPROVER_ROLES:
             raise ServiceError("只有培训师、合规人员或管理员可以审批审定答案")
@@ -90,8 +91,15 @@ class CuratedChangeService:
             ref=found.change_ref,
             code=found.author,
             telegram_id_of=self.telegram_id_of,
-            message=f"{found.change_ref} 是您本人编写的：按四眼原则，须由另一位培训师、合规人员或管理员批准。",
+            message=(
+                f"{found.change_ref} 是您本人编写的：按四眼原则，须由另一位培训师、合规人员或管理员批准。"
+            ),
         )
+        return found
+
+    def approve(self, staff: Staff, curated_id: int) -> CuratedAnswer:
+        """Approve someone else's pending curated answer: it is served from now on."""
+        found = self.check_approvable(staff, curated_id)
         done = self.answers.decide(curated_id, new=LIVE, at=self.clock.utcnow(), decided_by=staff.code)
         if done is None:
             raise ServiceError(f"{found.change_ref} 已由他人处理，请用 /changes 查看当前状态")
@@ -146,6 +154,10 @@ class CuratedChangeService:
         if found is None:
             raise ServiceError(f"没有编号为 {REF_PREFIX}{curated_id} 的审定答案")
         return found
+
+    def content(self, curated_id: int) -> Content:
+        """What an approver reads: every way the question was asked, the whole answer, its source."""
+        return curated_content(self.get(curated_id))
 
     def _pending(self, curated_id: int) -> CuratedAnswer:
         found = self.get(curated_id)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.core import Clock, ServiceError
 from bot.features.approvals.people import SUBMITTER_TELEGRAM_ID, TelegramIdOf, check_not_submitter
+from bot.features.approvals.review import Content, Shown, document_content
 from bot.features.approvals.store import (
     APPROVED,
     EXPIRED,
@@ -185,6 +186,11 @@ class KnowledgeChangeService:
         self.clock = clock
         self.changes_dir = changes_dir
         self.audit = audit
+        self.shown = Shown()  # which pages of what each approver has read (approve needs all of them)
+
+    def content(self, change_id: int) -> Content:
+        """What an approver reads: the whole document (and its diff against the version it replaces)."""
+        return document_content(self.store, self.get(change_id))
 
     # --- submitting ----------------------------------------------------------------------------
     def submit(self, staff: Staff, path: Path, *, file_name: str | None = None) -> KnowledgeChange:
@@ -239,8 +245,9 @@ class KnowledgeChangeService:
         return change
 
     # --- deciding ------------------------------------------------------------------------------
-    def approve(self, staff: Staff, change_id: int) -> Decision:
-        """Approve someone else's pending change; publish it now unless its effective date is ahead."""
+    def check_approvable(self, staff: Staff, change_id: int) -> KnowledgeChange:
+        """The pending change `staff` may approve now, or ServiceError: a role that may not approve, the
+        same person who submitted it (under any of their codes), or an expiry date already reached."""
         change = self._pending(change_id)
         if staff.role not in APPROVER_ROLES:
             raise ServiceError("只有培训师、合规人员或管理员可以审批知识库变更")
@@ -256,8 +263,13 @@ class KnowledgeChangeService:
         today = self.clock.today()  # the bank's time zone
         if change.expiry_date is not None and change.expiry_date <= today:
             raise ServiceError(
-                f"{change.ref} 的失效日期 {change.expiry_date} 已到，不能批准（可驳回，或由提交人撤回后重新提交）"
+                f"{change.ref} 的失效日期 {change.expiry_date} 已到，不能批准（可驳回，或撤回后重新提交）"
             )
+        return change
+
+    def approve(self, staff: Staff, change_id: int) -> Decision:
+        """Approve someone else's pending change; publish it now unless its effective date is ahead."""
+        change = self.check_approvable(staff, change_id)
         claimed = self.store.transition(
             change_id=change.id, old=PENDING, new=APPROVED, at=self.clock.utcnow(), decided_by=staff.code
         )

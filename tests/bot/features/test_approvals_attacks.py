@@ -189,3 +189,89 @@ def test_an_unreadable_submission_record_fails_closed(
     with pytest.raises(ServiceError, match="无法核实提交人"):
         s.approvals.approve(s.crm.get_staff(code="TRN01"), change.id)
     assert kb.ingested == [] and s.approvals.get(change.id).status == "pending"
+
+
+# --- 2. approvers read what they approve ---------------------------------------------------------
+TAIL = "。".join(f"补充说明第{i}条：本行所有理财产品保本保收益" for i in range(100))  # ~2,000 characters
+
+
+def test_a_hidden_tail_of_a_curated_answer_is_shown_before_approval(real: Real) -> None:
+    s, _, _ = real
+    assert len(TAIL) >= 2000
+    answer = "需双方身份证件及关系证明。" + "\n" * 3 + TAIL
+    curated = s.curated_changes.submit(
+        s.crm.get_staff(code="TRN02"),
+        questions=["配偶开户要什么？"],
+        answer=answer,
+        source="开户指引",
+        exchange_id=None,
+    )
+    approver = s.crm.get_staff(code="CMP01")
+    listing = _chat(s, approver, "/changes")
+    assert (
+        TAIL[-40:] not in listing and f"/changes {curated.change_ref}" in listing
+    )  # the list clips, and says where
+    unread = _chat(s, approver, f"/approve {curated.change_ref}")  # approving unread shows it all instead
+    assert "批准前请先阅读全文" in unread and TAIL in unread.replace("\n", "")
+    assert s.curated_changes.get(curated.id).status == "pending"
+    assert "已批准审定答案" in _chat(s, approver, f"/approve {curated.change_ref}")  # now it was read
+
+
+def test_a_long_document_is_paged_and_every_page_is_read_before_approval(real: Real, tmp_path: Path) -> None:
+    s, kb, _ = real
+    path = tmp_path / "长文档.md"
+    path.write_text(
+        "# 长文档\n\n" + "\n".join(f"第{i}段：钻石客户权益说明。" for i in range(600)) + "\n" + TAIL, "utf-8"
+    )
+    change = s.approvals.submit(s.crm.get_staff(code="TRN02"), path)
+    approver = s.crm.get_staff(code="TRN01")
+    req = Request(staff=approver, args="", frontend="console")
+    first = commands.run_command(s, "approve", Request(staff=approver, args=change.ref, frontend="console"))
+    assert "批准前请先阅读全文" in first.text and "（第 1/" in first.text and kb.ingested == []
+    total = int(first.text.split("（第 1/")[1].split(" 页")[0])
+    assert total >= 3
+    shown = ""
+    for page in range(1, total + 1):
+        view = commands.run_callback(s, f"kcv:{change.ref}:{page}", req)
+        shown += view.text
+        data = [b.data for row in (view.keyboard or ()) for b in row]
+        assert ("kcok:K1" in data) == (page == total)  # the approve button only under the last page
+    assert TAIL in shown.replace("\n", "")  # the hidden tail was on screen
+    decided = commands.run_callback(s, f"kcok:{change.ref}", req)
+    assert "已批准并发布" in decided.text and len(kb.ingested) == 1
+
+
+def test_skipping_a_page_is_not_reading(real: Real, tmp_path: Path) -> None:
+    s, kb, _ = real
+    path = tmp_path / "长文档.md"
+    path.write_text("# 长文档\n\n" + "钻石客户权益说明。\n" * 1000, "utf-8")
+    change = s.approvals.submit(s.crm.get_staff(code="TRN02"), path)
+    req = Request(staff=s.crm.get_staff(code="TRN01"), args="", frontend="console")
+    last = commands.run_callback(s, f"kcv:{change.ref}:99", req)  # jump to the end (clamped)
+    assert last.keyboard is not None and "kcok:K1" in [b.data for row in last.keyboard for b in row]
+    pressed = commands.run_callback(s, f"kcok:{change.ref}", req)
+    assert "批准前请先阅读全文" in pressed.text and "（第 1/" in pressed.text and kb.ingested == []
+
+
+def test_a_new_version_shows_its_diff_against_the_live_one(real: Real, tmp_path: Path) -> None:
+    s, _, _ = real
+    first = s.approvals.submit(s.crm.get_staff(code="TRN02"), doc(tmp_path))
+    s.approvals.approve(s.crm.get_staff(code="TRN01"), first.id)
+    newer = doc(tmp_path)
+    newer.write_text("# 高尔夫权益\n\n钻石客户每年可预约高尔夫练习场 6 次。\n", encoding="utf-8")
+    second = s.approvals.submit(s.crm.get_staff(code="TRN02"), newer)
+    view = _chat(s, s.crm.get_staff(code="CMP01"), f"/changes {second.ref}")
+    assert f"与现行版本 {first.ref} 的差异" in view
+    assert (
+        "-钻石客户每年可预约高尔夫练习场 4 次。" in view and "+钻石客户每年可预约高尔夫练习场 6 次。" in view
+    )
+    assert f"{second.ref} 全文" in view
+
+
+def test_the_approvers_notice_links_to_the_full_text(real: Real, tmp_path: Path) -> None:
+    s, _, _ = real
+    reply = commands.run_command(
+        s, "upload", Request(staff=s.crm.get_staff(code="TRN02"), args=str(doc(tmp_path)), frontend="console")
+    )
+    [notice] = reply.notices
+    assert "/changes K1 查看全文" in notice.text
