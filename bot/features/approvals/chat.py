@@ -69,14 +69,24 @@ def view_button(svc: KnowledgeChangeService, req: Request) -> Reply:
     return _view(svc, req, ref, int(page) if page.isdigit() else 1)
 
 
+def content_of(svc: KnowledgeChangeService, ref: str) -> Content:
+    """The whole of change `ref` (K3 or A3) as an approver reads it."""
+    return _content(svc, ref)
+
+
+def check_approvable(svc: KnowledgeChangeService, staff: Staff, ref: str) -> None:
+    """Refuse (ServiceError) when `staff` may not approve `ref` now, whatever they have read."""
+    found = _curated(svc, ref)
+    if found is not None:
+        found[0].check_approvable(staff, found[1])
+    else:
+        svc.check_approvable(staff, parse_change_ref(ref))
+
+
 def _unread(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply | None:
     """The first page of the change not shown to this approver yet (approval waits for it); None when the
     whole of it was shown. Whoever may not approve it at all hears why first."""
-    found = _curated(svc, ref)
-    if found is not None:
-        found[0].check_approvable(req.staff, found[1])
-    else:
-        svc.check_approvable(req.staff, parse_change_ref(ref))
+    check_approvable(svc, req.staff, ref)
     content = _content(svc, ref)
     page = svc.shown.first_unseen(req.staff.code, content)
     if page is None:
@@ -195,6 +205,12 @@ def render_waiting(change: KnowledgeChange, *, submitter: Staff) -> str:
     )
 
 
+def render_full(content: Content) -> str:
+    """Every page of a change at once (the command line), as HTML like the chat's pages."""
+    head = f"<b>{esc(content.title)}</b> — {esc(content.submitter)} 提交"
+    return "\n".join([head, "", *(esc(p) for p in content.pages), "", "— 全文完 —"])
+
+
 def render_page(content: Content, page: int, *, viewer: str, note: str = "") -> Reply:
     """Page `page` of a change's full text. Navigation buttons between pages; the approve and reject
     buttons only under the last page, for a pending change someone else submitted."""
@@ -310,12 +326,15 @@ __all__ = [
     "approve",
     "approve_button",
     "changes",
+    "check_approvable",
+    "content_of",
     "reject",
     "reject_button",
     "render_changes",
     "render_curated_decision",
     "render_curated_rejected",
     "render_decision",
+    "render_full",
     "render_page",
     "render_rejected",
     "render_submitted",
