@@ -122,7 +122,8 @@ def register(kb_group: click.Group) -> None:
             click.echo(to_plain(render_full(content)))
             for page in range(1, len(content.pages) + 1):
                 services.approvals.shown.mark(staff.code, content.key, page)
-            click.confirm(f"以上为 {content.ref} 全文。确认批准？", default=False, abort=True)
+            if not click.confirm(f"以上为 {content.ref} 全文。确认批准？", default=False):
+                raise click.ClickException(f"未确认，{content.ref} 未批准")
             req = Request(staff=staff, args=ref, frontend="cli")
             text = to_plain(approvals.approve(services.approvals, req).text)
         click.echo(text)

@@ -91,7 +91,10 @@ def _unread(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply | None
     page = svc.shown.first_unseen(req.staff.code, content)
     if page is None:
         return None
-    note = f"⚠️ 批准前请先阅读全文（共 {len(content.pages)} 页）。读完最后一页后，点击其下方的“批准”按钮。"
+    note = (
+        f"⚠️ 批准前请先阅读全文（共 {len(content.pages)} 页）。"
+        f"读完最后一页后即可批准（其下方的按钮或 /approve {content.ref}）。"
+    )
     return _view(svc, req, ref, page, note=note)
 
 

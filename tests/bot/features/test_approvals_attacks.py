@@ -4,6 +4,7 @@ second staff code. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -80,8 +81,6 @@ def test_same_name_uploads_at_once_keep_each_submitters_bytes(real: Real, tmp_pa
     held = {Path(c.stored_path).read_bytes(): c.submitted_by for c in changes}
     assert held == {body: code for (code, _), body in sent.items()}  # each holds its own submitter's bytes
     for c in changes:
-        import hashlib
-
         assert hashlib.sha256(Path(c.stored_path).read_bytes()).hexdigest() == c.sha256
 
 
