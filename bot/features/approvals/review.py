@@ -120,9 +120,10 @@ def document_content(store: ChangeStore, change: KnowledgeChange) -> Content:
         body = f"【与现行版本 {older.ref} 的差异】\n{diff}\n\n【{change.ref} 全文】\n{body}"
     else:
         body = f"【{change.ref} 全文】\n{body}"
+    against = f":{older.ref}:{older.sha256}" if older is not None else ""  # a diff read is against that one
     return Content(
         ref=change.ref,
-        key=f"{change.ref}:{change.sha256}",
+        key=f"{change.ref}:{change.sha256}{against}",
         title=f"{change.ref}《{change.file_name}》",
         submitter=change.submitted_by,
         pending=change.status == PENDING,
