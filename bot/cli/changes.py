@@ -109,7 +109,8 @@ def register(kb_group: click.Group) -> None:
     @kb_group.command("approve")
     @click.argument("ref")
     @click.option("--as", "actor", required=True, help="Approving staff code (trainer, compliance or admin).")
-    def approve(ref: str, actor: str) -> None:
+    @click.option("--yes", is_flag=True, help="Approve without the question (the whole text is still printed).")
+    def approve(ref: str, actor: str, yes: bool) -> None:
         """Approve a pending document (K3) or curated answer (A3) that someone else submitted: its whole
         text is printed first, and the approval needs a confirmation."""
         from bot.features import approvals
@@ -122,7 +123,7 @@ def register(kb_group: click.Group) -> None:
             click.echo(to_plain(render_full(content)))
             for page in range(1, len(content.pages) + 1):
                 services.approvals.shown.mark(staff.code, content.key, page)
-            if not click.confirm(f"以上为 {content.ref} 全文。确认批准？", default=False):
+            if not yes and not click.confirm(f"以上为 {content.ref} 全文。确认批准？", default=False):
                 raise click.ClickException(f"未确认，{content.ref} 未批准")
             req = Request(staff=staff, args=ref, frontend="cli")
             text = to_plain(approvals.approve(services.approvals, req).text)
