@@ -77,6 +77,10 @@ class ConsoleSession:
         for i, b in enumerate(buttons, 1):
             self._output(f"  [{i}] {b.text}")
         choice = self.ask_line("序号> ")
+        if choice.startswith("/"):  # another command instead of a number: the list is left, the command runs
+            self._output("（已放弃选择）")
+            self.handle(choice)
+            return
         if not (choice.isdigit() and 1 <= int(choice) <= len(buttons)):
             raise ServiceError("无效的序号，已取消。")
         self.show(commands.run_callback(self.services, buttons[int(choice) - 1].data, self.request()))
@@ -170,6 +174,10 @@ class ConsoleSession:
             answer = self.ask_line(_prompt(step.replies[-1]) if step.replies else "> ")
             if answer == "/cancel":
                 self._output("已取消。")
+                return
+            if answer.startswith("/"):  # a command is never a client name or a summary
+                self._output("（/log 未保存，已取消）")
+                self.handle(answer)
                 return
             answer = _option(step.replies[-1], answer) if step.replies else answer
             try:
