@@ -53,9 +53,9 @@ def _sql(s: Services, statement: str, **params: Any) -> None:
         conn.execute(sa.text(statement), params)
 
 
-def _log_contact(s: Services, summary: str = "例行问候，客户关注海外配置") -> int:
+def _log_contact(s: Services, summary: str = "例行问候，客户关注海外配置", client_id: str = "") -> int:
     rm = s.crm.get_staff(code="RM001")
-    client_id = s.crm.list_contacts(actor="RM001", limit=1)[0].client_id
+    client_id = client_id or s.crm.list_contacts(actor="RM001", limit=1)[0].client_id
     draft = LogDraft(client=s.crm.get_client(actor="RM001", client_id=client_id), channel=Channel.PHONE,
                      summary=summary)  # fmt: skip
     return s.contacts.save(rm, draft, source="console", idempotency_key=None).record.id
@@ -247,3 +247,30 @@ def _cli() -> Any:
 
     get_settings.cache_clear()
     return cli
+
+
+def test_a_crm_elsewhere_fails_the_request_when_the_append_fails(
+    live_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CRM that cannot join the trail's transaction (here the fake, no database): the record is stored
+    first; a failed append still fails the request, and the RM's resend audits it once."""
+    from tests.fakes.crm import CLIENTS, FakeCRM
+
+    s = live_services
+    client_id = next(c.client_id for c in CLIENTS if c.rm_code == "RM001")
+    assert s.audit is not None and isinstance(s.crm, FakeCRM)
+
+    def refuse(*_a: object, **_kw: object) -> None:
+        raise sa.exc.OperationalError("INSERT INTO audit_chain …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(s.audit, "append", refuse)
+    with pytest.raises(sa.exc.OperationalError):
+        _log_contact(s, "客户来电咨询理财", client_id)
+    monkeypatch.undo()
+    [stored] = [r for r in s.crm.contacts if r.summary == "客户来电咨询理财"]
+    assert s.audit.find(kind="contact", ref=str(stored.id)) == []
+    assert (
+        _log_contact(s, "客户来电咨询理财", client_id) == stored.id
+    )  # the resend: the same record, now audited
+    [event] = s.audit.find(kind="contact", ref=str(stored.id))
+    assert event.payload[RECORD_HASH] == record_digest(stored.model_dump(exclude={"duplicate"}))
