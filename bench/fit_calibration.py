@@ -1,0 +1,219 @@
+"""Fit the confidence model (knowledge/calibration.json): the probability that an answer's lead is correct,
+from the features the pipeline computes (`knowledge.types.AnswerFeatures`), and the weak threshold.
+
+    .venv/bin/python bench/fit_calibration.py            # refit and write knowledge/calibration.json
+    .venv/bin/python bench/fit_calibration.py --dry-run  # print the cross-validated figures only
+
+Data: every grounded answer of the dev answer sets (bench/answers_eval.jsonl, bench/answers_heldout.jsonl;
+never the blind sets), labelled 1 when judged correct by bench/bench_answers.py's judge, and of the
+retrieval eval (bench/eval_questions.jsonl: 1 when the answer text holds the question's `fact`; rule-table
+answers, which word facts themselves, are left out there). Refusals are not answers; instead, the
+questions the pipeline refused are asked again with the relevance gate open (knowledge.evidence thresholds
+at 0) and the answers it would have given are judged the same way: off-topic questions then supply the
+clearly off-evidence answers (judged wrong) the model must rate low.
+
+Model: standardised features, L2 logistic regression (scikit-learn); C is chosen by repeated stratified
+5-fold cross-validation (log loss). The weak threshold is chosen on the out-of-fold probabilities of the
+dev answer sets: the lowest threshold (at least 0.5) at which the not-correct share among answers not
+marked weak is ≤ MAX_ERROR; the share marked weak is reported against MAX_WEAK. The file is applied at
+run time with plain math (knowledge.calibration), so refitting is this one command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import numpy as np  # noqa: E402
+from bench_answers import CORRECT, client_of, judge, load  # noqa: E402
+
+from knowledge import Answer, KnowledgeBase, evidence  # noqa: E402
+from knowledge.types import AnswerFeatures  # noqa: E402
+
+ANSWER_SETS = ("bench/answers_eval.jsonl", "bench/answers_heldout.jsonl")
+RETRIEVAL_SET = "bench/eval_questions.jsonl"
+GATE_OPEN = " (gate open)"
+MODEL = REPO / "knowledge" / "calibration.json"
+MAX_ERROR = 0.02  # not-correct share among answered answers not marked weak
+MAX_WEAK = 0.15  # share of answered answers marked weak
+MIN_THRESHOLD = 0.5  # below it an answer is more likely wrong than right: always weak
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+FOLDS, REPEATS = 5, 5
+
+
+def fact_label(row: dict[str, Any], answer: Answer) -> int | None:
+    """Retrieval-eval label: the fact is in the answer text; None when it cannot be told (rule answers)."""
+    if row["fact"].replace(" ", "") in answer.answer.replace(" ", ""):
+        return 1
+    return None if answer.composer == "rules" else 0
+
+
+@contextlib.contextmanager
+def gate_open() -> Iterator[None]:
+    """Evidence selection without its relevance gate: off-evidence questions get the answer the pipeline
+    would have composed had it not refused them (the clearly off-evidence answers the model must rate low)."""
+    saved = evidence.STRONG_DENSE, evidence.MIN_DENSE, evidence.MIN_COVERAGE
+    evidence.STRONG_DENSE, evidence.MIN_DENSE, evidence.MIN_COVERAGE = 0.0, 0.0, 0.0
+    try:
+        yield
+    finally:
+        evidence.STRONG_DENSE, evidence.MIN_DENSE, evidence.MIN_COVERAGE = saved
+
+
+def collect(kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """One record per grounded answer: set, id, features, label (1 = correct)."""
+    records: list[dict[str, Any]] = []
+    refused: list[tuple[str, dict[str, Any]]] = []
+    for rel in ANSWER_SETS:
+        for row in load(REPO / rel):
+            answer = kb.ask(row["question"], client=client_of(row))
+            if answer.grounded and answer.features is not None:
+                judged = judge(row["expect"], answer)
+                records.append(_record(rel, row, answer, int(judged == CORRECT), judged))
+            else:
+                refused.append((rel, row))
+    kb.clear_caches()
+    with gate_open():
+        for rel, row in refused:
+            answer = kb.ask(row["question"], client=client_of(row))
+            if answer.grounded and answer.features is not None:
+                judged = judge(row["expect"], answer)
+                records.append(_record(rel + GATE_OPEN, row, answer, int(judged == CORRECT), judged))
+    kb.clear_caches()
+    for row in load(REPO / RETRIEVAL_SET):
+        answer = kb.ask(row["question"])
+        label = fact_label(row, answer)
+        if answer.grounded and answer.features is not None and label is not None:
+            records.append(_record(RETRIEVAL_SET, row, answer, label, "fact" if label else "no_fact"))
+    return records
+
+
+def _record(rel: str, row: dict[str, Any], answer: Answer, label: int, judged: str) -> dict[str, Any]:
+    assert answer.features is not None
+    return {
+        "set": rel,
+        "id": row["id"],
+        "question": row["question"],
+        "answer": answer.answer[:200],
+        "judged": judged,
+        "label": label,
+        "x": list(answer.features.vector()),
+    }
+
+
+def cross_validate(x: np.ndarray, y: np.ndarray, c: float) -> tuple[float, np.ndarray]:
+    """Mean out-of-fold log loss over the repeats, and the mean out-of-fold probability of each row."""
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    folds = min(FOLDS, int(min(y.sum(), len(y) - y.sum())))
+    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=REPEATS, random_state=17)
+    oof = np.zeros((REPEATS, len(y)))
+    for i, (train, test) in enumerate(splitter.split(x, y)):
+        oof[i // folds, test] = make(c).fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    losses = [log_loss(y, p, labels=[0, 1]) for p in oof]
+    return float(np.mean(losses)), oof.mean(axis=0)
+
+
+def make(c: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=5000))
+
+
+def choose_threshold(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Lowest threshold ≥ MIN_THRESHOLD with error ≤ MAX_ERROR among the answers not marked weak."""
+    for t in sorted({MIN_THRESHOLD, *(float(v) + 1e-6 for v in p if v >= MIN_THRESHOLD)}):
+        kept = p >= t
+        error = float(1 - y[kept].mean()) if kept.any() else 0.0
+        if error <= MAX_ERROR:
+            return {"threshold": round(t, 4), "error_not_weak": error, "weak_share": float(1 - kept.mean())}
+    return {"threshold": 0.99, "error_not_weak": None, "weak_share": 1.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dry-run", action="store_true", help="do not write knowledge/calibration.json")
+    parser.add_argument("--out", type=Path, default=REPO / "bench/results")
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kb-calibration-") as tmp:
+        kb = KnowledgeBase(data_dir=Path(tmp))
+        report = kb.sync_bundled()
+        assert report.ok, report.failed
+        records = collect(kb)
+        kb.close()
+    x = np.array([r["x"] for r in records], dtype=float)
+    y = np.array([r["label"] for r in records], dtype=int)
+    dev = np.array([r["set"] in ANSWER_SETS for r in records])
+    wrong = int((1 - y).sum())
+    print(f"{len(y)} grounded answers ({int(dev.sum())} from the answer sets), {wrong} not correct")
+    if y.min() == y.max():
+        sys.exit("every answer has the same label: nothing to fit")
+    cv = {c: cross_validate(x, y, c) for c in C_GRID}
+    print("\n| C | CV log loss |\n|---|---|")
+    for c, (loss, _p) in cv.items():
+        print(f"| {c} | {loss:.4f} |")
+    best_c = min(cv, key=lambda c: cv[c][0])
+    oof = cv[best_c][1]
+    # Findings and undecided answers are weak by rule (knowledge.check), whatever the model says.
+    names = AnswerFeatures.names()
+    capped = (x[:, names.index("undecided")] > 0) | (x[:, names.index("findings")] > 0)
+    served = np.where(capped, 0.0, oof)
+    chosen = choose_threshold(served[dev], y[dev])
+    pooled = choose_threshold(served, y)
+    print(f"\nC = {best_c}; threshold on the answer sets (out-of-fold): {chosen}")
+    print(f"(for reference, on all records: {pooled})")
+    if chosen["weak_share"] > MAX_WEAK:
+        print(f"WARNING: weak share {chosen['weak_share']:.3f} exceeds {MAX_WEAK}")
+    fitted = make(best_c).fit(x, y)
+    scaler, logit = fitted.named_steps["standardscaler"], fitted.named_steps["logisticregression"]
+    model = {
+        "features": list(AnswerFeatures.names()),
+        "mean": [round(float(v), 6) for v in scaler.mean_],
+        "scale": [round(float(v), 6) if v > 0 else 1.0 for v in scaler.scale_],
+        "coef": [round(float(v), 6) for v in logit.coef_[0]],
+        "intercept": round(float(logit.intercept_[0]), 6),
+        "threshold": chosen["threshold"],
+        "fit": {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": "bench/fit_calibration.py",
+            "records": len(y),
+            "not_correct": int((1 - y).sum()),
+            "C": best_c,
+            "cv_log_loss": round(cv[best_c][0], 4),
+            "weak_share_dev": round(chosen["weak_share"], 4),
+            "error_not_weak_dev": chosen["error_not_weak"],
+        },
+    }
+    print("\n| feature | coef (standardised) |\n|---|---|")
+    for name, coef in sorted(zip(model["features"], model["coef"], strict=True), key=lambda t: -abs(t[1])):
+        print(f"| {name} | {coef:+.3f} |")
+    opts.out.mkdir(parents=True, exist_ok=True)
+    data = opts.out / f"calibration-data-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    for r, p in zip(records, oof, strict=True):
+        r["p_oof"] = round(float(p), 4)
+    data.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"\nrecords: {data}")
+    if not opts.dry_run:
+        lines = [f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in model.items()]
+        MODEL.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+        print(f"model: {MODEL}")
+
+
+if __name__ == "__main__":
+    main()
