@@ -18,6 +18,7 @@ from bot.features.ask import AskService
 from bot.features.clients import ClientService
 from bot.features.contact_log import ContactLogService
 from bot.features.knowledge_admin import KnowledgeAdminService
+from bot.features.message_check import MessageCheckService
 from bot.features.privacy import ClientPrivacy
 from bot.features.supervision import SupervisionService
 from bot.features.today import TodayService
@@ -99,7 +100,7 @@ class Services:
     @property
     def clients(self) -> ClientService:
         def build() -> ClientService:
-            return ClientService(crm=self.crm, kb=self.kb, clock=self.clock, audit=self._audit)
+            return ClientService(crm=self.crm, kb=self._kb, clock=self.clock, audit=self._audit)
 
         return self._feature("clients", build)
 
@@ -109,6 +110,24 @@ class Services:
             return ContactLogService(crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit)
 
         return self._feature("contacts", build)
+
+    @property
+    def message_check(self) -> MessageCheckService:
+        """/check and check-message: the conduct rules plus client names, suitability and records."""
+
+        def build() -> MessageCheckService:
+            from bot.features.message_check import CheckStore
+
+            with_crm = self._crm is not None
+            return MessageCheckService(
+                clock=self.clock,
+                names=self.crm.client_names if with_crm else None,
+                clients=self.clients if with_crm else None,
+                catalogue=self.contacts.catalogue if with_crm else None,
+                store=CheckStore(self.log.engine, self._audit) if self._log is not None else None,
+            )
+
+        return self._feature("message_check", build)
 
     @property
     def today(self) -> TodayService:

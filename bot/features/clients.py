@@ -89,7 +89,7 @@ class ClientService:
     """Client search, cards and the entitlement extract shown on them (thread-safe)."""
 
     def __init__(
-        self, *, crm: CRMAdapter, kb: KnowledgeService, clock: Clock, audit: AuditTrail | None = None
+        self, *, crm: CRMAdapter, kb: KnowledgeService | None, clock: Clock, audit: AuditTrail | None = None
     ) -> None:
         self.crm = crm
         self.audit = audit
@@ -152,6 +152,8 @@ class ClientService:
         cached = self._entitlements.get(tier)
         if cached is not None:
             return cached
+        if self.kb is None:  # opened without the knowledge base (e.g. the message check's CLI)
+            return ()
         rows = tuple(self.kb.entitlements(tier))
         with self._lock:
             self._entitlements[tier] = rows
