@@ -42,6 +42,9 @@ _CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
 _SENTENCE_END = re.compile(r"[。；;！!？?\n]")
 #: How far before a match a negation is looked for (characters, within the clause).
 NEGATION_WINDOW = 6
+#: A prohibition reaches further: "不得向客户承诺保本或保证收益" is the rule, not a promise.
+PROHIBITION_WINDOW = 16
+_PROHIBITION = re.compile(r"不得|禁止|严禁|切勿|不能|不可|不要|不准|杜绝|避免|不应|不宜|防止|严防|不允许|谨防|警惕")
 _NEGATION = re.compile(r"不|非|无|没|未|别|勿|禁止|严禁|杜绝|防止|避免|切忌|是否|能否|可否|谨防|警惕|远离")
 #: Words that contain a negation character but negate nothing ("不管…都保本", "非常安全", "未来").
 _NOT_NEGATION = re.compile(
@@ -183,8 +186,12 @@ class ConductRules:
         names: NameIndex | None = None,
         recipient: str | None = None,
         categories: Collection[str] | None = None,
+        asked: bool = False,
     ) -> tuple[ConductFinding, ...]:
         """Every violation in `text`, in text order (overlapping spans: the first rule's wins).
+
+        `asked`: a question about it counts too ("收益有保证吗"): for what RMs ask the assistant, where
+        the topic itself deserves the reminder; a message or an answer only breaks a rule by stating it.
 
         `names`: known client names; one other than `recipient` (or, without a recipient, the one the
         message opens by addressing) next to holdings, amounts or circumstances is a privacy finding."""
@@ -200,13 +207,13 @@ class ConductRules:
                 continue
             for pattern in rule.patterns:
                 for m in pattern.finditer(text):
-                    if m.end() > m.start() and self._counts(rule, text, m.start(), m.end()):
+                    if m.end() > m.start() and self._counts(rule, text, m.start(), m.end(), asked):
                         found.append(ConductFinding(rule, m.group(0), m.start(), m.end()))
         if names and (categories is None or "privacy" in categories):
             found += self._privacy(text, names, recipient)
         return _without_overlaps(found)
 
-    def _counts(self, rule: ConductRule, text: str, start: int, end: int) -> bool:
+    def _counts(self, rule: ConductRule, text: str, start: int, end: int, asked: bool = False) -> bool:
         clause_start = _clause_start(text, start)
         clause_end = _clause_end(text, end)
         if rule.unless is not None and rule.unless.search(text, clause_start, clause_end):
@@ -216,7 +223,9 @@ class ConductRules:
         before = _NOT_NEGATION.sub("　", text[max(clause_start, start - NEGATION_WINDOW) : start])
         if _NEGATION.search(before):
             return False
-        return not _QUESTION_AFTER.match(text[end:clause_end])
+        if not asked and _PROHIBITION.search(text, max(clause_start, start - PROHIBITION_WINDOW), start):
+            return False
+        return asked or not _QUESTION_AFTER.match(text[end:clause_end])
 
     def _privacy(self, text: str, names: NameIndex, recipient: str | None) -> list[ConductFinding]:
         rule = self._by_id["privacy_client"]
@@ -238,9 +247,11 @@ class ConductRules:
                 out.append(ConductFinding(rule, name, at, at + len(name)))
         return out
 
-    def findings_in(self, texts: Iterable[str], categories: Collection[str]) -> tuple[ConductRule, ...]:
+    def findings_in(
+        self, texts: Iterable[str], categories: Collection[str], *, asked: bool = False
+    ) -> tuple[ConductRule, ...]:
         """The rules of `categories` broken anywhere in `texts` (each once, in table order)."""
-        broken = {f.rule.id for t in texts for f in self.scan(t, categories=categories)}
+        broken = {f.rule.id for t in texts for f in self.scan(t, categories=categories, asked=asked)}
         return tuple(r for r in self.rules if r.id in broken)
 
 
@@ -283,11 +294,14 @@ def default_rules() -> ConductRules:
     return ConductRules.load()
 
 
-def promise_labels(texts: Iterable[str]) -> tuple[str, ...]:
-    """"承诺收益" when any text promises principal or a return (the guarantee and expected-return
-    rules): the label the answer check and the bot's compliance warnings use."""
-    rules = default_rules().findings_in(texts, ("guarantee", "expected_return"))
-    return ("承诺收益",) if rules else ()
+PROMISE_LABEL = "承诺收益"
+
+
+def promise_labels(texts: Iterable[str], *, asked: bool = False) -> tuple[str, ...]:
+    """("承诺收益",) when any text promises principal or a return (the guarantee and expected-return
+    rules of the one table): the label the answer check and the bot's compliance warnings share."""
+    rules = default_rules().findings_in(texts, ("guarantee", "expected_return"), asked=asked)
+    return (PROMISE_LABEL,) if rules else ()
 
 
 # --- the regulation texts the rules quote --------------------------------------------------------
