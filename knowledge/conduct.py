@@ -44,7 +44,9 @@ _SENTENCE_END = re.compile(r"[。；;！!？?\n]")
 NEGATION_WINDOW = 6
 #: A prohibition reaches further: "不得向客户承诺保本或保证收益" is the rule, not a promise.
 PROHIBITION_WINDOW = 16
-_PROHIBITION = re.compile(r"不得|禁止|严禁|切勿|不能|不可|不要|不准|杜绝|避免|不应|不宜|防止|严防|不允许|谨防|警惕")
+_PROHIBITION = re.compile(
+    r"不得|禁止|严禁|切勿|不能|不可|不要|不准|杜绝|避免|不应|不宜|防止|严防|不允许|谨防|警惕"
+)
 _NEGATION = re.compile(r"不|非|无|没|未|别|勿|禁止|严禁|杜绝|防止|避免|切忌|是否|能否|可否|谨防|警惕|远离")
 #: Words that contain a negation character but negate nothing ("不管…都保本", "非常安全", "未来").
 _NOT_NEGATION = re.compile(
@@ -54,7 +56,10 @@ _NOT_NEGATION = re.compile(
 )
 _QUESTION_AFTER = re.compile(r"^(?:的|了)?(?:吗|么|嘛|与否|[?？])")
 #: Forms of address after a client's name at the start of a message ("张伟先生，您好").
-_ADDRESS = r"(?:先生|女士|小姐|总|老师|阿姨|叔叔|姐|哥|大哥|大姐)?\s*(?:[，,：:！!\s]|您好|你好|早上好|下午好|晚上好)"
+_ADDRESS = (
+    r"(?:先生|女士|小姐|总|老师|阿姨|叔叔|姐|哥|大哥|大姐)?\s*"
+    r"(?:[，,：:！!\s]|您好|你好|早上好|下午好|晚上好)"
+)
 
 
 class RegulationsMissing(RuntimeError):

@@ -33,15 +33,27 @@ def _read_messages(path: Path) -> list[str]:
 
 @click.command("check-message")
 @click.argument("text", required=False)
-@click.option("--messages", "messages_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Check one message per line; with --json prints one JSON object per line.")
+@click.option(
+    "--messages",
+    "messages_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Check one message per line; with --json prints one JSON object per line.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print {verdict, findings, rewrite} as JSON.")
-@click.option("--as", "staff_code", default=None,
-              help="Who checks (an RM, supervisor or admin; default: the CLI operator, an admin).")
-def check_message(text: str | None, messages_file: Path | None, as_json: bool, staff_code: str | None) -> None:
+@click.option(
+    "--as",
+    "staff_code",
+    default=None,
+    help="Who checks (an RM, supervisor or admin; default: the CLI operator, an admin).",
+)
+def check_message(
+    text: str | None, messages_file: Path | None, as_json: bool, staff_code: str | None
+) -> None:
     """Check a message to a client: `check-message "张伟 这款产品不保本，业绩比较基准3.2%"`."""
     if messages_file is None and not (text and text.strip()):
-        raise click.ClickException('give a message, e.g. rm-assistant check-message "这款理财不保本，产品有风险"')
+        raise click.ClickException(
+            'give a message, e.g. rm-assistant check-message "这款理财不保本，产品有风险"'
+        )
     messages = _read_messages(messages_file) if messages_file else [text.strip()] if text else []
     from bot.cli.crm import _crm, _ensure_operator
     from bot.commands import CLIENT_READERS
@@ -57,7 +69,9 @@ def check_message(text: str | None, messages_file: Path | None, as_json: bool, s
         except NotFound:
             raise click.ClickException(f"unknown staff code {code}") from None
         if staff.role not in CLIENT_READERS:
-            raise click.ClickException(f"{code} may not check client messages (RMs, supervisors and admins may)")
+            raise click.ClickException(
+                f"{code} may not check client messages (RMs, supervisors and admins may)"
+            )
         with open_services(get_settings(), crm=crm, with_kb=False) as services:
             for message in messages:
                 try:

@@ -183,7 +183,11 @@ async def ask(update: Update, context: Context) -> None:
     if update.edited_message is not None and await edit_of_saved(update, context):
         return
     req = await request(update, context)
-    if update.edited_message is None and context.user_data is not None and context.user_data.pop(CHECK_KEY, False):
+    if (
+        update.edited_message is None
+        and context.user_data is not None
+        and context.user_data.pop(CHECK_KEY, False)
+    ):
         await say(update, context, await run(commands.run_command, context.bot_data.services, "check", req))
         return
     await say(update, context, await run(ask_feature, context.bot_data.services.ask, req))

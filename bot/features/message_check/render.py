@@ -14,7 +14,11 @@ PROMPT = "请发送要检查的客户消息（可在开头写客户姓名以检�
 
 
 def render_check(result: CheckResult) -> str:
-    head = f"客户：{esc(result.client.name)}（{esc(result.client.risk_level or '未测评')}）\n" if result.client else ""
+    head = (
+        f"客户：{esc(result.client.name)}（{esc(result.client.risk_level or '未测评')}）\n"
+        if result.client
+        else ""
+    )
     ref = f"（记录 {esc(result.stored.ref)}）" if result.stored is not None else ""
     if result.verdict == OK:
         return f"{head}✅ <b>可以发送</b>{ref}：未发现营销合规、隐私或适当性问题。"
@@ -34,11 +38,15 @@ def render_stored(check: StoredCheck, *, who: str, tz: object | None = None) -> 
     verdict = "✅ 可以发送" if check.verdict == OK else "⚠️ 建议修改"
     client = f"，客户 {esc(check.client_id)}" if check.client_id else ""
     lines = [
-        f"<b>消息检查 {esc(check.ref)}</b> {esc(fmt_datetime(check.created_at, tz))} {esc(who)}{client}：{verdict}",
+        f"<b>消息检查 {esc(check.ref)}</b> {esc(fmt_datetime(check.created_at, tz))} "
+        f"{esc(who)}{client}：{verdict}",
         f"原文：{esc(check.text)}",
     ]
     for i, f in enumerate(check.findings, 1):
-        lines.append(f"{i}. {esc(f.get('label', ''))}：“{esc(f.get('text', ''))}” — {esc(clip(f.get('source', ''), 120))}")
+        lines.append(
+            f"{i}. {esc(f.get('label', ''))}：“{esc(f.get('text', ''))}”"
+            f" — {esc(clip(f.get('source', ''), 120))}"
+        )
     if check.rewrite:
         lines.append(f"改写：{esc(check.rewrite)}")
     return "\n".join(lines)

@@ -136,7 +136,9 @@ class MessageCheckService:
                     logger.warning("client names could not be loaded for the message check", exc_info=True)
             return self._index
 
-    def evaluate(self, text: str, *, client: Client | None = None, recipient: str | None = None) -> CheckResult:
+    def evaluate(
+        self, text: str, *, client: Client | None = None, recipient: str | None = None
+    ) -> CheckResult:
         """Findings and a re-checked rewrite; records nothing."""
         findings = self.findings(text, client=client, recipient=recipient)
         if not findings:
@@ -151,7 +153,9 @@ class MessageCheckService:
             again = self.findings(fixed, client=client, recipient=recipient)
         return CheckResult(text=text, findings=findings, rewrite=fixed, rewrite_findings=again, client=client)
 
-    def findings(self, text: str, *, client: Client | None = None, recipient: str | None = None) -> tuple[Finding, ...]:
+    def findings(
+        self, text: str, *, client: Client | None = None, recipient: str | None = None
+    ) -> tuple[Finding, ...]:
         rules = self.rules
         name = recipient or (client.name if client is not None else None)
         found = [_from_conduct(f) for f in rules.scan(text, names=self.names(), recipient=name)]
@@ -232,17 +236,24 @@ class MessageCheckService:
         if not (_CJK_NAME.match(word) or _CLIENT_ID.match(word)):
             return None
         found = [
-            c for c in self.clients.find(staff, word) if word in (c.name, c.client_id) or word.upper() == c.client_id
+            c
+            for c in self.clients.find(staff, word)
+            if word in (c.name, c.client_id) or word.upper() == c.client_id
         ]
         if len(found) > 1:
             ids = "、".join(c.client_id for c in found)
-            raise ServiceError(f"有 {len(found)} 位客户名为“{word}”（{ids}），请用客户号，例如 /check {found[0].client_id} 消息")
+            raise ServiceError(
+                f"有 {len(found)} 位客户名为“{word}”（{ids}），"
+                f"请用客户号，例如 /check {found[0].client_id} 消息"
+            )
         return found[0] if found else None
 
 
 def _from_conduct(f: ConductFinding) -> Finding:
     r = f.rule
-    return Finding(r.id, r.category, r.label, f.text, r.source, r.suggestion, f.start, f.end, r.rewrite, r.adds)
+    return Finding(
+        r.id, r.category, r.label, f.text, r.source, r.suggestion, f.start, f.end, r.rewrite, r.adds
+    )
 
 
 def _numbers(text: str, rules: ConductRules) -> list[Finding]:
@@ -251,7 +262,7 @@ def _numbers(text: str, rules: ConductRules) -> list[Finding]:
     if masked == text:
         return []
     rule = rules.rule("privacy_number")
-    out = []
+    out: list[Finding] = []
     matcher = difflib.SequenceMatcher(None, text, masked, autojunk=False)
     for tag, a, b, _c, _d in matcher.get_opcodes():
         if tag == "equal":
@@ -262,7 +273,9 @@ def _numbers(text: str, rules: ConductRules) -> list[Finding]:
             b += 1
         if out and a <= out[-1].end:
             continue
-        out.append(Finding(rule.id, rule.category, rule.label, text[a:b], rule.source, rule.suggestion, a, b, "mask"))
+        out.append(
+            Finding(rule.id, rule.category, rule.label, text[a:b], rule.source, rule.suggestion, a, b, "mask")
+        )
     return out
 
 

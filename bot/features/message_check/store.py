@@ -100,7 +100,7 @@ class CheckStore:
         at: datetime,
     ) -> StoredCheck:
         """Store one check (masked) and append it to the audit trail; both or neither."""
-        values = {
+        values: dict[str, Any] = {
             "staff_code": staff_code,
             "channel": channel,
             "client_id": client_id,
@@ -168,4 +168,3 @@ def _event(check: StoredCheck) -> dict[str, Any]:
             "rewrite": check.rewrite,
         },
     }
-
