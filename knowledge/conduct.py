@@ -41,7 +41,7 @@ CATEGORIES = (
 _CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
 _SENTENCE_END = re.compile(r"[。；;！!？?\n]")
 #: How far before a match a negation is looked for (characters, within the clause).
-NEGATION_WINDOW = 6
+NEGATION_WINDOW = 8
 #: A prohibition reaches further: "不得向客户承诺保本或保证收益" is the rule, not a promise.
 PROHIBITION_WINDOW = 16
 _PROHIBITION = re.compile(
@@ -285,11 +285,15 @@ def _sentence_end(text: str, at: int) -> int:
 
 
 def _without_overlaps(found: list[ConductFinding]) -> tuple[ConductFinding, ...]:
+    """One finding per span and category (spans of different categories may overlap: "稳拿4%" promises
+    principal and a return)."""
     kept: list[ConductFinding] = []
+    last_end: dict[str, int] = {}
     for f in sorted(found, key=lambda f: (f.start, -(f.end - f.start))):
-        if kept and f.start < kept[-1].end:
+        if f.start < last_end.get(f.category, -1):
             continue
         kept.append(f)
+        last_end[f.category] = f.end
     return tuple(kept)
 
 
