@@ -54,6 +54,7 @@ _NOT_NEGATION = re.compile(
     r"不久|不过|不妨|非常|未来|无限|无忧|毫无疑问|没问题|没得说|别犹豫|不用犹豫|不要犹豫|别错过|不要错过|"
     r"千万别错过|无比|无敌"
 )
+_ASKING = re.compile(r"是不是|是否|能不能|会不会|有没有|可不可以|能否")
 _QUESTION_AFTER = re.compile(r"^(?:的|了)?(?:吗|么|嘛|与否|[?？])")
 #: Forms of address after a client's name at the start of a message ("张伟先生，您好").
 _ADDRESS = (
@@ -226,6 +227,8 @@ class ConductRules:
         if not rule.negatable:
             return True
         before = _NOT_NEGATION.sub("　", text[max(clause_start, start - NEGATION_WINDOW) : start])
+        if asked:  # "是不是保本" asks about the promise; it does not deny it
+            before = _ASKING.sub("　", before)
         if _NEGATION.search(before):
             return False
         if not asked and _PROHIBITION.search(text, max(clause_start, start - PROHIBITION_WINDOW), start):
