@@ -130,7 +130,7 @@ def run(
         "recall_must_stop": _rate(caught, sum(stop)),
         "false_alarm_rate_compliant": _rate(false_alarms, len(rows) - sum(stop)),
         "every_finding_has_source": sourced,
-        "rewrites_rechecked_ok": f"{sum(1 for res in rewrites if res.rewrite_verdict == 'ok')}/{len(rewrites)}",
+        "rewrites_rechecked_ok": f"{sum(1 for r in rewrites if r.rewrite_verdict == 'ok')}/{len(rewrites)}",
         "latency_ms": {
             "p50": round(statistics.median(samples), 3),
             "p95": round(samples[int(len(samples) * 0.95) - 1], 3),

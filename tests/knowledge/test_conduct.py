@@ -32,7 +32,7 @@ def test_a_quote_changed_by_one_character_is_caught(tmp_path: Path) -> None:
 
 def test_the_regulations_directory_resolves_from_the_environment_and_fails_clearly(tmp_path: Path) -> None:
     assert regulations_dir({"RM_REGULATIONS_DIR": str(tmp_path)}) == tmp_path
-    with pytest.raises(RegulationsMissing, match="regulation texts not found .*RM_REGULATIONS_DIR"):
+    with pytest.raises(RegulationsMissing, match=r"regulation texts not found .*RM_REGULATIONS_DIR"):
         regulations_dir({"RM_REGULATIONS_DIR": str(tmp_path / "missing")})
     with pytest.raises(RegulationsMissing, match="cannot read"):
         conduct.unquoted(default_rules(), tmp_path)  # the directory holds no regulation files
@@ -104,7 +104,9 @@ def test_other_clients_with_their_holdings_are_private_the_recipient_is_not() ->
 def test_the_answer_check_and_the_promise_label_use_the_same_table() -> None:
     texts = ["本行所有理财产品均保本保收益。", "这款产品稳赚不赔", "年化5%稳稳的", "这款产品不保本"]
     for text in texts:
-        expected = ("承诺收益",) if default_rules().findings_in([text], ("guarantee", "expected_return")) else ()
+        expected = (
+            ("承诺收益",) if default_rules().findings_in([text], ("guarantee", "expected_return")) else ()
+        )
         assert conduct.promise_labels([text]) == expected
         assert ("承诺收益" in check.findings([text])) == bool(expected)
     assert conduct.promise_labels(["收益有保证吗"]) == ()  # asked, not stated

@@ -118,8 +118,13 @@ class CheckStore:
             stored = StoredCheck(id=int(key[0]), **{**values, "findings": tuple(values["findings"])})
             if audit is not None and joined:
                 audit.append_in(conn, **_event(stored))
-        if audit is not None and not joined:  # another database: appended after, loudly if it fails
-            audit.append(**_event(stored))
+        if audit is not None and not joined:  # another database: appended after; undone if it fails
+            try:
+                audit.append(**_event(stored))
+            except Exception:
+                with self._engine.begin() as conn:
+                    conn.execute(sa.delete(_checks).where(_checks.c.id == stored.id))
+                raise
         return stored
 
     def get(self, check_id: int) -> StoredCheck | None:
