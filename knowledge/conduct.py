@@ -113,25 +113,26 @@ class ConductFinding:
 
 
 class NameIndex:
-    """Find known names in a text in one pass (names by their first character, longest first): a regex
-    alternation of many thousands of client names would be far slower."""
+    """Find known names in a text in one pass (names by their first two characters, longest first): a
+    regex alternation of many thousands of client names would be far slower, and so would a key of one
+    character (a common surname starts thousands of names)."""
 
     def __init__(self, names: Iterable[str]) -> None:
         grouped: dict[str, list[str]] = {}
         for name in {n.strip() for n in names}:
             if len(name) >= 2:  # one-character "names" are ordinary words
-                grouped.setdefault(name[0], []).append(name)
-        self._by_first = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in grouped.items()}
+                grouped.setdefault(name[:2], []).append(name)
+        self._by_prefix = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in grouped.items()}
 
     def __bool__(self) -> bool:
-        return bool(self._by_first)
+        return bool(self._by_prefix)
 
     def find(self, text: str) -> list[tuple[str, int]]:
         found: list[tuple[str, int]] = []
         i = 0
-        while i < len(text):
+        while i < len(text) - 1:
             step = 1
-            for name in self._by_first.get(text[i], ()):
+            for name in self._by_prefix.get(text[i : i + 2], ()):
                 if text.startswith(name, i):
                     found.append((name, i))
                     step = len(name)
