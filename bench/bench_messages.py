@@ -6,11 +6,13 @@ Each line of the set: {"id", "text", "must_stop": bool, "categories": [...], opt
 (the client the message is addressed to: a demo CRM client, e.g. 张伟 C1 aged 72, 章伟 C3, 李娜 C2 with
 no risk assessment, 曾志远 C2 with an expired one). The check runs as in chat: the conduct table, the
 demo CRM's client names, the number masker, suitability for the recipient with the demo catalogue, and
-the rewrite with its re-check; nothing is recorded. Reports, over messages: recall of must_stop and the
-false-alarm rate on compliant messages; per category precision, recall and false-alarm rate (flagged
-with the category among messages not labelled with it); how many rewrites re-check as ok; latency per
-message (wall clock and the thread's CPU time, p50/p95/max, after one warm-up pass). `--names N` adds N synthetic client names (the name
-index of a large CRM); `--show` lists every miss and false alarm.
+the rewrite with its re-check; nothing is recorded.
+
+Reports, over messages: recall of must_stop and the false-alarm rate on compliant messages; per
+category precision, recall and false-alarm rate (flagged with the category among messages not labelled
+with it); how many rewrites re-check as ok; latency per message (wall clock and the thread's CPU time,
+p50/p95/max, after one warm-up pass). `--names N` adds N synthetic client names (the name index of a
+large CRM); `--show` lists every miss and false alarm.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def load(path: Path) -> list[dict[str, Any]]:
 def _synthetic_names(n: int) -> set[str]:
     """N distinct plausible names (common surnames, one or two given characters), as a large CRM has."""
     rng = random.Random(20)
-    surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢"
+    surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜"
     given = "伟芳娜敏静丽强磊军洋勇艳杰涛明超霞平刚华建国志晓东海燕文博子涵雨桐浩然思远嘉怡俊婉清欣悦宇"
     names: set[str] = set()
     while len(names) < n:
