@@ -55,7 +55,9 @@ def load(path: Path) -> list[dict[str, Any]]:
 def _synthetic_names(n: int) -> set[str]:
     """N distinct plausible names (common surnames, one or two given characters), as a large CRM has."""
     rng = random.Random(20)
-    surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜"
+    surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜" + (
+        "叶程魏苏吕丁任沈姚卢汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+    )
     given = "伟芳娜敏静丽强磊军洋勇艳杰涛明超霞平刚华建国志晓东海燕文博子涵雨桐浩然思远嘉怡俊婉清欣悦宇"
     names: set[str] = set()
     while len(names) < n:
