@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 #: An unknown user is told "not registered" at most once per this many seconds.
 REFUSAL_INTERVAL = 3600.0
+#: user_data key: a bare /check was sent, so the next text message is the draft to check.
+CHECK_KEY = "check_pending"
 
 
 # --- command menus -------------------------------------------------------------------------------
@@ -124,6 +126,8 @@ def command_handler(name: str) -> Callable[[Update, Context], Any]:
     async def handle(update: Update, context: Context) -> None:
         if ignored_edit(update):
             return
+        if context.user_data is not None:  # another command: a bare /check no longer waits for a draft
+            context.user_data.pop(CHECK_KEY, None)
         req = await request(update, context)
         await say(update, context, await run(commands.run_command, context.bot_data.services, name, req))
 
@@ -152,10 +156,6 @@ async def button(update: Update, context: Context) -> None:
         return
     await query.answer()
     await say(update, context, reply)
-
-
-#: user_data key: a bare /check was sent, so the next text message is the draft to check.
-CHECK_KEY = "check_pending"
 
 
 async def check(update: Update, context: Context) -> None:

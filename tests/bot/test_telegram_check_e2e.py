@@ -73,6 +73,11 @@ async def test_a_promise_gets_revise_with_the_article_and_a_rewrite_that_passes(
         assert "请发送要检查的客户消息" in (prompt.visible_text or "")
         [ok] = await send(fake, RM, "您好，您预约的专家号已确认，明天上午9点，请带好身份证。")
         assert "✅" in (ok.visible_text or "") and "可以发送" in (ok.visible_text or "")
+        # A bare /check followed by another command no longer waits: the next text is a question again.
+        await send(fake, RM, "/check")
+        await send(fake, RM, "/help")
+        [question] = await send(fake, RM, "钻石客户有哪些增值服务？")
+        assert "机场贵宾厅" in (question.visible_text or "")
         # The answer side uses the same table: the same promise asked as a question is warned about.
         [answer] = await send(fake, RM, "客户问这款理财是不是保本保收益的")
         assert "合规提示" in (answer.visible_text or "") and "承诺收益" in (answer.visible_text or "")
