@@ -109,7 +109,9 @@ def register(kb_group: click.Group) -> None:
     @kb_group.command("approve")
     @click.argument("ref")
     @click.option("--as", "actor", required=True, help="Approving staff code (trainer, compliance or admin).")
-    @click.option("--yes", is_flag=True, help="Approve without the question (the whole text is still printed).")
+    @click.option(
+        "--yes", is_flag=True, help="Approve without the question (the whole text is still printed)."
+    )
     def approve(ref: str, actor: str, yes: bool) -> None:
         """Approve a pending document (K3) or curated answer (A3) that someone else submitted: its whole
         text is printed first, and the approval needs a confirmation."""

@@ -38,6 +38,11 @@ NAMES_TTL_SECONDS = 60.0
 _RECIPIENT = re.compile(r"^\s*(\S{2,20})\s+(\S.*)$", re.DOTALL)
 _CLIENT_ID = re.compile(r"^[A-Za-z]\d{3,12}$")
 _CJK_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,6}$")
+#: A product described by its risk words rather than its level ("一款高风险的私募产品"): the level it means.
+_RISK_WORDS = re.compile(
+    r"(中高|中低|高|中|低)风险(?:等级)?(?:的)?(?:产品|基金|理财|私募|信托|权益|股票|投资)"
+)
+_RISK_LEVEL = {"低": "R1", "中低": "R2", "中": "R3", "中高": "R4", "高": "R5"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +173,12 @@ class MessageCheckService:
         rule = self.rules.rule("suitability")
         out = []
         spans = _product_spans(text, self.catalogue)
+        worded = [(m.start(), m.end(), _RISK_LEVEL[m.group(1)]) for m in _RISK_WORDS.finditer(text)]
+        spans = sorted(spans + [(a, b) for a, b, _ in worded])
         start, end = spans[0] if spans else (0, 0)
-        for f in suitability.check(client, text, self.clock.today(), catalogue=self.catalogue):
+        levels = tuple(level for _, _, level in worded)
+        today = self.clock.today()
+        for f in suitability.check(client, text, today, products=levels, catalogue=self.catalogue):
             tolerance = "承受能力" in f.label
             source = rule.source if tolerance else f"《{rule.document}》{f.article}：{f.rule}"
             shown = text[start:end] if end > start else "、".join(f.products)

@@ -138,3 +138,12 @@ def test_supervisors_see_counts_and_the_flagged_checks(live_services: Services, 
     with pytest.raises(ServiceError, match="找不到消息检查"):
         supervision.open_check(sup, flagged.id + 100)
     assert isinstance(live_services.check_store, CheckStore)
+
+
+def test_a_product_named_by_its_risk_words_is_checked_too(services: Services, crm: FakeCRM) -> None:
+    _client(crm, "C0001", risk_level="C2")
+    rm = crm.get_staff(code="RM001")
+    result = services.message_check.check(rm, "C0001 给您推荐一款高风险的私募产品", channel="console")
+    assert "适当性：产品R5超出客户C2承受能力" in [f.label for f in result.findings]
+    ok = services.message_check.check(rm, "C0001 这款低风险理财不保本，净值会波动", channel="console")
+    assert ok.verdict == "ok"
