@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Request, ServiceError
-from bot.features import approvals, ask, clients, gaps, knowledge_admin, supervision, today
+from bot.features import approvals, ask, clients, gaps, knowledge_admin, message_check, supervision, today
 from bot.features.knowledge_admin import INGESTIBLE_SUFFIXES
 from bot.rendering import Reply, esc, group_refusal, role_name
 from crm_adapter import Role, Staff
@@ -94,6 +94,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("log", CONTACT_WRITERS, "记录客户联系",
             " — 记录客户联系（引导填写）；或一行：/log 张伟 电话 客户关注海外配置 下次:2026-12-15",
             private_only=True),
+    Command("check", CLIENT_READERS, "发送前检查客户消息",
+            " [客户] 消息 — 发给客户前检查：承诺收益、夸大、存款混淆、催促、隐私与适当性，附合规改写",
+            message_check.check, "message_check", private_only=True),
     # Supervisors get the same day view of their team's clients (the CRM's scopes decide).
     Command("today", CONTACT_WRITERS | {Role.SUPERVISOR}, "今日待回访、生日与KYC复核",
             " — 今日待回访、本周生日、30 天内到期及逾期的 KYC 复核", today.today, "today", private_only=True),

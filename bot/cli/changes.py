@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.core import Request, ServiceError
+from bot.core import Request, ServiceError, as_utc
 from bot.rendering import to_plain
 from bot.settings import get_settings
 
@@ -89,11 +89,14 @@ def register(kb_group: click.Group) -> None:
                 return
             if not items:
                 click.echo("没有知识库变更。")
+                return
+            zone = services.clock.tz
+            click.echo(f"编号\t状态\t文件\t提交人\t提交时间（{zone}）\t生效 ~ 失效\t说明")
             for c in sorted(items, key=lambda c: (c.status != "pending", -c.id)):
                 dates = f"{c.effective_date or '—'} ~ {c.expiry_date or '—'}"
-                click.echo(
-                    f"{c.ref}\t{c.status_name}\t{c.file_name}\t{c.submitted_by}\t{dates}\t{c.note or ''}"
-                )
+                when = f"{as_utc(c.submitted_at).astimezone(zone):%Y-%m-%d %H:%M}"
+                who = f"{c.file_name}\t{c.submitted_by}"
+                click.echo(f"{c.ref}\t{c.status_name}\t{who}\t{when}\t{dates}\t{c.note or ''}")
             if items:
                 click.echo("全文（审批前请阅读）：rm-assistant kb show K3", err=True)
 

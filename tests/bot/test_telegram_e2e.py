@@ -326,7 +326,11 @@ async def test_morning_digest_is_scheduled_and_sent_to_each_rm(bot_world: BotWor
     async with running(app):
         [job] = app.job_queue.get_jobs_by_name("morning_digest")
         trigger = job.job.trigger
-        assert (trigger.fields[5].expressions[0].first, trigger.fields[6].expressions[0].first) == (8, 30)
+        at = bot_world.settings.rm_digest_time  # 08:30 by default; tests move it away from the clock
+        assert (trigger.fields[5].expressions[0].first, trigger.fields[6].expressions[0].first) == (
+            at.hour,
+            at.minute,
+        )
         assert str(trigger.timezone) == "Asia/Shanghai"
         mark = fake.mark()
         await job.run(app)
