@@ -115,6 +115,9 @@ class Settings(BaseSettings):
         "default httpx (fallback).",
     )
     rm_digest_time: time = Field(default=time(8, 30), description="Morning digest time (RM_TIMEZONE).")
+    rm_audit_anchor_time: time = Field(
+        default=time(23, 59), description="When the audit anchor is posted to compliance (RM_TIMEZONE)."
+    )
     rm_audit_anchor_file: Path | None = Field(
         default=None,
         description="The daily audit anchor (HASH:N) is also appended to this file (best on other storage).",

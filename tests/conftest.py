@@ -32,6 +32,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     # lands in the middle of a test that counts replies (a test at 08:30 Shanghai time once did).
     away = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(hours=12)
     monkeypatch.setenv("RM_DIGEST_TIME", f"{away:%H:%M}")
+    monkeypatch.setenv("RM_AUDIT_ANCHOR_TIME", f"{away:%H:%M}")  # likewise the daily audit anchor
     monkeypatch.chdir(tmp_path)  # so a stray `.env` in the repo is never read
     get_settings.cache_clear()
     yield

@@ -183,7 +183,11 @@ def build_application(
             midnight = dtime(0, 0, 5, tzinfo=ZoneInfo(settings.rm_timezone))  # rules change at 00:00
             app.job_queue.run_daily(_knowledge_dates, time=midnight, name="knowledge_dates")
             # The day's last audit head, kept outside the database (a rebuilt chain no longer matches it).
-            anchor_at = dtime(23, 59, tzinfo=ZoneInfo(settings.rm_timezone))
+            anchor_at = dtime(
+                settings.rm_audit_anchor_time.hour,
+                settings.rm_audit_anchor_time.minute,
+                tzinfo=ZoneInfo(settings.rm_timezone),
+            )
             app.job_queue.run_daily(handlers.audit_anchor, time=anchor_at, name="audit_anchor")
         logger.info("bot services ready (digest at %s %s)", settings.rm_digest_time, settings.rm_timezone)
 
