@@ -193,7 +193,11 @@ def _save(svc: ContactLogService, req: Request, draft: Draft) -> Step:
     key = draft.get("key")
     result = svc.save(req.staff, record, source=req.frontend, idempotency_key=str(key) if key else None)
     text = render_resent(result, svc.clock) if result.resent else render_saved(result)
-    return Step((Reply(text),), None, {}, record=result.record)
+    r = result.record
+    offer = svc.benefit_offer and svc.benefit_offer(req.staff, result.client, r.id, r.summary)
+    if offer and not result.resent:  # "帮客户约了专家号": offer to count it in the benefit ledger
+        return Step((Reply(f"{text}\n\n{offer[0]}", ((offer[1],),)),), None, {}, record=r)
+    return Step((Reply(text),), None, {}, record=r)
 
 
 # --- renderers ----------------------------------------------------------------------------------

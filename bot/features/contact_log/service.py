@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -13,6 +13,7 @@ from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.clients import ClientService
 from bot.features.suitability import Finding
+from bot.rendering import Button
 from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Product, Staff
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class ContactLogService:
         self.clock = clock
         # Catalogue products named in a summary are checked by their risk level (reloaded each minute).
         self.catalogue = suitability.ProductCatalogue(crm.list_products)
+        #: After a saved record: an offer to record the benefit use its summary arranged (text, button).
+        self.benefit_offer: Callable[[Staff, Client, int, str], tuple[str, Button] | None] | None = None
 
     def draft_from_state(self, staff: Staff, state: Mapping[str, object]) -> LogDraft:
         """Rebuild a persisted draft (the client is re-read through the CRM so scopes still apply)."""
