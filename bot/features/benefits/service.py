@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING
 from bot.core import Clock, ServiceError, crm_call
 from bot.features.benefits import entitlements as ent
 from bot.features.benefits.entitlements import Balance, Standing
-from crm_adapter import BenefitTally, BenefitUse, Client, CRMAdapter, NewBenefitUse, Staff, Tier
+from crm_adapter import (
+    BenefitImportReport,
+    BenefitTally,
+    BenefitUse,
+    Client,
+    CRMAdapter,
+    NewBenefitUse,
+    Staff,
+    Tier,
+)
 from crm_adapter.contacts import normalized_summary
 
 if TYPE_CHECKING:
@@ -221,6 +230,29 @@ class BenefitService:
         if found is None:
             raise ServiceError("没有待确认的权益登记（可能已处理或已过期），请重新发送 /used。")
         return found
+
+    def import_uses(
+        self, staff: Staff, rows: list[dict[str, str | None]], lines: list[int]
+    ) -> BenefitImportReport:
+        """Past uses from a file: each benefit name normalised through the table (an unknown name is
+        that line's error), then the CRM imports the rest (admin only; a use already in the ledger is a
+        duplicate). The client's tier is not checked: a past use may predate a change of tier."""
+        table = self.table()
+        errors: list[tuple[int, str]] = []
+        good_rows: list[dict[str, str | None]] = []
+        good_lines: list[int] = []
+        for line, row in zip(lines, rows, strict=True):
+            name = (row.get("benefit") or "").strip()
+            found = ent.exact(table, name) if name else []
+            if name and not found:
+                errors.append((line, f"权益表中没有“{name}”"))
+                continue
+            good_rows.append({**row, "benefit": found[0].benefit if found else name})
+            good_lines.append(line)
+        report = crm_call(
+            lambda: self.crm.import_benefit_uses(actor=staff.code, rows=good_rows, line_numbers=good_lines)
+        )
+        return report.model_copy(update={"errors": tuple(sorted([*errors, *report.errors]))})
 
     # --- answers ----------------------------------------------------------------------------------
     def count_answer(self, staff_code: str, client: Client, question: str) -> Answer | None:
