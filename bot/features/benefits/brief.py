@@ -104,8 +104,12 @@ class BriefService:
         months = int(suitability.rules()["assessment"]["validity_months"])
         valid_until = add_months(client.risk_assessed_on, months) if client.risk_assessed_on else None
         pitches = tuple(p for p in (self._pitch(r) for r in recent) if p is not None)
-        brief = Brief(card, today, sheet, tuple(recent[:3]), pitches, valid_until, ())
-        return Brief(card, today, sheet, brief.contacts, pitches, valid_until, talking_points(brief))
+        # Contact times in the bank's time zone (a record at 00:30 local is stored the previous UTC day).
+        last = tuple(
+            r.model_copy(update={"occurred_at": r.occurred_at.astimezone(self.clock.tz)}) for r in recent[:3]
+        )
+        brief = Brief(card, today, sheet, last, pitches, valid_until, ())
+        return Brief(card, today, sheet, last, pitches, valid_until, talking_points(brief))
 
     def _pitch(self, record: ContactRecord) -> Pitch | None:
         products = tuple(
@@ -114,7 +118,7 @@ class BriefService:
         findings = suitability.labels_of(record.topics)
         if not products and not findings:
             return None
-        return Pitch(record.occurred_at.date(), products, findings, record.id)
+        return Pitch(record.occurred_at.astimezone(self.clock.tz).date(), products, findings, record.id)
 
 
 def talking_points(b: Brief, limit: int = 3) -> tuple[TalkingPoint, ...]:
@@ -154,7 +158,7 @@ def talking_points(b: Brief, limit: int = 3) -> tuple[TalkingPoint, ...]:
             e = bal.entitlement
             points.append(
                 TalkingPoint(
-                    f"{e.benefit}今年未使用",
+                    f"{e.benefit}{'未领取' if '卡' in e.benefit else '今年未使用'}",
                     f"《{e.cite.title}》：{e.value}；权益使用台账 {bal.year} 年 0 次",
                     4,
                 )

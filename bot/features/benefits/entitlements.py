@@ -151,7 +151,7 @@ def allowance_phrase(e: Entitlement) -> str:
     for pattern in _PER_YEAR:
         m = pattern.search(e.value)
         if m:
-            return m.group(0) if m.group(0).startswith("每年") else f"每年{m.group(0)}"
+            return m.group(0) if m.group(0).startswith("每年") else f"{m.group(0)}（每年）"
     return e.value
 
 
