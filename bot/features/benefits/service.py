@@ -26,6 +26,7 @@ from crm_adapter import (
     NewBenefitUse,
     Staff,
     Tier,
+    scopes,
 )
 from crm_adapter.contacts import normalized_summary
 
@@ -152,6 +153,13 @@ class BenefitService:
         key: str | None = None,
     ) -> PreparedUse:
         """Check a use against the table (the tier has it, it is counted) and the ledger (is any left)."""
+        # The CRM enforces the write scope when storing; asked first so that a supervisor is told that,
+        # not warned about the allowance of a use they could never record.
+        crm_call(
+            lambda: scopes.check_write_benefit(
+                staff, client_id=client.client_id, client_rm_code=client.rm_code
+            )
+        )
         e = self.benefit(benefit)
         day = day or self.clock.today()
         if day > self.clock.today():
