@@ -23,7 +23,9 @@ import json
 import random
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ from bot.core import Clock
 from bot.features.benefits import BenefitService, BriefService
 from bot.features.benefits.brief import render_brief
 from bot.features.clients import ClientService
+from crm_adapter import Staff
 from crm_adapter.benefits import fingerprint
 from crm_adapter.sql import SqlCRM
 from knowledge.rules import Entitlement, TableSource, build
@@ -65,7 +68,9 @@ class TableKB:
         return [e for e in self.book.entitlements if tier.removesuffix("客户") in e.tiers]
 
 
-def _use_rows(count: int, clients: list[dict[str, Any]], benefits: list[str], rng: random.Random):  # type: ignore[no-untyped-def]
+def _use_rows(
+    count: int, clients: list[dict[str, Any]], benefits: list[str], rng: random.Random
+) -> Iterator[dict[str, Any]]:
     now = datetime.now(UTC)
     today = now.date()
     for i in range(count):
@@ -134,6 +139,10 @@ def _load_uses(crm: SqlCRM, kind: str, rows: Any) -> None:
         c.exec_driver_sql("ANALYZE")
 
 
+def _brief_once(brief: BriefService, staff: Staff, client_id: str) -> str:
+    return render_brief(brief.view(staff, client_id))
+
+
 def run(
     kind: str, *, n_clients: int, n_contacts: int, n_uses: int, samples: int, pg_admin_url: str
 ) -> dict[str, Any]:
@@ -165,16 +174,15 @@ def run(
             staff = crm.get_staff(code=rm)
             own = [crm.get_client(actor=rm, client_id=c["client_id"]) for c in clients if c["rm_code"] == rm]
             since, until = date(date.today().year, 1, 1), date(date.today().year, 12, 31)
-            sheet, view, tallies = [], [], []
+            sheet: list[float] = []
+            view: list[float] = []
+            tallies: list[float] = []
             for _ in range(samples):
                 c = rng.choice(own)
-                sheet += _timed(lambda c=c: benefits.sheet(staff, c, audit_what="benefits"), 1)
-                view += _timed(lambda c=c: render_brief(brief.view(staff, c.client_id)), 1)
+                sheet += _timed(partial(benefits.sheet, staff, c, audit_what="benefits"), 1)
+                view += _timed(partial(_brief_once, brief, staff, c.client_id), 1)
                 tallies += _timed(
-                    lambda c=c: crm.benefit_tallies(
-                        actor=rm, client_id=c.client_id, since=since, until=until
-                    ),
-                    1,
+                    partial(crm.benefit_tallies, actor=rm, client_id=c.client_id, since=since, until=until), 1
                 )
         finally:
             audit.close()
