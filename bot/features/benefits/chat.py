@@ -155,7 +155,10 @@ def log_offer(
         logger.warning("benefit offer after a /log failed", exc_info=True)
         return None
     rule = f"{client.tier}客户{ent.allowance_phrase(e)}"
-    text = f"💡 摘要提到已安排「{esc(e.benefit)}」（{esc(rule)}）：可记入权益台账。"
+    text = (
+        f"💡 摘要提到已安排「{esc(e.benefit)}」（{esc(rule)}）：可记入权益台账"
+        f"（或发送 /used {esc(client.client_id)} {esc(e.benefit)} #{record_id}）。"
+    )
     return text, Button(f"登记{e.benefit}使用", f"bulog:{client.client_id}:{record_id}")
 
 
