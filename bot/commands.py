@@ -103,7 +103,12 @@ COMMANDS: tuple[Command, ...] = (
             benefits.brief, "brief", private_only=True),
     # Supervisors get the same day view of their team's clients (the CRM's scopes decide).
     Command("today", CONTACT_WRITERS | {Role.SUPERVISOR}, "今日待回访、生日与KYC复核",
-            " — 今日待回访、本周生日、30 天内到期及逾期的 KYC 复核", today.today, "today", private_only=True),
+            " — 今日待办（按紧急程度）：逾期回访、KYC 复核、风险测评、生日、年底未用权益",
+            today.today, "today", private_only=True),
+    Command("done", CONTACT_WRITERS, "标记待办完成：/done 3", " 编号 [说明] — 标记今日待办已完成",
+            today.done, "today", private_only=True),
+    Command("skip", CONTACT_WRITERS, "跳过待办：/skip 3 原因", " 编号 原因 — 跳过今日待办（须写原因）",
+            today.skip, "today", private_only=True),
     Command("review", SUPERVISORS, "团队复盘（主管）",
             " [工号] [日期范围] [第N页] — 团队问答与联系记录复盘（未复核、需关注的在前）",
             supervision.review, "supervision", private_only=True),

@@ -133,7 +133,11 @@ class Services:
 
     @property
     def today(self) -> TodayService:
-        return self._feature("today", lambda: TodayService(crm=self.crm, clock=self.clock, audit=self._audit))
+        def build() -> TodayService:
+            unused = self.benefits.unused if self._kb is not None else None  # the table needs the KB
+            return TodayService(crm=self.crm, clock=self.clock, audit=self._audit, unused_benefits=unused)
+
+        return self._feature("today", build)
 
     @property
     def supervision(self) -> SupervisionService:

@@ -139,6 +139,10 @@ class BenefitService:
             )
         return build_sheet(client, year, self.clients.tier_entitlements(str(client.tier)), tallies)
 
+    def unused(self, staff: Staff, client: Client) -> list[str]:
+        """Counted entitlements with no use recorded this year (for `/today` near the year's end)."""
+        return [b.entitlement.benefit for b in self.sheet(staff, client).balances if b.used == 0]
+
     # --- recording --------------------------------------------------------------------------------
     def prepare(
         self,
