@@ -8,6 +8,8 @@ the audit-trail append on the same database, and rendering):
 * `BenefitService.sheet` (what `crm benefits` and `/used 张伟` show) — p50/p95
 * `BriefService.view` + `render_brief` (what `/brief` and `crm brief` show) — p50/p95
 * `SqlCRM.benefit_tallies` alone — p50/p95
+* `SqlCRM.client_card` — p50/p95, the baseline of one scoped read and its durable access-log commit
+  (the brief makes one CRM read and one audit append; the sheet one CRM read and one audit append)
 
 The allowances come from the bundled entitlement table (`knowledge/corpus/03_增值服务权益.md`, parsed by
 `knowledge.rules`; no embedding needed). Target: `/brief` and `crm benefits` p95 ≤ 50 ms. Figures only.
@@ -177,10 +179,12 @@ def run(
             sheet: list[float] = []
             view: list[float] = []
             tallies: list[float] = []
+            cards: list[float] = []  # the baseline: one read and its durable access-log commit
             for _ in range(samples):
                 c = rng.choice(own)
                 sheet += _timed(partial(benefits.sheet, staff, c, audit_what="benefits"), 1)
                 view += _timed(partial(_brief_once, brief, staff, c.client_id), 1)
+                cards += _timed(partial(crm.client_card, actor=rm, client_id=c.client_id), 1)
                 tallies += _timed(
                     partial(crm.benefit_tallies, actor=rm, client_id=c.client_id, since=since, until=until), 1
                 )
@@ -200,6 +204,8 @@ def run(
         "brief_p95_ms": round(_percentile(view, 95), 2),
         "tallies_p50_ms": round(_percentile(tallies, 50), 2),
         "tallies_p95_ms": round(_percentile(tallies, 95), 2),
+        "card_p50_ms": round(_percentile(cards, 50), 2),
+        "card_p95_ms": round(_percentile(cards, 95), 2),
     }
 
 
@@ -219,12 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"bench_benefits_{args.db}.json"
     out.write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
-    print("| db | clients | contacts | uses | benefits p50/p95 ms | brief p50/p95 ms | tallies p95 ms |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| db | clients | contacts | uses | benefits p50/p95 ms | brief p50/p95 ms | tallies p95 ms | card p95 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     f = figures
     sizes = f"| {f['db']} | {f['clients']} | {f['contacts']} | {f['benefit_uses']} "
     times = f"| {f['benefits_p50_ms']}/{f['benefits_p95_ms']} | {f['brief_p50_ms']}/{f['brief_p95_ms']} "
-    print(f"{sizes}{times}| {f['tallies_p95_ms']} |")
+    print(f"{sizes}{times}| {f['tallies_p95_ms']} | {f['card_p95_ms']} |")
     return 0
 
 

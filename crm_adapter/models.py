@@ -265,6 +265,14 @@ class BenefitTally(_Frozen):
     last_used_on: date
 
 
+class ClientBrief(_Frozen):
+    """What a meeting brief reads about one client, in one scoped, access-logged transaction."""
+
+    card: ClientCard
+    contacts: tuple[ContactRecord, ...]  # newest first
+    tallies: tuple[BenefitTally, ...]  # uses per benefit within the period asked for
+
+
 class BenefitImportReport(_Frozen):
     created: int
     duplicates: int  # rows already in the ledger (a re-import): not counted again
@@ -298,6 +306,7 @@ __all__ = [
     "BirthdayReminder",
     "Channel",
     "Client",
+    "ClientBrief",
     "ClientCard",
     "ClientImportReport",
     "ContactRecord",

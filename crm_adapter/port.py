@@ -12,6 +12,7 @@ from crm_adapter.models import (
     BenefitUse,
     BirthdayReminder,
     Client,
+    ClientBrief,
     ClientCard,
     ClientImportReport,
     ContactRecord,
@@ -152,6 +153,20 @@ class CRMAdapter(Protocol):
 
     def benefit_tallies(self, *, actor: str, client_id: str, since: date, until: date) -> list[BenefitTally]:
         """Per benefit: the uses from `since` to `until` (inclusive) and the latest day, by name."""
+        ...
+
+    def client_brief(
+        self,
+        *,
+        actor: str,
+        client_id: str,
+        since: date,
+        until: date,
+        contacts: int = 50,
+        today: date | None = None,
+    ) -> ClientBrief:
+        """The card, the latest `contacts` records and the benefit tallies from `since` to `until`, read
+        in one transaction (one access-log entry, action ``brief``)."""
         ...
 
     def import_benefit_uses(

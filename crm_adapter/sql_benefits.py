@@ -9,15 +9,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from crm_adapter import benefits, scopes, staffing, validation
+from crm_adapter import benefits, reminders, scopes, staffing, validation
 from crm_adapter.errors import InvalidInput
-from crm_adapter.models import BenefitImportReport, BenefitTally, BenefitUse, NewBenefitUse, Staff
+from crm_adapter.mapping import client_model, contact_model
+from crm_adapter.models import (
+    BenefitImportReport,
+    BenefitTally,
+    BenefitUse,
+    ClientBrief,
+    NewBenefitUse,
+    Staff,
+    Tier,
+)
 from crm_adapter.orm import BenefitUseRow, ClientRow, ContactRow
 
 if TYPE_CHECKING:
@@ -41,6 +50,9 @@ class BenefitOps:
         def _now(self) -> datetime: ...
 
         def _today(self, today: date | None) -> date: ...
+
+        _cadence: dict[Tier, int]
+        _tz: tzinfo
 
         def _actor(self, conn: Connection, code: str) -> Staff: ...
 
@@ -131,6 +143,48 @@ class BenefitOps:
             found = [BenefitTally(benefit=b, used=n, last_used_on=last) for b, n, last in conn.execute(stmt)]
             self._log_reads(conn, actor=staff, action="benefit_uses", client_ids=[row.client_id])
             return found
+
+    def client_brief(
+        self,
+        *,
+        actor: str,
+        client_id: str,
+        since: date,
+        until: date,
+        contacts: int = 50,
+        today: date | None = None,
+    ) -> ClientBrief:
+        limit = validation.bounded_int(contacts, what="联系记录条数", low=1, high=200)
+        day = self._today(today)
+        with (
+            self._audit_denials(actor=actor, action="brief", client_id=client_id),
+            self._engine.begin() as conn,
+        ):
+            staff, row = self._readable_client(conn, actor=actor, client_id=client_id)
+            records = [
+                contact_model(r)
+                for r in conn.execute(
+                    select(ContactRow.__table__)
+                    .where(ContactRow.client_id == row.client_id)
+                    .order_by(ContactRow.occurred_at.desc(), ContactRow.id.desc())
+                    .limit(limit)
+                )
+            ]
+            tallies = conn.execute(
+                select(_T.benefit, func.count(), func.max(_T.used_on))
+                .where(*_period(row.client_id, since, until))
+                .group_by(_T.benefit)
+                .order_by(_T.benefit)
+            ).all()
+            self._log_reads(conn, actor=staff, action="brief", client_ids=[row.client_id])
+        card = reminders.card(
+            client_model(row), records[0] if records else None, day=day, cadence=self._cadence, tz=self._tz
+        )
+        return ClientBrief(
+            card=card,
+            contacts=tuple(records),
+            tallies=tuple(BenefitTally(benefit=b, used=n, last_used_on=last) for b, n, last in tallies),
+        )
 
     def import_benefit_uses(
         self,

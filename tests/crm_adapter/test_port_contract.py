@@ -537,3 +537,18 @@ def test_import_of_past_benefit_uses(crm: CRMAdapter) -> None:
     again = crm.import_benefit_uses(actor=ADMIN, rows=rows)
     assert (again.created, again.duplicates) == (0, 3)
     assert [u.used_on for u in crm.benefit_uses(actor="SUP01", client_id="C0003")] == [date(2025, 2, 3)]
+
+
+def test_client_brief_follows_the_read_scope(crm: CRMAdapter) -> None:
+    _seed_contacts(crm)
+    crm.record_benefit_use(actor="RM001", use=_use("C0001"))
+    year = (date(2025, 1, 1), date(2025, 12, 31))
+    for actor, visible in VISIBLE.items():
+        for client_id in sorted(ALL):
+            if client_id in visible:
+                brief = crm.client_brief(actor=actor, client_id=client_id, since=year[0], until=year[1])
+                assert brief.card.client.client_id == client_id and len(brief.contacts) == 1
+                assert [t.used for t in brief.tallies] == ([1] if client_id == "C0001" else [])
+            else:
+                with pytest.raises(AccessDenied):
+                    crm.client_brief(actor=actor, client_id=client_id, since=year[0], until=year[1])

@@ -29,6 +29,7 @@ from crm_adapter.models import (
     BenefitUse,
     BirthdayReminder,
     Client,
+    ClientBrief,
     ClientCard,
     ClientImportReport,
     ContactRecord,
@@ -391,6 +392,22 @@ class FakeCRM(CRMAdapter):
             BenefitTally(benefit=name, used=len(days), last_used_on=max(days))
             for name, days in sorted(by_name.items())
         ]
+
+    def client_brief(
+        self,
+        *,
+        actor: str,
+        client_id: str,
+        since: date,
+        until: date,
+        contacts: int = 50,
+        today: date | None = None,
+    ) -> ClientBrief:
+        limit = validation.bounded_int(contacts, what="联系记录条数", low=1, high=200)
+        card = self.client_card(actor=actor, client_id=client_id, today=today)
+        records = self.list_contacts(actor=actor, client_id=card.client.client_id, limit=limit)
+        tallies = self.benefit_tallies(actor=actor, client_id=card.client.client_id, since=since, until=until)
+        return ClientBrief(card=card, contacts=tuple(records), tallies=tuple(tallies))
 
     def import_benefit_uses(
         self,

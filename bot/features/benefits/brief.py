@@ -83,17 +83,19 @@ class BriefService:
 
     def view(self, staff: Staff, client_id: str) -> Brief:
         today = self.clock.today()
-        card = crm_call(lambda: self.crm.client_card(actor=staff.code, client_id=client_id, today=today))
-        client = card.client
-        recent = crm_call(
-            lambda: self.crm.list_contacts(actor=staff.code, client_id=client.client_id, limit=PITCH_LOOKBACK)
-        )
         since, until = self.benefits.year_bounds(today.year)
-        tallies = crm_call(
-            lambda: self.crm.benefit_tallies(
-                actor=staff.code, client_id=client.client_id, since=since, until=until
+        read = crm_call(
+            lambda: self.crm.client_brief(
+                actor=staff.code,
+                client_id=client_id,
+                since=since,
+                until=until,
+                contacts=PITCH_LOOKBACK,
+                today=today,
             )
         )
+        card, recent, tallies = read.card, list(read.contacts), list(read.tallies)
+        client = card.client
         if self.audit is not None:  # fails closed: a brief whose reading cannot be audited is not shown
             self.audit.append(
                 kind="client_read", actor=staff.code, ref=client.client_id, payload={"what": "brief"}
