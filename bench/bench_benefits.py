@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     out = RESULTS_DIR / f"bench_benefits_{args.db}.json"
     out.write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
     print(
-        "| db | clients | contacts | uses | benefits p50/p95 ms | brief p50/p95 ms | tallies p95 ms | card p95 ms |"
+        "| db | clients | contacts | uses | benefits p50/p95 ms | brief p50/p95 ms | tallies p95 | card p95 |"
     )
     print("|---|---|---|---|---|---|---|---|")
     f = figures
