@@ -100,7 +100,7 @@ def use_benefit(
             }
         )
     else:
-        click.echo(to_plain(render_result(result, this_year)))
+        click.echo(to_plain(render_result(result)))
 
 
 @click.command("benefits")

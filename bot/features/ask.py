@@ -70,9 +70,8 @@ class AskService:
         self.kb = kb
         self.curated = curated  # trainers' approved answers, matched before the knowledge base
         self.on_gap = on_gap  # told of each question answered weakly or not at all (the gap inbox)
-        self.counts = (
-            counts  # "张伟今年还能约几次专家号": counted from the benefit ledger (bot.features.benefits)
-        )
+        # "张伟今年还能约几次专家号": counted from the benefit ledger (bot.features.benefits).
+        self.counts = counts
         self.log = log
         self.audit = audit
         self.clients = clients  # resolves "张伟能…" to the RM's own client (None: no CRM, e.g. the CLI)

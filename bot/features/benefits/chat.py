@@ -94,7 +94,7 @@ def used(svc: BenefitService, req: Request) -> Reply:
 
 def _record_or_ask(svc: BenefitService, staff: Staff, prepared: PreparedUse) -> Reply:
     if not prepared.needs_confirmation:
-        return Reply(render_result(svc.record(staff, prepared), svc.clock.today().year))
+        return Reply(render_result(svc.record(staff, prepared)))
     svc.hold(staff, prepared)
     keyboard = ((Button("仍要登记", "bu:ok"), Button("取消", "bu:no")),)
     return Reply(render_over_allowance(prepared, svc.clock.today().year), keyboard, choose=True)
@@ -105,7 +105,7 @@ def used_button(svc: BenefitService, req: Request) -> Reply:
     prepared = svc.take(req.staff)
     if req.args != "ok":
         return Reply(f"已取消，未登记{esc(prepared.client.name)}的{esc(prepared.entitlement.benefit)}使用。")
-    return Reply(render_result(svc.record(req.staff, prepared), svc.clock.today().year))
+    return Reply(render_result(svc.record(req.staff, prepared)))
 
 
 def used_from_log(svc: BenefitService, req: Request) -> Reply:
@@ -187,7 +187,7 @@ def render_over_allowance(p: PreparedUse, this_year: int) -> str:
     )
 
 
-def render_result(r: UseResult, this_year: int) -> str:
+def render_result(r: UseResult) -> str:
     u = r.use
     if r.resent:
         return (
