@@ -8,6 +8,7 @@ the audit-trail append on the same database, and rendering):
 * `BenefitService.sheet` (what `crm benefits` and `/used 张伟` show) — p50/p95
 * `BriefService.view` + `render_brief` (what `/brief` and `crm brief` show) — p50/p95
 * `SqlCRM.benefit_tallies` alone — p50/p95
+* one durable access-log insert — p50/p95, the floor of every audited read on this machine's disk
 * `SqlCRM.client_card` — p50/p95, the baseline of one scoped read and its durable access-log commit
   (the brief makes one CRM read and one audit append; the sheet one CRM read and one audit append)
 
@@ -44,6 +45,7 @@ from bench_crm import (
     _staff,
     _timed,
 )
+from sqlalchemy import insert
 
 from bot.audit import AuditTrail
 from bot.convlog import create_store_engine
@@ -53,6 +55,7 @@ from bot.features.benefits.brief import render_brief
 from bot.features.clients import ClientService
 from crm_adapter import Staff
 from crm_adapter.benefits import fingerprint
+from crm_adapter.orm import AccessLogRow
 from crm_adapter.sql import SqlCRM
 from knowledge.rules import Entitlement, TableSource, build
 
@@ -141,6 +144,18 @@ def _load_uses(crm: SqlCRM, kind: str, rows: Any) -> None:
         c.exec_driver_sql("ANALYZE")
 
 
+def _commit_once(crm: SqlCRM, actor: str, client_id: str) -> None:
+    row = {
+        "actor": actor,
+        "client_id": client_id,
+        "action": "bench",
+        "allowed": True,
+        "at": datetime.now(UTC),
+    }
+    with crm.engine.begin() as conn:
+        conn.execute(insert(AccessLogRow), [row])
+
+
 def _brief_once(brief: BriefService, staff: Staff, client_id: str) -> str:
     return render_brief(brief.view(staff, client_id))
 
@@ -180,11 +195,13 @@ def run(
             view: list[float] = []
             tallies: list[float] = []
             cards: list[float] = []  # the baseline: one read and its durable access-log commit
+            commits: list[float] = []  # the floor: one durable access-log insert, nothing read
             for _ in range(samples):
                 c = rng.choice(own)
                 sheet += _timed(partial(benefits.sheet, staff, c, audit_what="benefits"), 1)
                 view += _timed(partial(_brief_once, brief, staff, c.client_id), 1)
                 cards += _timed(partial(crm.client_card, actor=rm, client_id=c.client_id), 1)
+                commits += _timed(partial(_commit_once, crm, rm, c.client_id), 1)
                 tallies += _timed(
                     partial(crm.benefit_tallies, actor=rm, client_id=c.client_id, since=since, until=until), 1
                 )
@@ -206,6 +223,8 @@ def run(
         "tallies_p95_ms": round(_percentile(tallies, 95), 2),
         "card_p50_ms": round(_percentile(cards, 50), 2),
         "card_p95_ms": round(_percentile(cards, 95), 2),
+        "commit_p50_ms": round(_percentile(commits, 50), 2),
+        "commit_p95_ms": round(_percentile(commits, 95), 2),
     }
 
 
@@ -232,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     f = figures
     sizes = f"| {f['db']} | {f['clients']} | {f['contacts']} | {f['benefit_uses']} "
     times = f"| {f['benefits_p50_ms']}/{f['benefits_p95_ms']} | {f['brief_p50_ms']}/{f['brief_p95_ms']} "
-    print(f"{sizes}{times}| {f['tallies_p95_ms']} | {f['card_p95_ms']} |")
+    print(f"{sizes}{times}| {f['tallies_p95_ms']} | {f['card_p95_ms']} | {f['commit_p95_ms']} |")
     return 0
 
 
