@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from bot.core import Clock, Request, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.benefits import entitlements as ent
-from bot.features.benefits.chat import _client
+from bot.features.benefits.chat import resolve_client
 from bot.features.benefits.service import BenefitService, BenefitSheet, build_sheet
 from bot.rendering import Reply, clip, esc, fmt_date
 from crm_adapter import ClientCard, ContactRecord, CRMAdapter, Staff
@@ -175,7 +175,7 @@ def brief(svc: BriefService, req: Request) -> Reply:
     query = req.args.strip()
     if not query:
         raise ServiceError("用法：/brief 客户姓名、拼音或客户号，例如 /brief 张伟")
-    client = _client(svc.benefits, req.staff, query)
+    client = resolve_client(svc.benefits, req.staff, query)
     return Reply(render_brief(svc.view(req.staff, client.client_id)))
 
 

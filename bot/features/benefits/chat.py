@@ -49,7 +49,7 @@ def idempotency_key(req: Request) -> str | None:
     return None if req.update_id is None else f"{req.frontend}:{req.chat_id or 0}:{req.update_id}"
 
 
-def _client(svc: BenefitService, staff: Staff, query: str) -> Client:
+def resolve_client(svc: BenefitService, staff: Staff, query: str) -> Client:
     found = svc.clients.resolve(staff, query)
     if found.client is not None:
         return found.client
@@ -63,7 +63,7 @@ def used(svc: BenefitService, req: Request) -> Reply:
     words = req.words
     if not words:
         raise ServiceError(USAGE)
-    client = _client(svc, req.staff, words[0])
+    client = resolve_client(svc, req.staff, words[0])
     if len(words) == 1:
         return Reply(render_sheet(svc.sheet(req.staff, client, audit_what="benefits")))
     today = svc.clock.today()
