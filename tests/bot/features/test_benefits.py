@@ -87,6 +87,8 @@ def test_a_question_about_what_is_left_is_counted_from_the_ledger(
         and "2026-10-01、2026-11-03" in reply.text
     )
     assert kb.asked == []  # not the general rule: the ledger answered
+    other_tier = ask.ask(services.ask, req(crm, "RM001", "刘洋今年还能用几次贵宾厅？"))  # a 白金 client
+    assert "机场贵宾厅适用于钻石客户，白金客户不享有" in other_tier.text and "已用" not in other_tier.text
     rule = ask.ask(services.ask, req(crm, "RM001", "张伟能用几次贵宾厅？"))  # no count asked: the rule
     assert kb.asked == ["张伟能用几次贵宾厅？"] and "已用" not in rule.text
 
