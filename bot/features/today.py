@@ -33,6 +33,9 @@ KYC_HORIZON_DAYS = 30
 ASSESSMENT_HORIZON_DAYS = 30
 #: Unused counted entitlements are listed from this many days before the year ends.
 YEAR_END_DAYS = 45
+#: At most this many clients (the most urgent first) are checked for unused entitlements: one ledger read
+#: each, so a supervisor's long team list stays quick.
+BENEFIT_HINT_CLIENTS = 20
 MARK_KIND = "today_mark"
 
 #: (client, year) → names of counted entitlements with uses left and none recorded this year.
@@ -110,6 +113,8 @@ class TodayService:
         for c in [f.client for f in view.follow_ups] + [b.client for b in view.birthdays]:
             if c.client_id in seen:
                 continue
+            if len(seen) >= BENEFIT_HINT_CLIENTS:
+                break
             seen.add(c.client_id)
             try:
                 names = self.unused_benefits(staff, c)
