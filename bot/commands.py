@@ -142,7 +142,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("document", KNOWLEDGE_KEEPERS, "",
             "发送 " + "/".join(INGESTIBLE_SUFFIXES) + " 文档 — 提交知识库变更（需他人批准）",
             frontends=frozenset({TELEGRAM}), kind="document"),
-    Command("changes", APPROVERS, "知识库变更审批", " — 待审批与最近的知识库变更（四眼原则）",
+    Command("changes", APPROVERS, "知识库变更审批",
+            " [K3|A3 [页码]] — 待审批与最近的变更；带编号显示全文（读完才能批准）",
             approvals.changes, "approvals", private_only=True),
     Command("approve", APPROVERS, "批准变更：/approve K3", " K3 或 A3 — 批准他人提交的知识库变更或审定答案",
             approvals.approve, "approvals", private_only=True),
@@ -170,6 +171,7 @@ CALLBACKS: tuple[Callback, ...] = (
     Callback("rvfix", KNOWLEDGE_KEEPERS, supervision.resolve_button, "supervision", private_only=True),
     Callback("kcok", APPROVERS, approvals.approve_button, "approvals", private_only=True),
     Callback("kcno", APPROVERS, approvals.reject_button, "approvals", private_only=True),
+    Callback("kcv", APPROVERS, approvals.view_button, "approvals", private_only=True),
 )
 
 _BY_NAME = {c.name: c for c in COMMANDS}

@@ -26,6 +26,8 @@ from bot.features.today import TodayService
 from bot.identity import StaffDirectory
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from langchain_core.language_models import BaseChatModel
 
     from bot.audit import AuditTrail
@@ -102,7 +104,9 @@ class Services:
     @property
     def clients(self) -> ClientService:
         def build() -> ClientService:
-            return ClientService(crm=self.crm, kb=self.kb, clock=self.clock, audit=self._audit)
+            return ClientService(
+                crm=self.crm, kb=self.kb, clock=self.clock, audit=self._audit, names=self.privacy.names
+            )
 
         return self._feature("clients", build)
 
@@ -185,7 +189,12 @@ class Services:
         """Four eyes for trainers' curated answers (decided through the approvals' commands)."""
 
         def build() -> CuratedChangeService:
-            return CuratedChangeService(answers=self.curated, clock=self.clock, audit=self._audit)
+            return CuratedChangeService(
+                answers=self.curated,
+                clock=self.clock,
+                audit=self._audit,
+                telegram_id_of=self._telegram_id_of(),
+            )
 
         return self._feature("curated_changes", build)
 
@@ -211,9 +220,26 @@ class Services:
                 changes_dir=self.settings.ensure_data_dir() / "knowledge_changes",
                 audit=self._audit,
                 curated=self.curated_changes,
+                telegram_id_of=self._telegram_id_of(),
             )
 
         return self._feature("approvals", build)
+
+    def _telegram_id_of(self) -> Callable[[str], int | None] | None:
+        """Four eyes compare people: the Telegram id registered for a staff code (None without a CRM)."""
+        if self._crm is None:
+            return None
+        crm = self._crm
+
+        def lookup(code: str) -> int | None:
+            from crm_adapter import InvalidInput, NotFound
+
+            try:
+                return crm.get_staff(code=code).telegram_id
+            except (NotFound, InvalidInput):  # removed, or never registered: no id of theirs now
+                return None
+
+        return lookup
 
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:

@@ -45,6 +45,7 @@ from bot.telegram.context import BotData, Context
 from bot.telegram.inbox import Inbox, InboxQueue, InboxRequest
 from bot.telegram.persistence import SqlPersistence
 from bot.telegram.store import TelegramStore
+from bot.telegram.webhook import WebhookUpdater
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog
@@ -236,6 +237,8 @@ def build_application(
         .post_shutdown(post_shutdown)
         .build()
     )
+    # The webhook server checks path, secret and size before it reads a body (bot.telegram.webhook).
+    app.updater = WebhookUpdater(bot=app.bot, update_queue=app.update_queue)
     inbox.attach(app, queue)
     app.bot_data.inbox = inbox
     add_handlers(app)  # type: ignore[arg-type]

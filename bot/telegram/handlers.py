@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -179,15 +181,18 @@ async def document(update: Update, context: Context) -> None:
     name = admin.safe_name(message.document.file_name or "document.txt")
     admin.check_file(name)
     admin.check_size(message.document.file_size)  # before any download
-    upload_dir = context.bot_data.upload_dir
+    upload_dir = Path(context.bot_data.upload_dir)
     upload_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(upload_dir) / name
-    file = await message.document.get_file()
-    await file.download_to_drive(path)
+    # A folder of this update's own: two trainers sending files of the same name at once never share a
+    # path, so each change holds the bytes its own submitter sent.
+    folder = Path(tempfile.mkdtemp(prefix=f"update-{update.update_id}-", dir=upload_dir))
     try:
+        path = folder / name
+        file = await message.document.get_file()
+        await file.download_to_drive(path)
         change = await run(services.approvals.submit, req.staff, path, file_name=name)
     finally:
-        path.unlink(missing_ok=True)  # the change keeps its own copy of the bytes
+        shutil.rmtree(folder, ignore_errors=True)  # the change keeps its own copy of the bytes
     await say(update, context, approvals.submitted_reply(change, submitter=req.staff))
 
 

@@ -181,3 +181,11 @@ def test_console_card_risk_view_entitlements_and_kyc_today(settings: Settings, s
     assert f"风险等级：{diamond.risk_level}" in out and "PEP" in out and "KYC 复核到期：" in out
     assert "• 专家挂号预约：每年5次" in out and "|" not in out.split("钻石客户权益")[1].split("📅")[0]
     assert all(k.client.name in out.split("📅")[1] for k in crm.kyc_reviews_due(actor="RM001"))
+
+
+def test_console_bare_confirmation_outside_log_gets_a_hint(settings: Settings, services: Any) -> None:
+    code, out, _ = run(settings, services, ["确认", "ok", "/log", "C0001", "电话", "例行问候", "无", "确认"])
+    assert code == 0
+    assert out.count("当前没有需要确认或取消的操作") == 2 and "参考依据" not in out
+    assert "✅ 已记录" in out  # inside /log the same word confirms
+    assert services.log.stats().questions == 0

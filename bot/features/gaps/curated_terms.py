@@ -23,8 +23,8 @@ from knowledge.numerals import chinese_int
 logger = logging.getLogger(__name__)
 
 # One concept per line; the first word names it. Kept to the words that decide an answer: benefits,
-# products, services and account operations — not verbs like 买/办 or people (太太/家人), which
-# paraphrases swap freely.
+# products, services and account operations — not verbs like 买/办, which paraphrases swap freely.
+# People are qualifiers (below), compared by synonym group (太太 = 妻子).
 _TERMS_TEXT = """
 体检 健康体检 检查身体 体检套餐
 洗牙 口腔 牙科 洁牙
@@ -71,6 +71,30 @@ _TERMS_TEXT = """
 投诉
 """
 
+# Who a question is about: the person, their nationality or residence, their age group. An answer for
+# 外籍保姆 is not one for 外籍司机, 中国籍保姆 or 未成年子女, and not one for a 保姆 of unstated nationality
+# either: these must be the same on both sides (see `same_key_terms`).
+_QUALIFIERS_TEXT = """
+配偶 太太 妻子 老婆 夫人 丈夫 老公 爱人
+子女 孩子 儿子 女儿 小孩
+父母 父亲 母亲 爸爸 妈妈 老人家
+家属 家人 亲属 家里人
+保姆 家政 住家阿姨
+司机
+律师
+秘书 助理
+会计 财务人员
+朋友
+代理人 委托人 受托人
+外籍 外国人 外国籍 外国公民 护照
+中国籍 中国公民 内地居民 大陆居民
+港澳台 香港 澳门 台湾 港澳
+未成年 未成年人 未满18 未满十八
+老年 高龄 老年人 退休老人
+企业 公司 单位 法人
+"""
+
+QUALIFIER = "@"
 _NUMBER = re.compile(r"\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万]+")
 #: Numerals that are words more often than numbers ("一年", "一下", "万一").
 _NOT_NUMBERS = frozenset({"一", "万", "千", "百"})
@@ -78,11 +102,12 @@ _NOT_NUMBERS = frozenset({"一", "万", "千", "百"})
 
 @cache
 def _terms() -> tuple[tuple[str, str], ...]:
-    """(word, concept) pairs, longest word first (NFKC, lower case)."""
+    """(word, concept) pairs, longest word first (NFKC, lower case); qualifier concepts start with "@"."""
     pairs = []
-    for line in _TERMS_TEXT.strip().splitlines():
-        words = [_norm(w) for w in line.split()]
-        pairs += [(w, words[0]) for w in words]
+    for text, mark in ((_TERMS_TEXT, ""), (_QUALIFIERS_TEXT, QUALIFIER)):
+        for line in text.strip().splitlines():
+            words = [_norm(w) for w in line.split()]
+            pairs += [(w, mark + words[0]) for w in words]
     return tuple(sorted(pairs, key=lambda p: -len(p[0])))
 
 
@@ -113,9 +138,32 @@ def numbers(text: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# 家人 covers 老婆: a question about "family" and one about the spouse are the same question; the spouse
+# and the children are not.
+_FAMILY = QUALIFIER + "家属"
+_MEMBERS = frozenset(QUALIFIER + w for w in ("配偶", "子女", "父母"))
+
+
+def _same_people(a: frozenset[str], b: frozenset[str]) -> bool:
+    qa = {t for t in a if t.startswith(QUALIFIER)}
+    qb = {t for t in b if t.startswith(QUALIFIER)}
+    if qa == qb:
+        return True
+    if _FAMILY not in qa | qb:
+        return False
+
+    def general(q: set[str]) -> set[str]:
+        return {_FAMILY if t in _MEMBERS else t for t in q}
+
+    return general(qa) == general(qb) and len(qa & _MEMBERS) + len(qb & _MEMBERS) <= 1
+
+
 def same_key_terms(curated: str, question: str) -> bool:
     """Whether a curated question and a new one are about the same things (see the module docstring)."""
     a, b = key_terms(curated), key_terms(question)
+    if not _same_people(a, b):
+        return False  # another person, nationality or age group
+    a, b = (frozenset(t for t in x if not t.startswith(QUALIFIER)) for x in (a, b))
     if (a - b) and (b - a):
         return False
     na, nb = numbers(curated), numbers(question)

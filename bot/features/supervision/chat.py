@@ -75,7 +75,7 @@ def decode_page(payload: str) -> tuple[datetime, Window]:
     try:
         snapshot, *rest = payload.split(":")
         return datetime.fromtimestamp(int(snapshot, 36), UTC), _window(rest)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):  # a forged button: dates or numbers out of range
         raise ServiceError(_EXPIRED) from None
 
 
@@ -85,7 +85,7 @@ def decode_item(payload: str) -> tuple[str, Window | None]:
         return ref, None
     try:
         return ref, _window(rest)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):  # a forged button: dates or numbers out of range
         raise ServiceError(_EXPIRED) from None
 
 
