@@ -245,9 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     out = RESULTS_DIR / f"bench_benefits_{args.db}.json"
     out.write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
     print(
-        "| db | clients | contacts | uses | benefits p50/p95 ms | brief p50/p95 ms | tallies p95 | card p95 |"
+        "| db | clients | contacts | uses | benefits p50/p95 | brief p50/p95 | tallies | card | commit p95 |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     f = figures
     sizes = f"| {f['db']} | {f['clients']} | {f['contacts']} | {f['benefit_uses']} "
     times = f"| {f['benefits_p50_ms']}/{f['benefits_p95_ms']} | {f['brief_p50_ms']}/{f['brief_p95_ms']} "
