@@ -61,7 +61,9 @@ async def test_two_uses_what_is_left_the_brief_and_a_sixth_use(bot_world: BotWor
         assert "超出权益次数" in (warned.visible_text or "") and "第 6 次" in (warned.visible_text or "")
         assert uses(bot_world, client) == 5  # nothing saved before the RM decides
         mark = fake.mark()
-        fake.push_callback(RM, "bu:no", message=warned)
+        [_, cancel] = warned.callback_data
+        assert cancel.startswith("bu:no:")
+        fake.push_callback(RM, cancel, message=warned)
         [cancelled] = await fake.wait_for_messages_async(RM, 1, since=mark, timeout=30)
         assert "已取消" in (cancelled.visible_text or "")
     assert uses(bot_world, client) == 5

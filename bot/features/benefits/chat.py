@@ -95,15 +95,18 @@ def used(svc: BenefitService, req: Request) -> Reply:
 def _record_or_ask(svc: BenefitService, staff: Staff, prepared: PreparedUse) -> Reply:
     if not prepared.needs_confirmation:
         return Reply(render_result(svc.record(staff, prepared)))
-    svc.hold(staff, prepared)
-    keyboard = ((Button("仍要登记", "bu:ok"), Button("取消", "bu:no")),)
+    token = svc.hold(staff, prepared)
+    keyboard = ((Button("仍要登记", f"bu:ok:{token}"), Button("取消", f"bu:no:{token}")),)
     return Reply(render_over_allowance(prepared, svc.clock.today().year), keyboard, choose=True)
 
 
 def used_button(svc: BenefitService, req: Request) -> Reply:
-    """The RM's answer to the over-allowance warning (button data `ok` / `no`)."""
-    prepared = svc.take(req.staff)
-    if req.args != "ok":
+    """The RM's answer to the over-allowance warning (button data `ok:token` / `no:token`)."""
+    choice, _, token = req.args.partition(":")
+    if choice not in ("ok", "no") or not token.isdigit():
+        raise ServiceError("这个按钮已失效。")
+    prepared = svc.take(req.staff, int(token))
+    if choice != "ok":
         return Reply(f"已取消，未登记{esc(prepared.client.name)}的{esc(prepared.entitlement.benefit)}使用。")
     return Reply(render_result(svc.record(req.staff, prepared)))
 

@@ -7,6 +7,7 @@ the bot's one cached extract), counts from the CRM's ledger: an answer names bot
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -86,8 +87,9 @@ class UseResult:
 
 @dataclass
 class _Pending:
-    prepared: dict[str, PreparedUse] = field(default_factory=dict)
+    prepared: dict[str, tuple[int, PreparedUse]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    tokens: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
 class BenefitService:
@@ -232,16 +234,21 @@ class BenefitService:
         except Exception:  # the use is stored; the gap is logged loudly for the operator
             logger.error("benefit use %s stored but not appended to the audit trail", use.id, exc_info=True)
 
-    def hold(self, staff: Staff, prepared: PreparedUse) -> None:
+    def hold(self, staff: Staff, prepared: PreparedUse) -> int:
+        """Keep a use waiting for the RM's decision; the token names it in the buttons, so a button
+        of an older warning never decides a newer use."""
         with self._pending.lock:
-            self._pending.prepared[staff.code] = prepared
+            token = next(self._pending.tokens)
+            self._pending.prepared[staff.code] = (token, prepared)
+        return token
 
-    def take(self, staff: Staff) -> PreparedUse:
+    def take(self, staff: Staff, token: int) -> PreparedUse:
         with self._pending.lock:
-            found = self._pending.prepared.pop(staff.code, None)
-        if found is None:
-            raise ServiceError("没有待确认的权益登记（可能已处理或已过期），请重新发送 /used。")
-        return found
+            found = self._pending.prepared.get(staff.code)
+            if found is None or found[0] != token:
+                raise ServiceError("没有待确认的这条权益登记（可能已处理或已过期），请重新发送 /used。")
+            del self._pending.prepared[staff.code]
+        return found[1]
 
     def import_uses(
         self, staff: Staff, rows: list[dict[str, str | None]], lines: list[int]

@@ -40,13 +40,23 @@ def test_used_records_counts_and_warns_beyond_the_allowance(services: Services, 
     warned = run_command(services, "used", req(crm, "RM001", "C0001 高端体检 今天", update_id=11, chat_id=1))
     assert "超出权益次数" in warned.text and "第 2 次" in warned.text and "每年1次" in warned.text
     assert len(crm.benefit_ledger) == 1  # nothing saved before the RM decides
-    assert "已取消" in run_callback(services, "bu:no", req(crm, "RM001")).text
+    assert warned.keyboard is not None
+    no = warned.keyboard[0][1].data
+    assert "已取消" in run_callback(services, no, req(crm, "RM001")).text
     assert len(crm.benefit_ledger) == 1
-    _used(services, crm, "C0001 高端体检 今天", update=12)
-    saved = run_callback(services, "bu:ok", req(crm, "RM001")).text
-    assert "已超出 1 次" in saved and len(crm.benefit_ledger) == 2
+    older = run_command(
+        services, "used", req(crm, "RM001", "C0001 高端体检 今天 复查", update_id=12, chat_id=1)
+    )
+    newer = run_command(
+        services, "used", req(crm, "RM001", "C0001 高端体检 今天 再查", update_id=13, chat_id=1)
+    )
+    assert older.keyboard is not None and newer.keyboard is not None
+    with pytest.raises(ServiceError, match="没有待确认"):  # an older warning's button decides nothing
+        run_callback(services, older.keyboard[0][0].data, req(crm, "RM001"))
+    saved = run_callback(services, newer.keyboard[0][0].data, req(crm, "RM001")).text
+    assert "已超出 1 次" in saved and [u.note for u in crm.benefit_ledger] == ["", "再查"]
     with pytest.raises(ServiceError, match="没有待确认"):
-        run_callback(services, "bu:ok", req(crm, "RM001"))  # pressed twice: nothing more
+        run_callback(services, newer.keyboard[0][0].data, req(crm, "RM001"))  # pressed twice: nothing more
 
 
 def test_a_use_is_counted_once(services: Services, crm: FakeCRM) -> None:
