@@ -83,3 +83,21 @@ async def test_a_log_that_arranged_a_benefit_offers_to_record_it(bot_world: BotW
         assert "全程导医" in (done.visible_text or "")
     [use] = bot_world.crm.benefit_uses(actor="RM001", client_id=client.client_id)
     assert use.benefit == "全程导医" and use.contact_id == int(data.rsplit(":", 1)[1])
+
+
+async def test_today_is_ranked_and_marked_and_the_supervisor_sees_completion(bot_world: BotWorld) -> None:
+    fake = bot_world.fake
+    async with running(bot_world.build()):
+        [day] = await send(fake, RM, "/today")
+        text = day.visible_text or ""
+        assert (
+            "今日待办（按紧急程度" in text and "\n1. " in text and " — " in text
+        )  # each item with its reason
+        [done] = await send(fake, RM, "/done 1 已电话回访")
+        assert "已完成" in (done.visible_text or "")
+        [skipped] = await send(fake, RM, "/skip 2")
+        assert "须写明原因" in (skipped.visible_text or "")
+        [again] = await send(fake, RM, "/today")
+        assert "1. ✅" in (again.visible_text or "") and "（已电话回访）" in (again.visible_text or "")
+        [team] = await send(fake, SUP, "/today")
+        assert "完成情况" in (team.visible_text or "") and "• RM001：1/" in (team.visible_text or "")
