@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.core import Request, ServiceError
+from bot.core import Request, ServiceError, as_utc
 from bot.rendering import to_plain
 from bot.settings import get_settings
 
@@ -89,11 +89,14 @@ def register(kb_group: click.Group) -> None:
                 return
             if not items:
                 click.echo("没有知识库变更。")
+                return
+            zone = services.clock.tz
+            click.echo(f"编号\t状态\t文件\t提交人\t提交时间（{zone}）\t生效 ~ 失效\t说明")
             for c in sorted(items, key=lambda c: (c.status != "pending", -c.id)):
                 dates = f"{c.effective_date or '—'} ~ {c.expiry_date or '—'}"
-                click.echo(
-                    f"{c.ref}\t{c.status_name}\t{c.file_name}\t{c.submitted_by}\t{dates}\t{c.note or ''}"
-                )
+                when = f"{as_utc(c.submitted_at).astimezone(zone):%Y-%m-%d %H:%M}"
+                who = f"{c.file_name}\t{c.submitted_by}"
+                click.echo(f"{c.ref}\t{c.status_name}\t{who}\t{when}\t{dates}\t{c.note or ''}")
             if items:
                 click.echo("全文（审批前请阅读）：rm-assistant kb show K3", err=True)
 
@@ -109,7 +112,10 @@ def register(kb_group: click.Group) -> None:
     @kb_group.command("approve")
     @click.argument("ref")
     @click.option("--as", "actor", required=True, help="Approving staff code (trainer, compliance or admin).")
-    def approve(ref: str, actor: str) -> None:
+    @click.option(
+        "--yes", is_flag=True, help="Approve without the question (the whole text is still printed)."
+    )
+    def approve(ref: str, actor: str, yes: bool) -> None:
         """Approve a pending document (K3) or curated answer (A3) that someone else submitted: its whole
         text is printed first, and the approval needs a confirmation."""
         from bot.features import approvals
@@ -122,7 +128,7 @@ def register(kb_group: click.Group) -> None:
             click.echo(to_plain(render_full(content)))
             for page in range(1, len(content.pages) + 1):
                 services.approvals.shown.mark(staff.code, content.key, page)
-            if not click.confirm(f"以上为 {content.ref} 全文。确认批准？", default=False):
+            if not yes and not click.confirm(f"以上为 {content.ref} 全文。确认批准？", default=False):
                 raise click.ClickException(f"未确认，{content.ref} 未批准")
             req = Request(staff=staff, args=ref, frontend="cli")
             text = to_plain(approvals.approve(services.approvals, req).text)

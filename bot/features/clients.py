@@ -300,8 +300,9 @@ def render_card(view: ClientView) -> str:
         lines.append(f"备注：{esc(c.notes)}")
     if card.last_contact is not None:
         last = card.last_contact
+        day = card.last_contact_day or last.occurred_at.date()
         lines.append(
-            f"最近联系：{esc(f'{last.occurred_at:%Y-%m-%d}')} {esc(last.channel)}"
+            f"最近联系：{esc(f'{day:%Y-%m-%d}')} {esc(last.channel)}"
             f"（{card.days_since_contact} 天前）— {esc(last.summary)}"
         )
     else:

@@ -113,3 +113,22 @@ def test_a_person_registered_again_under_a_new_code_cannot_approve_their_own_cha
     own = run("kb", "approve", "K1", "--as", "TRN09")
     assert own.exit_code == 1 and "四眼原则" in own.stderr and not _searchable("星辰稳健理财 起购金额")
     assert run("kb", "approve", "K1", "--as", "CMP01").exit_code == 0 and _searchable("星辰稳健理财 起购金额")
+
+
+def test_lists_have_headers_and_the_banks_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #19: `kb list` and `kb changes` printed rows without a header, with times in UTC."""
+    import datetime as dt
+
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("RM_TIMEZONE", "Asia/Shanghai")
+    get_settings.cache_clear()
+    assert run("kb", "submit", str(_doc(tmp_path))).exit_code == 0
+    assert run("kb", "approve", "K1", "--as", "TRN01").exit_code == 0
+    listed = run("kb", "list").stdout.splitlines()
+    assert listed[0].startswith("来源\t标题") and "Asia/Shanghai" in listed[0]
+    shanghai = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert any(f"{shanghai:%Y-%m-%d} " in line for line in listed[1:])
+    changes = run("kb", "changes").stdout.splitlines()
+    assert changes[0].startswith("编号\t状态") and changes[1].startswith("K1\t")
+    assert f"{shanghai:%Y-%m-%d} " in changes[1]

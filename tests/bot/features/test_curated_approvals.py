@@ -222,7 +222,7 @@ def test_paraphrases_keep_their_key_terms(a: str, b: str) -> None:
 
 
 def test_key_terms_longest_first_and_numbers() -> None:
-    assert key_terms("客户孩子留学要开存款证明") == {"资信证明", "@子女"}  # not 存款; the child is who
+    assert key_terms("客户孩子留学要开存款证明") == {"存款证明", "@子女"}  # not 存款; the child is who
     assert key_terms("客户想办理财富传承信托") == {"信托"}  # not 理财
     assert numbers("每年两次，一年 3 次，七十岁") == {"2", "3", "70"}
 
