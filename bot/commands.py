@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Request, ServiceError
-from bot.features import approvals, ask, benefits, clients, gaps, knowledge_admin, supervision, today
+from bot.features import (
+    approvals,
+    ask,
+    benefits,
+    clients,
+    gaps,
+    knowledge_admin,
+    message_check,
+    supervision,
+    today,
+)
 from bot.features.knowledge_admin import INGESTIBLE_SUFFIXES
 from bot.rendering import Reply, esc, group_refusal, role_name
 from crm_adapter import Role, Staff
@@ -94,6 +104,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("log", CONTACT_WRITERS, "记录客户联系",
             " — 记录客户联系（引导填写）；或一行：/log 张伟 电话 客户关注海外配置 下次:2026-12-15",
             private_only=True),
+    Command("check", CLIENT_READERS, "发送前检查客户消息",
+            " [客户] 消息 — 发给客户前检查：承诺收益、夸大、存款混淆、催促、隐私与适当性，附合规改写",
+            message_check.check, "message_check", private_only=True),
     # Benefit ledger (issue #21): supervisors read (`/used 张伟`, `/brief`); the CRM refuses their writes.
     Command("used", CLIENT_READERS, "登记权益使用：/used 张伟 专家挂号",
             " 客户 权益 [日期] [备注] — 登记一次权益使用（超出次数先提示）；只写客户：今年权益余量",

@@ -20,6 +20,7 @@ from bot.features.benefits import BenefitService, BriefService, log_offer
 from bot.features.clients import ClientService
 from bot.features.contact_log import ContactLogService
 from bot.features.knowledge_admin import KnowledgeAdminService
+from bot.features.message_check import CheckStore, MessageCheckService
 from bot.features.privacy import ClientPrivacy
 from bot.features.supervision import SupervisionService
 from bot.features.today import TodayService
@@ -105,7 +106,7 @@ class Services:
     def clients(self) -> ClientService:
         def build() -> ClientService:
             return ClientService(
-                crm=self.crm, kb=self.kb, clock=self.clock, audit=self._audit, names=self.privacy.names
+                crm=self.crm, kb=self._kb, clock=self.clock, audit=self._audit, names=self.privacy.names
             )
 
         return self._feature("clients", build)
@@ -136,6 +137,27 @@ class Services:
         return self._feature("brief", build)
 
     @property
+    def check_store(self) -> CheckStore:
+        """Recorded message checks (on the conversation log's database, audited)."""
+        return self._feature("check_store", lambda: CheckStore(self.log.engine, self._audit))
+
+    @property
+    def message_check(self) -> MessageCheckService:
+        """/check and check-message: the conduct rules plus client names, suitability and records."""
+
+        def build() -> MessageCheckService:
+            with_crm = self._crm is not None
+            return MessageCheckService(
+                clock=self.clock,
+                names=self.crm.client_names if with_crm else None,
+                clients=self.clients if with_crm else None,
+                catalogue=self.contacts.catalogue if with_crm else None,
+                store=self.check_store if self._log is not None else None,
+            )
+
+        return self._feature("message_check", build)
+
+    @property
     def today(self) -> TodayService:
         def build() -> TodayService:
             unused = self.benefits.unused if self._kb is not None else None  # the table needs the KB
@@ -148,7 +170,12 @@ class Services:
         return self._feature(
             "supervision",
             lambda: SupervisionService(
-                crm=self.crm, log=self.log, clock=self.clock, privacy=self.privacy, audit=self._audit
+                crm=self.crm,
+                log=self.log,
+                clock=self.clock,
+                privacy=self.privacy,
+                audit=self._audit,
+                checks=self.check_store,
             ),
         )
 

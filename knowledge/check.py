@@ -12,22 +12,16 @@ import dataclasses
 import logging
 import re
 
-from knowledge import calibration
+from knowledge import calibration, conduct
 from knowledge.evidence import Evidence
 from knowledge.types import WEAK_CONFIDENCE, Answer
 
 logger = logging.getLogger(__name__)
 
-#: Content rules: (label, pattern). A match right after a prohibition ("不得承诺保本") is the rule against
-#: it, not a promise.
+#: Content rules besides promises of return (those come from the conduct table, knowledge/conduct.py,
+#: shared with the message check and the bot's warnings). A match right after a prohibition ("不得隐瞒
+#: 风险") is the rule against it, not a finding.
 FINDINGS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "承诺收益",
-        re.compile(
-            r"保本保收益|保本保息|保证(?:收益|回报|本金|盈利|赚钱)|保收益|稳赚|包赚|零风险|无风险|刚性兑付|"
-            r"承诺.{0,6}(?:收益|回报|保本)|(?:收益|回报)(?:率)?.{0,2}(?:保证|有保障)|(?:均|都|全部)保本|只赚不赔"
-        ),
-    ),
     ("误导销售", re.compile(r"隐瞒.{0,4}风险|不(?:用|必)(?:告知|提示|说明).{0,4}风险|夸大.{0,4}收益")),
 )
 _NEGATION = re.compile(
@@ -40,7 +34,7 @@ FLAGGED_SHARE = 0.5
 
 
 def findings(texts: list[str]) -> tuple[str, ...]:
-    labels: list[str] = []
+    labels: list[str] = list(conduct.promise_labels(texts))
     for label, pattern in FINDINGS:
         for text in texts:
             if any(not _NEGATION.search(text[: m.start()]) for m in pattern.finditer(text)):

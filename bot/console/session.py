@@ -118,6 +118,12 @@ class ConsoleSession:
             commands.check(commands.command(name), self.request())
             builtin(rest.strip())
             return
+        if name == "check" and not rest.strip():  # a bare /check: the next line is the draft
+            commands.check(commands.command("check"), self.request())
+            rest = self.ask_line("要检查的客户消息> ")
+            if not rest.strip() or rest.strip() == "/cancel":
+                self._output("已取消。")
+                return
         self.show(commands.run_command(self.services, name, self.request(rest.strip())))
 
     def _builtins(self) -> dict[str, Callable[[str], None]]:

@@ -89,7 +89,7 @@ class ClientService:
         self,
         *,
         crm: CRMAdapter,
-        kb: KnowledgeService,
+        kb: KnowledgeService | None,
         clock: Clock,
         audit: AuditTrail | None = None,
         names: Callable[[], Iterable[str]] | None = None,
@@ -158,6 +158,8 @@ class ClientService:
         cached = self._entitlements.get(tier)
         if cached is not None:
             return cached
+        if self.kb is None:  # opened without the knowledge base (e.g. the message check's CLI)
+            return ()
         rows = tuple(self.kb.entitlements(tier))
         with self._lock:
             self._entitlements[tier] = rows
