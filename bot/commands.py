@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Request, ServiceError
-from bot.features import approvals, ask, clients, gaps, knowledge_admin, message_check, supervision, today
+from bot.features import (
+    approvals,
+    ask,
+    benefits,
+    clients,
+    gaps,
+    knowledge_admin,
+    message_check,
+    supervision,
+    today,
+)
 from bot.features.knowledge_admin import INGESTIBLE_SUFFIXES
 from bot.rendering import Reply, esc, group_refusal, role_name
 from crm_adapter import Role, Staff
@@ -97,9 +107,21 @@ COMMANDS: tuple[Command, ...] = (
     Command("check", CLIENT_READERS, "发送前检查客户消息",
             " [客户] 消息 — 发给客户前检查：承诺收益、夸大、存款混淆、催促、隐私与适当性，附合规改写",
             message_check.check, "message_check", private_only=True),
+    # Benefit ledger (issue #21): supervisors read (`/used 张伟`, `/brief`); the CRM refuses their writes.
+    Command("used", CLIENT_READERS, "登记权益使用：/used 张伟 专家挂号",
+            " 客户 权益 [日期] [备注] — 登记一次权益使用（超出次数先提示）；只写客户：今年权益余量",
+            benefits.used, "benefits", private_only=True),
+    Command("brief", CLIENT_READERS, "会前简报：/brief 张伟",
+            " 姓名或拼音 — 会前简报（权益余量、合规、最近联系、话题建议）",
+            benefits.brief, "brief", private_only=True),
     # Supervisors get the same day view of their team's clients (the CRM's scopes decide).
     Command("today", CONTACT_WRITERS | {Role.SUPERVISOR}, "今日待回访、生日与KYC复核",
-            " — 今日待回访、本周生日、30 天内到期及逾期的 KYC 复核", today.today, "today", private_only=True),
+            " — 今日待办（按紧急程度）：逾期回访、KYC 复核、风险测评、生日、年底未用权益",
+            today.today, "today", private_only=True),
+    Command("done", CONTACT_WRITERS, "标记待办完成：/done 3", " 编号 [说明] — 标记今日待办已完成",
+            today.done, "today", private_only=True),
+    Command("skip", CONTACT_WRITERS, "跳过待办：/skip 3 原因", " 编号 原因 — 跳过今日待办（须写原因）",
+            today.skip, "today", private_only=True),
     Command("review", SUPERVISORS, "团队复盘（主管）",
             " [工号] [日期范围] [第N页] — 团队问答与联系记录复盘（未复核、需关注的在前）",
             supervision.review, "supervision", private_only=True),
@@ -153,6 +175,8 @@ CALLBACKS: tuple[Callback, ...] = (
     Callback("fb", EVERYONE, ask.feedback, "ask"),
     Callback("askc", CLIENT_READERS, ask.ask_about, "ask", private_only=True),
     Callback("client", CLIENT_READERS, clients.client_pick, "clients", private_only=True),
+    Callback("bu", CONTACT_WRITERS, benefits.used_button, "benefits", private_only=True),
+    Callback("bulog", CONTACT_WRITERS, benefits.used_from_log, "benefits", private_only=True),
     Callback("rv", SUPERVISORS, supervision.review_page, "supervision", private_only=True),
     Callback("rvall", SUPERVISORS, supervision.review_page_done, "supervision", private_only=True),
     Callback("rvok", SUPERVISORS, supervision.review_item_done, "supervision", private_only=True),

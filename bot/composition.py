@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Clock, KnowledgeService
 from bot.features.approvals import CuratedChangeService, KnowledgeChangeService
 from bot.features.ask import AskService
+from bot.features.benefits import BenefitService, BriefService, log_offer
 from bot.features.clients import ClientService
 from bot.features.contact_log import ContactLogService
 from bot.features.knowledge_admin import KnowledgeAdminService
@@ -96,6 +98,7 @@ class Services:
                 audit=self._audit,
                 curated=self.curated,
                 on_gap=lambda question: self.curated.vectors.warm(self.privacy.redact(question)),
+                counts=self.benefits.count_answer if self._crm else None,
             )
 
         return self._feature("ask", build)
@@ -112,9 +115,27 @@ class Services:
     @property
     def contacts(self) -> ContactLogService:
         def build() -> ContactLogService:
-            return ContactLogService(crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit)
+            contacts = ContactLogService(
+                crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit
+            )
+            contacts.benefit_offer = partial(log_offer, self.benefits)
+            return contacts
 
         return self._feature("contacts", build)
+
+    @property
+    def benefits(self) -> BenefitService:
+        def build() -> BenefitService:
+            return BenefitService(crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit)
+
+        return self._feature("benefits", build)
+
+    @property
+    def brief(self) -> BriefService:
+        def build() -> BriefService:
+            return BriefService(crm=self.crm, benefits=self.benefits, clock=self.clock, audit=self._audit)
+
+        return self._feature("brief", build)
 
     @property
     def check_store(self) -> CheckStore:
@@ -139,7 +160,11 @@ class Services:
 
     @property
     def today(self) -> TodayService:
-        return self._feature("today", lambda: TodayService(crm=self.crm, clock=self.clock, audit=self._audit))
+        def build() -> TodayService:
+            unused = self.benefits.unused if self._kb is not None else None  # the table needs the KB
+            return TodayService(crm=self.crm, clock=self.clock, audit=self._audit, unused_benefits=unused)
+
+        return self._feature("today", build)
 
     @property
     def supervision(self) -> SupervisionService:

@@ -13,6 +13,7 @@ import click
 
 from bot.cli import app as cli_app
 from bot.cli import audit as cli_audit
+from bot.cli import benefits as cli_benefits
 from bot.cli import changes as cli_changes
 from bot.cli import checks as cli_checks
 from bot.cli import crm as cli_crm
@@ -39,6 +40,7 @@ def cli(verbose: bool) -> None:
 cli_kb.register(cli)
 cli_changes.register(cli.commands["kb"])  # type: ignore[arg-type]
 cli_crm.register(cli)
+cli_benefits.register(cli.commands["crm"])  # type: ignore[arg-type]
 cli_app.register(cli)
 cli_ops.register(cli)
 cli_audit.register(cli)

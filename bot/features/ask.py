@@ -77,10 +77,13 @@ class AskService:
         audit: AuditTrail | None = None,
         curated: CuratedAnswers | None = None,
         on_gap: Callable[[str], object] | None = None,
+        counts: Callable[[str, Client, str], Answer | None] | None = None,
     ) -> None:
         self.kb = kb
         self.curated = curated  # trainers' approved answers, matched before the knowledge base
         self.on_gap = on_gap  # told of each question answered weakly or not at all (the gap inbox)
+        # "张伟今年还能约几次专家号": counted from the benefit ledger (bot.features.benefits).
+        self.counts = counts
         self.log = log
         self.audit = audit
         self.clients = clients  # resolves "张伟能…" to the RM's own client (None: no CRM, e.g. the CLI)
@@ -106,12 +109,16 @@ class AskService:
             raise ServiceError(f"问题太长了（{len(question)} 字），请精简到 {MAX_QUESTION_CHARS} 字以内。")
         if client is not None and facts is None:
             facts = client_facts(client)
-        answer = self.kb.ask(question, client=facts) if facts is not None else self.kb.ask(question)
+        counted = self.counts(staff_code, client, question) if self.counts and client is not None else None
+        if counted is not None:
+            answer = counted
+        else:
+            answer = self.kb.ask(question, client=facts) if facts is not None else self.kb.ask(question)
         snapshot = self.kb.snapshot_id()  # what the answer was read from (audited with it)
         # A trainer's curated answer replaces the extractive one. The KB runs first: retrieval embeds the
         # question, so the lookup finds its vector cached; a confident answer from the rule tables (which
         # never embeds) stands as it is.
-        confident_rules = answer.composer == "rules" and answer.grounded and not _weak(answer)
+        confident_rules = answer.composer in ("rules", "ledger") and answer.grounded and not _weak(answer)
         match = None if confident_rules else self._curated_match(question)
         if match is not None:
             answer = curated_answer(question, match)

@@ -44,7 +44,7 @@ def test_r5_for_a_c3_client_warns_before_saving_and_is_reviewed_first(
     done = contact_log.step(s.contacts, req(crm, "RM001", "确认", update_id=2), CONFIRM, step.draft)
     assert done.state is None and "优先提交主管复核" in done.replies[0].text
     [record] = crm.contacts
-    assert record.topics == ("适当性:产品R5超出客户C3承受能力",)
+    assert record.topics == ("适当性:产品R5超出客户C3承受能力", "产品:私募")  # with the /log details
     contact_log.start(s.contacts, req(crm, "RM001", "张伟 电话 例行问候"))
     view = s.supervision.review(crm.get_staff(code="SUP01"), [])
     assert view.contacts[0].record.id == record.id and view.contacts[0].suitability
@@ -139,7 +139,7 @@ def test_a_catalogue_product_logged_for_a_c3_client_is_stored_and_reviewed_first
     assert "鑫享1号私募证券投资基金" in step.replies[0].text and "第十二条" in step.replies[0].text
     contact_log.step(s.contacts, req(crm, "RM001", "确认", update_id=2), CONFIRM, step.draft)
     [record] = crm.contacts
-    assert record.topics == ("适当性:SM0001(R5)超出客户C3承受能力",)
+    assert record.topics[0] == "适当性:SM0001(R5)超出客户C3承受能力"
     view = s.supervision.review(crm.get_staff(code="SUP01"), [])
     assert view.contacts[0].record.id == record.id and view.contacts[0].suitability
 
