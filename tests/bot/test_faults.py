@@ -302,8 +302,8 @@ def test_postgres_restart_mid_run_loses_nothing(
     restartable_pg: tuple[PrivatePostgres, BotWorld], tmp_path: Path, standby: bool
 ) -> None:
     """Standby off: the one process keeps polling; updates that arrive while the database is down are
-    not acknowledged (the inbox write fails) and are answered once it is back. Standby on: the leader
-    loses its lock with the restart and exits; the standby takes over and answers them."""
+    not acknowledged (the inbox write fails) and are answered once it is back. Standby on: the same, by
+    the leader if it renewed its lease in time, else by the standby; neither process exits."""
     pg, world = restartable_pg
     fake, url = world.fake, pg.url
     a = _bot(world, tmp_path, "a", RM_STANDBY=str(standby).lower())
@@ -329,9 +329,8 @@ def test_postgres_restart_mid_run_loses_nothing(
         replies = fake.wait_for_messages(RM, 2, 40, since=mark)
         fake.wait_until_consumed(timeout=20)
         time.sleep(0.5)
-        if b is not None:
-            assert a.proc is not None and a.proc.wait(timeout=15) != 0 and "lost the standby lock" in a.log
-            assert SERVING in b.log
+        for proc in (a, b):
+            assert proc is None or (proc.proc is not None and proc.proc.poll() is None)  # none exited
     finally:
         a.kill()
         if b is not None:
