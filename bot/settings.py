@@ -126,7 +126,7 @@ class Settings(BaseSettings):
         default=None, description="Advisory lock key (PostgreSQL only); default: derived from the bot's id."
     )
     rm_standby_poll_seconds: float = Field(
-        default=1.0, gt=0, le=5, description="How often a standby tries the lock and the leader checks it."
+        default=1.0, gt=0, le=5, description="How often a standby checks the lease and the leader checks it."
     )
     rm_leader_lease_seconds: float = Field(
         default=15.0,
