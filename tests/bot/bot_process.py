@@ -238,11 +238,6 @@ class PrivatePostgres:
             "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start"
         )
 
-    def signal(self, sig: int) -> None:
-        """Send `sig` (SIGSTOP freezes the whole process, SIGCONT thaws it)."""
-        assert self.proc is not None and self.proc.poll() is None
-        os.kill(self.proc.pid, sig)
-
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
