@@ -172,6 +172,8 @@ class NewContact(_Frozen):
 class ClientCard(_Frozen):
     client: Client
     last_contact: ContactRecord | None
+    #: The day of the latest contact in the bank's time zone (occurred_at is stored in UTC).
+    last_contact_day: date | None = None
     days_since_contact: int | None
     next_follow_up: date | None
     follow_up_overdue: bool

@@ -89,7 +89,7 @@ class ClientService:
         self,
         *,
         crm: CRMAdapter,
-        kb: KnowledgeService,
+        kb: KnowledgeService | None,
         clock: Clock,
         audit: AuditTrail | None = None,
         names: Callable[[], Iterable[str]] | None = None,
@@ -158,6 +158,8 @@ class ClientService:
         cached = self._entitlements.get(tier)
         if cached is not None:
             return cached
+        if self.kb is None:  # opened without the knowledge base (e.g. the message check's CLI)
+            return ()
         rows = tuple(self.kb.entitlements(tier))
         with self._lock:
             self._entitlements[tier] = rows
@@ -300,8 +302,9 @@ def render_card(view: ClientView) -> str:
         lines.append(f"备注：{esc(c.notes)}")
     if card.last_contact is not None:
         last = card.last_contact
+        day = card.last_contact_day or last.occurred_at.date()
         lines.append(
-            f"最近联系：{esc(f'{last.occurred_at:%Y-%m-%d}')} {esc(last.channel)}"
+            f"最近联系：{esc(f'{day:%Y-%m-%d}')} {esc(last.channel)}"
             f"（{card.days_since_contact} 天前）— {esc(last.summary)}"
         )
     else:

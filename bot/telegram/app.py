@@ -123,9 +123,10 @@ def add_handlers(app: App) -> None:
     app.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     app.add_handler(_log_conversation())
     app.add_handler(CommandHandler("cancel", handlers.cancel))
+    own = {"check": handlers.check}  # a bare /check takes the next message as its draft
     for row in commands.COMMANDS:
         if commands.TELEGRAM in row.frontends and row.run is not None and row.kind == "command":
-            app.add_handler(CommandHandler(row.name, handlers.command_handler(row.name)))
+            app.add_handler(CommandHandler(row.name, own.get(row.name) or handlers.command_handler(row.name)))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_handler(MessageHandler(filters.Document.ALL, handlers.document))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, handlers.ask))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot import commands
 from bot.composition import Services
@@ -86,6 +87,7 @@ def test_nul_byte_in_a_question_is_answered_and_logged(
 
     with make_services(settings, FakeKB(), crm, any_log, Clock("Asia/Shanghai")) as services:
         result = services.ask.ask(staff_code="RM001", question="钻石客户\x00有哪些权益", channel="cli")
+    assert result.exchange_id is not None
     stored = any_log.get(exchange_id=result.exchange_id)
     assert stored is not None and stored.question == "钻石客户有哪些权益"
 
@@ -98,7 +100,7 @@ def test_token_in_the_api_host_is_refused() -> None:
 
 
 def test_the_secret_half_of_the_token_is_redacted() -> None:
-    settings = Settings(telegram_bot_token="123456:ABCdefGHIjklMNOpqr")
+    settings = Settings(telegram_bot_token=SecretStr("123456:ABCdefGHIjklMNOpqr"))
     assert "ABCdefGHIjklMNOpqr" in settings.secret_values()
 
 
