@@ -306,10 +306,10 @@ def test_postgres_restart_mid_run_loses_nothing(
     restartable_pg: tuple[PrivatePostgres, BotWorld], tmp_path: Path, standby: bool, down_seconds: float
 ) -> None:
     """Standby off: the one process keeps polling; updates that arrive while the database is down are
-        not acknowledged (the inbox write fails) and are answered once it is back. Standby on: the same, by
-        the leader if it renewed its lease in time, else by the standby; neither process exits. Down for longer
-    than the lease (9 s in the bot processes): the leader steps down, and one of the two serves once the
-    database is back."""
+    not acknowledged (the inbox write fails) and are answered once it is back. Standby on: the same, by
+    the leader if it renewed its lease in time, else by the standby; neither process exits. Down for
+    longer than the lease (9 s in the bot processes): the leader steps down, and one of the two serves
+    once the database is back."""
     pg, world = restartable_pg
     fake, url = world.fake, pg.url
     a = _bot(world, tmp_path, "a", RM_STANDBY=str(standby).lower())

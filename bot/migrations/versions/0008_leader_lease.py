@@ -5,7 +5,7 @@ One row per leader key (RM_STANDBY_LOCK_ID, else derived from the bot's id). Cre
 migrations are shared), where it stays empty: SQLite runs one process only.
 
 Revision ID: 0008_leader_lease
-Revises: 0006
+Revises: 0007_message_checks
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_leader_lease"
-down_revision = "0006"
+down_revision = "0007_message_checks"
 branch_labels = None
 depends_on = None
 
