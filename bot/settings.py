@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         "the others wait and take over. SQLite: always a single process.",
     )
     rm_standby_lock_id: int | None = Field(
-        default=None, description="Advisory lock key (PostgreSQL only); default: derived from the bot's id."
+        default=None, description="Leader lease key (PostgreSQL only); default: derived from the bot's id."
     )
     rm_standby_poll_seconds: float = Field(
         default=1.0, gt=0, le=5, description="How often a standby checks the lease and the leader checks it."

@@ -344,13 +344,16 @@ def _serve(
         if lock is not None:
             lock.wait()
         app = build_application(settings, kb, crm, log, leader=lock)
-        asyncio.set_event_loop(asyncio.new_event_loop())  # PTB closed the last term's loop
+        loop = asyncio.new_event_loop()  # one per term: PTB closes the loop it ran on
+        asyncio.set_event_loop(loop)
         try:
             if settings.telegram_webhook_url:
                 app.run_webhook(**webhook_options(settings))
             else:
                 app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
         finally:
+            if not loop.is_closed():
+                loop.close()
             if lock is not None:
                 lock.release()
         if not app.bot_data.lost_leadership:
