@@ -126,14 +126,21 @@ class Settings(BaseSettings):
     # Reliability (issue #10): durable update inbox and hot standby.
     rm_standby: bool = Field(
         default=True,
-        description="PostgreSQL: several `run` processes may share the database; one serves (advisory lock), "
+        description="PostgreSQL: several `run` processes may share the database; one serves (a lease), "
         "the others wait and take over. SQLite: always a single process.",
     )
     rm_standby_lock_id: int | None = Field(
-        default=None, description="Advisory lock key (PostgreSQL only); default: derived from the bot's id."
+        default=None, description="Leader lease key (PostgreSQL only); default: derived from the bot's id."
     )
     rm_standby_poll_seconds: float = Field(
-        default=1.0, gt=0, le=5, description="How often a standby tries the lock and the leader checks it."
+        default=1.0, gt=0, le=5, description="How often a standby checks the lease and the leader checks it."
+    )
+    rm_leader_lease_seconds: float = Field(
+        default=15.0,
+        ge=3,
+        le=15,
+        description="PostgreSQL standby: the leader renews its lease every third of this; a standby takes "
+        "over when the last renewal is older than this (a frozen or cut-off leader stops serving before).",
     )
     rm_inbox_retention_days: int = Field(default=7, ge=1, description="Finished updates kept in the inbox.")
     rm_inbox_max_attempts: int = Field(

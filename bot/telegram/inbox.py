@@ -43,6 +43,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
+from bot.telegram.standby import LeadershipLost
 from bot.telegram.store import PENDING, StateWrite, TelegramStore
 
 if TYPE_CHECKING:
@@ -158,6 +159,9 @@ class Inbox:
                         await self._app.update_persistence()
                     writes += collected
                 await asyncio.to_thread(self.store.commit, old_done + done, writes)
+            except LeadershipLost:
+                # Another process leads now: these updates are pending there and replayed by it.
+                logger.warning("not the leader any more: updates %s left to the serving process", done)
             except Exception:
                 self._unsaved = (old_done + done, writes)
                 logger.error(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -95,9 +95,17 @@ class TelegramStore:
     """Inbox and conversation state on the conversation log's engine (thread-safe)."""
 
     def __init__(
-        self, database_url: str, log: ConversationLog | None = None, *, channel: str = CHANNEL
+        self,
+        database_url: str,
+        log: ConversationLog | None = None,
+        *,
+        channel: str = CHANNEL,
+        fence: Callable[[Connection], None] | None = None,
     ) -> None:
+        """`fence` runs first in every transaction that writes conversation state or `done` marks
+        (the standby's term check: it raises when this process no longer leads)."""
         self._url = database_url
+        self._fence = fence
         self._log = log
         self._owned = False
         self._lock = threading.Lock()
@@ -222,6 +230,8 @@ class TelegramStore:
     def commit(self, done: Collection[int], writes: Sequence[StateWrite] = ()) -> None:
         """One transaction: the state changes of finished updates and their `done` marks."""
         with self.engine.begin() as conn:
+            if self._fence is not None:
+                self._fence(conn)
             _apply(conn, writes)
             if done:
                 conn.execute(
@@ -269,6 +279,8 @@ class TelegramStore:
         """Write state changes now (outside an update: PTB's interval loop, shutdown)."""
         if writes:
             with self.engine.begin() as conn:
+                if self._fence is not None:
+                    self._fence(conn)
                 _apply(conn, writes)
 
 
