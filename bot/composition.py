@@ -10,20 +10,25 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Clock, KnowledgeService
 from bot.features.approvals import CuratedChangeService, KnowledgeChangeService
 from bot.features.ask import AskService
+from bot.features.benefits import BenefitService, BriefService, log_offer
 from bot.features.clients import ClientService
 from bot.features.contact_log import ContactLogService
 from bot.features.knowledge_admin import KnowledgeAdminService
+from bot.features.message_check import CheckStore, MessageCheckService
 from bot.features.privacy import ClientPrivacy
 from bot.features.supervision import SupervisionService
 from bot.features.today import TodayService
 from bot.identity import StaffDirectory
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from langchain_core.language_models import BaseChatModel
 
     from bot.audit import AuditTrail
@@ -92,6 +97,7 @@ class Services:
                 audit=self._audit,
                 curated=self.curated,
                 on_gap=lambda question: self.curated.vectors.warm(self.privacy.redact(question)),
+                counts=self.benefits.count_answer if self._crm else None,
             )
 
         return self._feature("ask", build)
@@ -99,27 +105,77 @@ class Services:
     @property
     def clients(self) -> ClientService:
         def build() -> ClientService:
-            return ClientService(crm=self.crm, kb=self.kb, clock=self.clock, audit=self._audit)
+            return ClientService(
+                crm=self.crm, kb=self._kb, clock=self.clock, audit=self._audit, names=self.privacy.names
+            )
 
         return self._feature("clients", build)
 
     @property
     def contacts(self) -> ContactLogService:
         def build() -> ContactLogService:
-            return ContactLogService(crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit)
+            contacts = ContactLogService(
+                crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit
+            )
+            contacts.benefit_offer = partial(log_offer, self.benefits)
+            return contacts
 
         return self._feature("contacts", build)
 
     @property
+    def benefits(self) -> BenefitService:
+        def build() -> BenefitService:
+            return BenefitService(crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit)
+
+        return self._feature("benefits", build)
+
+    @property
+    def brief(self) -> BriefService:
+        def build() -> BriefService:
+            return BriefService(crm=self.crm, benefits=self.benefits, clock=self.clock, audit=self._audit)
+
+        return self._feature("brief", build)
+
+    @property
+    def check_store(self) -> CheckStore:
+        """Recorded message checks (on the conversation log's database, audited)."""
+        return self._feature("check_store", lambda: CheckStore(self.log.engine, self._audit))
+
+    @property
+    def message_check(self) -> MessageCheckService:
+        """/check and check-message: the conduct rules plus client names, suitability and records."""
+
+        def build() -> MessageCheckService:
+            with_crm = self._crm is not None
+            return MessageCheckService(
+                clock=self.clock,
+                names=self.crm.client_names if with_crm else None,
+                clients=self.clients if with_crm else None,
+                catalogue=self.contacts.catalogue if with_crm else None,
+                store=self.check_store if self._log is not None else None,
+            )
+
+        return self._feature("message_check", build)
+
+    @property
     def today(self) -> TodayService:
-        return self._feature("today", lambda: TodayService(crm=self.crm, clock=self.clock, audit=self._audit))
+        def build() -> TodayService:
+            unused = self.benefits.unused if self._kb is not None else None  # the table needs the KB
+            return TodayService(crm=self.crm, clock=self.clock, audit=self._audit, unused_benefits=unused)
+
+        return self._feature("today", build)
 
     @property
     def supervision(self) -> SupervisionService:
         return self._feature(
             "supervision",
             lambda: SupervisionService(
-                crm=self.crm, log=self.log, clock=self.clock, privacy=self.privacy, audit=self._audit
+                crm=self.crm,
+                log=self.log,
+                clock=self.clock,
+                privacy=self.privacy,
+                audit=self._audit,
+                checks=self.check_store,
             ),
         )
 
@@ -160,7 +216,12 @@ class Services:
         """Four eyes for trainers' curated answers (decided through the approvals' commands)."""
 
         def build() -> CuratedChangeService:
-            return CuratedChangeService(answers=self.curated, clock=self.clock, audit=self._audit)
+            return CuratedChangeService(
+                answers=self.curated,
+                clock=self.clock,
+                audit=self._audit,
+                telegram_id_of=self._telegram_id_of(),
+            )
 
         return self._feature("curated_changes", build)
 
@@ -186,9 +247,26 @@ class Services:
                 changes_dir=self.settings.ensure_data_dir() / "knowledge_changes",
                 audit=self._audit,
                 curated=self.curated_changes,
+                telegram_id_of=self._telegram_id_of(),
             )
 
         return self._feature("approvals", build)
+
+    def _telegram_id_of(self) -> Callable[[str], int | None] | None:
+        """Four eyes compare people: the Telegram id registered for a staff code (None without a CRM)."""
+        if self._crm is None:
+            return None
+        crm = self._crm
+
+        def lookup(code: str) -> int | None:
+            from crm_adapter import InvalidInput, NotFound
+
+            try:
+                return crm.get_staff(code=code).telegram_id
+            except (NotFound, InvalidInput):  # removed, or never registered: no id of theirs now
+                return None
+
+        return lookup
 
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:

@@ -50,6 +50,9 @@ def _http_url(value: str, *, example: str) -> str:
         ok = False
     if not ok:
         raise ValueError(f"must be an http:// or https:// URL with a host name, e.g. {example}")
+    # PTB fills "{token}" in; anywhere but the path the token would reach DNS, host headers and errors.
+    if "{token}" in value.split("//", 1)[-1].split("/", 1)[0]:
+        raise ValueError("may hold {token} only in its path, not in the host")
     return value
 
 
@@ -100,7 +103,7 @@ class Settings(BaseSettings):
     telegram_api_base_file_url: str = "https://api.telegram.org/file/bot"
     telegram_webhook_url: str | None = None
     telegram_webhook_listen: str = "0.0.0.0"
-    telegram_webhook_port: int = 8443
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
     telegram_webhook_secret: SecretStr | None = None
     telegram_max_rate: float = Field(
         default=30.0, ge=0, description="Messages per second sent overall (0 = no limit); Telegram: ~30."
@@ -266,6 +269,9 @@ class Settings(BaseSettings):
         if self.telegram_bot_token is not None:  # the webhook's path and secret are derived from the token
             token = self.telegram_bot_token.get_secret_value()
             secrets += [webhook_path(token), derived_webhook_secret(token)]
+            _, _, secret_half = token.partition(":")  # "123456:ABC…": the part after the bot id is the secret
+            if len(secret_half) >= 8:
+                secrets.append(secret_half)
         for url in (self.database_url, self.llm_base_url):
             password = _url_password(url)
             if password:

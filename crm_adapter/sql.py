@@ -8,7 +8,8 @@ Every commit is durable, access-log rows of reads included (they are audit evide
 `crm_adapter.engines.create_database_engine`. On PostgreSQL concurrent writers share WAL flushes (group
 commit), so throughput grows with threads; ``pool_pre_ping`` replaces connections a server restart
 killed before a request uses them. The pieces: `engines`, `statements`, `search`, `mapping`,
-`staffing`, `importing`, `reminders`; products and KYC reviews in `sql_compliance` (a mixin).
+`staffing`, `importing`, `reminders`; products and KYC reviews in `sql_compliance`, the benefit
+ledger in `sql_benefits` (mixins).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from crm_adapter.models import (
 from crm_adapter.orm import AccessLogRow, ClientRow, ContactRow
 from crm_adapter.schedule import normalize_cadence
 from crm_adapter.search import ClientSearch
+from crm_adapter.sql_benefits import BenefitOps
 from crm_adapter.sql_compliance import ComplianceOps
 from crm_adapter.statements import Statements, scope_clause
 
@@ -57,7 +59,7 @@ class _AboutClient(Protocol):
 _R = TypeVar("_R", bound=_AboutClient)  # a reminder: follow-up, birthday, KYC review
 
 
-class SqlCRM(ComplianceOps):
+class SqlCRM(ComplianceOps, BenefitOps):
     """The CRM on a SQL database. See `crm_adapter.port.CRMAdapter` for the guarantees."""
 
     def __init__(

@@ -85,6 +85,8 @@ class Evidence:
     focus: float = 0.0  # lead's share of the topic words' IDF mass
     top_dense: float = 0.0
     lead_authority: str = ""
+    candidates: tuple[Candidate, ...] = ()  # what selection read, best first (confidence features)
+    lead_rank: int = 0  # index in `candidates` of the lead's passage
 
 
 def _none(q: Question, *, coverage: float = 0.0, top_dense: float = 0.0) -> Evidence:
@@ -289,6 +291,8 @@ def select(
         focus=abs(first[4]),
         top_dense=top_dense,
         lead_authority=candidates[first[1]].chunk.authority,
+        candidates=tuple(candidates[:MAX_CANDIDATES]),
+        lead_rank=first[1],
     )
 
 

@@ -45,6 +45,7 @@ from bot.telegram.context import BotData, Context
 from bot.telegram.inbox import Inbox, InboxQueue, InboxRequest
 from bot.telegram.persistence import SqlPersistence
 from bot.telegram.store import TelegramStore
+from bot.telegram.webhook import WebhookUpdater
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog
@@ -120,9 +121,10 @@ def add_handlers(app: App) -> None:
     app.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     app.add_handler(_log_conversation())
     app.add_handler(CommandHandler("cancel", handlers.cancel))
+    own = {"check": handlers.check}  # a bare /check takes the next message as its draft
     for row in commands.COMMANDS:
         if commands.TELEGRAM in row.frontends and row.run is not None and row.kind == "command":
-            app.add_handler(CommandHandler(row.name, handlers.command_handler(row.name)))
+            app.add_handler(CommandHandler(row.name, own.get(row.name) or handlers.command_handler(row.name)))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_handler(MessageHandler(filters.Document.ALL, handlers.document))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, handlers.ask))
@@ -236,6 +238,8 @@ def build_application(
         .post_shutdown(post_shutdown)
         .build()
     )
+    # The webhook server checks path, secret and size before it reads a body (bot.telegram.webhook).
+    app.updater = WebhookUpdater(bot=app.bot, update_queue=app.update_queue)
     inbox.attach(app, queue)
     app.bot_data.inbox = inbox
     add_handlers(app)  # type: ignore[arg-type]

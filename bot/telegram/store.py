@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from crm_adapter.masking import mask_personal_numbers
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
@@ -133,7 +135,7 @@ class TelegramStore:
             "channel": self.channel,
             "update_id": update_id,
             "status": PENDING,
-            "payload": payload,
+            "payload": at_rest(payload),
             "attempts": 0,
             "received_at": datetime.now(UTC),
             "done_at": None,
@@ -172,7 +174,7 @@ class TelegramStore:
                                 "channel": self.channel,
                                 "update_id": int(p["update_id"]),
                                 "status": PENDING,
-                                "payload": p,
+                                "payload": at_rest(p),
                                 "attempts": 0,
                                 "received_at": now,
                                 "done_at": None,
@@ -225,7 +227,7 @@ class TelegramStore:
                 conn.execute(
                     sa.update(inbox)
                     .where(inbox.c.channel == self.channel, inbox.c.update_id.in_(list(done)))
-                    .values(status=DONE, done_at=datetime.now(UTC))
+                    .values(status=DONE, done_at=datetime.now(UTC), payload=None)  # purged once handled
                 )
 
     def prune(self, before: datetime) -> int:
@@ -270,6 +272,19 @@ class TelegramStore:
                 _apply(conn, writes)
 
 
+def at_rest(value: Any) -> Any:
+    """`value` as stored: personal numbers in every string masked (dumps and backups must not carry
+    them). The live update keeps what was typed; a replay after a crash sees the masked text, as the
+    CRM and the conversation log would store it anyway."""
+    if isinstance(value, str):
+        return mask_personal_numbers(value)
+    if isinstance(value, dict):
+        return {k: at_rest(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(at_rest(v) for v in value)
+    return value
+
+
 def _apply(conn: Connection, writes: Sequence[StateWrite]) -> None:
     """Upsert or delete each row, in order (update first, insert when there was nothing to update:
     portable, and there is one writer, the serving process)."""
@@ -280,9 +295,11 @@ def _apply(conn: Connection, writes: Sequence[StateWrite]) -> None:
             if w.data is None:
                 conn.execute(sa.delete(user_data).where(where))
             elif not conn.execute(
-                sa.update(user_data).where(where).values(data=w.data, updated_at=now)
+                sa.update(user_data).where(where).values(data=at_rest(w.data), updated_at=now)
             ).rowcount:
-                conn.execute(sa.insert(user_data).values(user_id=w.user_id, data=w.data, updated_at=now))
+                conn.execute(
+                    sa.insert(user_data).values(user_id=w.user_id, data=at_rest(w.data), updated_at=now)
+                )
         else:
             key = conv_key(w.key)
             where = (conversations.c.name == w.name) & (conversations.c.conv_key == key)

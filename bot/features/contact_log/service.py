@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
 from bot import compliance
@@ -12,10 +12,15 @@ from bot.audit import AuditTrail
 from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.clients import ClientService
+from bot.features.contact_log.details import Details, extract
 from bot.features.suitability import Finding
+from bot.rendering import Button
 from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Product, Staff
 
 logger = logging.getLogger(__name__)
+
+#: The CRM keeps at most this many topics per record (`crm_adapter.validation.MAX_TOPICS`).
+MAX_TOPICS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,8 @@ class LogResult:
     flags: tuple[str, ...] = ()
     typed_summary: str = ""  # the summary as the RM wrote it (before the CRM masked numbers)
     findings: tuple[Finding, ...] = ()  # suitability findings, stored with the record
+    #: Follow-up dates, amounts, products and life events read out of the summary (stored as topics).
+    details: Details = field(default_factory=Details)
     #: The same contact was already stored by another message (a resend, not a redelivery of this one):
     #: `record` is that earlier record and nothing new was written.
     resent: bool = False
@@ -62,6 +69,8 @@ class ContactLogService:
         self.clock = clock
         # Catalogue products named in a summary are checked by their risk level (reloaded each minute).
         self.catalogue = suitability.ProductCatalogue(crm.list_products)
+        #: After a saved record: an offer to record the benefit use its summary arranged (text, button).
+        self.benefit_offer: Callable[[Staff, Client, int, str], tuple[str, Button] | None] | None = None
 
     def draft_from_state(self, staff: Staff, state: Mapping[str, object]) -> LogDraft:
         """Rebuild a persisted draft (the client is re-read through the CRM so scopes still apply)."""
@@ -101,6 +110,10 @@ class ContactLogService:
             return ()
         return suitability.check(draft.client, draft.summary, self.clock.today(), catalogue=self.catalogue)
 
+    def details(self, draft: LogDraft) -> Details:
+        """Follow-up dates, amounts, products and life events in the summary (shown, then stored)."""
+        return extract(draft.summary, self.clock.today()) if draft.summary else Details()
+
     def pick_product(self, text: str) -> Product | None:
         """The catalogue product an RM names while confirming a draft (its code, its name, or a name or
         pinyin only one product matches); None when the text names no product."""
@@ -125,8 +138,9 @@ class ContactLogService:
             raise ServiceError("联系记录还不完整，请补充客户、渠道和摘要。")
         summary = " ".join(draft.summary.split())
         findings = self.findings(draft)
+        details = self.details(draft)
         contact = NewContact(
-            topics=tuple(f.topic for f in findings),
+            topics=(*(f.topic for f in findings), *details.topics())[:MAX_TOPICS],
             client_id=draft.client.client_id,
             channel=draft.channel,
             summary=summary,
@@ -143,6 +157,7 @@ class ContactLogService:
             flags=compliance.check(summary),
             typed_summary=summary,
             findings=findings,
+            details=details,
             resent=record.duplicate
             and (idempotency_key is None or record.idempotency_key != idempotency_key),
         )
