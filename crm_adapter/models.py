@@ -41,7 +41,8 @@ class Channel(StrEnum):
     EVENT = "活动"
 
 
-#: AUM (日均金融资产, yuan) lower bounds, highest first. 10,000,000 is the private-banking entry threshold.
+#: AUM (日均金融资产, yuan) lower bounds, highest first: the demo CRM's tiering, not a rule of the bank's
+#: documents (they define no tier standard; the knowledge base never states one).
 TIER_THRESHOLDS: tuple[tuple[Tier, Decimal], ...] = (
     (Tier.DIAMOND, Decimal("50000000")),
     (Tier.PLATINUM, Decimal("30000000")),
