@@ -43,6 +43,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
+from bot.telegram.http import DelegatingRequest
 from bot.telegram.standby import LeadershipLost
 from bot.telegram.store import PENDING, StateWrite, TelegramStore
 
@@ -203,25 +204,15 @@ class InboxQueue(asyncio.Queue[object]):
         await super().put(item)
 
 
-class InboxRequest(BaseRequest):
+class InboxRequest(DelegatingRequest):
     """The getUpdates request: any `BaseRequest`, plus the inbox write of each batch before PTB parses
     it (and so before PTB can acknowledge it)."""
 
-    __slots__ = ("_inbox", "_inner")
+    __slots__ = ("_inbox",)
 
     def __init__(self, inner: BaseRequest, inbox: Inbox) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._inbox = inbox
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self._inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self._inner.shutdown()
 
     async def do_request(
         self,
@@ -233,7 +224,7 @@ class InboxRequest(BaseRequest):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        code, body = await self._inner.do_request(
+        code, body = await super().do_request(
             url,
             method,
             request_data,

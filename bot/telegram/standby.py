@@ -47,6 +47,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
+from bot.telegram.http import DelegatingRequest
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -288,26 +290,16 @@ class LeaseLock:
                 conn.close()
 
 
-class FencedRequest(BaseRequest):
+class FencedRequest(DelegatingRequest):
     """A Bot API request object that refuses every call while `held()` is false: a leader that was
     frozen or cut off sends no reply and polls no update once its lease ran out, even before its
     Application has stopped."""
 
-    __slots__ = ("_held", "_inner")
+    __slots__ = ("_held",)
 
     def __init__(self, inner: BaseRequest, held: Callable[[], bool]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._held = held
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self._inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self._inner.shutdown()
 
     async def do_request(
         self,
@@ -321,7 +313,7 @@ class FencedRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if not self._held():
             raise NetworkError("this process no longer holds the leader lease: Bot API call refused")
-        return await self._inner.do_request(
+        code, body = await super().do_request(
             url,
             method,
             request_data,
@@ -330,6 +322,7 @@ class FencedRequest(BaseRequest):
             connect_timeout=connect_timeout,
             pool_timeout=pool_timeout,
         )
+        return code, body
 
 
 class SingleProcessLock:
