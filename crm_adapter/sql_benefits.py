@@ -28,6 +28,7 @@ from crm_adapter.models import (
     Tier,
 )
 from crm_adapter.orm import BenefitUseRow, ClientRow, ContactRow
+from crm_adapter.port import OnUseInsert
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -68,7 +69,9 @@ class BenefitOps:
             self, conn: Connection, *, actor: Staff, action: str, client_ids: Iterable[str]
         ) -> None: ...
 
-    def record_benefit_use(self, *, actor: str, use: NewBenefitUse) -> BenefitUse:
+    def record_benefit_use(
+        self, *, actor: str, use: NewBenefitUse, on_insert: OnUseInsert | None = None
+    ) -> BenefitUse:
         values = benefits.new_use(use, today=self._today(None))
         cid, key = values["client_id"], values["idempotency_key"]
         fp = benefits.fingerprint_of(values)
@@ -92,9 +95,12 @@ class BenefitOps:
                     insert(_T), {**values, "recorded_by": staff.code, "created_at": now, "fingerprint": fp}
                 )
                 assert result.inserted_primary_key is not None
-                return benefits.created_now(
+                stored = benefits.created_now(
                     values, id_=result.inserted_primary_key[0], recorded_by=staff.code, now=now
                 )
+                if on_insert is not None:  # e.g. the audit append: commits or rolls back with the use
+                    on_insert(conn, stored)
+                return stored
         except IntegrityError:
             # A redelivery (the key), the same use sent again (the fingerprint), or a lost race.
             with self._engine.begin() as conn:

@@ -44,7 +44,7 @@ from crm_adapter.models import (
     Tier,
 )
 from crm_adapter.pinyin import pinyin_keys
-from crm_adapter.port import CRMAdapter, OnInsert
+from crm_adapter.port import CRMAdapter, OnInsert, OnUseInsert
 
 STAFF = (
     Staff(code="RM001", name="王敏", role=Role.RM, team="A", telegram_id=1001),
@@ -333,7 +333,9 @@ class FakeCRM(CRMAdapter):
     def _today_local(self) -> date:
         return datetime.now(self._tz).date()
 
-    def record_benefit_use(self, *, actor: str, use: NewBenefitUse) -> BenefitUse:
+    def record_benefit_use(
+        self, *, actor: str, use: NewBenefitUse, on_insert: OnUseInsert | None = None
+    ) -> BenefitUse:
         values = ledger.new_use(use, today=self._today_local())
         staff = self._actor(actor)
         client = self._client(values["client_id"])
@@ -357,6 +359,8 @@ class FakeCRM(CRMAdapter):
             stored = ledger.created_now(
                 values, id_=next(self._ids), recorded_by=staff.code, now=datetime.now(UTC)
             )
+            if on_insert is not None:  # no transaction here: the use is stored only if it returns
+                on_insert(None, stored)
             self.benefit_ledger.append(stored)
             self._use_fingerprints[stored.id] = fp
         return stored
