@@ -1,7 +1,7 @@
 """`audit verify` checks the records, not only the chain: contact records, benefit uses, exchanges and
-knowledge changes edited, deleted or never audited in the database are named; rows outside the chain's sequence are
-reported; an anchor kept outside the database catches a chain cut short or rebuilt whole; an audit append
-that fails stores nothing (SQLite and PostgreSQL)."""
+knowledge changes edited, deleted or never audited in the database are named; rows outside the chain's
+sequence are reported; an anchor kept outside the database catches a chain cut short or rebuilt whole;
+an audit append that fails stores nothing (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
