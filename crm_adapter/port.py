@@ -190,9 +190,11 @@ class CRMAdapter(Protocol):
         actor: str,
         rows: Sequence[Mapping[str, str | None]],
         line_numbers: Sequence[int] | None = None,
+        on_insert: OnUseInsert | None = None,
     ) -> BenefitImportReport:
         """Admin only: past uses (`client_id,benefit,used_on` + optional `note`); bad rows reported by
-        line number and skipped; uses already in the ledger counted as duplicates, not stored again."""
+        line number and skipped; uses already in the ledger counted as duplicates, not stored again.
+        `on_insert` runs for each new use; if it raises, nothing of the import is stored."""
         ...
 
     # --- product catalogue (reference data: no scopes, not access-logged) --------------------

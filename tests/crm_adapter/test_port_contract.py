@@ -559,6 +559,31 @@ def test_import_of_past_benefit_uses(crm: CRMAdapter) -> None:
     assert [u.used_on for u in crm.benefit_uses(actor="SUP01", client_id="C0003")] == [date(2025, 2, 3)]
 
 
+def test_on_insert_runs_for_each_imported_use_and_its_failure_imports_nothing(crm: CRMAdapter) -> None:
+    rows: list[dict[str, str | None]] = [
+        {"client_id": "C0001", "benefit": "专家挂号预约", "used_on": "2025-02-01"},
+        {"client_id": "C0001", "benefit": "专家挂号预约", "used_on": "2025-02-01"},  # same use
+        {"client_id": "C0003", "benefit": "全程导医", "used_on": "2025-02-03"},
+    ]
+
+    def refuse(_tx: Any, use: BenefitUse) -> None:
+        if use.client_id == "C0003":
+            raise RuntimeError("audit append failed")
+
+    with pytest.raises(RuntimeError, match="audit append failed"):
+        crm.import_benefit_uses(actor=ADMIN, rows=rows, on_insert=refuse)
+    assert crm.benefit_uses(actor=ADMIN, client_id="C0001") == []
+    seen: list[BenefitUse] = []
+    report = crm.import_benefit_uses(actor=ADMIN, rows=rows, on_insert=lambda _tx, u: seen.append(u))
+    assert (report.created, report.duplicates) == (2, 1)
+    stored = [
+        *crm.benefit_uses(actor=ADMIN, client_id="C0001"),
+        *crm.benefit_uses(actor=ADMIN, client_id="C0003"),
+    ]
+    assert sorted(seen, key=lambda u: u.id) == sorted(stored, key=lambda u: u.id)
+    assert crm.import_benefit_uses(actor=ADMIN, rows=rows, on_insert=refuse).created == 0  # no new use
+
+
 def test_client_brief_follows_the_read_scope(crm: CRMAdapter) -> None:
     _seed_contacts(crm)
     crm.record_benefit_use(actor="RM001", use=_use("C0001"))

@@ -283,7 +283,8 @@ class BenefitService:
     ) -> BenefitImportReport:
         """Past uses from a file: each benefit name normalised through the table (an unknown name is
         that line's error), then the CRM imports the rest (admin only; a use already in the ledger is a
-        duplicate). The client's tier is not checked: a past use may predate a change of tier."""
+        duplicate). The client's tier is not checked: a past use may predate a change of tier. Each new
+        use is audited like a recorded one (inside the import's transaction when the trail shares it)."""
         table = self.table()
         errors: list[tuple[int, str]] = []
         good_rows: list[dict[str, str | None]] = []
@@ -296,9 +297,18 @@ class BenefitService:
                 continue
             good_rows.append({**row, "benefit": found[0].benefit if found else name})
             good_lines.append(line)
+        hook = self._audit_hook(staff)
+        after: list[BenefitUse] = []
         report = crm_call(
-            lambda: self.crm.import_benefit_uses(actor=staff.code, rows=good_rows, line_numbers=good_lines)
+            lambda: self.crm.import_benefit_uses(
+                actor=staff.code,
+                rows=good_rows,
+                line_numbers=good_lines,
+                on_insert=hook or (lambda _tx, use: after.append(use)),
+            )
         )
+        for use in after:  # a CRM elsewhere: appended after the import, a failure fails it
+            self._audit_after(staff, use)
         return report.model_copy(update={"errors": tuple(sorted([*errors, *report.errors]))})
 
     # --- answers ----------------------------------------------------------------------------------

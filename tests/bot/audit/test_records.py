@@ -334,3 +334,27 @@ def test_a_benefit_use_whose_audit_append_fails_is_not_stored(
     assert "未重复计数" in _used(app, "贵宾厅 今天 陪同登机", update_id=3)  # sent once more
     [use_id] = _uses(app)
     assert len(app.audit.find(kind="benefit_use", ref=str(use_id))) == 1 and _verify(app).ok
+
+
+def test_imported_benefit_uses_are_audited(app: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past uses imported by an admin are audited in the import's transaction: verify passes; an import
+    whose audit append fails imports nothing."""
+    assert app.audit is not None
+    with app.log.engine.connect() as conn:
+        client_id = conn.execute(sa.text("SELECT min(client_id) FROM crm_clients")).scalar_one()
+    rows: list[dict[str, str | None]] = [
+        {"client_id": client_id, "benefit": "机场贵宾厅", "used_on": "2025-02-01", "note": "往年"},
+        {"client_id": client_id, "benefit": "贵宾厅", "used_on": "2025-02-02"},
+    ]
+    admin = app.crm.get_staff(code="ADM01")
+
+    def refuse(*_a: object, **_kw: object) -> None:
+        raise sa.exc.OperationalError("INSERT INTO audit_chain …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(app.audit, "append_in", refuse)
+    with pytest.raises(sa.exc.OperationalError):
+        app.benefits.import_uses(admin, rows, [2, 3])
+    assert _uses(app) == []
+    monkeypatch.undo()
+    assert app.benefits.import_uses(admin, rows, [2, 3]).created == 2
+    assert len(_uses(app)) == 2 and _verify(app).ok
