@@ -30,6 +30,8 @@ from crm_adapter.models import (
 #: and the error propagates. The bot appends the record to its audit trail this way when both share a
 #: database, so a record that cannot be audited is not stored (fail closed).
 OnInsert = Callable[[Any, ContactRecord], object]
+#: The same for `record_benefit_use`: run with the new use inside the transaction that stores it.
+OnUseInsert = Callable[[Any, BenefitUse], object]
 
 
 @runtime_checkable
@@ -145,8 +147,11 @@ class CRMAdapter(Protocol):
         ...
 
     # --- benefit ledger (scoped, access-logged) ----------------------------------------------
-    def record_benefit_use(self, *, actor: str, use: NewBenefitUse) -> BenefitUse:
-        """Record one use of a counted entitlement (`use.benefit`: the entitlement table's name)."""
+    def record_benefit_use(
+        self, *, actor: str, use: NewBenefitUse, on_insert: OnUseInsert | None = None
+    ) -> BenefitUse:
+        """Record one use of a counted entitlement (`use.benefit`: the entitlement table's name); see
+        guarantee 8. `on_insert` runs for a new use only (not for a duplicate), like `create_contact`'s."""
         ...
 
     def benefit_uses(
@@ -185,9 +190,11 @@ class CRMAdapter(Protocol):
         actor: str,
         rows: Sequence[Mapping[str, str | None]],
         line_numbers: Sequence[int] | None = None,
+        on_insert: OnUseInsert | None = None,
     ) -> BenefitImportReport:
         """Admin only: past uses (`client_id,benefit,used_on` + optional `note`); bad rows reported by
-        line number and skipped; uses already in the ledger counted as duplicates, not stored again."""
+        line number and skipped; uses already in the ledger counted as duplicates, not stored again.
+        `on_insert` runs for each new use; if it raises, nothing of the import is stored."""
         ...
 
     # --- product catalogue (reference data: no scopes, not access-logged) --------------------
@@ -213,4 +220,4 @@ class CRMAdapter(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["CRMAdapter"]
+__all__ = ["CRMAdapter", "OnInsert", "OnUseInsert"]

@@ -28,6 +28,7 @@ from crm_adapter.models import (
     Tier,
 )
 from crm_adapter.orm import BenefitUseRow, ClientRow, ContactRow
+from crm_adapter.port import OnUseInsert
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -68,7 +69,9 @@ class BenefitOps:
             self, conn: Connection, *, actor: Staff, action: str, client_ids: Iterable[str]
         ) -> None: ...
 
-    def record_benefit_use(self, *, actor: str, use: NewBenefitUse) -> BenefitUse:
+    def record_benefit_use(
+        self, *, actor: str, use: NewBenefitUse, on_insert: OnUseInsert | None = None
+    ) -> BenefitUse:
         values = benefits.new_use(use, today=self._today(None))
         cid, key = values["client_id"], values["idempotency_key"]
         fp = benefits.fingerprint_of(values)
@@ -92,9 +95,12 @@ class BenefitOps:
                     insert(_T), {**values, "recorded_by": staff.code, "created_at": now, "fingerprint": fp}
                 )
                 assert result.inserted_primary_key is not None
-                return benefits.created_now(
+                stored = benefits.created_now(
                     values, id_=result.inserted_primary_key[0], recorded_by=staff.code, now=now
                 )
+                if on_insert is not None:  # e.g. the audit append: commits or rolls back with the use
+                    on_insert(conn, stored)
+                return stored
         except IntegrityError:
             # A redelivery (the key), the same use sent again (the fingerprint), or a lost race.
             with self._engine.begin() as conn:
@@ -192,9 +198,11 @@ class BenefitOps:
         actor: str,
         rows: Sequence[Mapping[str, str | None]],
         line_numbers: Sequence[int] | None = None,
+        on_insert: OnUseInsert | None = None,
     ) -> BenefitImportReport:
         """Admin only: bad rows reported by line and skipped; a use already in the ledger (same
-        fingerprint, also twice in one file) is counted as a duplicate, never stored twice."""
+        fingerprint, also twice in one file) is counted as a duplicate, never stored twice. `on_insert`
+        runs for each new use in the import's one transaction (if it raises, nothing is imported)."""
         lines = validation.line_numbers(rows, line_numbers)
         parsed, errors = benefits.parse_rows(rows, lines, today=self._today(None))
         created = duplicates = 0
@@ -217,8 +225,16 @@ class BenefitOps:
                     continue
                 seen.add(fp)
                 batch.append({**values, "recorded_by": staff.code, "created_at": now, "fingerprint": fp})
-            for chunk in _chunks(batch, 1000):
-                session.execute(insert(_T), chunk)
+            if on_insert is None:
+                for chunk in _chunks(batch, 1000):
+                    session.execute(insert(_T), chunk)
+            else:  # one by one: the hook gets each use with its id
+                conn = session.connection()
+                for row in batch:
+                    result = conn.execute(insert(_T), row)
+                    assert result.inserted_primary_key is not None
+                    use_id = result.inserted_primary_key[0]
+                    on_insert(conn, benefits.created_now(row, id_=use_id, recorded_by=staff.code, now=now))
             created = len(batch)
         logger.info("benefit-use import by %s: %d created, %d duplicates, %d errors",
                     actor, created, duplicates, len(errors))  # fmt: skip

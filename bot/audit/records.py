@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from bot.convlog_types import Exchange
-    from crm_adapter import ContactRecord
+    from crm_adapter import BenefitUse, ContactRecord
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,11 @@ def record_payload(fields: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
 def contact_fields(record: ContactRecord) -> dict[str, Any]:
     """Everything a contact record stores (not the `duplicate` flag of a return value)."""
     return record.model_dump(exclude={"duplicate"})
+
+
+def benefit_use_fields(use: BenefitUse) -> dict[str, Any]:
+    """Everything a benefit use stores (not the `duplicate` flag of a return value)."""
+    return use.model_dump(exclude={"duplicate"})
 
 
 def exchange_fields(exchange: Exchange) -> dict[str, Any]:
@@ -142,9 +147,11 @@ def _ref_order(ref: str) -> tuple[int, str]:
 
 
 def standard_kinds(engine: Engine) -> list[RecordKind]:
-    """Contact records, exchanges and knowledge changes on the application database (`engine`)."""
+    """Contact records, benefit uses, exchanges and knowledge changes on the application database
+    (`engine`)."""
     return [
         RecordKind("contact", "联系记录", "C", lambda: _contacts(engine)),
+        RecordKind("benefit_use", "权益使用", "B", lambda: _benefit_uses(engine)),
         RecordKind("answer", "问答", "Q", lambda: _exchanges(engine)),
         RecordKind("knowledge_change", "知识变更", "", lambda: _changes(engine)),
     ]
@@ -172,6 +179,29 @@ def _contacts(engine: Engine, batch: int = 5000) -> Iterator[tuple[str, Mapping[
             last = int(page[-1].id)
 
 
+def _benefit_uses(engine: Engine, batch: int = 5000) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    import sqlalchemy as sa
+
+    from crm_adapter.benefits import use_model
+    from crm_adapter.orm import BenefitUseRow
+
+    table = BenefitUseRow.__table__
+    last: int | None = None
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(BenefitUseRow.__tablename__):
+            return
+        while True:
+            stmt = sa.select(table).order_by(table.c.id).limit(batch)
+            if last is not None:
+                stmt = stmt.where(table.c.id > last)
+            page = conn.execute(stmt).all()
+            if not page:
+                return
+            for row in page:
+                yield str(row.id), benefit_use_fields(use_model(row))
+            last = int(page[-1].id)
+
+
 def _exchanges(engine: Engine) -> Iterator[tuple[str, Mapping[str, Any]]]:
     from bot.convlog import iter_all_exchanges
 
@@ -194,6 +224,7 @@ def _changes(engine: Engine) -> Iterator[tuple[str, Mapping[str, Any]]]:
 __all__ = [
     "RECORD_HASH",
     "RecordKind",
+    "benefit_use_fields",
     "check_records",
     "contact_fields",
     "exchange_fields",

@@ -498,6 +498,26 @@ def test_a_benefit_use_is_recorded_once(crm: CRMAdapter) -> None:
     assert len(crm.benefit_uses(actor=ADMIN, client_id="C0003")) == 1
 
 
+def test_on_insert_runs_for_a_new_benefit_use_only_and_its_failure_stores_nothing(crm: CRMAdapter) -> None:
+    seen: list[BenefitUse] = []
+    first = crm.record_benefit_use(
+        actor="RM001", use=_use("C0001", key="k-1"), on_insert=lambda _tx, u: seen.append(u)
+    )
+    again = crm.record_benefit_use(  # a duplicate: no second run
+        actor="RM001", use=_use("C0001", key="k-2"), on_insert=lambda _tx, u: seen.append(u)
+    )
+    assert seen == [first] and again.duplicate and again.id == first.id
+
+    def refuse(_tx: Any, _use: BenefitUse) -> None:
+        raise RuntimeError("audit append failed")
+
+    with pytest.raises(RuntimeError, match="audit append failed"):
+        crm.record_benefit_use(actor="RM001", use=_use("C0002", key="k-3"), on_insert=refuse)
+    assert crm.benefit_uses(actor=ADMIN, client_id="C0002") == []
+    stored = crm.record_benefit_use(actor="RM001", use=_use("C0002", key="k-3"))  # the retry is new
+    assert not stored.duplicate and crm.benefit_uses(actor=ADMIN, client_id="C0002") == [stored]
+
+
 def test_benefit_use_input_is_validated(crm: CRMAdapter) -> None:
     contact = make_contact(crm, actor="RM001", client_id="C0001", key="c-1")
     linked = crm.record_benefit_use(
@@ -537,6 +557,31 @@ def test_import_of_past_benefit_uses(crm: CRMAdapter) -> None:
     again = crm.import_benefit_uses(actor=ADMIN, rows=rows)
     assert (again.created, again.duplicates) == (0, 3)
     assert [u.used_on for u in crm.benefit_uses(actor="SUP01", client_id="C0003")] == [date(2025, 2, 3)]
+
+
+def test_on_insert_runs_for_each_imported_use_and_its_failure_imports_nothing(crm: CRMAdapter) -> None:
+    rows: list[dict[str, str | None]] = [
+        {"client_id": "C0001", "benefit": "专家挂号预约", "used_on": "2025-02-01"},
+        {"client_id": "C0001", "benefit": "专家挂号预约", "used_on": "2025-02-01"},  # same use
+        {"client_id": "C0003", "benefit": "全程导医", "used_on": "2025-02-03"},
+    ]
+
+    def refuse(_tx: Any, use: BenefitUse) -> None:
+        if use.client_id == "C0003":
+            raise RuntimeError("audit append failed")
+
+    with pytest.raises(RuntimeError, match="audit append failed"):
+        crm.import_benefit_uses(actor=ADMIN, rows=rows, on_insert=refuse)
+    assert crm.benefit_uses(actor=ADMIN, client_id="C0001") == []
+    seen: list[BenefitUse] = []
+    report = crm.import_benefit_uses(actor=ADMIN, rows=rows, on_insert=lambda _tx, u: seen.append(u))
+    assert (report.created, report.duplicates) == (2, 1)
+    stored = [
+        *crm.benefit_uses(actor=ADMIN, client_id="C0001"),
+        *crm.benefit_uses(actor=ADMIN, client_id="C0003"),
+    ]
+    assert sorted(seen, key=lambda u: u.id) == sorted(stored, key=lambda u: u.id)
+    assert crm.import_benefit_uses(actor=ADMIN, rows=rows, on_insert=refuse).created == 0  # no new use
 
 
 def test_client_brief_follows_the_read_scope(crm: CRMAdapter) -> None:

@@ -44,7 +44,7 @@ from crm_adapter.models import (
     Tier,
 )
 from crm_adapter.pinyin import pinyin_keys
-from crm_adapter.port import CRMAdapter, OnInsert
+from crm_adapter.port import CRMAdapter, OnInsert, OnUseInsert
 
 STAFF = (
     Staff(code="RM001", name="王敏", role=Role.RM, team="A", telegram_id=1001),
@@ -333,7 +333,9 @@ class FakeCRM(CRMAdapter):
     def _today_local(self) -> date:
         return datetime.now(self._tz).date()
 
-    def record_benefit_use(self, *, actor: str, use: NewBenefitUse) -> BenefitUse:
+    def record_benefit_use(
+        self, *, actor: str, use: NewBenefitUse, on_insert: OnUseInsert | None = None
+    ) -> BenefitUse:
         values = ledger.new_use(use, today=self._today_local())
         staff = self._actor(actor)
         client = self._client(values["client_id"])
@@ -357,6 +359,8 @@ class FakeCRM(CRMAdapter):
             stored = ledger.created_now(
                 values, id_=next(self._ids), recorded_by=staff.code, now=datetime.now(UTC)
             )
+            if on_insert is not None:  # no transaction here: the use is stored only if it returns
+                on_insert(None, stored)
             self.benefit_ledger.append(stored)
             self._use_fingerprints[stored.id] = fp
         return stored
@@ -419,26 +423,34 @@ class FakeCRM(CRMAdapter):
         actor: str,
         rows: Sequence[Mapping[str, str | None]],
         line_numbers: Sequence[int] | None = None,
+        on_insert: OnUseInsert | None = None,
     ) -> BenefitImportReport:
         lines = validation.line_numbers(rows, line_numbers)
         parsed, errors = ledger.parse_rows(rows, lines, today=self._today_local())
         staff = self._actor(actor)
         scopes.check_import(staff)
-        created = duplicates = 0
+        duplicates = 0
+        new: dict[int, str] = {}  # id → fingerprint: stored only when every hook has returned (one step)
+        batch: list[BenefitUse] = []
         for line, values in parsed:
             if values["client_id"] not in self.clients:
                 errors.append((line, f"未找到客户 {values['client_id']}"))
                 continue
             fp = ledger.fingerprint_of(values)
-            if fp in self._use_fingerprints.values():
+            if fp in self._use_fingerprints.values() or fp in new.values():
                 duplicates += 1
                 continue
             stored = ledger.created_now(
                 values, id_=next(self._ids), recorded_by=staff.code, now=datetime.now(UTC)
             )
-            self.benefit_ledger.append(stored)
-            self._use_fingerprints[stored.id] = fp
-            created += 1
+            if on_insert is not None:
+                on_insert(None, stored)
+            batch.append(stored)
+            new[stored.id] = fp
+        with self._lock:
+            self.benefit_ledger.extend(batch)
+            self._use_fingerprints.update(new)
+        created = len(batch)
         return BenefitImportReport(created=created, duplicates=duplicates, errors=tuple(sorted(errors)))
 
     # ------------------------------------------------------------------ products

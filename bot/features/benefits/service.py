@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from bot.audit.records import benefit_use_fields, record_payload
 from bot.core import Clock, ServiceError, crm_call
 from bot.features.benefits import entitlements as ent
 from bot.features.benefits.entitlements import Balance, Standing
@@ -30,6 +31,7 @@ from crm_adapter import (
     scopes,
 )
 from crm_adapter.contacts import normalized_summary
+from crm_adapter.port import OnUseInsert
 
 if TYPE_CHECKING:
     from bot.audit import AuditTrail
@@ -43,6 +45,8 @@ logger = logging.getLogger(__name__)
 LEDGER = "ledger"
 #: The ledger as a cited source.
 LEDGER_SOURCE, LEDGER_TITLE = "crm:benefit_uses", "CRM 权益使用台账"
+#: The one line an RM gets when a use could not be stored with its audit row (nothing was counted).
+USE_NOT_SAVED = "系统暂时不可用，权益使用未登记，请稍后重发。"
 #: "还能约几次", "还剩几次", "用了几次", "已经用了": a question about what is left or used, not the rule.
 _ASKS_COUNT = re.compile(
     r"还(?:能|可以|可|剩|有|差)|剩(?:下|余|几|多少)?|已(?:经)?(?:用|约|使用)|用了|用过|使用了"
@@ -204,9 +208,20 @@ class BenefitService:
         return any(u.benefit == use.benefit and normalized_summary(u.note) == note for u in uses)
 
     def record(self, staff: Staff, prepared: PreparedUse) -> UseResult:
-        """Store the use (once: by key and by content) and append it to the audit trail."""
-        stored = crm_call(lambda: self.crm.record_benefit_use(actor=staff.code, use=prepared.use))
-        self._audit(staff, stored)
+        """Store the use (once: by key and by content) with its audit row. A use that cannot be audited
+        is not recorded (fail closed): the RM gets `USE_NOT_SAVED` and may resend."""
+        hook = self._audit_hook(staff)
+        try:
+            stored = crm_call(
+                lambda: self.crm.record_benefit_use(actor=staff.code, use=prepared.use, on_insert=hook)
+            )
+            if hook is None:
+                self._audit_after(staff, stored)
+        except ServiceError:
+            raise
+        except Exception as exc:
+            logger.error("benefit use for %s not recorded", prepared.client.client_id, exc_info=True)
+            raise ServiceError(USE_NOT_SAVED) from exc
         before = prepared.balance
         resent = stored.duplicate and (
             prepared.use.idempotency_key is None or stored.idempotency_key != prepared.use.idempotency_key
@@ -221,7 +236,19 @@ class BenefitService:
             )
         return UseResult(stored, prepared.client, prepared.entitlement, after, resent=resent)
 
-    def _audit(self, staff: Staff, use: BenefitUse) -> None:
+    def _audit_hook(self, staff: Staff) -> OnUseInsert | None:
+        """The audit append to run inside the CRM's transaction, when the trail is on the CRM's database
+        (the default): a use that cannot be audited is then not stored either."""
+        engine = getattr(self.crm, "engine", None)
+        if self.audit is None or engine is None or not self.audit.shares_database(engine):
+            return None
+        return self.audit.record_hook(
+            kind="benefit_use", actor=staff.code, ref=lambda u: str(u.id), fields=benefit_use_fields
+        )
+
+    def _audit_after(self, staff: Staff, use: BenefitUse) -> None:
+        """Another database: appended after the save. A failure still fails the request; the use, stored
+        without its audit row, is named by `audit verify` until a resend of it (a duplicate) is audited."""
         if self.audit is None or self.audit.find(kind="benefit_use", ref=str(use.id)):
             return  # a resend of a use already in the trail
         try:
@@ -229,10 +256,11 @@ class BenefitService:
                 kind="benefit_use",
                 actor=staff.code,
                 ref=str(use.id),
-                payload=use.model_dump(mode="json", exclude={"duplicate"}),
+                payload=record_payload(benefit_use_fields(use)),
             )
-        except Exception:  # the use is stored; the gap is logged loudly for the operator
-            logger.error("benefit use %s stored but not appended to the audit trail", use.id, exc_info=True)
+        except Exception:
+            logger.error("benefit use %s stored but not appended to the audit trail", use.id)
+            raise
 
     def hold(self, staff: Staff, prepared: PreparedUse) -> int:
         """Keep a use waiting for the RM's decision; the token names it in the buttons, so a button
@@ -255,7 +283,8 @@ class BenefitService:
     ) -> BenefitImportReport:
         """Past uses from a file: each benefit name normalised through the table (an unknown name is
         that line's error), then the CRM imports the rest (admin only; a use already in the ledger is a
-        duplicate). The client's tier is not checked: a past use may predate a change of tier."""
+        duplicate). The client's tier is not checked: a past use may predate a change of tier. Each new
+        use is audited like a recorded one (inside the import's transaction when the trail shares it)."""
         table = self.table()
         errors: list[tuple[int, str]] = []
         good_rows: list[dict[str, str | None]] = []
@@ -268,9 +297,18 @@ class BenefitService:
                 continue
             good_rows.append({**row, "benefit": found[0].benefit if found else name})
             good_lines.append(line)
+        hook = self._audit_hook(staff)
+        after: list[BenefitUse] = []
         report = crm_call(
-            lambda: self.crm.import_benefit_uses(actor=staff.code, rows=good_rows, line_numbers=good_lines)
+            lambda: self.crm.import_benefit_uses(
+                actor=staff.code,
+                rows=good_rows,
+                line_numbers=good_lines,
+                on_insert=hook or (lambda _tx, use: after.append(use)),
+            )
         )
+        for use in after:  # a CRM elsewhere: appended after the import, a failure fails it
+            self._audit_after(staff, use)
         return report.model_copy(update={"errors": tuple(sorted([*errors, *report.errors]))})
 
     # --- answers ----------------------------------------------------------------------------------
@@ -356,6 +394,7 @@ def count_answer(
 
 __all__ = [
     "LEDGER",
+    "USE_NOT_SAVED",
     "BenefitService",
     "BenefitSheet",
     "PreparedUse",

@@ -1,7 +1,7 @@
-"""`audit verify` checks the records, not only the chain: contact records, exchanges and knowledge changes
-edited, deleted or never audited in the database are named; rows outside the chain's sequence are
-reported; an anchor kept outside the database catches a chain cut short or rebuilt whole; an audit append
-that fails stores nothing (SQLite and PostgreSQL)."""
+"""`audit verify` checks the records, not only the chain: contact records, benefit uses, exchanges and
+knowledge changes edited, deleted or never audited in the database are named; rows outside the chain's
+sequence are reported; an anchor kept outside the database catches a chain cut short or rebuilt whole;
+an audit append that fails stores nothing (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ from click.testing import CliRunner
 from bot.audit import Anchor, VerifyReport
 from bot.audit.records import RECORD_HASH, record_digest, standard_kinds
 from bot.audit.trail import GENESIS, row_hash
+from bot.commands import run_command
 from bot.composition import Services, open_crm, open_services
+from bot.core import Request, ServiceError
+from bot.features.benefits.service import USE_NOT_SAVED
 from bot.features.contact_log.service import LogDraft
 from bot.settings import Settings, get_settings
 from crm_adapter import Channel
@@ -65,6 +68,22 @@ def _ask(s: Services, question: str = "钻石客户有什么权益？") -> int:
     exchange_id = s.ask.ask(staff_code="RM001", question=question, channel="console").exchange_id
     assert exchange_id is not None
     return exchange_id
+
+
+def _used(s: Services, args: str, update_id: int | None = None) -> str:
+    """`/used <args>` by RM001 (for one of their 钻石 clients: the fake table counts 机场贵宾厅)."""
+    with s.log.engine.connect() as conn:
+        client_id = conn.execute(
+            sa.text("SELECT min(client_id) FROM crm_clients WHERE rm_code = 'RM001' AND tier = '钻石'")
+        ).scalar_one()
+    request = Request(staff=s.crm.get_staff(code="RM001"), args=f"{client_id} {args}", frontend="console",
+                      chat_id=1, update_id=update_id)  # fmt: skip
+    return run_command(s, "used", request).text
+
+
+def _uses(s: Services) -> list[int]:
+    with s.log.engine.connect() as conn:
+        return list(conn.execute(sa.text("SELECT id FROM crm_benefit_uses ORDER BY id")).scalars())
 
 
 def _contacts(s: Services) -> int:
@@ -274,3 +293,68 @@ def test_a_crm_elsewhere_fails_the_request_when_the_append_fails(
     )  # the resend: the same record, now audited
     [event] = s.audit.find(kind="contact", ref=str(stored.id))
     assert event.payload[RECORD_HASH] == record_digest(stored.model_dump(exclude={"duplicate"}))
+
+
+def test_benefit_uses_edited_deleted_or_unaudited_are_named(app: Services) -> None:
+    _used(app, "贵宾厅 今天 陪同登机")
+    _used(app, "贵宾厅 今天 转机")
+    edited, deleted = _uses(app)
+    assert _verify(app).ok
+    _sql(app, "UPDATE crm_benefit_uses SET note = '未使用' WHERE id = :id", id=edited)
+    _sql(app, "DELETE FROM crm_benefit_uses WHERE id = :id", id=deleted)
+    _sql(app, "INSERT INTO crm_benefit_uses (id, client_id, benefit, used_on, note, recorded_by, source,"
+              " created_at, fingerprint) SELECT 999, client_id, benefit, used_on, '伪造', recorded_by,"
+              " source, created_at, 'forged' FROM crm_benefit_uses WHERE id = :id", id=edited)  # fmt: skip
+    assert _verify(app).problems == (
+        f"权益使用 B{edited} 内容与审计记录不符（已被修改）",
+        "权益使用 B999 未经审计（库中有，审计记录中没有）",
+        f"权益使用 B{deleted} 已被删除（审计记录中有，库中没有）",
+    )
+    result = CliRunner().invoke(_cli(), ["audit", "verify"])
+    assert result.exit_code == 1 and f"权益使用 B{edited} 内容与审计记录不符" in result.output
+
+
+def test_a_benefit_use_whose_audit_append_fails_is_not_stored(
+    app: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the trail refuses the append inside the CRM's transaction → no use, one error
+    line; the RM's resend is stored and audited once, a second resend counts nothing more."""
+    assert app.audit is not None
+
+    def refuse(*_a: object, **_kw: object) -> None:
+        raise sa.exc.OperationalError("INSERT INTO audit_chain …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(app.audit, "append_in", refuse)
+    with pytest.raises(ServiceError) as refused:
+        _used(app, "贵宾厅 今天 陪同登机", update_id=1)
+    assert refused.value.message == USE_NOT_SAVED and "\n" not in USE_NOT_SAVED
+    assert _uses(app) == []
+    monkeypatch.undo()
+    assert "已登记" in _used(app, "贵宾厅 今天 陪同登机", update_id=2)
+    assert "未重复计数" in _used(app, "贵宾厅 今天 陪同登机", update_id=3)  # sent once more
+    [use_id] = _uses(app)
+    assert len(app.audit.find(kind="benefit_use", ref=str(use_id))) == 1 and _verify(app).ok
+
+
+def test_imported_benefit_uses_are_audited(app: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past uses imported by an admin are audited in the import's transaction: verify passes; an import
+    whose audit append fails imports nothing."""
+    assert app.audit is not None
+    with app.log.engine.connect() as conn:
+        client_id = conn.execute(sa.text("SELECT min(client_id) FROM crm_clients")).scalar_one()
+    rows: list[dict[str, str | None]] = [
+        {"client_id": client_id, "benefit": "机场贵宾厅", "used_on": "2025-02-01", "note": "往年"},
+        {"client_id": client_id, "benefit": "贵宾厅", "used_on": "2025-02-02"},
+    ]
+    admin = app.crm.get_staff(code="ADM01")
+
+    def refuse(*_a: object, **_kw: object) -> None:
+        raise sa.exc.OperationalError("INSERT INTO audit_chain …", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(app.audit, "append_in", refuse)
+    with pytest.raises(sa.exc.OperationalError):
+        app.benefits.import_uses(admin, rows, [2, 3])
+    assert _uses(app) == []
+    monkeypatch.undo()
+    assert app.benefits.import_uses(admin, rows, [2, 3]).created == 2
+    assert len(_uses(app)) == 2 and _verify(app).ok

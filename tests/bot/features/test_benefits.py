@@ -5,6 +5,7 @@ an asset condition)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -66,6 +67,34 @@ def test_a_use_is_counted_once(services: Services, crm: FakeCRM) -> None:
     assert "未重复计数" in resent
     assert len(crm.benefit_ledger) == 1
     assert services.audit is not None and len(services.audit.find(kind="benefit_use", ref="1")) == 1
+
+
+def test_a_crm_elsewhere_fails_the_use_when_the_append_fails(
+    services: Services, crm: FakeCRM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fake CRM cannot join the trail's transaction: the use is stored first, a failed append still
+    fails the request with the one line, and the RM's resend audits it once (counted once)."""
+    from bot.audit.records import RECORD_HASH, benefit_use_fields, record_digest
+
+    assert services.audit is not None
+    append = services.audit.append
+
+    def refuse(*, kind: str, **kw: Any) -> object:
+        if kind == "benefit_use":  # the client look-up before it is audited as usual
+            raise sa.exc.OperationalError("INSERT INTO audit_chain …", {}, Exception("disk I/O error"))
+        return append(kind=kind, **kw)
+
+    monkeypatch.setattr(services.audit, "append", refuse)
+    with pytest.raises(ServiceError) as refused:
+        _used(services, crm, "张伟 贵宾厅 11-03", update=40)
+    assert refused.value.message == benefits.service.USE_NOT_SAVED
+    monkeypatch.undo()
+    [use] = crm.benefit_ledger
+    assert services.audit.find(kind="benefit_use", ref=str(use.id)) == []
+    assert "未重复计数" in _used(services, crm, "张伟 贵宾厅 11-03", update=41)  # the resend
+    [event] = services.audit.find(kind="benefit_use", ref=str(use.id))
+    assert event.payload[RECORD_HASH] == record_digest(benefit_use_fields(use))
+    assert len(crm.benefit_ledger) == 1
 
 
 def test_what_the_table_does_not_give_is_refused_with_the_reason(services: Services, crm: FakeCRM) -> None:
