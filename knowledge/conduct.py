@@ -54,6 +54,14 @@ _NOT_NEGATION = re.compile(
     r"不久|不过|不妨|非常|未来|无限|无忧|毫无疑问|没问题|没得说|别犹豫|不用犹豫|不要犹豫|别错过|不要错过|"
     r"千万别错过|无比|无敌"
 )
+#: Quotation marks: a promise in quotes next to a warning ("“稳赚不赔”的广告别信") is cited, not made.
+_QUOTES = {"“": "”", "「": "」", "『": "』", '"': '"', "‘": "’"}
+_CLOSERS = frozenset(_QUOTES.values())
+_DISTANCING = re.compile(
+    r"不|别|勿|没|小心|谨慎|警惕|轻信|当心|所谓|这种|那种|这类|那类|之类|类似|广告|宣传|骗|假的|谣言"
+)
+#: An A-not-A question inside a match ("收益能不能到5%") asks; it states nothing.
+_A_NOT_A = re.compile(r"(能|会|是|有|可|要|敢)[不没]\1")
 _ASKING = re.compile(r"是不是|是否|能不能|会不会|有没有|可不可以|能否")
 _QUESTION_AFTER = re.compile(r"^(?:的|了)?(?:吗|么|嘛|与否|[?？])")
 #: Forms of address after a client's name at the start of a message ("张伟先生，您好").
@@ -82,6 +90,7 @@ class ConductRule:
     patterns: tuple[re.Pattern[str], ...] = ()
     unless: re.Pattern[str] | None = None
     requires: re.Pattern[str] | None = None
+    near: re.Pattern[str] | None = None
 
     @property
     def source(self) -> str:
@@ -148,6 +157,11 @@ class ConductRules:
         documents: dict[str, str] = dict(table["documents"])
         self.risk_wording: str = table["risk_wording"]["text"]
         self._promotes = re.compile(table["risk_wording"]["promotes"])
+        macros: dict[str, str] = dict(table.get("macros", {}))
+
+        def compiled(pattern: str | None, flags: int = 0) -> re.Pattern[str] | None:
+            return re.compile(_expand(pattern, macros), flags) if pattern else None
+
         rules = []
         for raw in table["rule"]:
             if raw["category"] not in CATEGORIES:
@@ -164,9 +178,12 @@ class ConductRules:
                     rewrite=raw.get("rewrite", "drop"),
                     adds=raw.get("adds", ""),
                     negatable=bool(raw.get("negatable", True)),
-                    patterns=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("patterns", ())),
-                    unless=re.compile(raw["unless"]) if raw.get("unless") else None,
-                    requires=re.compile(raw["requires"]) if raw.get("requires") else None,
+                    patterns=tuple(
+                        re.compile(_expand(p, macros), re.IGNORECASE) for p in raw.get("patterns", ())
+                    ),
+                    unless=compiled(raw.get("unless")),
+                    requires=compiled(raw.get("requires")),
+                    near=compiled(raw.get("near")),
                 )
             )
         self.rules: tuple[ConductRule, ...] = tuple(rules)
@@ -225,8 +242,14 @@ class ConductRules:
         clause_end = _clause_end(text, end)
         if rule.unless is not None and rule.unless.search(text, clause_start, clause_end):
             return False
+        if rule.near is not None and not rule.near.search(
+            text, _sentence_start(text, start), _sentence_end(text, end)
+        ):
+            return False
         if not rule.negatable:
             return True
+        if _a_not_a(text, start) or _A_NOT_A.search(text, start, end) or _quoted_warning(text, start, end):
+            return asked
         before = _NOT_NEGATION.sub("　", text[max(clause_start, start - NEGATION_WINDOW) : start])
         if asked:  # "是不是保本" asks about the promise; it does not deny it
             before = _ASKING.sub("　", before)
@@ -262,6 +285,42 @@ class ConductRules:
         """The rules of `categories` broken anywhere in `texts` (each once, in table order)."""
         broken = {f.rule.id for t in texts for f in self.scan(t, categories=categories, asked=asked)}
         return tuple(r for r in self.rules if r.id in broken)
+
+
+def _expand(pattern: str, macros: Mapping[str, str]) -> str:
+    """`{NAME}` in a pattern is the table's macro NAME (a number, a rate, an amount), expanded until none
+    is left; a quantifier such as `{0,4}` is no macro name."""
+    for _ in range(5):
+        expanded = re.sub(r"\{([A-Z]+)\}", lambda m: macros.get(m.group(1), m.group(0)), pattern)
+        if expanded == pattern:
+            break
+        pattern = expanded
+    return pattern
+
+
+def _a_not_a(text: str, start: int) -> bool:
+    """The match opens with the negative half of an A-not-A question ("会不会亏", "有没有风险")."""
+    return (
+        0 < start < len(text) - 1 and text[start] in "不没" and text[start - 1] == text[start + 1]
+    )
+
+
+def _quoted_warning(text: str, start: int, end: int) -> bool:
+    """The match lies inside quotation marks in a sentence that warns against or disowns what is quoted
+    ("外面说“稳赚不赔”的都要小心", "“亏了算我的”这种话我们不会说")."""
+    s_start, s_end = _sentence_start(text, start), _sentence_end(text, end)
+    for i in range(start - 1, s_start - 1, -1):
+        close = _QUOTES.get(text[i])
+        if close is None:
+            if text[i] in _CLOSERS:
+                return False
+            continue
+        j = text.find(close, end, s_end)
+        if j < 0:
+            return False
+        outside = text[s_start:i] + "　" + text[j + 1 : s_end]
+        return bool(_DISTANCING.search(outside))
+    return False
 
 
 def _clause_start(text: str, at: int) -> int:
