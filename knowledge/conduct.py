@@ -91,6 +91,7 @@ class ConductRule:
     unless: re.Pattern[str] | None = None
     requires: re.Pattern[str] | None = None
     near: re.Pattern[str] | None = None
+    unless_sentence: bool = False  # `unless` looked for in the whole sentence, not just the clause
 
     @property
     def source(self) -> str:
@@ -184,6 +185,7 @@ class ConductRules:
                     unless=compiled(raw.get("unless")),
                     requires=compiled(raw.get("requires")),
                     near=compiled(raw.get("near")),
+                    unless_sentence=raw.get("unless_scope", "clause") == "sentence",
                 )
             )
         self.rules: tuple[ConductRule, ...] = tuple(rules)
@@ -240,8 +242,13 @@ class ConductRules:
     def _counts(self, rule: ConductRule, text: str, start: int, end: int, asked: bool = False) -> bool:
         clause_start = _clause_start(text, start)
         clause_end = _clause_end(text, end)
-        if rule.unless is not None and rule.unless.search(text, clause_start, clause_end):
-            return False
+        if rule.unless is not None:
+            if rule.unless_sentence:
+                scope = (_sentence_start(text, start), _sentence_end(text, end))
+            else:
+                scope = (clause_start, clause_end)
+            if rule.unless.search(text, *scope):
+                return False
         if rule.near is not None and not rule.near.search(
             text, _sentence_start(text, start), _sentence_end(text, end)
         ):

@@ -27,7 +27,7 @@ def test_a_quote_changed_by_one_character_is_caught(tmp_path: Path) -> None:
     for path in regulations_dir().glob("*.md"):
         text = path.read_text(encoding="utf-8").replace("违规承诺保本保收益", "违规承诺保收益")
         (tmp_path / path.name).write_text(text, encoding="utf-8")
-    assert conduct.unquoted(rules, tmp_path) == ["guarantee"]
+    assert conduct.unquoted(rules, tmp_path) == ["guarantee", "guarantee_floor"]
 
 
 def test_the_regulations_directory_resolves_from_the_environment_and_fails_clearly(tmp_path: Path) -> None:
@@ -43,14 +43,14 @@ def test_the_regulations_directory_resolves_from_the_environment_and_fails_clear
     [
         ("这款理财保本保收益，年化6%稳稳的", "guarantee", "保本保收益"),
         ("亏了算我的，您放心投", "guarantee", "亏了算我的"),
-        ("我们行会兜底", "guarantee", "兜底"),
+        ("我们行会兜底", "guarantee", "我们行会兜底"),
         ("这是全行收益最高的产品", "superlative", "全行收益最高"),
         ("这款产品100%安全", "superlative", "100%安全"),
-        ("这只基金同类排名第一", "superlative", "排名第一"),
+        ("这只基金同类排名第一", "superlative", "同类排名第一"),
         ("这款净值型理财预期收益率4.2%", "expected_return", "预期收益率"),
         ("一年后肯定拿到8%", "expected_return", "一年后肯定拿到8%"),
         ("这款保险跟存款一样", "deposit_like", "跟存款"),
-        ("这款理财受存款保险保障", "deposit_like", "受存款保险"),
+        ("这款理财受存款保险保障", "deposit_insurance", "受存款保险"),
         ("最后3个名额，赶紧下单", "pressure", "最后3个名额"),
         ("就算您退订了，我们还会发", "opt_out", "就算您退订"),
         ("风险揭示书就是走个形式", "disclosure", "走个形式"),
