@@ -60,6 +60,11 @@ _CLOSERS = frozenset(_QUOTES.values())
 _DISTANCING = re.compile(
     r"不|别|勿|没|小心|谨慎|警惕|轻信|当心|所谓|这种|那种|这类|那类|之类|类似|广告|宣传|骗|假的|谣言"
 )
+#: Spaces, emoji and invisible characters: removed before matching (see `_without_filler`).
+_FILLER = re.compile(
+    "[ \t\u00a0\u3000\u200b-\u200f\u2060\ufeff\ufe0e\ufe0f\u2300-\u23ff\u2600-\u27bf"
+    "\u2b00-\u2bff\U0001f000-\U0001faff]"
+)
 #: An A-not-A question inside a match ("收益能不能到5%") asks; it states nothing.
 _A_NOT_A = re.compile(r"(能|会|是|有|可|要|敢)[不没]\1")
 _ASKING = re.compile(r"是不是|是否|能不能|会不会|有没有|可不可以|能否")
@@ -223,6 +228,8 @@ class ConductRules:
         message opens by addressing) next to holdings, amounts or circumstances is a privacy finding."""
         if not text:
             return ()
+        original = text
+        text, where = _without_filler(text)
         found: list[ConductFinding] = []
         for rule in self.rules:
             if categories is not None and rule.category not in categories:
@@ -237,7 +244,10 @@ class ConductRules:
                         found.append(ConductFinding(rule, m.group(0), m.start(), m.end()))
         if names and (categories is None or "privacy" in categories):
             found += self._privacy(text, names, recipient)
-        return _without_overlaps(found)
+        if where is None:
+            return _without_overlaps(found)
+        spans = ((f.rule, where[f.start], where[f.end - 1] + 1) for f in found)
+        return _without_overlaps([ConductFinding(r, original[a:b], a, b) for r, a, b in spans])
 
     def _counts(self, rule: ConductRule, text: str, start: int, end: int, asked: bool = False) -> bool:
         clause_start = _clause_start(text, start)
@@ -292,6 +302,29 @@ class ConductRules:
         """The rules of `categories` broken anywhere in `texts` (each once, in table order)."""
         broken = {f.rule.id for t in texts for f in self.scan(t, categories=categories, asked=asked)}
         return tuple(r for r in self.rules if r.id in broken)
+
+
+def _without_filler(text: str) -> tuple[str, list[int] | None]:
+    """The text without what can split a word and means nothing to the rules — spaces between Chinese
+    characters ("保 本"), emoji ("稳赚💰不赔"), zero-width characters — and, for each character kept, its
+    index in `text` (None: nothing was removed)."""
+    if not _FILLER.search(text):
+        return text, None
+    kept: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(text):
+        if _FILLER.match(ch):
+            if not ch.isspace():
+                continue
+            before = text[i - 1] if i else ""
+            after = text[i + 1] if i + 1 < len(text) else ""
+            if before.isascii() and before.isalnum() and after.isascii() and after.isalnum():
+                kept.append(ch)  # "capital protected", "R 4" keep their space
+                where.append(i)
+            continue
+        kept.append(ch)
+        where.append(i)
+    return "".join(kept), where
 
 
 def _expand(pattern: str, macros: Mapping[str, str]) -> str:

@@ -54,7 +54,7 @@ def test_the_regulations_directory_resolves_from_the_environment_and_fails_clear
         ("最后3个名额，赶紧下单", "pressure", "最后3个名额"),
         ("就算您退订了，我们还会发", "opt_out", "就算您退订"),
         ("风险揭示书就是走个形式", "disclosure", "走个形式"),
-        ("我帮您把风险等级改成C4", "disclosure", "改成C4"),
+        ("我帮您把风险等级改成C4", "disclosure_coaching", "帮您把风险等级改"),
     ],
 )
 def test_violations_are_found_with_their_span(text: str, rule: str, span: str) -> None:
