@@ -234,7 +234,7 @@ def test_macros_expand_in_a_table_and_leave_quantifiers_alone() -> None:
         '[documents]\nx = "某办法"\n[risk_wording]\ntext = "t"\npromotes = "p"\n'
         "[macros]\nD = '[0-9]+'\nP = '{D}%'\n"
         '[[rule]]\nid = "r"\ncategory = "guarantee"\nlabel = "l"\ndocument = "x"\narticle = "第一条"\n'
-        "quote = \"q\"\nsuggestion = \"s\"\npatterns = ['稳.{0,2}{P}']\n"
+        'quote = "q"\nsuggestion = "s"\npatterns = [\'稳.{0,2}{P}\']\n'
     )
     rules = conduct.ConductRules.load(table)
     assert [f.text for f in rules.scan("稳稳的12%")] == ["稳稳的12%"]
