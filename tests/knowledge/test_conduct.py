@@ -203,6 +203,7 @@ def test_paraphrases_of_each_violation_are_found(text: str, category: str) -> No
         "您的定期存款本息合计50万以内受存款保险保障，超出部分可以分散到其他银行",
         "定期存款三年期利率1.9%，本金和利息都有保障",
         "理财产品不受存款保险保护，和存款性质不同",
+        "理财的收益不固定，存款有存款保险保障，理财没有",
         # figures that are past, benchmark or contractual
         "这款产品过去一年收益大概5%左右，仅供参考，不代表未来",
         "起购金额至少1万元",
