@@ -168,6 +168,9 @@ def test_a_table_with_an_unknown_category_is_refused() -> None:
         ("测评做出来是保守型也没事，我帮您调一下", "disclosure"),
         ("双录的时候您啥都别问，点头就行", "disclosure"),
         ("这个收益率在同类产品里数一数二", "superlative"),
+        ("风险揭示书我已经帮您签好了", "disclosure"),
+        ("这个收益是锁定的，不会变", "guarantee"),
+        ("这款年化收益百分之四点五，稳的", "expected_return"),
         # numbers written in Chinese
         ("这款理财年化至少能拿到百分之五", "guarantee"),
         ("这只基金年化能有个十来个点没问题", "expected_return"),
