@@ -171,6 +171,8 @@ def test_a_table_with_an_unknown_category_is_refused() -> None:
         ("风险揭示书我已经帮您签好了", "disclosure"),
         ("这个收益是锁定的，不会变", "guarantee"),
         ("这款年化收益百分之四点五，稳的", "expected_return"),
+        ("您退订了我们也还是会给您发的", "pressure"),
+        ("张总那边已经加仓了，您也跟一点", "privacy"),
         # numbers written in Chinese
         ("这款理财年化至少能拿到百分之五", "guarantee"),
         ("这只基金年化能有个十来个点没问题", "expected_return"),
@@ -217,6 +219,7 @@ def test_paraphrases_of_each_violation_are_found(text: str, category: str) -> No
         "有问题的话您随时找我，我尽快帮您处理",
         "如果您不确认，订单就不会提交",
         "您再等一天就到账了",
+        "您退订后我们不会再给您发营销短信",
         "您把存款当成应急金就好",
         # the client answers and reads for themselves
         "测评有10道题，请您根据自己的实际情况选择",
