@@ -8,8 +8,10 @@ and suitability on top; the answer check (`knowledge/check.py`) and the bot's co
 the same rules, so the assistant never disagrees with itself about what a promise of return is.
 
 A match is not a violation when a negation opens it in the same clause ("这款产品不保本", "理财非存款",
-"不得承诺保本"), when it is asked rather than stated ("是否保本？"), or when the rule's `unless` pattern
-appears in its clause ("请您本人完成测评").
+"不得承诺保本"), when it is asked rather than stated ("是否保本？", "收益能不能到5%"), when it is quoted to
+warn against it ("“稳赚不赔”的广告别信"), when the rule's `unless` pattern appears in its clause (or
+sentence: "请您本人完成测评"), or when the rule's `near` pattern is missing from its sentence. Spaces,
+emoji and zero-width characters are removed before matching (`knowledge/conduct_text.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from knowledge.conduct_text import (
+    clause_end,
+    clause_start,
+    expand,
+    sentence_end,
+    sentence_start,
+    stated,
+    without_filler,
+)
+
 logger = logging.getLogger(__name__)
 
 CATEGORIES = (
@@ -37,25 +49,6 @@ CATEGORIES = (
     "privacy",
     "suitability",
 )
-#: Ends a clause: a negation or an `unless` word only counts inside the clause of the match.
-_CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
-_SENTENCE_END = re.compile(r"[。；;！!？?\n]")
-#: How far before a match a negation is looked for (characters, within the clause).
-NEGATION_WINDOW = 8
-#: A prohibition reaches further: "不得向客户承诺保本或保证收益" is the rule, not a promise.
-PROHIBITION_WINDOW = 16
-_PROHIBITION = re.compile(
-    r"不得|禁止|严禁|切勿|不能|不可|不要|不准|杜绝|避免|不应|不宜|防止|严防|不允许|谨防|警惕"
-)
-_NEGATION = re.compile(r"不|非|无|没|未|别|勿|禁止|严禁|杜绝|防止|避免|切忌|是否|能否|可否|谨防|警惕|远离")
-#: Words that contain a negation character but negate nothing ("不管…都保本", "非常安全", "未来").
-_NOT_NEGATION = re.compile(
-    r"不管|不论|无论|不仅|不但|不只|不光|不用担心|不必担心|别担心|不要担心|无需担心|无须担心|不怕|不错|不少|"
-    r"不久|不过|不妨|非常|未来|无限|无忧|毫无疑问|没问题|没得说|别犹豫|不用犹豫|不要犹豫|别错过|不要错过|"
-    r"千万别错过|无比|无敌"
-)
-_ASKING = re.compile(r"是不是|是否|能不能|会不会|有没有|可不可以|能否")
-_QUESTION_AFTER = re.compile(r"^(?:的|了)?(?:吗|么|嘛|与否|[?？])")
 #: Forms of address after a client's name at the start of a message ("张伟先生，您好").
 _ADDRESS = (
     r"(?:先生|女士|小姐|总|老师|阿姨|叔叔|姐|哥|大哥|大姐)?\s*"
@@ -82,6 +75,8 @@ class ConductRule:
     patterns: tuple[re.Pattern[str], ...] = ()
     unless: re.Pattern[str] | None = None
     requires: re.Pattern[str] | None = None
+    near: re.Pattern[str] | None = None
+    unless_sentence: bool = False  # `unless` looked for in the whole sentence, not just the clause
 
     @property
     def source(self) -> str:
@@ -148,6 +143,11 @@ class ConductRules:
         documents: dict[str, str] = dict(table["documents"])
         self.risk_wording: str = table["risk_wording"]["text"]
         self._promotes = re.compile(table["risk_wording"]["promotes"])
+        macros: dict[str, str] = dict(table.get("macros", {}))
+
+        def compiled(pattern: str | None, flags: int = 0) -> re.Pattern[str] | None:
+            return re.compile(expand(pattern, macros), flags) if pattern else None
+
         rules = []
         for raw in table["rule"]:
             if raw["category"] not in CATEGORIES:
@@ -164,9 +164,13 @@ class ConductRules:
                     rewrite=raw.get("rewrite", "drop"),
                     adds=raw.get("adds", ""),
                     negatable=bool(raw.get("negatable", True)),
-                    patterns=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("patterns", ())),
-                    unless=re.compile(raw["unless"]) if raw.get("unless") else None,
-                    requires=re.compile(raw["requires"]) if raw.get("requires") else None,
+                    patterns=tuple(
+                        re.compile(expand(p, macros), re.IGNORECASE) for p in raw.get("patterns", ())
+                    ),
+                    unless=compiled(raw.get("unless")),
+                    requires=compiled(raw.get("requires")),
+                    near=compiled(raw.get("near")),
+                    unless_sentence=raw.get("unless_scope", "clause") == "sentence",
                 )
             )
         self.rules: tuple[ConductRule, ...] = tuple(rules)
@@ -204,6 +208,8 @@ class ConductRules:
         message opens by addressing) next to holdings, amounts or circumstances is a privacy finding."""
         if not text:
             return ()
+        original = text
+        text, where = without_filler(text)
         found: list[ConductFinding] = []
         for rule in self.rules:
             if categories is not None and rule.category not in categories:
@@ -218,23 +224,24 @@ class ConductRules:
                         found.append(ConductFinding(rule, m.group(0), m.start(), m.end()))
         if names and (categories is None or "privacy" in categories):
             found += self._privacy(text, names, recipient)
-        return _without_overlaps(found)
+        if where is None:
+            return _without_overlaps(found)
+        spans = ((f.rule, where[f.start], where[f.end - 1] + 1) for f in found)
+        return _without_overlaps([ConductFinding(r, original[a:b], a, b) for r, a, b in spans])
 
     def _counts(self, rule: ConductRule, text: str, start: int, end: int, asked: bool = False) -> bool:
-        clause_start = _clause_start(text, start)
-        clause_end = _clause_end(text, end)
-        if rule.unless is not None and rule.unless.search(text, clause_start, clause_end):
+        if rule.unless is not None:
+            if rule.unless_sentence:
+                scope = (sentence_start(text, start), sentence_end(text, end))
+            else:
+                scope = (clause_start(text, start), clause_end(text, end))
+            if rule.unless.search(text, *scope):
+                return False
+        if rule.near is not None and not rule.near.search(
+            text, sentence_start(text, start), sentence_end(text, end)
+        ):
             return False
-        if not rule.negatable:
-            return True
-        before = _NOT_NEGATION.sub("　", text[max(clause_start, start - NEGATION_WINDOW) : start])
-        if asked:  # "是不是保本" asks about the promise; it does not deny it
-            before = _ASKING.sub("　", before)
-        if _NEGATION.search(before):
-            return False
-        if not asked and _PROHIBITION.search(text, max(clause_start, start - PROHIBITION_WINDOW), start):
-            return False
-        return asked or not _QUESTION_AFTER.match(text[end:clause_end])
+        return not rule.negatable or stated(text, start, end, asked=asked)
 
     def _privacy(self, text: str, names: NameIndex, recipient: str | None) -> list[ConductFinding]:
         rule = self._by_id["privacy_client"]
@@ -249,8 +256,8 @@ class ConductRules:
         for name, at in hits:
             if name == recipient:
                 continue
-            s_start = _sentence_start(text, at)
-            s_end = _sentence_end(text, at + len(name))
+            s_start = sentence_start(text, at)
+            s_end = sentence_end(text, at + len(name))
             sentence = text[s_start:s_end]
             if any(p.search(sentence) for p in rule.patterns):
                 out.append(ConductFinding(rule, name, at, at + len(name)))
@@ -262,30 +269,6 @@ class ConductRules:
         """The rules of `categories` broken anywhere in `texts` (each once, in table order)."""
         broken = {f.rule.id for t in texts for f in self.scan(t, categories=categories, asked=asked)}
         return tuple(r for r in self.rules if r.id in broken)
-
-
-def _clause_start(text: str, at: int) -> int:
-    for i in range(at - 1, -1, -1):
-        if _CLAUSE_END.match(text[i]):
-            return i + 1
-    return 0
-
-
-def _clause_end(text: str, at: int) -> int:
-    m = _CLAUSE_END.search(text, at)
-    return m.start() if m else len(text)
-
-
-def _sentence_start(text: str, at: int) -> int:
-    for i in range(at - 1, -1, -1):
-        if _SENTENCE_END.match(text[i]):
-            return i + 1
-    return 0
-
-
-def _sentence_end(text: str, at: int) -> int:
-    m = _SENTENCE_END.search(text, at)
-    return m.start() if m else len(text)
 
 
 def _without_overlaps(found: list[ConductFinding]) -> tuple[ConductFinding, ...]:

@@ -27,7 +27,7 @@ def test_a_quote_changed_by_one_character_is_caught(tmp_path: Path) -> None:
     for path in regulations_dir().glob("*.md"):
         text = path.read_text(encoding="utf-8").replace("违规承诺保本保收益", "违规承诺保收益")
         (tmp_path / path.name).write_text(text, encoding="utf-8")
-    assert conduct.unquoted(rules, tmp_path) == ["guarantee"]
+    assert conduct.unquoted(rules, tmp_path) == ["guarantee", "guarantee_floor"]
 
 
 def test_the_regulations_directory_resolves_from_the_environment_and_fails_clearly(tmp_path: Path) -> None:
@@ -43,18 +43,18 @@ def test_the_regulations_directory_resolves_from_the_environment_and_fails_clear
     [
         ("这款理财保本保收益，年化6%稳稳的", "guarantee", "保本保收益"),
         ("亏了算我的，您放心投", "guarantee", "亏了算我的"),
-        ("我们行会兜底", "guarantee", "兜底"),
+        ("我们行会兜底", "guarantee", "我们行会兜底"),
         ("这是全行收益最高的产品", "superlative", "全行收益最高"),
         ("这款产品100%安全", "superlative", "100%安全"),
-        ("这只基金同类排名第一", "superlative", "排名第一"),
+        ("这只基金同类排名第一", "superlative", "同类排名第一"),
         ("这款净值型理财预期收益率4.2%", "expected_return", "预期收益率"),
         ("一年后肯定拿到8%", "expected_return", "一年后肯定拿到8%"),
         ("这款保险跟存款一样", "deposit_like", "跟存款"),
-        ("这款理财受存款保险保障", "deposit_like", "受存款保险"),
+        ("这款理财受存款保险保障", "deposit_insurance", "受存款保险"),
         ("最后3个名额，赶紧下单", "pressure", "最后3个名额"),
         ("就算您退订了，我们还会发", "opt_out", "就算您退订"),
         ("风险揭示书就是走个形式", "disclosure", "走个形式"),
-        ("我帮您把风险等级改成C4", "disclosure", "改成C4"),
+        ("我帮您把风险等级改成C4", "disclosure_coaching", "帮您把风险等级改"),
     ],
 )
 def test_violations_are_found_with_their_span(text: str, rule: str, span: str) -> None:
@@ -121,3 +121,138 @@ def test_a_table_with_an_unknown_category_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="unknown category"):
         conduct.ConductRules.load(bad)
+
+
+# --- causes found on the blind set, each tested in new wording ----------------------------------
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # paraphrase families: losses made up, floors, principal said colloquially, English
+        ("万一亏了，行里会想办法给您补回来", "guarantee"),
+        ("真跌了也有银行垫付，您别担心", "guarantee"),
+        ("最差最差也能拿回本金", "guarantee"),
+        ("放心吧，本金肯定丢不了", "guarantee"),
+        ("这款理财收益不会低于3.5%的", "guarantee"),
+        ("这个组合年年都是正收益，放心拿着", "guarantee"),
+        ("我们家这款理财从没让客户亏过钱", "guarantee"),
+        ("买了就等着收钱吧", "guarantee"),
+        ("This note is principal protected, no worries", "guarantee"),
+        ("这只基金经理是业内公认最牛的", "superlative"),
+        ("这份重疾险什么病都能赔", "superlative"),
+        ("这支债基预期回报率5.2%", "expected_return"),
+        ("年化预期大概在3.8%", "expected_return"),
+        ("这只基金明年收益差不多5%", "expected_return"),
+        ("买它基本上每年能多挣三万块", "expected_return"),
+        ("这款年化妥妥的5%", "expected_return"),
+        ("这份年金险就当是存了个五年定期", "deposit_like"),
+        ("这个理财就是加强版的定期存款", "deposit_like"),
+        ("把它当成存款就好，只是名字不同", "deposit_like"),
+        ("这款产品安全性跟定期存款差不多", "deposit_like"),
+        ("今天不打款明天额度就给别人了", "pressure"),
+        ("这期额度非常紧张，您抓紧", "pressure"),
+        ("还犹豫什么，现在就把钱转过来", "pressure"),
+        ("主任说这个月的指标还差一点，您支持一下", "pressure"),
+        ("两小时内下单的话费率打八折，过时就恢复原价", "pressure"),
+        ("您这边先转账，资料我后面再给您补", "disclosure"),
+        ("问卷第五题您选最后一项，否则系统通不过", "disclosure"),
+        ("等会回访问您有没有人承诺收益，您就说没有", "disclosure"),
+        ("我替您把测评重新做一遍，不用您操作", "disclosure"),
+        ("风险提示书签个名就行，不用细看", "disclosure"),
+        ("条款都是模板，没什么好看的", "disclosure"),
+        ("这款产品的风险基本可以忽略不计", "guarantee"),
+        ("这只基金肯定能超过业绩比较基准", "expected_return"),
+        ("一年赚个七八个点很轻松", "expected_return"),
+        ("您就当是把钱放在银行定期里", "deposit_like"),
+        ("这批额度下班前就结束了", "pressure"),
+        ("再晚两天就买不到了", "pressure"),
+        ("测评做出来是保守型也没事，我帮您调一下", "disclosure"),
+        ("双录的时候您啥都别问，点头就行", "disclosure"),
+        ("这个收益率在同类产品里数一数二", "superlative"),
+        ("风险揭示书我已经帮您签好了", "disclosure"),
+        ("这个收益是锁定的，不会变", "guarantee"),
+        ("这款年化收益百分之四点五，稳的", "expected_return"),
+        ("您退订了我们也还是会给您发的", "pressure"),
+        ("张总那边已经加仓了，您也跟一点", "privacy"),
+        # numbers written in Chinese
+        ("这款理财年化至少能拿到百分之五", "guarantee"),
+        ("这只基金年化能有个十来个点没问题", "expected_return"),
+        ("放进去一年下来肯定能赚两万块", "expected_return"),
+        # clause splitting: the promise and its subject in different clauses
+        ("到期要是不够4%，差的部分我们来补", "guarantee"),
+        ("先把款打了，回头再补测评", "disclosure"),
+        # spaces and emoji inside a phrase
+        ("这 款 产 品 保 本", "guarantee"),
+        ("稳赚💰不赔，放心冲", "guarantee"),
+        ("零\u200b风险哦😊", "guarantee"),
+        ("名额有限⏰赶紧下单", "pressure"),
+    ],
+)
+def test_paraphrases_of_each_violation_are_found(text: str, category: str) -> None:
+    assert category in {f.category for f in default_rules().scan(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # negation and questions: A-not-A inside or at the start of the phrase
+        "您问收益能不能到6%，这个没人能承诺",
+        "您问会不会亏本，会的，净值可能下跌",
+        # a promise quoted in order to warn against it
+        "网上说“稳赚不赔”的理财都别信",
+        "“亏了我来补”这种话我们不能讲，请您理性决策",
+        # a topic, not a promise
+        "您关心的本金安全问题，这款产品无法保证",
+        "保本理财已经停售，现在的理财都是净值型",
+        # deposits called deposits; deposit insurance explained for deposits only
+        "大额存单属于存款，受存款保险保障",
+        "您的定期存款本息合计50万以内受存款保险保障，超出部分可以分散到其他银行",
+        "定期存款三年期利率1.9%，本金和利息都有保障",
+        "理财产品不受存款保险保护，和存款性质不同",
+        "理财的收益不固定，存款有存款保险保障，理财没有",
+        # figures that are past, benchmark or contractual
+        "这款产品过去一年收益大概5%左右，仅供参考，不代表未来",
+        "起购金额至少1万元",
+        "这款年金险每年领取金额以合同约定为准",
+        # urgency that is not about buying; an event's seats
+        "您的证件下月过期，请尽快更新",
+        "周六的亲子活动名额有限，过了周五就不能报名了",
+        "有问题的话您随时找我，我尽快帮您处理",
+        "如果您不确认，订单就不会提交",
+        "您再等一天就到账了",
+        "您退订后我们不会再给您发营销短信",
+        "您把存款当成应急金就好",
+        # the client answers and reads for themselves
+        "测评有10道题，请您根据自己的实际情况选择",
+        "回访电话会问您几个问题，请您按实际情况回答",
+        "请您仔细阅读合同和风险揭示书后再签字",
+        "我帮您预约了下周三的体检",
+        # spaces around a negation still negate
+        "这款产品 不 保本",
+    ],
+)
+def test_disclosures_negations_and_facts_in_new_wording_stay_ok(text: str) -> None:
+    assert default_rules().scan(text) == ()
+
+
+def test_a_span_found_across_removed_filler_points_into_the_original_text() -> None:
+    text = "您好！这款 产品保 本🙂"
+    (found,) = default_rules().scan(text)
+    assert (found.text, text[found.start : found.end]) == ("保 本", "保 本")
+
+
+def test_an_assessment_level_of_another_client_is_private() -> None:
+    names = NameIndex(["张伟", "欧阳静怡"])
+    found = default_rules().scan("欧阳静怡的风险等级是C5，她能买", names=names, recipient="张伟")
+    assert [(f.rule.id, f.text) for f in found] == [("privacy_client", "欧阳静怡")]
+    assert default_rules().scan("孙总上个月也在我这配了五百万这只基金") != ()
+
+
+def test_macros_expand_in_a_table_and_leave_quantifiers_alone() -> None:
+    table = (
+        '[documents]\nx = "某办法"\n[risk_wording]\ntext = "t"\npromotes = "p"\n'
+        "[macros]\nD = '[0-9]+'\nP = '{D}%'\n"
+        '[[rule]]\nid = "r"\ncategory = "guarantee"\nlabel = "l"\ndocument = "x"\narticle = "第一条"\n'
+        'quote = "q"\nsuggestion = "s"\npatterns = [\'稳.{0,2}{P}\']\n'
+    )
+    rules = conduct.ConductRules.load(table)
+    assert [f.text for f in rules.scan("稳稳的12%")] == ["稳稳的12%"]

@@ -122,6 +122,16 @@ def test_every_rewrite_of_the_labelled_set_rechecks_ok(services: Services) -> No
             assert all(f.source.startswith("《") for f in result.findings)
 
 
+def test_a_draft_with_emoji_and_spaces_is_rewritten_around_them(services: Services) -> None:
+    svc = MessageCheckService(clock=services.clock)
+    text = "周姐好🙂 这款 理财保 本，一年下来肯定能赚两万块💰，今晚就关⏰"
+    result = svc.evaluate(text)
+    assert {f.category for f in result.findings} == {"guarantee", "expected_return", "pressure"}
+    assert all(text[f.start : f.end] == f.text for f in result.findings)
+    assert result.rewrite_verdict == "ok", result.rewrite
+    assert result.rewrite is not None and "保 本" not in result.rewrite and "两万块" not in result.rewrite
+
+
 def test_supervisors_see_counts_and_the_flagged_checks(live_services: Services, crm: FakeCRM) -> None:
     svc = live_services.message_check
     rm = crm.get_staff(code="RM001")
