@@ -12,7 +12,7 @@ import logging
 from knowledge import lexicon
 from knowledge.evidence import Evidence
 from knowledge.passages import terminate
-from knowledge.question import yes_word
+from knowledge.question import no_word, yes_word
 from knowledge.types import Answer
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def from_evidence(ev: Evidence) -> Answer:
         sentence, n = ev.lead[0]
         body = f"{terminate(sentence)}[{n}]"
         if ev.verdict == "no":
-            word = "不宜" if ev.marker in lexicon.DISCOURAGE else ("不需要" if _needs(ev) else "不可以")
+            word = "不宜" if ev.marker in lexicon.DISCOURAGE else ("不需要" if _needs(ev) else no_word(q))
             direct: tuple[str, ...] = (f"{word}：{body}",)
         else:
             direct = (yes_word(q), body)

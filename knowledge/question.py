@@ -163,13 +163,37 @@ def _modal(text: str) -> str:
     return m.group("modal") if m else ""
 
 
-def yes_word(q: Question) -> str:
-    """The direct "yes" in the question's own terms: 会。/ 需要。/ 是。/ 可以。"""
-    if q.modal.startswith("会"):
-        return "会。"
+_ASKS_HAVE = re.compile(r"有没有|有无|是否有|(?<![没享拥])有[^，,。？?]{0,16}(?:吗|么|嘛)[？?。！!\s]*$")
+_ASKS_CAN = re.compile(r"能不能|能否|是否能|(?<![可功])能(?!力|够力)")
+
+
+def verdict_words(q: Question) -> tuple[str, str]:
+    """The direct yes and no in the question's own terms, chosen by the word the question asks with:
+    需要/不需要 for "要不要", 会/不会, 有/没有 for "有没有…/有…吗", 能/不能 for "能…吗", else 可以/不可以."""
+    head = q.text[:MAX_CHARS]
     if q.asks_requirement:
-        return "需要。"
-    return "可以。"
+        return "需要", "不需要"
+    if q.modal.startswith("会"):
+        return "会", "不会"
+    have = _ASKS_HAVE.search(head)
+    modal_at = head.find(q.modal) if q.modal else -1
+    if have is not None and (modal_at < 0 or have.start() < modal_at):
+        return "有", "没有"
+    if q.modal and _ASKS_CAN.match(q.modal):
+        return "能", "不能"
+    return "可以", "不可以"
+
+
+def yes_word(q: Question) -> str:
+    """The direct "yes" in the question's own terms: 会。/ 需要。/ 有。/ 能。/ 可以。"""
+    return verdict_words(q)[0] + "。"
+
+
+def no_word(q: Question) -> str:
+    """The direct "no" to a rule that refuses what is asked, in the question's own terms: 不会 / 没有 /
+    不能 / 不可以 ("要不要…" refused is 不可以: only a missing requirement is 不需要, see compose)."""
+    word = verdict_words(q)[1]
+    return "不可以" if word == "不需要" else word
 
 
 def _action(text: str) -> str:

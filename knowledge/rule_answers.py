@@ -178,7 +178,7 @@ def _compare(q: Question, book: RuleBook, first: str, second: str) -> Answer | N
 def _done(q: Question, lead: list[str], cites: _Citations, verdict: str | None) -> Answer:
     return Answer(
         question=q.text,
-        lead=tuple(lead),
+        lead=tuple(dict.fromkeys(lead)),  # a sentence once
         citations=cites.out(),
         grounded=True,
         composer="rules",
@@ -246,7 +246,7 @@ def _tier_of(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
 def _tier_range(q: Question, rule: TierRule) -> Answer:
     cites = _Citations()
     n = cites.n(rule.cite)
-    return _done(q, [f"{rule.tier}客户的标准是日均金融资产{rule.range.describe()}元。[{n}]"], cites, None)
+    return _done(q, [f"{rule.tier}客户的标准是日均金融资产{rule.range.describe(unit=True)}。[{n}]"], cites, None)
 
 
 def _entry(q: Question, entry: TierRule) -> Answer:
@@ -292,9 +292,10 @@ def _status(e: Entitlement, tier: str | None, amount: Decimal | None, book: Rule
     return _Status("depends", f"{tier}客户中{e.asset_text}的可以享受")
 
 
-def _rule_sentence(e: Entitlement, n: int) -> str:
+def _rule_sentence(e: Entitlement, n: int, *, value: bool = True) -> str:
     condition = f"（{e.condition}）" if e.condition else ""
-    return f"按本行规定，{e.benefit}适用于{e.who()}{condition}：{e.value}。[{n}]"
+    stated = f"：{e.value}" if value else ""
+    return f"按本行规定，{e.benefit}适用于{e.who()}{condition}{stated}。[{n}]"
 
 
 def _whose(q: Question) -> str:
@@ -348,10 +349,11 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
             if st.reason:
                 lead.append(st.reason + "。")
         else:
-            lead = [f"{prefix or who}可享受{e.benefit}：{e.value}。[{n}]", _rule_sentence(e, n)]
+            # The value once: the rule sentence then only says whom it applies to.
+            lead = [f"{prefix or who}可享受{e.benefit}：{e.value}。[{n}]", _rule_sentence(e, n, value=False)]
     elif st.verdict == "no":
         verdict = "no"
-        lead = [f"{prefix}不可以：{st.reason}。[{n}]", _rule_sentence(e, n)]
+        lead = [f"{prefix}{q_mod.no_word(q)}：{st.reason}。[{n}]", _rule_sentence(e, n)]
         if not e.others.startswith("不享有") or "（" in e.others:
             lead.append(e.others.removeprefix("不享有").strip("（）") + "。")
     elif st.verdict == "uncounted":
