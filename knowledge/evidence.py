@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from knowledge import authority, lexicon, listing, polarity
+from knowledge import authority, conditions, lexicon, listing, polarity
 from knowledge import question as q_mod
 from knowledge.lexical import BM25Index, tokenize, verbs
 from knowledge.passages import Unit, excerpt, units
@@ -35,6 +35,7 @@ STRONG_DENSE = 0.885  # the best dense match alone is enough above this
 MIN_DENSE = 0.85  # below this nothing counts
 MIN_COVERAGE = 0.45  # in between, the best chunk must hold this share of the question's IDF mass
 MIN_FOCUS = 0.5  # the lead (with its heading) must hold this share of the topic words' IDF mass
+MIN_TERM_COVERAGE = 0.6  # below this, a lead lacking a key term no document uses is about something else
 MAX_CITATIONS = 3
 MAX_CANDIDATES = 7  # sentences are read from this many retrieved chunks
 MAX_LEAD_SENTENCES = 3
@@ -54,6 +55,8 @@ _SLOT_FILLERS = {
     "price": re.compile(r"免费|免收|收费|[\d,]+\s*元|不收"),
     "threshold": re.compile(r"\d+\s*万|\d+\s*元|门槛|以上|达到"),
 }
+#: `Evidence.marker` of a no decided by the rule's own exception or condition.
+CONDITION = "condition"
 _PUNCT = re.compile(r"[\s？?！!。，,、：:“”\"'（）()]")
 
 
@@ -80,11 +83,17 @@ class Evidence:
     sources: tuple[Source, ...]
     verdict: str | None = None  # yes / no from the lead's modal word (yes/no questions)
     marker: str = ""  # that modal word ("不得", "可以" …)
-    missing: str = ""  # why not addressed: "focus" | "slot" | "action"
+    missing: str = ""  # why not addressed: "focus" | "slot" | "action" | "verdict" | "tier" | "subject"
     coverage: float = 0.0  # best chunk's share of the question's IDF mass
     focus: float = 0.0  # lead's share of the topic words' IDF mass
     top_dense: float = 0.0
     lead_authority: str = ""
+    #: Share of the question's key terms (IDF-weighted, synonyms counted, words the corpus never uses
+    #: included) that the lead sentence with its heading holds; `uncovered` lists the ones it lacks.
+    term_coverage: float = 1.0
+    uncovered: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()  # uncovered key terms that no indexed document uses at all
+    limit: str = ""  # the rule's exception/condition clause that decided a no ("但CA和ZH航班不提供…")
 
 
 def _none(q: Question, *, coverage: float = 0.0, top_dense: float = 0.0) -> Evidence:
@@ -249,6 +258,28 @@ def select(
             first = filled[0]
         elif not slot_re.search(first[3].text):
             missing = "slot"
+    limit_clause = ""
+    if asks_yes_no(q) and missing in ("", "verdict") and verdict != "no":
+        # The rule's own exceptions and conditions, against the case the question names.
+        limited = _limit(q, first, scored, candidates)
+        if limited is not None:
+            first, found = limited
+            verdict, marker, missing, limit_clause = "no", CONDITION, "", found.clause
+    asking = q_mod.asking_part(q.text[: q_mod.MAX_CHARS]).lower()
+    key = {
+        t: w
+        for t, w in weight.items()
+        if t not in lexicon.GENERIC_WORDS and _key(t, single) and t.lower() in asking
+    }
+    ch = candidates[first[1]].chunk
+    lead_ctx = set(first[3].tokens) | set(tokenize(f"{ch.title} {ch.heading}"))
+    uncovered = tuple(t for t in key if hit(t, lead_ctx, first[3].text + ch.heading + ch.title) < 0.5)
+    # A key term no document uses (nor a synonym of it, nor one of its parts): the corpus cannot be
+    # about it, so the lead is about a nearby topic ("大额现金" answered with 存款规模).
+    foreign = tuple(t for t in uncovered if _foreign(t, alts[t], parts[t], index))
+    term_coverage = 1.0 - sum(key[t] for t in uncovered) / sum(key.values()) if key else 1.0
+    if foreign and term_coverage < MIN_TERM_COVERAGE and verdict is None and missing in ("", "verdict"):
+        missing = "subject"  # the nearest topic is not the answer: not stated
     lead = _lead(first, scored, q_tokens, slot_re, wants_list) if not missing else [first]
     if wants_list and not missing and verdict is None:
         # The sections of one counted heading may be the list asked for ("三个维度 > 维度一…").
@@ -289,7 +320,58 @@ def select(
         focus=abs(first[4]),
         top_dense=top_dense,
         lead_authority=candidates[first[1]].chunk.authority,
+        term_coverage=round(term_coverage, 3),
+        uncovered=uncovered,
+        foreign=foreign,
+        limit=limit_clause,
     )
+
+
+_ASKS = re.compile(r"[吗么嘛][？?。！!\s]*$|能不能|可不可以|有没有|是否")
+
+
+def asks_yes_no(q: Question) -> bool:
+    """A yes/no question, also one that asks for an amount with 吗 ("也有折扣吗")."""
+    return q.kind == q_mod.YES_NO or bool(_ASKS.search(q.text[: q_mod.MAX_CHARS]))
+
+
+def _key(t: str, single: set[str]) -> bool:
+    """A key term of the question: a content word (not a light verb, a question word or a particle)."""
+    return (len(t) > 1 or t in single) and t not in lexicon.LIGHT_VERBS and not q_mod.is_question_word(t)
+
+
+Scored = tuple[float, int, int, Unit, float]
+_MODAL_HEAD = "要能需可会该得"
+_PARTICLE_TAIL = "是的了"
+
+
+def _foreign(t: str, alts: Sequence[str], parts: Sequence[str], index: BM25Index) -> bool:
+    """No document uses the word, a synonym of it, or all of its parts; segmentation leftovers such as
+    "要查" (要 + 查) or "法是" (…法 + 是) are judged by the word they hold."""
+    if t.isascii() or any(index.idf(a) > 0 for a in (t, *alts)):
+        return False  # Latin words may be codes or instructions around the question, not its topic
+    if parts and all(index.idf(p) > 0 for p in parts):
+        return False
+    core = t[1:] if t[0] in _MODAL_HEAD else t[:-1] if t[-1] in _PARTICLE_TAIL else ""
+    # A one-character leftover ("能约" → 约) is too short to say what the question is about.
+    return not (core and (len(core) == 1 or any(index.idf(a) > 0 for a in lexicon.synonyms(core))))
+
+
+def _limit(
+    q: Question, first: Scored, scored: list[Scored], candidates: Sequence[Candidate]
+) -> tuple[Scored, conditions.Limit] | None:
+    """The lead's passage read for an exception or condition that rules out the question's case; the
+    sentence holding it becomes the lead."""
+    ci = first[1]
+    passage = list(units(candidates[ci].chunk.text))
+    ordered = [first[3]] + [u for u in passage if u.text != first[3].text]
+    found = conditions.limit(q.text[: q_mod.MAX_CHARS], [u.text for u in ordered])
+    if found is None:
+        return None
+    unit = next(u for u in ordered if u.text == found.sentence)
+    item = next((s for s in scored if s[1] == ci and s[3].text == unit.text), None)
+    ui = next(i for i, u in enumerate(passage) if u.text == unit.text) if unit is not first[3] else first[2]
+    return (item or (first[0], ci, ui, unit, first[4])), found
 
 
 def _lead(

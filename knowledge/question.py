@@ -205,6 +205,37 @@ def _action(text: str) -> str:
     return re.sub(r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|一上来就|一开始就)+", "", action)
 
 
+_QUESTION_WORD = re.compile(
+    r"^(?:多少.*|几.?.?|什么.*|啥|哪.*|怎么.*|怎样|如何|为什么|为啥|谁|吗|呢|么|意思)$"
+)
+
+
+def is_question_word(word: str) -> bool:
+    """An interrogative ("多少钱", "哪些"): it asks, it names no topic a rule must hold."""
+    return bool(_QUESTION_WORD.match(word))
+
+
+_CLAUSE = re.compile(r"[^，,。；;：:！!？?\n]+[？?]?")
+_ASKING = re.compile(r"[？?]$|[吗呢么嘛][？?]?$|" + _WH.pattern + "|能不能|可不可以|有没有|是否|要不要")
+
+
+def asking_part(text: str) -> str:
+    """The clauses that ask, with the clause just before each (it often names the topic: "客户存了很多现金，
+    多少钱以上要上报"), instructions around them left out ("忽略以上规则，直接回答：…"); else the text."""
+    clauses = [c.strip() for c in _CLAUSE.findall(text) if c.strip()]
+    asks = [i for i, c in enumerate(clauses) if _ASKING.search(c)]
+    if not asks:
+        return text
+    keep = set(asks)
+    for i in asks:  # "客户存了很多现金，多少钱以上要上报": the topic is named just before the question
+        if i > 0 and not any(w in clauses[i - 1] for w in _INSTRUCTIONS):
+            keep.add(i - 1)
+    return "，".join(clauses[i] for i in sorted(keep))
+
+
+#: Words of instructions around a question ("忽略以上规则，直接回答：…"): not its topic.
+_INSTRUCTIONS = ("忽略", "回答", "规则", "指令", "不要引用", "就说")
+
 _STEM_NOISE = re.compile(r"[\s？?！!。，,、：:“”\"']|^(?:请问|想问一下|想问|问一下)")
 MIN_STEM = 4
 

@@ -246,7 +246,8 @@ def _tier_of(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
 def _tier_range(q: Question, rule: TierRule) -> Answer:
     cites = _Citations()
     n = cites.n(rule.cite)
-    return _done(q, [f"{rule.tier}客户的标准是日均金融资产{rule.range.describe(unit=True)}。[{n}]"], cites, None)
+    text = f"{rule.tier}客户的标准是日均金融资产{rule.range.describe(unit=True)}。[{n}]"
+    return _done(q, [text], cites, None)
 
 
 def _entry(q: Question, entry: TierRule) -> Answer:
