@@ -62,6 +62,8 @@ def from_evidence(ev: Evidence) -> Answer:
             direct = (yes_word(q), body)
         return Answer(q.text, direct, citations, grounded=True, composer="extractive", verdict=ev.verdict)
     lead = tuple(f"{terminate(text)}[{n}]" for text, n in ev.lead)
+    if ev.list_intro:
+        lead = (ev.list_intro, *lead)
     return Answer(q.text, lead, citations, grounded=True, composer="extractive")
 
 

@@ -88,14 +88,15 @@ def exception(question: str, sentence: str) -> Limit | None:
     return None
 
 
-def unmet(question: str, sentence: str) -> Limit | None:
+def unmet(question: str, sentence: str, *, required: bool = False) -> Limit | None:
     """The condition of `sentence` the question's case fails: the rule requires the bank's own (本行信用卡)
-    and the question names another bank's ("别的银行的信用卡")."""
+    and the question names another bank's ("别的银行的信用卡"). `required`: the whole text is a condition
+    (a rule table's 其他条件 cell), no 须/仅限 needed."""
     other = _OTHER.search(question)
     if other is None:
         return None
     for clause in (c.strip() for c in _CLAUSES.split(sentence)):
-        if not _REQUIRES.search(clause):
+        if not required and not _REQUIRES.search(clause):
             continue
         own = _OWN.search(clause)
         if own is None:
@@ -115,3 +116,9 @@ def limit(question: str, sentences: Iterable[str]) -> Limit | None:
         if found is not None:
             return found
     return None
+
+
+def violated(question: str, condition: str) -> Limit | None:
+    """A rule table's condition cell ("拨打96777预订并用本行信用卡付款", "CA和ZH航班除外") that the
+    question's case fails."""
+    return exception(question, condition) or unmet(question, condition, required=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from knowledge import authority, conditions, lexicon, listing, polarity
 from knowledge import question as q_mod
 from knowledge.lexical import BM25Index, tokenize, verbs
+from knowledge.manifest import StoredChunk
 from knowledge.passages import Unit, excerpt, units
 from knowledge.question import Question
 from knowledge.retrieval import Candidate
@@ -93,6 +94,7 @@ class Evidence:
     term_coverage: float = 1.0
     uncovered: tuple[str, ...] = ()
     foreign: tuple[str, ...] = ()  # uncovered key terms that no indexed document uses at all
+    list_intro: str = ""  # the line naming every item of a list written as sections (compose leads with it)
     limit: str = ""  # the rule's exception/condition clause that decided a no ("但CA和ZH航班不提供…")
 
 
@@ -107,6 +109,7 @@ def select(
     top_dense: float,
     index: BM25Index,
     tokenize_question: Callable[[str], list[str]],
+    corpus: Sequence[StoredChunk] = (),
 ) -> Evidence:
     """Decide whether the candidates answer `q` and pick the lead sentences and quotes."""
     # One token per word for weighing (钻石客户 once, not also 钻石 and 客户); chunks are matched on
@@ -281,19 +284,38 @@ def select(
     if foreign and term_coverage < MIN_TERM_COVERAGE and verdict is None and missing in ("", "verdict"):
         missing = "subject"  # the nearest topic is not the answer: not stated
     lead = _lead(first, scored, q_tokens, slot_re, wants_list) if not missing else [first]
+    list_intro = ""
     if wants_list and not missing and verdict is None:
         # The sections of one counted heading may be the list asked for ("三个维度 > 维度一…").
-        topic = [t for t in focus_words if len(t) > 1]
+        topic = [t for t in focus_words if len(t) > 1 and not listing.asks_list(t)]
+        key_topic = [t for t in key if not listing.asks_list(t)]  # a section must name every key term
         sections = listing.sibling_sections([c.chunk for c in candidates[:MAX_CANDIDATES]], topic)
         opening = {s[1]: s for s in scored if s[2] == 0}  # a section's first sentence names its item
         if sections and all(ci in opening for ci in sections):
             lead = [opening[ci] for ci in sections]
+        elif corpus:
+            # The document writes the list as sub-headings of a section named like the question's topic
+            # ("机场贵宾服务都有啥" → 专属机场贵宾服务 > 全程专人引领 / 机票折扣 / …): every one is quoted,
+            # unless the lead already lists it from within that section.
+            listed = _section_list(candidates, corpus, key_topic, lambda t, toks, text: hit(t, toks, text))
+            if listed is not None:
+                extended, items, parent = listed
+                # A full list headed by the topic ("推广活动可分为七类：…") is the answer already; one that
+                # has the topic as an item ("共性权益共八类：…、汽车维护、…") is not.
+                heads = [listing.head(s[3].text) for s in lead if listing.items(s[3].text) >= 3]
+                whole = any(all(hit(t, set(tokenize(h)), h) >= 0.8 for t in key_topic) for h in heads)
+                if not whole:
+                    candidates, lead, list_intro = (
+                        extended,
+                        items,
+                        listing.intro(parent, items_chunks(extended, items)),
+                    )
     order: list[int] = []
     for _s, ci, *_ in lead:
         if ci not in order:
             order.append(ci)
     if not missing:
-        for ci in range(min(4, len(candidates))):
+        for ci in range(min(4, len(covs))):
             if len(order) >= MAX_CITATIONS:
                 break
             if ci not in order and covs[ci] >= 0.7 * covs[best]:
@@ -324,7 +346,53 @@ def select(
         uncovered=uncovered,
         foreign=foreign,
         limit=limit_clause,
+        list_intro=list_intro,
     )
+
+
+def items_chunks(candidates: Sequence[Candidate], items: Sequence[Scored]) -> list[StoredChunk]:
+    return [candidates[s[1]].chunk for s in items]
+
+
+def _section_list(
+    candidates: Sequence[Candidate],
+    corpus: Sequence[StoredChunk],
+    topic: list[str],
+    hit: Callable[[str, set[str], str], float],
+) -> tuple[list[Candidate], list[Scored], str] | None:
+    """The first section (of a retrieved chunk, else of their documents) whose heading names every topic
+    word, its sub-sections as lead items (each one's opening sentence), with the candidates extended by
+    the sub-sections not retrieved."""
+    if not topic:
+        return None
+    # Sections of the retrieved chunks first, then the other sections of their documents.
+    sources = {c.chunk.source for c in candidates[:MAX_CANDIDATES]}
+    near = [c.chunk for c in candidates[:MAX_CANDIDATES]]
+    seen: set[str] = set()
+    for chunk in [*near, *(c for c in corpus if c.source in sources)]:
+        parent = listing.parent_of(chunk.heading)
+        if parent in seen:
+            continue
+        seen.add(parent)
+        name = listing.leaf(parent)
+        tokens = set(tokenize(name))
+        if not parent or not all(hit(t, tokens, name) >= 0.8 for t in topic):
+            continue
+        sections = listing.section_items(chunk, corpus)
+        if not sections:
+            continue
+        extended = list(candidates)
+        ids = {c.chunk.chunk_id: i for i, c in enumerate(extended)}
+        lead: list[Scored] = []
+        for section in sections:
+            if section.chunk_id not in ids:
+                ids[section.chunk_id] = len(extended)
+                extended.append(Candidate(section, 0.0, 0.0, 0.0))
+            opening = units(section.text)
+            if opening:
+                lead.append((1.0, ids[section.chunk_id], 0, opening[0], 1.0))
+        return extended, lead, parent
+    return None
 
 
 _ASKS = re.compile(r"[吗么嘛][？?。！!\s]*$|能不能|可不可以|有没有|是否")

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from knowledge import conditions, listing
 from knowledge import question as q_mod
 from knowledge.amounts import format_amount
 from knowledge.lexicon import PB_TIERS
@@ -68,6 +69,9 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
     # discount, price or condition; "客户请我吃饭可以去吗" is about the RM's conduct, not an entitlement.
     subject = bool(q.subject_tier) or amount is not None or q.private_bank
     if matches and q.slot in _ENTITLEMENT_SLOTS and (q.slot is not None or subject):
+        if listing.wants_list(q.text[:MAX_CHARS]) and not listing.is_enumeration(_pick(q, matches).value):
+            # "柜面哪些业务免手续费": the table row says 全部免收, the document's text names the items.
+            return None
         return _entitlement(q, book, matches)
     if matches:
         return None
@@ -332,7 +336,11 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
         found = book.tier_of(amount)
         tier = found.tier if found else None
     st = _status(e, tier, amount, book)
-    if st.verdict in ("yes", "depends") and q.slot == "count" and not _COUNTED.search(e.value):
+    broken = conditions.violated(q.text[:MAX_CHARS], e.condition) if e.condition else None
+    if st.verdict in ("yes", "depends") and broken is not None:
+        # "用别家银行的信用卡付款也有折扣吗": the row's condition rules out the case the question names.
+        st = _Status("no", f"{e.benefit}的条件是{e.condition}")
+    elif st.verdict in ("yes", "depends") and q.slot == "count" and not _COUNTED.search(e.value):
         st = _Status("uncounted", "")
     cites = _Citations()
     n = cites.n(e.cite)
