@@ -31,7 +31,7 @@ _EXCEPT = (
     re.compile(r"(?:不含|不包括|不包含)(?P<who>[^，,；;。]{1,24})"),
 )
 # "须/必须/仅限/限于/只限…本行…" : the rule requires the bank's own (card, account …).
-_REQUIRES = re.compile(r"须|必须|需|仅限|限于|只限|只能|仅|条件是")
+_REQUIRES = re.compile(r"须|必须|需|仅限|限于|只限|只能|仅|条件")
 _OWN = re.compile(r"本行|我行|本人")
 # The question names someone else's instead: "别的银行的信用卡", "他行卡", "其他银行".
 _OTHER = re.compile(r"(?:别的|其他|其它|另一家|别家|外|他)(?:银行|行|家)(?:的)?|非本行|跨行")

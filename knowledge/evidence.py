@@ -281,7 +281,12 @@ def select(
     # about it, so the lead is about a nearby topic ("大额现金" answered with 存款规模).
     foreign = tuple(t for t in uncovered if _foreign(t, alts[t], parts[t], index))
     term_coverage = 1.0 - sum(key[t] for t in uncovered) / sum(key.values()) if key else 1.0
-    if foreign and term_coverage < MIN_TERM_COVERAGE and verdict is None and missing in ("", "verdict"):
+    if (
+        foreign
+        and term_coverage < MIN_TERM_COVERAGE
+        and verdict is None
+        and missing in ("", "verdict", "slot")
+    ):
         missing = "subject"  # the nearest topic is not the answer: not stated
     lead = _lead(first, scored, q_tokens, slot_re, wants_list) if not missing else [first]
     list_intro = ""
