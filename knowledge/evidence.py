@@ -40,6 +40,7 @@ MIN_TERM_COVERAGE = 0.6  # below this, a lead lacking a key term no document use
 MAX_CITATIONS = 3
 MAX_CANDIDATES = 7  # sentences are read from this many retrieved chunks
 MAX_LEAD_SENTENCES = 3
+MAX_LIST_SENTENCES = 5  # a list gathered from sibling sections
 MAX_QUESTION_TOKENS = 48  # the rarest words of a long question are enough to weigh sentences
 QUESTION_CHARS = 600  # sentences are weighed against this much of a long question
 RANK_DECAY = 1.0  # unit scores from the n-th retrieved chunk are divided by (1 + RANK_DECAY * n)
@@ -288,7 +289,8 @@ def select(
         and missing in ("", "verdict", "slot")
     ):
         missing = "subject"  # the nearest topic is not the answer: not stated
-    lead = _lead(first, scored, q_tokens, slot_re, wants_list) if not missing else [first]
+    parents = [listing.parent_of(c.chunk.heading) for c in candidates]
+    lead = _lead(first, scored, q_tokens, slot_re, wants_list, parents) if not missing else [first]
     list_intro = ""
     if wants_list and not missing and verdict is None:
         # The sections of one counted heading may be the list asked for ("三个维度 > 维度一…").
@@ -453,27 +455,35 @@ def _lead(
     q_tokens: list[str],
     slot_re: re.Pattern[str] | None,
     wants_list: bool,
+    parents: Sequence[str] = (),
 ) -> list[tuple[float, int, int, Unit, float]]:
     lead = [first]
     covered = set(first[3].tokens)
     top_score = first[0]
+    # A list question whose best sentence lists nothing: the items may be sibling sections of one
+    # heading, each holding the topic ("开户反洗钱要查什么" → 身份验证 / 黑名单 / 政要 sections).
+    siblings = wants_list and listing.items(first[3].text) < 3 and bool(parents) and bool(parents[first[1]])
+    limit, chars, floor = (MAX_LIST_SENTENCES, 360, 0.5) if siblings else (MAX_LEAD_SENTENCES, 200, 0.7)
     for item in scored:
         score, ci, _ui, unit, focus = item
-        if len(lead) >= MAX_LEAD_SENTENCES or sum(len(u.text) for *_, u, _f in lead) > 200:
+        if len(lead) >= limit or sum(len(u.text) for *_, u, _f in lead) > chars:
             break
-        if score < 0.7 * top_score:
+        if score < floor * top_score:
             break
         if item is first or any(unit.text == u.text for *_, u, _f in lead) or focus < MIN_FOCUS:
             continue
         new = {t for t in q_tokens if t in unit.tokens and t not in covered}
-        if ci == first[1]:
+        if siblings and ci != first[1] and parents[ci] == parents[first[1]]:
+            if any(c == ci for _s, c, *_ in lead):
+                continue  # one sentence per section
+        elif ci == first[1]:
             # A neighbour from the same passage joins when it adds words, the asked-for number or the list.
             fills = (slot_re is not None and slot_re.search(unit.text)) or (
                 wants_list and listing.is_enumeration(unit.text)
             )
             if not new and not fills:
                 continue
-        elif score < 0.9 * top_score or not new:
+        elif score < 0.9 * top_score or not new or (siblings and score < 0.7 * top_score):
             continue  # another source must be nearly as good and add something
         lead.append(item)
         covered |= unit.tokens

@@ -54,3 +54,9 @@ def test_list_helpers() -> None:
     assert listing.asks_list("包括") and not listing.asks_list("汽车")
     assert listing.parent_of("专属机场贵宾服务 > 机票折扣") == "专属机场贵宾服务"
     assert listing.parent_of("权益总则") == ""
+
+
+@pytest.mark.parametrize("question", ["开户反洗钱要查什么", "开户时反洗钱方面要注意哪些"])  # testers' first
+def test_items_from_sibling_sections(bundled: KnowledgeBase, question: str) -> None:
+    answer = bundled.ask(question)
+    assert answer.grounded and "身份验证" in answer.answer and "黑名单" in answer.answer, answer.answer
