@@ -177,7 +177,9 @@ def verdict_words(q: Question) -> tuple[str, str]:
         return "会", "不会"
     have = _ASKS_HAVE.search(head)
     modal_at = head.find(q.modal) if q.modal else -1
-    if have is not None and (modal_at < 0 or have.start() < modal_at):
+    # "有没有…" before any modal, or "…有…吗" without one ("客户有钱能洗车吗" asks 能).
+    explicit = have is not None and have.group(0) in ("有没有", "有无", "是否有")
+    if have is not None and (modal_at < 0 or (explicit and have.start() < modal_at)):
         return "有", "没有"
     if q.modal and _ASKS_CAN.match(q.modal):
         return "能", "不能"

@@ -34,6 +34,7 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]
         ("可以收客户的购物卡吗", ("可以", "不可以")),
         ("需要给客户做风险测评吗", ("需要", "不需要")),
         ("会被处分吗", ("会", "不会")),
+        ("客户有钱能免费洗车吗", ("能", "不能")),
     ],
 )
 def test_verdict_words_fit_the_question(text: str, words: tuple[str, str]) -> None:
