@@ -37,6 +37,7 @@ MIN_DENSE = 0.85  # below this nothing counts
 MIN_COVERAGE = 0.45  # in between, the best chunk must hold this share of the question's IDF mass
 MIN_FOCUS = 0.5  # the lead (with its heading) must hold this share of the topic words' IDF mass
 MIN_TERM_COVERAGE = 0.6  # below this, a lead lacking a key term no document uses is about something else
+SPECIFIC_IDF = 3.0  # a word this rare in the corpus names a topic (服务, 以上 do not)
 MAX_CITATIONS = 3
 MAX_CANDIDATES = 7  # sentences are read from this many retrieved chunks
 MAX_LEAD_SENTENCES = 3
@@ -93,6 +94,7 @@ class Evidence:
     #: Share of the question's key terms (IDF-weighted, synonyms counted, words the corpus never uses
     #: included) that the lead sentence with its heading holds; `uncovered` lists the ones it lacks.
     term_coverage: float = 1.0
+    key_terms: tuple[str, ...] = ()  # the question's key terms the coverage is measured on
     uncovered: tuple[str, ...] = ()
     foreign: tuple[str, ...] = ()  # uncovered key terms that no indexed document uses at all
     list_intro: str = ""  # the line naming every item of a list written as sections (compose leads with it)
@@ -282,8 +284,15 @@ def select(
     # about it, so the lead is about a nearby topic ("大额现金" answered with 存款规模).
     foreign = tuple(t for t in uncovered if _foreign(t, alts[t], parts[t], index))
     term_coverage = 1.0 - sum(key[t] for t in uncovered) / sum(key.values()) if key else 1.0
+    # The lead shares with the question only common words (服务, 以上) while a key term is one no document
+    # uses (接送机, 现金): it is about a nearby topic. A shared specific word (保养, 权限) keeps it: RMs
+    # paraphrase (车子, 查看), and a lead that holds the topic's own word answers the paraphrase.
+    specific = any(
+        max(index.idf(a) for a in (t, *alts[t], *parts[t])) >= SPECIFIC_IDF for t in key if t not in uncovered
+    )
     if (
         foreign
+        and not specific
         and term_coverage < MIN_TERM_COVERAGE
         and verdict is None
         and missing in ("", "verdict", "slot")
@@ -350,6 +359,7 @@ def select(
         top_dense=top_dense,
         lead_authority=candidates[first[1]].chunk.authority,
         term_coverage=round(term_coverage, 3),
+        key_terms=tuple(key),
         uncovered=uncovered,
         foreign=foreign,
         limit=limit_clause,

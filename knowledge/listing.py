@@ -16,7 +16,7 @@ from knowledge.numerals import chinese_int
 logger = logging.getLogger(__name__)
 
 WANTS_LIST = re.compile(
-    r"哪些|哪几|包括什么|包含什么|包括哪|有什么|有啥|有哪|分为|分成|几类|几种|(?:查|看|检查|核实|注意)什么"
+    r"哪些|哪几|包括什么|包含什么|包括哪|有什么|有啥|有哪|分为|分成|几类|几种|(?:查|检查|核实|注意)什么"
 )
 ENUMERATION = re.compile(r"、.+、|包括|包含|分为|分成|如下|[：:].+[，；、]")
 _COUNTED = re.compile(r"[一二两三四五六七八九十\d]+\s*(?:大类|类|项|种|步|部分|方面|个要点|要点|点)[：:]")
