@@ -3,7 +3,7 @@ with the expected verdict / key facts / refusal), judged as correct, partly, wro
 plus `ask` latency and the CPU cost of long questions. Prints a Markdown report, writes JSON to
 bench/results/.
 
-    .venv/bin/python bench/bench_answers.py [--verbose] [--calibrate] [--repeat 3]
+    .venv/bin/python bench/bench_answers.py [--verbose] [--repeat 3]
     .venv/bin/python bench/bench_answers.py --eval bench/answers_heldout.jsonl   # the held-out set
 
 bench/answers_heldout.jsonl (74 questions, same format) was written from the corpus before the system's
@@ -14,6 +14,9 @@ Judging (see bench/EVAL.md): an expected refusal is correct when the answer is n
 "not_stated" is correct when the answer's verdict is not_stated (a plain refusal is "partly"); otherwise a
 grounded answer is correct when its verdict matches and its text (lead) holds every `facts` string and one
 of `any`, and none of `not`. A wrong verdict or a `not` string is wrong-but-grounded.
+
+The confidence model and weak threshold are fitted by bench/fit_calibration.py; every set at once, with
+risk–coverage tables: bench/bench_all.py.
 """
 
 from __future__ import annotations
@@ -34,8 +37,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from knowledge import Answer, ClientFacts, KnowledgeBase  # noqa: E402
-from knowledge import check as check_mod  # noqa: E402
-from knowledge.types import WEAK_CONFIDENCE  # noqa: E402
 
 CORRECT, PARTLY, WRONG, REFUSED = "correct", "partly", "wrong_grounded", "refused"
 LONG_QUESTION_CHARS = (1000, 5000)
@@ -92,6 +93,8 @@ def evaluate(kb: KnowledgeBase, rows: list[dict[str, Any]]) -> dict[str, Any]:
                 "confidence": answer.confidence,
                 "composer": answer.composer,
                 "weak": answer.weak,
+                "weak_below": answer.weak_below,
+                "features": answer.features.vector() if answer.features is not None else None,
                 "answer": answer.answer,
                 "expect": row["expect"],
             }
@@ -113,22 +116,13 @@ def evaluate(kb: KnowledgeBase, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def weak_threshold(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The confidence threshold that best separates correct grounded answers from the others."""
-    grounded = [(r["confidence"], r["judged"] == CORRECT) for r in results if r["grounded"]]
-    best = (0.0, -1)
-    for t in sorted({c for c, _ in grounded} | {WEAK_CONFIDENCE}):
-        # weak = below t; count correct answers above and non-correct below
-        score = sum((c >= t) == ok for c, ok in grounded)
-        if score > best[1]:
-            best = (t, score)
-    flagged = [ok for c, ok in grounded if c < WEAK_CONFIDENCE]
+    """How the served weak flag (knowledge/calibration.json threshold) splits the grounded answers."""
+    grounded = [r for r in results if r["grounded"]]
     return {
-        "best_threshold": best[0],
-        "agreement_at_best": best[1] / len(grounded) if grounded else None,
-        "current_threshold": WEAK_CONFIDENCE,
-        "weak_at_current": len(flagged),
-        "weak_but_correct_at_current": sum(flagged),
-        "not_correct_but_not_weak": sum(not ok for c, ok in grounded if c >= WEAK_CONFIDENCE),
+        "current_threshold": max((r["weak_below"] for r in grounded), default=None),
+        "weak_at_current": sum(r["weak"] for r in grounded),
+        "weak_but_correct_at_current": sum(r["weak"] and r["judged"] == CORRECT for r in grounded),
+        "not_correct_but_not_weak": sum(not r["weak"] and r["judged"] != CORRECT for r in grounded),
     }
 
 
@@ -162,40 +156,6 @@ def long_questions(kb: KnowledgeBase) -> dict[str, float]:
     return out
 
 
-def calibrate(
-    kb: KnowledgeBase, rows: list[dict[str, Any]], results: list[dict[str, Any]]
-) -> dict[str, float]:
-    """Fit confidence = sigmoid(A * score + B) for extractive answers (Platt scaling, gradient descent)."""
-    import numpy as np
-
-    from knowledge import evidence, pipeline, question
-
-    xs: list[float] = []
-    ys: list[float] = []
-    snap = kb._index()
-    for row, res in zip(rows, results, strict=True):
-        if res["composer"] not in ("extractive", "llm") or not res["grounded"]:
-            continue
-        q = question.understand(row["question"], client_of(row))
-        found = kb._retrieve(
-            q.text, k=6, mode="hybrid", snap=snap, expand_terms=pipeline.expansion(q, kb._tokenize)
-        )
-        ev = evidence.select(
-            q, found.candidates, top_dense=found.top_dense, index=snap.bm25, tokenize_question=kb._tokenize
-        )
-        xs.append(check_mod.score(ev))
-        ys.append(1.0 if res["judged"] == CORRECT else 0.0)
-    if len(set(ys)) < 2:
-        return {"n": len(xs), "note": "all extractive answers judged alike; calibration unchanged"}  # type: ignore[dict-item]
-    x, y = np.array(xs), np.array(ys)
-    a, b = 1.0, 0.0
-    for _ in range(20000):
-        p = 1 / (1 + np.exp(-(a * x + b)))
-        a -= 0.05 * float(np.mean((p - y) * x))
-        b -= 0.05 * float(np.mean(p - y))
-    return {"n": len(xs), "A": a, "B": b, "correct_share": float(y.mean())}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -203,7 +163,6 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, default=REPO / "bench/answers_eval.jsonl")
     parser.add_argument("--repeat", type=int, default=2, help="latency: passes over the eval questions")
     parser.add_argument("--verbose", action="store_true", help="print every answer that is not correct")
-    parser.add_argument("--calibrate", action="store_true", help="fit the confidence calibration")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results")
     opts = parser.parse_args()
 
@@ -215,8 +174,6 @@ def main() -> None:
         kb.warm_up()
         result = evaluate(kb, rows)
         result["weak"] = weak_threshold(result["results"])
-        if opts.calibrate:
-            result["calibration"] = calibrate(kb, rows, result["results"])
         result["latency"] = latency(kb, rows, opts.repeat)
         retrieval_rows = [
             row for row, res in zip(rows, result["results"], strict=True) if res["composer"] != "rules"
@@ -253,12 +210,10 @@ def print_report(r: dict[str, Any], *, verbose: bool) -> None:
     for name, ms in longq.items():
         print(f"| ask CPU, {name.split('_')[0]}-character question | {ms:.0f} ms |")
     print(
-        f"| weak threshold {weak['current_threshold']} (best on this set {weak['best_threshold']:.3f}) | "
+        f"| weak threshold {weak['current_threshold']} (knowledge/calibration.json) | "
         f"{weak['weak_at_current']} weak ({weak['weak_but_correct_at_current']} of them correct); "
         f"{weak['not_correct_but_not_weak']} not-correct answers not weak |"
     )
-    if "calibration" in r:
-        print(f"| calibration | {r['calibration']} |")
     if verbose:
         for res in r["results"]:
             if res["judged"] != CORRECT:

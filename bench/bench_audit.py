@@ -20,6 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bot.audit.records import RECORD_HASH, exchange_fields, record_digest, standard_kinds
 from bot.audit.trail import GENESIS, AuditTrail, row_hash
 from bot.convlog import create_store_engine
 
@@ -81,6 +82,7 @@ def per_answer(url: str, n: int) -> dict[str, tuple[float, float]]:
         "log only": [],
         "log + separate append": [],
         "log + append in its transaction": [],
+        "log + append in its transaction + record hash": [],
     }
     for i in range(n):
         for mode, times in out.items():
@@ -90,14 +92,26 @@ def per_answer(url: str, n: int) -> dict[str, tuple[float, float]]:
             elif mode == "log + separate append":
                 ex = log.record(staff_code="RM001", channel="bench", question=f"问题 {i}", answer=answer)
                 trail.append(kind="answer", actor="RM001", ref=str(ex.id), payload=PAYLOAD)
-            else:
+            elif mode == "log + append in its transaction":
                 log.record(
                     staff_code="RM001", channel="bench", question=f"问题 {i}", answer=answer,
                     also=lambda conn, ex: trail.append_in(
                         conn, kind="answer", actor="RM001", ref=str(ex.id), payload=PAYLOAD
                     ),
                 )  # fmt: skip
+            else:  # as `AskService` now: the exchange's content hash in the payload (`audit verify`)
+                log.record(
+                    staff_code="RM001", channel="bench", question=f"问题 {i}", answer=answer,
+                    also=lambda conn, ex: trail.append_in(
+                        conn, kind="answer", actor="RM001", ref=str(ex.id),
+                        payload={**PAYLOAD, RECORD_HASH: record_digest(exchange_fields(ex))},
+                    ),
+                )  # fmt: skip
             times.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    report = trail.verify(records=standard_kinds(trail.engine))
+    print(f"verify with the records: {report.rows:,} rows, {report.records:,} records, "
+          f"{time.perf_counter() - t0:.2f} s")  # fmt: skip
     trail.close()
     log.close()
     return {mode: _pcts(times) for mode, times in out.items()}

@@ -79,6 +79,9 @@ class StubKB:
     def entitlements(self, tier: str) -> list[Any]:
         return []
 
+    def snapshot_id(self) -> str:
+        return "stub"
+
     def ingest(self, paths: Any, *, progress: bool = False, wait: bool = True) -> Any:
         raise NotImplementedError  # the bench never uploads
 

@@ -69,8 +69,8 @@ def _guarded(sim: float, a: str, b: str, *, key_terms: bool) -> float:
     return sim
 
 
-def calibrate() -> None:
-    rows = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line.strip()]
+def calibrate(pairs: Path = PAIRS) -> None:
+    rows = [json.loads(line) for line in pairs.read_text(encoding="utf-8").splitlines() if line.strip()]
     redact = ClientRedactor(NAMES)
     same = [r for r in rows if r.get("same", True)]
     hard = [r for r in rows if not r.get("same", True)]
@@ -109,7 +109,8 @@ def calibrate() -> None:
             one_word = sum(s >= t for s in hard_sims)
             cells.append(f"{int((pos >= t).sum()):2d}/{n}  {false:5d}      {one_word:2d}/{len(hard)}")
         print(f"  {t:.3f}    " + "     ".join(cells))
-    print(f"lowest threshold with no unrelated false match: {chosen:.3f} (in use: {MATCH_THRESHOLD})")
+    shown = f"{chosen:.3f}" if chosen is not None else "none"
+    print(f"lowest threshold with no unrelated false match: {shown} (in use: {MATCH_THRESHOLD})")
     from sklearn.metrics import adjusted_rand_score
 
     texts = np.vstack([a, b])
@@ -269,8 +270,12 @@ def main() -> None:
     )
     parser.add_argument("--questions", type=int, default=1000)
     parser.add_argument("--curated", type=int, default=200)
+    parser.add_argument("--pairs", type=Path, default=PAIRS, help="pairs (a, b, same) for the calibration")
+    parser.add_argument("--calibrate-only", action="store_true", help="only the threshold table")
     args = parser.parse_args()
-    calibrate()
+    calibrate(args.pairs)
+    if args.calibrate_only:
+        return
     bench_clustering(args.questions)
     bench_lookup(args.curated)
     bench_ask(args.curated)

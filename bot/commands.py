@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Request, ServiceError
-from bot.features import approvals, ask, clients, gaps, knowledge_admin, supervision, today
+from bot.features import (
+    approvals,
+    ask,
+    benefits,
+    clients,
+    gaps,
+    knowledge_admin,
+    message_check,
+    supervision,
+    today,
+)
 from bot.features.knowledge_admin import INGESTIBLE_SUFFIXES
 from bot.rendering import Reply, esc, group_refusal, role_name
 from crm_adapter import Role, Staff
@@ -94,9 +104,24 @@ COMMANDS: tuple[Command, ...] = (
     Command("log", CONTACT_WRITERS, "记录客户联系",
             " — 记录客户联系（引导填写）；或一行：/log 张伟 电话 客户关注海外配置 下次:2026-12-15",
             private_only=True),
+    Command("check", CLIENT_READERS, "发送前检查客户消息",
+            " [客户] 消息 — 发给客户前检查：承诺收益、夸大、存款混淆、催促、隐私与适当性，附合规改写",
+            message_check.check, "message_check", private_only=True),
+    # Benefit ledger (issue #21): supervisors read (`/used 张伟`, `/brief`); the CRM refuses their writes.
+    Command("used", CLIENT_READERS, "登记权益使用：/used 张伟 专家挂号",
+            " 客户 权益 [日期] [备注] — 登记一次权益使用（超出次数先提示）；只写客户：今年权益余量",
+            benefits.used, "benefits", private_only=True),
+    Command("brief", CLIENT_READERS, "会前简报：/brief 张伟",
+            " 姓名或拼音 — 会前简报（权益余量、合规、最近联系、话题建议）",
+            benefits.brief, "brief", private_only=True),
     # Supervisors get the same day view of their team's clients (the CRM's scopes decide).
     Command("today", CONTACT_WRITERS | {Role.SUPERVISOR}, "今日待回访、生日与KYC复核",
-            " — 今日待回访、本周生日、30 天内到期及逾期的 KYC 复核", today.today, "today", private_only=True),
+            " — 今日待办（按紧急程度）：逾期回访、KYC 复核、风险测评、生日、年底未用权益",
+            today.today, "today", private_only=True),
+    Command("done", CONTACT_WRITERS, "标记待办完成：/done 3", " 编号 [说明] — 标记今日待办已完成",
+            today.done, "today", private_only=True),
+    Command("skip", CONTACT_WRITERS, "跳过待办：/skip 3 原因", " 编号 原因 — 跳过今日待办（须写原因）",
+            today.skip, "today", private_only=True),
     Command("review", SUPERVISORS, "团队复盘（主管）",
             " [工号] [日期范围] [第N页] — 团队问答与联系记录复盘（未复核、需关注的在前）",
             supervision.review, "supervision", private_only=True),
@@ -130,7 +155,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("document", KNOWLEDGE_KEEPERS, "",
             "发送 " + "/".join(INGESTIBLE_SUFFIXES) + " 文档 — 提交知识库变更（需他人批准）",
             frontends=frozenset({TELEGRAM}), kind="document"),
-    Command("changes", APPROVERS, "知识库变更审批", " — 待审批与最近的知识库变更（四眼原则）",
+    Command("changes", APPROVERS, "知识库变更审批",
+            " [K3|A3 [页码]] — 待审批与最近的变更；带编号显示全文（读完才能批准）",
             approvals.changes, "approvals", private_only=True),
     Command("approve", APPROVERS, "批准变更：/approve K3", " K3 或 A3 — 批准他人提交的知识库变更或审定答案",
             approvals.approve, "approvals", private_only=True),
@@ -149,6 +175,8 @@ CALLBACKS: tuple[Callback, ...] = (
     Callback("fb", EVERYONE, ask.feedback, "ask"),
     Callback("askc", CLIENT_READERS, ask.ask_about, "ask", private_only=True),
     Callback("client", CLIENT_READERS, clients.client_pick, "clients", private_only=True),
+    Callback("bu", CONTACT_WRITERS, benefits.used_button, "benefits", private_only=True),
+    Callback("bulog", CONTACT_WRITERS, benefits.used_from_log, "benefits", private_only=True),
     Callback("rv", SUPERVISORS, supervision.review_page, "supervision", private_only=True),
     Callback("rvall", SUPERVISORS, supervision.review_page_done, "supervision", private_only=True),
     Callback("rvok", SUPERVISORS, supervision.review_item_done, "supervision", private_only=True),
@@ -156,6 +184,7 @@ CALLBACKS: tuple[Callback, ...] = (
     Callback("rvfix", KNOWLEDGE_KEEPERS, supervision.resolve_button, "supervision", private_only=True),
     Callback("kcok", APPROVERS, approvals.approve_button, "approvals", private_only=True),
     Callback("kcno", APPROVERS, approvals.reject_button, "approvals", private_only=True),
+    Callback("kcv", APPROVERS, approvals.view_button, "approvals", private_only=True),
 )
 
 _BY_NAME = {c.name: c for c in COMMANDS}

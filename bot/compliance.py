@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bot.rendering import esc
+from knowledge import conduct
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +25,6 @@ class _Rule:
 _RULES: tuple[_Rule, ...] = tuple(
     _Rule(label, re.compile(pattern, re.IGNORECASE))
     for label, pattern in (
-        (
-            "承诺收益",
-            r"保本|保证(?:收益|回报|赚)|保收益|稳赚|包赚|零风险|无风险|刚性兑付|承诺.{0,6}(?:收益|回报)"
-            r"|(?:收益|回报).{0,2}(?:保证|有保障)",
-        ),
         (
             "代客操作",
             r"代客(?:户)?(?:理财|操作|交易|下单)|(?:替|帮)客户(?:操作|下单|买入|卖出|交易|签字|签名)"
@@ -57,10 +53,14 @@ _RULES: tuple[_Rule, ...] = tuple(
 
 
 def check(text: str) -> tuple[str, ...]:
-    """Return the compliance-warning labels (Chinese) that `text` triggers, in rule order."""
+    """Return the compliance-warning labels (Chinese) that `text` triggers, in rule order.
+
+    承诺收益 comes from the one conduct table (knowledge/conduct_rules.toml), as in the answer check and
+    the message check; a question about it ("收益有保证吗") gets the reminder too."""
     if not text:
         return ()
-    labels = tuple(rule.label for rule in _RULES if rule.pattern.search(text))
+    labels = conduct.promise_labels([text], asked=True)
+    labels += tuple(rule.label for rule in _RULES if rule.pattern.search(text))
     if labels:
         logger.info("compliance warning(s) %s", ", ".join(labels))
     return labels

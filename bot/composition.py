@@ -10,20 +10,25 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Clock, KnowledgeService
 from bot.features.approvals import CuratedChangeService, KnowledgeChangeService
 from bot.features.ask import AskService
+from bot.features.benefits import BenefitService, BriefService, log_offer
 from bot.features.clients import ClientService
 from bot.features.contact_log import ContactLogService
 from bot.features.knowledge_admin import KnowledgeAdminService
+from bot.features.message_check import CheckStore, MessageCheckService
 from bot.features.privacy import ClientPrivacy
 from bot.features.supervision import SupervisionService
 from bot.features.today import TodayService
 from bot.identity import StaffDirectory
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from langchain_core.language_models import BaseChatModel
 
     from bot.audit import AuditTrail
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
     from bot.features.gaps import CuratedAnswers, GapService
     from bot.settings import Settings
     from crm_adapter import CRMAdapter
+    from crm_adapter.port import OnInsert
     from crm_adapter.sql import SqlCRM
     from knowledge import KnowledgeBase
 
@@ -92,6 +98,7 @@ class Services:
                 audit=self._audit,
                 curated=self.curated,
                 on_gap=lambda question: self.curated.vectors.warm(self.privacy.redact(question)),
+                counts=self.benefits.count_answer if self._crm else None,
             )
 
         return self._feature("ask", build)
@@ -99,27 +106,77 @@ class Services:
     @property
     def clients(self) -> ClientService:
         def build() -> ClientService:
-            return ClientService(crm=self.crm, kb=self.kb, clock=self.clock, audit=self._audit)
+            return ClientService(
+                crm=self.crm, kb=self._kb, clock=self.clock, audit=self._audit, names=self.privacy.names
+            )
 
         return self._feature("clients", build)
 
     @property
     def contacts(self) -> ContactLogService:
         def build() -> ContactLogService:
-            return ContactLogService(crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit)
+            contacts = ContactLogService(
+                crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit
+            )
+            contacts.benefit_offer = partial(log_offer, self.benefits)
+            return contacts
 
         return self._feature("contacts", build)
 
     @property
+    def benefits(self) -> BenefitService:
+        def build() -> BenefitService:
+            return BenefitService(crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit)
+
+        return self._feature("benefits", build)
+
+    @property
+    def brief(self) -> BriefService:
+        def build() -> BriefService:
+            return BriefService(crm=self.crm, benefits=self.benefits, clock=self.clock, audit=self._audit)
+
+        return self._feature("brief", build)
+
+    @property
+    def check_store(self) -> CheckStore:
+        """Recorded message checks (on the conversation log's database, audited)."""
+        return self._feature("check_store", lambda: CheckStore(self.log.engine, self._audit))
+
+    @property
+    def message_check(self) -> MessageCheckService:
+        """/check and check-message: the conduct rules plus client names, suitability and records."""
+
+        def build() -> MessageCheckService:
+            with_crm = self._crm is not None
+            return MessageCheckService(
+                clock=self.clock,
+                names=self.crm.client_names if with_crm else None,
+                clients=self.clients if with_crm else None,
+                catalogue=self.contacts.catalogue if with_crm else None,
+                store=self.check_store if self._log is not None else None,
+            )
+
+        return self._feature("message_check", build)
+
+    @property
     def today(self) -> TodayService:
-        return self._feature("today", lambda: TodayService(crm=self.crm, clock=self.clock, audit=self._audit))
+        def build() -> TodayService:
+            unused = self.benefits.unused if self._kb is not None else None  # the table needs the KB
+            return TodayService(crm=self.crm, clock=self.clock, audit=self._audit, unused_benefits=unused)
+
+        return self._feature("today", build)
 
     @property
     def supervision(self) -> SupervisionService:
         return self._feature(
             "supervision",
             lambda: SupervisionService(
-                crm=self.crm, log=self.log, clock=self.clock, privacy=self.privacy, audit=self._audit
+                crm=self.crm,
+                log=self.log,
+                clock=self.clock,
+                privacy=self.privacy,
+                audit=self._audit,
+                checks=self.check_store,
             ),
         )
 
@@ -160,7 +217,12 @@ class Services:
         """Four eyes for trainers' curated answers (decided through the approvals' commands)."""
 
         def build() -> CuratedChangeService:
-            return CuratedChangeService(answers=self.curated, clock=self.clock, audit=self._audit)
+            return CuratedChangeService(
+                answers=self.curated,
+                clock=self.clock,
+                audit=self._audit,
+                telegram_id_of=self._telegram_id_of(),
+            )
 
         return self._feature("curated_changes", build)
 
@@ -186,9 +248,26 @@ class Services:
                 changes_dir=self.settings.ensure_data_dir() / "knowledge_changes",
                 audit=self._audit,
                 curated=self.curated_changes,
+                telegram_id_of=self._telegram_id_of(),
             )
 
         return self._feature("approvals", build)
+
+    def _telegram_id_of(self) -> Callable[[str], int | None] | None:
+        """Four eyes compare people: the Telegram id registered for a staff code (None without a CRM)."""
+        if self._crm is None:
+            return None
+        crm = self._crm
+
+        def lookup(code: str) -> int | None:
+            from crm_adapter import InvalidInput, NotFound
+
+            try:
+                return crm.get_staff(code=code).telegram_id
+            except (NotFound, InvalidInput):  # removed, or never registered: no id of theirs now
+                return None
+
+        return lookup
 
     # --- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -242,12 +321,15 @@ def open_services(
         if crm is None and with_crm:
             crm = open_crm(settings)
             stack.callback(_close, crm)
+        if audit is None and with_log:  # before the demo data: its contact records are audited too
+            audit = open_audit(settings)
+            stack.callback(_close, audit)
         if crm is not None and demo_data and not crm.list_staff():
             from crm_adapter.demo import seed_demo
 
             if announce:
                 announce("首次运行：正在写入演示客户数据…")
-            seed_demo(crm)
+            seed_demo(crm, on_contact=seeded_contact_hook(audit, crm))
         if kb is None and with_kb:
             if announce:
                 announce("正在准备知识库…")
@@ -261,9 +343,6 @@ def open_services(
 
             log = ConversationLog(settings.effective_database_url)
             stack.callback(_close, log)
-        if audit is None and with_log:
-            audit = open_audit(settings)
-            stack.callback(_close, audit)
     except BaseException:
         stack.close()
         raise
@@ -299,6 +378,19 @@ def open_audit(settings: Settings) -> AuditTrail:
 
     trail = AuditTrail(create_store_engine(settings.effective_database_url))
     return trail
+
+
+def seeded_contact_hook(audit: AuditTrail | None, crm: CRMAdapter) -> OnInsert | None:
+    """The audit append for contact records seeded or imported in bulk (actor: their RM), run inside
+    each record's transaction; None when there is no trail or it is on another database."""
+    engine = getattr(crm, "engine", None)
+    if audit is None or engine is None or not audit.shares_database(engine):
+        return None
+    from bot.audit.records import contact_fields
+
+    return audit.record_hook(
+        kind="contact", actor=lambda r: r.rm_code, ref=lambda r: str(r.id), fields=contact_fields
+    )
 
 
 def build_llm(settings: Settings) -> BaseChatModel | None:

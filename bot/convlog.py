@@ -353,6 +353,25 @@ class ConversationLog:
         )
 
 
+def iter_all_exchanges(engine: Engine, *, batch: int = 5000) -> Iterator[Exchange]:
+    """Every exchange, oldest first (the audit check; nothing if the table does not exist). Core rows,
+    no ORM: this reads the whole table."""
+    table = _ExchangeRow.__table__
+    last: int | None = None
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(_ExchangeRow.__tablename__):
+            return
+        while True:
+            stmt = sa.select(table).order_by(table.c.id).limit(batch)
+            if last is not None:
+                stmt = stmt.where(table.c.id > last)
+            rows = [_to_exchange(r) for r in conn.execute(stmt)]  # type: ignore[arg-type]
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].id
+
+
 def _stored_exchange(exchange_id: int, values: dict[str, Any], answer: Answer) -> Exchange:
     return Exchange(
         id=exchange_id,

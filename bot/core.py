@@ -7,6 +7,7 @@ the same feature functions.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -45,9 +46,33 @@ class Request:
     update_id: int | None = None
     private: bool = True
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "args", clean_text(self.args))
+
     @property
     def words(self) -> list[str]:
         return self.args.split()
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """User text without control characters (NUL cannot be stored in PostgreSQL; the rest is noise)."""
+    return _CONTROL.sub("", text)
+
+
+# Record ids are 32-bit integer columns on PostgreSQL: a larger number, typed or forged, is no id.
+MAX_RECORD_ID = 2**31 - 1
+
+
+def parse_record_id(raw: str) -> int | None:
+    """A positive record id as typed or carried by a button ("12", full-width "１２"); None otherwise."""
+    raw = raw.strip()
+    if not raw.isdecimal():  # isdecimal, not isdigit: int() refuses "²" although it is a digit
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_RECORD_ID else None
 
 
 @overload
@@ -110,6 +135,11 @@ class KnowledgeService(Protocol):
     def ask(self, question: str, *, client: ClientFacts | None = None) -> Answer: ...
 
     def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Hit]: ...
+
+    def snapshot_id(self) -> str:
+        """Which content answers are read from now (changes with every document added, changed or
+        removed); audited with each answer."""
+        ...
 
     def entitlements(self, tier: str) -> Sequence[Entitlement]:
         """The structured entitlement rows that apply to a tier ("钻石"), from the rule tables."""

@@ -50,6 +50,9 @@ def _http_url(value: str, *, example: str) -> str:
         ok = False
     if not ok:
         raise ValueError(f"must be an http:// or https:// URL with a host name, e.g. {example}")
+    # PTB fills "{token}" in; anywhere but the path the token would reach DNS, host headers and errors.
+    if "{token}" in value.split("//", 1)[-1].split("/", 1)[0]:
+        raise ValueError("may hold {token} only in its path, not in the host")
     return value
 
 
@@ -100,7 +103,7 @@ class Settings(BaseSettings):
     telegram_api_base_file_url: str = "https://api.telegram.org/file/bot"
     telegram_webhook_url: str | None = None
     telegram_webhook_listen: str = "0.0.0.0"
-    telegram_webhook_port: int = 8443
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535)
     telegram_webhook_secret: SecretStr | None = None
     telegram_max_rate: float = Field(
         default=30.0, ge=0, description="Messages per second sent overall (0 = no limit); Telegram: ~30."
@@ -112,18 +115,32 @@ class Settings(BaseSettings):
         "default httpx (fallback).",
     )
     rm_digest_time: time = Field(default=time(8, 30), description="Morning digest time (RM_TIMEZONE).")
+    rm_audit_anchor_time: time = Field(
+        default=time(23, 59), description="When the audit anchor is posted to compliance (RM_TIMEZONE)."
+    )
+    rm_audit_anchor_file: Path | None = Field(
+        default=None,
+        description="The daily audit anchor (HASH:N) is also appended to this file (best on other storage).",
+    )
     rm_timezone: str = "Asia/Shanghai"
     # Reliability (issue #10): durable update inbox and hot standby.
     rm_standby: bool = Field(
         default=True,
-        description="PostgreSQL: several `run` processes may share the database; one serves (advisory lock), "
+        description="PostgreSQL: several `run` processes may share the database; one serves (a lease), "
         "the others wait and take over. SQLite: always a single process.",
     )
     rm_standby_lock_id: int | None = Field(
-        default=None, description="Advisory lock key (PostgreSQL only); default: derived from the bot's id."
+        default=None, description="Leader lease key (PostgreSQL only); default: derived from the bot's id."
     )
     rm_standby_poll_seconds: float = Field(
-        default=1.0, gt=0, le=5, description="How often a standby tries the lock and the leader checks it."
+        default=1.0, gt=0, le=5, description="How often a standby checks the lease and the leader checks it."
+    )
+    rm_leader_lease_seconds: float = Field(
+        default=15.0,
+        ge=3,
+        le=15,
+        description="PostgreSQL standby: the leader renews its lease every third of this; a standby takes "
+        "over when the last renewal is older than this (a frozen or cut-off leader stops serving before).",
     )
     rm_inbox_retention_days: int = Field(default=7, ge=1, description="Finished updates kept in the inbox.")
     rm_inbox_max_attempts: int = Field(
@@ -266,6 +283,9 @@ class Settings(BaseSettings):
         if self.telegram_bot_token is not None:  # the webhook's path and secret are derived from the token
             token = self.telegram_bot_token.get_secret_value()
             secrets += [webhook_path(token), derived_webhook_secret(token)]
+            _, _, secret_half = token.partition(":")  # "123456:ABC…": the part after the bot id is the secret
+            if len(secret_half) >= 8:
+                secrets.append(secret_half)
         for url in (self.database_url, self.llm_base_url):
             password = _url_password(url)
             if password:

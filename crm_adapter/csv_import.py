@@ -34,6 +34,10 @@ from crm_adapter.validation import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 logger = logging.getLogger(__name__)
 
 MAX_ROWS = 200_000
+#: A longer cell is that row's error, not the whole file's: the csv module's own limit (128 KiB) aborts
+#: the reader, so it is raised to this and the cell is checked per row.
+MAX_CELL_CHARS = 10_000
+_READER_FIELD_LIMIT = 64 * 1024 * 1024
 
 
 Rows = tuple[list[dict[str, str | None]], list[int], list[tuple[int, str]]]
@@ -59,6 +63,8 @@ def read_csv(path: Path, *, required: Sequence[str], optional: Sequence[str]) ->
     errors: list[tuple[int, str]] = []
     try:
         with handle:
+            if csv.field_size_limit() < _READER_FIELD_LIMIT:
+                csv.field_size_limit(_READER_FIELD_LIMIT)
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
@@ -80,6 +86,9 @@ def read_csv(path: Path, *, required: Sequence[str], optional: Sequence[str]) ->
                     raise InvalidInput(f"CSV 行数过多（最多 {MAX_ROWS} 行）")
                 if len(record) != len(columns):
                     errors.append((line, f"列数（{len(record)}）与表头（{len(columns)}）不一致"))
+                    continue
+                if any(len(cell) > MAX_CELL_CHARS for cell in record):
+                    errors.append((line, f"有单元格超过 {MAX_CELL_CHARS} 字，已跳过该行"))
                     continue
                 rows.append({c: v for c, v in zip(columns, record, strict=True) if c in known})
                 lines.append(line)

@@ -19,7 +19,7 @@ from importlib import resources
 
 from crm_adapter.errors import InvalidInput
 from crm_adapter.models import Channel, NewContact, Role, Staff, tier_for_aum
-from crm_adapter.port import CRMAdapter
+from crm_adapter.port import CRMAdapter, OnInsert
 
 logger = logging.getLogger(__name__)
 
@@ -245,8 +245,16 @@ def _contacts(row: dict[str, str | None], rng: random.Random, today: date) -> li
     return contacts
 
 
-def seed_demo(crm: CRMAdapter, *, clients: int = 60, seed: int = 7, today: date | None = None) -> DemoReport:
-    """Create (or refresh) the demo staff, `clients` clients and their contact history."""
+def seed_demo(
+    crm: CRMAdapter,
+    *,
+    clients: int = 60,
+    seed: int = 7,
+    today: date | None = None,
+    on_contact: OnInsert | None = None,
+) -> DemoReport:
+    """Create (or refresh) the demo staff, `clients` clients and their contact history (`on_contact`:
+    run with each new contact record inside its transaction, e.g. the bot's audit append)."""
     if not 1 <= clients <= 9999:
         raise InvalidInput("演示客户数量应为 1–9999")
     day = today or date.today()
@@ -264,7 +272,7 @@ def seed_demo(crm: CRMAdapter, *, clients: int = 60, seed: int = 7, today: date 
     contacts = 0
     for row in rows:
         for contact in _contacts(row, rng, day):
-            crm.create_contact(actor=str(row["rm_code"]), contact=contact)
+            crm.create_contact(actor=str(row["rm_code"]), contact=contact, on_insert=on_contact)
             contacts += 1
     logger.info("demo data: %d clients (%d new), %d contact records", clients, report.created, contacts)
     return DemoReport(

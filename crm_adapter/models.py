@@ -41,7 +41,8 @@ class Channel(StrEnum):
     EVENT = "活动"
 
 
-#: AUM (日均金融资产, yuan) lower bounds, highest first. 10,000,000 is the private-banking entry threshold.
+#: AUM (日均金融资产, yuan) lower bounds, highest first: the demo CRM's tiering, not a rule of the bank's
+#: documents (they define no tier standard; the knowledge base never states one).
 TIER_THRESHOLDS: tuple[tuple[Tier, Decimal], ...] = (
     (Tier.DIAMOND, Decimal("50000000")),
     (Tier.PLATINUM, Decimal("30000000")),
@@ -172,6 +173,8 @@ class NewContact(_Frozen):
 class ClientCard(_Frozen):
     client: Client
     last_contact: ContactRecord | None
+    #: The day of the latest contact in the bank's time zone (occurred_at is stored in UTC).
+    last_contact_day: date | None = None
     days_since_contact: int | None
     next_follow_up: date | None
     follow_up_overdue: bool
@@ -229,6 +232,60 @@ class ProductImportReport(_Frozen):
         return not self.errors
 
 
+class NewBenefitUse(_Frozen):
+    """One use of a counted entitlement, to record (`benefit`: the entitlement table's name)."""
+
+    client_id: str
+    benefit: str
+    used_on: date | None = None  # None → today in the adapter's time zone
+    note: str = ""
+    contact_id: int | None = None  # the contact record it was arranged in, if any
+    source: str = "cli"
+    idempotency_key: str | None = None
+
+
+class BenefitUse(_Frozen):
+    id: int
+    client_id: str
+    benefit: str
+    used_on: date
+    note: str = ""
+    contact_id: int | None = None
+    recorded_by: str
+    source: str = "cli"
+    created_at: datetime
+    idempotency_key: str | None = None
+    #: Only on what `record_benefit_use` returns: True when this use was stored before (the same key,
+    #: or the same client, benefit, day and note) and this is that earlier record.
+    duplicate: bool = False
+
+
+class BenefitTally(_Frozen):
+    """Uses of one benefit by one client within a period."""
+
+    benefit: str
+    used: int
+    last_used_on: date
+
+
+class ClientBrief(_Frozen):
+    """What a meeting brief reads about one client, in one scoped, access-logged transaction."""
+
+    card: ClientCard
+    contacts: tuple[ContactRecord, ...]  # newest first
+    tallies: tuple[BenefitTally, ...]  # uses per benefit within the period asked for
+
+
+class BenefitImportReport(_Frozen):
+    created: int
+    duplicates: int  # rows already in the ledger (a re-import): not counted again
+    errors: tuple[tuple[int, str], ...] = ()  # (line number, Chinese reason)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
 class ClientImportReport(_Frozen):
     created: int
     updated: int
@@ -246,14 +303,19 @@ __all__ = [
     "PRODUCT_STATUSES",
     "RISK_LEVELS",
     "TIER_THRESHOLDS",
+    "BenefitImportReport",
+    "BenefitTally",
+    "BenefitUse",
     "BirthdayReminder",
     "Channel",
     "Client",
+    "ClientBrief",
     "ClientCard",
     "ClientImportReport",
     "ContactRecord",
     "FollowUp",
     "KycReview",
+    "NewBenefitUse",
     "NewContact",
     "Product",
     "ProductImportReport",

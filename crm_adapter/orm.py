@@ -160,6 +160,32 @@ class ContactRow(Base):
     )
 
 
+class BenefitUseRow(Base):
+    """The benefit ledger: one row per use of a counted entitlement (issue #21)."""
+
+    __tablename__ = "crm_benefit_uses"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("crm_clients.client_id"))
+    benefit: Mapped[str] = mapped_column(String(64))
+    used_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    contact_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("crm_contacts.id"))
+    recorded_by: Mapped[str] = mapped_column(ForeignKey("crm_staff.code"))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    # `crm_adapter.benefits.fingerprint`: one row per client, benefit, day and note.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_crm_benefit_uses_idempotency_key"),
+        UniqueConstraint("fingerprint", name="uq_crm_benefit_uses_fingerprint"),
+        # A client's uses of the year, per benefit, newest first: one index range.
+        Index("ix_crm_benefit_uses_client_used_on", "client_id", "used_on"),
+    )
+
+
 class ProductRow(Base):
     """The product catalogue (R1–R5), upserted by code from `crm import-products`."""
 
@@ -204,6 +230,7 @@ class AccessLogRow(Base):
 __all__ = [
     "AccessLogRow",
     "Base",
+    "BenefitUseRow",
     "ClientRow",
     "ClientTermRow",
     "ContactRow",

@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from crm_adapter.models import (
+    BenefitImportReport,
+    BenefitTally,
+    BenefitUse,
     BirthdayReminder,
     Client,
+    ClientBrief,
     ClientCard,
     ClientImportReport,
     ContactRecord,
     FollowUp,
     KycReview,
+    NewBenefitUse,
     NewContact,
     Product,
     ProductImportReport,
     Staff,
 )
+
+#: Run by `create_contact` inside the transaction that stores a new record, with the adapter's handle of
+#: that transaction (`SqlCRM`: the SQLAlchemy `Connection`) and the record: if it raises, nothing is stored
+#: and the error propagates. The bot appends the record to its audit trail this way when both share a
+#: database, so a record that cannot be audited is not stored (fail closed).
+OnInsert = Callable[[Any, ContactRecord], object]
 
 
 @runtime_checkable
@@ -53,7 +64,11 @@ class CRMAdapter(Protocol):
        `InvalidInput`, `UnknownStaff`, all `CRMError`), with a Simplified Chinese message fit to show a
        user. Transport or database failures may propagate as they are (they are not user errors).
     7. Thread-safety: one instance may be used from several threads (the bot's handlers).
-    8. **`remove_staff` deactivates**: refused (`InvalidInput`) while an RM still owns clients; the
+    8. **The benefit ledger** (`record_benefit_use`) follows the contact-record rules: written by the
+       client's RM or an admin (`AccessDenied` otherwise), idempotent by key and logically (the same
+       client, benefit, day and note is one use, `crm_adapter.benefits.fingerprint`; the earlier use
+       comes back with ``duplicate=True``); reads of it are scoped and access-logged like contacts.
+    9. **`remove_staff` deactivates**: refused (`InvalidInput`) while an RM still owns clients; the
        member then is `NotFound` for staff look-ups and `UnknownStaff` as an actor, their Telegram id is
        free for another member, their contact records keep their author; `add_staff` reactivates.
 
@@ -90,7 +105,11 @@ class CRMAdapter(Protocol):
 
     def client_card(self, *, actor: str, client_id: str, today: date | None = None) -> ClientCard: ...
 
-    def create_contact(self, *, actor: str, contact: NewContact) -> ContactRecord: ...
+    def create_contact(
+        self, *, actor: str, contact: NewContact, on_insert: OnInsert | None = None
+    ) -> ContactRecord:
+        """See guarantee 3; `on_insert` runs for a new record only (not for a duplicate)."""
+        ...
 
     def list_contacts(
         self,
@@ -123,6 +142,52 @@ class CRMAdapter(Protocol):
         self, *, actor: str, today: date | None = None, horizon_days: int = 30
     ) -> list[KycReview]:
         """Clients in scope whose KYC review is overdue or due within `horizon_days`, soonest first."""
+        ...
+
+    # --- benefit ledger (scoped, access-logged) ----------------------------------------------
+    def record_benefit_use(self, *, actor: str, use: NewBenefitUse) -> BenefitUse:
+        """Record one use of a counted entitlement (`use.benefit`: the entitlement table's name)."""
+        ...
+
+    def benefit_uses(
+        self,
+        *,
+        actor: str,
+        client_id: str,
+        since: date | None = None,
+        until: date | None = None,
+        limit: int = 100,
+    ) -> list[BenefitUse]:
+        """A client's recorded uses, newest first; dates inclusive."""
+        ...
+
+    def benefit_tallies(self, *, actor: str, client_id: str, since: date, until: date) -> list[BenefitTally]:
+        """Per benefit: the uses from `since` to `until` (inclusive) and the latest day, by name."""
+        ...
+
+    def client_brief(
+        self,
+        *,
+        actor: str,
+        client_id: str,
+        since: date,
+        until: date,
+        contacts: int = 50,
+        today: date | None = None,
+    ) -> ClientBrief:
+        """The card, the latest `contacts` records and the benefit tallies from `since` to `until`, read
+        in one transaction (one access-log entry, action ``brief``)."""
+        ...
+
+    def import_benefit_uses(
+        self,
+        *,
+        actor: str,
+        rows: Sequence[Mapping[str, str | None]],
+        line_numbers: Sequence[int] | None = None,
+    ) -> BenefitImportReport:
+        """Admin only: past uses (`client_id,benefit,used_on` + optional `note`); bad rows reported by
+        line number and skipped; uses already in the ledger counted as duplicates, not stored again."""
         ...
 
     # --- product catalogue (reference data: no scopes, not access-logged) --------------------

@@ -126,6 +126,7 @@ def card(
     return ClientCard(
         client=client,
         last_contact=last_contact,
+        last_contact_day=last_day,
         days_since_contact=None if last_day is None else (day - last_day).days,
         next_follow_up=due,
         follow_up_overdue=due < day,

@@ -80,6 +80,17 @@ def check_write_contact(actor: Staff, *, client_id: str, client_rm_code: str) ->
     raise AccessDenied(f"无权为该客户登记联系记录（客户 {client_id} 不属于您）")
 
 
+def check_write_benefit(actor: Staff, *, client_id: str, client_rm_code: str) -> None:
+    """Recording a benefit use follows the contact-record rule: the client's RM, or an admin."""
+    if can_write_contact(actor, client_rm_code=client_rm_code):
+        return
+    if actor.role is Role.SUPERVISOR:
+        raise AccessDenied(f"主管不能代客户经理登记权益使用（客户 {client_id}）")
+    if actor.role is Role.TRAINER:
+        raise AccessDenied("培训师无权访问客户数据")
+    raise AccessDenied(f"无权为该客户登记权益使用（客户 {client_id} 不属于您）")
+
+
 def check_import(actor: Staff) -> None:
     if not can_import_clients(actor):
         raise AccessDenied("只有管理员可以导入客户")
@@ -109,6 +120,7 @@ __all__ = [
     "check_import",
     "check_read_client",
     "check_rm_target",
+    "check_write_benefit",
     "check_write_contact",
     "deny_read_message",
     "needs_team",

@@ -8,7 +8,8 @@ Every commit is durable, access-log rows of reads included (they are audit evide
 `crm_adapter.engines.create_database_engine`. On PostgreSQL concurrent writers share WAL flushes (group
 commit), so throughput grows with threads; ``pool_pre_ping`` replaces connections a server restart
 killed before a request uses them. The pieces: `engines`, `statements`, `search`, `mapping`,
-`staffing`, `importing`, `reminders`; products and KYC reviews in `sql_compliance` (a mixin).
+`staffing`, `importing`, `reminders`; products and KYC reviews in `sql_compliance`, the benefit
+ledger in `sql_benefits` (mixins).
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ from crm_adapter.models import (
     Staff,
 )
 from crm_adapter.orm import AccessLogRow, ClientRow, ContactRow
+from crm_adapter.port import OnInsert
 from crm_adapter.schedule import normalize_cadence
 from crm_adapter.search import ClientSearch
+from crm_adapter.sql_benefits import BenefitOps
 from crm_adapter.sql_compliance import ComplianceOps
 from crm_adapter.statements import Statements, scope_clause
 
@@ -57,7 +60,7 @@ class _AboutClient(Protocol):
 _R = TypeVar("_R", bound=_AboutClient)  # a reminder: follow-up, birthday, KYC review
 
 
-class SqlCRM(ComplianceOps):
+class SqlCRM(ComplianceOps, BenefitOps):
     """The CRM on a SQL database. See `crm_adapter.port.CRMAdapter` for the guarantees."""
 
     def __init__(
@@ -264,7 +267,9 @@ class SqlCRM(ComplianceOps):
         )
 
     # ------------------------------------------------------------------ contacts
-    def create_contact(self, *, actor: str, contact: NewContact) -> ContactRecord:
+    def create_contact(
+        self, *, actor: str, contact: NewContact, on_insert: OnInsert | None = None
+    ) -> ContactRecord:
         """The summary is stored with personal numbers masked (a contact note is no place for an ID or
         card number; the client record holds them): the returned record carries the stored text. The
         same key, or the same content on the same day (`crm_adapter.contacts`), returns the earlier
@@ -295,7 +300,10 @@ class SqlCRM(ComplianceOps):
                 values.update(rm_code=staff.code, created_at=self._now())
                 key_row = conn.execute(self._sql.contact_insert, {**values, "content_fingerprint": fp})
                 assert key_row.inserted_primary_key is not None
-                return contact_model(RowValues(id=key_row.inserted_primary_key[0], **values))
+                record = contact_model(RowValues(id=key_row.inserted_primary_key[0], **values))
+                if on_insert is not None:  # e.g. the audit append: commits or rolls back with the record
+                    on_insert(conn, record)
+                return record
         except IntegrityError:
             # A retry, the same contact sent again, or another writer won the race: return that record.
             with self._engine.begin() as conn:

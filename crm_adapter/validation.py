@@ -45,8 +45,14 @@ _MOBILE_RE = re.compile(r"1[3-9]\d{9}")
 _FUTURE_TOLERANCE = timedelta(minutes=10)
 
 
+# The zero-width joiner binds emoji sequences (👨‍👩‍👧); other format characters (bidi overrides) stay refused.
+_ALLOWED_INVISIBLE = "\n\t\u200d"
+
+
 def _control_free(value: str) -> bool:
-    return not any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value if ch not in "\n\t")
+    return not any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value if ch not in _ALLOWED_INVISIBLE
+    )
 
 
 def staff_code(value: str, *, what: str = "员工编号") -> str:

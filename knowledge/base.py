@@ -356,6 +356,10 @@ class KnowledgeBase:
         k = top_k or self.top_k
         return [c.hit() for c in self.candidates(query, k=k, mode=mode)]
 
+    def snapshot_id(self) -> str:
+        """The content id of the search snapshot answers are read from now (`Snapshot.id`)."""
+        return self._index().id
+
     def entitlements(self, tier: str) -> list[Entitlement]:
         """The entitlement-table rows that apply to `tier` (structured rules, see `knowledge.rules`)."""
         name = tier.removesuffix("客户")

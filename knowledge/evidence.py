@@ -99,6 +99,8 @@ class Evidence:
     foreign: tuple[str, ...] = ()  # uncovered key terms that no indexed document uses at all
     list_intro: str = ""  # the line naming every item of a list written as sections (compose leads with it)
     limit: str = ""  # the rule's exception/condition clause that decided a no ("但CA和ZH航班不提供…")
+    candidates: tuple[Candidate, ...] = ()  # what selection read, best first (confidence features)
+    lead_rank: int = 0  # index in `candidates` of the lead's passage
 
 
 def _none(q: Question, *, coverage: float = 0.0, top_dense: float = 0.0) -> Evidence:
@@ -288,7 +290,9 @@ def select(
     # uses (接送机, 现金): it is about a nearby topic. A shared specific word (保养, 权限) keeps it: RMs
     # paraphrase (车子, 查看), and a lead that holds the topic's own word answers the paraphrase.
     specific = any(
-        max(index.idf(a) for a in (t, *alts[t], *parts[t])) >= SPECIFIC_IDF for t in key if t not in uncovered
+        max(index.idf(a) for a in (t, *alts[t], *parts[t])) >= SPECIFIC_IDF
+        for t in key
+        if t not in uncovered and t not in lexicon.QUANTITY_WORDS
     )
     if (
         foreign
@@ -364,6 +368,8 @@ def select(
         foreign=foreign,
         limit=limit_clause,
         list_intro=list_intro,
+        candidates=tuple(candidates[:MAX_CANDIDATES]),
+        lead_rank=first[1],
     )
 
 

@@ -3,6 +3,7 @@ when the documents change (so nothing derived from them — cached answers inclu
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -27,6 +28,8 @@ class Snapshot:
     bm25: BM25Index
     matrix: Any  # numpy (n, dim) row-normalised, or None when dense search goes to Chroma
     rules: rules.RuleBook
+    #: Names this content: a hash of every chunk's source, position and text (stable across restarts).
+    id: str = ""
     answers: OrderedDict[tuple[str, Any], Any] = field(default_factory=OrderedDict)  # pipeline.Draft
     answers_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -43,6 +46,7 @@ class Snapshot:
             bm25=BM25Index([c.tokens for c in chunks]),
             matrix=dense_matrix(chunks) if local_dense else None,
             rules=book,
+            id=content_id(chunks),
         )
 
     def cached(self, key: tuple[str, Any]) -> Any:
@@ -61,6 +65,15 @@ class Snapshot:
     def forget_answers(self) -> None:
         with self.answers_lock:
             self.answers.clear()
+
+
+def content_id(chunks: Sequence[StoredChunk]) -> str:
+    """A short SHA-256 of what a snapshot answers from: each chunk's source, position, text and whether
+    its vector is stored yet (dense search sees it then)."""
+    digest = hashlib.sha256()
+    for c in sorted(chunks, key=lambda c: (c.source, c.ord)):
+        digest.update(f"{c.source}\x1f{c.ord}\x1f{int(bool(c.vector))}\x1f{c.text}\x1e".encode())
+    return digest.hexdigest()[:16]
 
 
 def dense_matrix(chunks: Sequence[StoredChunk]) -> Any:

@@ -13,8 +13,9 @@ from typing import Any
 from knowledge import authority
 from knowledge.chunking import DEFAULT_OVERLAP, DEFAULT_TARGET, chunk_document
 from knowledge.lexical import search_tokens
-from knowledge.loaders import SUPPORTED_SUFFIXES, LoaderError, load_file
+from knowledge.loaders import SUPPORTED_SUFFIXES, DocumentTooComplex, LoaderError
 from knowledge.manifest import StoredChunk
+from knowledge.parse_worker import load_document
 
 logger = logging.getLogger(__name__)
 
@@ -42,17 +43,26 @@ def passage_text(title: str, heading: str, text: str) -> str:
     return f"{head}\n{text}" if head else text
 
 
+#: A 500-page manual chunks into a few thousand pieces; more is a document built to cost embedding time.
+MAX_CHUNKS_PER_DOCUMENT = 5_000
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(PIPELINE_VERSION.encode() + b"\0" + data).hexdigest()
 
 
 def prepare(source: str, path: Path, digest: str, *, existed: bool, cache_dir: Path | None) -> Pending:
     """Load and chunk one file (raises LoaderError)."""
-    doc = load_file(path)
+    doc = load_document(path)  # binary formats in a limited child process
     level = authority.normalise(doc.metadata.get("authority"))  # absent → 培训材料
     pieces = chunk_document(doc)
     if not pieces:
         raise LoaderError("文件中没有可索引的文字内容")
+    if len(pieces) > MAX_CHUNKS_PER_DOCUMENT:  # every chunk costs embedding CPU (~0.2 s)
+        raise DocumentTooComplex(
+            f"文档过于复杂（切分后 {len(pieces):,} 段，上限 {MAX_CHUNKS_PER_DOCUMENT:,}），"
+            "请精简或拆分后再上传"
+        )
     prefix = hashlib.sha1(source.encode()).hexdigest()[:10] + "-" + digest[:10]
     chunks = [
         StoredChunk(

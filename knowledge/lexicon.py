@@ -204,6 +204,10 @@ _GENERIC_TEXT = """
 #: Words that carry no topic of their own in a question about our rules.
 GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
 
+_QUANTITY_TEXT = "以上 以下 以内 之间 超过 低于 不足 不到 达到 多于 少于 很多 许多 一些 大量 左右"
+#: Words of quantity and comparison: they say how much, never what about ("多少钱以上要上报").
+QUANTITY_WORDS = frozenset(_QUANTITY_TEXT.split())
+
 #: Markers before an action that forbid it / allow or require it (the rule's own modal words).
 PROHIBIT = ("不得", "禁止", "严禁", "不准", "不允许", "不能", "不可以", "不可", "切勿", "杜绝")
 DISCOURAGE = ("不要", "不宜", "不应", "不应当", "避免", "不提倡")

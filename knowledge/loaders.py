@@ -16,6 +16,7 @@ import io
 import logging
 import re
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,9 @@ MAX_DOCX_BLOCKS = 50_000
 MAX_PDF_PAGES = 2_000
 MAX_SHEET_CELLS = 500_000
 MAX_CSV_ROWS = 100_000
+MAX_DOCX_CELLS = 50_000
+#: Unpacked XML of one .docx/.xlsx, counted while streaming the archive, before a parser sees it.
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 
 
 class LoaderError(Exception):
@@ -109,7 +113,7 @@ def load_file(path: Path, *, seconds: float | None = None) -> LoadedDocument:
             doc = _faq_document(_csv_rows(_decode(data), budget), path)
         else:
             doc = _faq_document(_xlsx_rows(data, budget), path)
-    except LoaderError:
+    except (LoaderError, MemoryError):
         raise
     except Exception as exc:  # third-party parsers raise anything on corrupt input
         raise LoaderError(f"文件已损坏或格式无法解析（{type(exc).__name__}: {_one_line(str(exc))}）") from exc
@@ -186,11 +190,38 @@ def _heading_level(style_name: str) -> int:
     return 1 if style_name.strip().lower() in {"title", "标题"} else 0
 
 
+def _stream_count(data: bytes, members: str, marker: bytes, what: str, limit: int) -> None:
+    """Count `marker` in the archive members whose names match `members`, decompressing in pieces: a
+    bomb is refused by its counts before a parser builds it in memory."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise LoaderError(f"文件已损坏或格式无法解析（{exc}）") from None
+    unpacked = count = 0
+    with archive:
+        for info in archive.infolist():
+            if not re.fullmatch(members, info.filename):
+                continue
+            tail = b""
+            with archive.open(info) as member:
+                while piece := member.read(1 << 20):
+                    unpacked += len(piece)
+                    if unpacked > MAX_UNPACKED_BYTES:
+                        raise _over("解压后字节数", unpacked, MAX_UNPACKED_BYTES)
+                    window = tail + piece
+                    count += len(re.findall(marker, window)) - len(re.findall(marker, tail))
+                    if count > limit:
+                        raise _over(what, count, limit)
+                    tail = window[-16:]
+
+
 def _load_docx(data: bytes, path: Path, budget: _Budget) -> LoadedDocument:
     import docx  # python-docx; lazy: only needed for .docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    _stream_count(data, r"word/document\.xml", rb"<w:p[ >/]", "段落数", MAX_DOCX_BLOCKS)
+    _stream_count(data, r"word/document\.xml", rb"<w:tc[ >/]", "表格单元格数", MAX_DOCX_CELLS)
     document = docx.Document(io.BytesIO(data))
     blocks = len(document.element.body)
     if blocks > MAX_DOCX_BLOCKS:
@@ -292,6 +323,7 @@ def _csv_rows(text: str, budget: _Budget) -> list[list[str]]:
 def _xlsx_rows(data: bytes, budget: _Budget) -> list[list[str]]:
     from openpyxl import load_workbook  # lazy: only needed for .xlsx
 
+    _stream_count(data, r"xl/(worksheets/[^/]+|sharedStrings)\.xml", rb"<c[ >/]", "单元格数", MAX_SHEET_CELLS)
     workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         rows: list[list[str]] = []

@@ -3,7 +3,8 @@
 "日均4000万算什么等级", "日均2000万能免费洗车吗", "白金客户专家号几次", "还差多少到钻石", "张伟能约几次专家号"
 are answered by applying the rule tables (`knowledge.rules`) to the tier/amount/client of the question,
 never by quoting the nearest sentence. Returns None when the rule book does not cover the question; the
-retrieval path answers it then.
+retrieval path answers it then. The bank's documents define no tier standard (no tier table): questions
+that need one ("日均4000万算什么等级", "多少资产算钻石") are answered not_stated, the tier being CRM data.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from decimal import Decimal
 from knowledge import conditions, listing
 from knowledge import question as q_mod
 from knowledge.amounts import format_amount
-from knowledge.lexicon import PB_TIERS
+from knowledge.lexicon import PB_TIERS, TIERS
 from knowledge.question import MAX_CHARS, Question
 from knowledge.rules import Entitlement, RuleBook, RuleSource, TierRule
 from knowledge.types import Answer, Citation
@@ -24,6 +25,9 @@ from knowledge.types import Answer, Citation
 logger = logging.getLogger(__name__)
 
 CONFIRM = "请向分行私人银行部门确认"
+NO_TIER_STANDARD = "资料未规定客户等级（钻石、白金、黄金客户）的资产标准"
+NO_ENTRY_STANDARD = "资料未规定本行私人银行客户的准入门槛（资产标准）"
+CRM_TIER = "客户等级以CRM系统中的记录为准"
 _COUNTED = re.compile(r"\d+\s*次|[一二两三四五六七八九十]+次|不限次数")
 # Slots an entitlement lookup answers; "where/when/who" questions go to the documents' text.
 _ENTITLEMENT_SLOTS = (None, "count", "discount", "condition", "price", "threshold", "frequency")
@@ -62,8 +66,8 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
     if q.kind in (q_mod.PROCEDURE, q_mod.DEFINITION) and q.slot is None:
         return None
     amount = q.subject_amount
-    if q.slot == "gap" and amount is not None and (q.tiers or q.private_bank) and book.tiers:
-        return _gap(q, book, amount)
+    if q.slot == "gap" and amount is not None and (q.tiers or q.private_bank):
+        return _gap(q, book, amount) if book.tiers else _no_tier_standard(q)
     matches = book.matching(q.text)
     # A benefit named in a question about someone (a tier, an amount, a client, 私行客户) or about a count,
     # discount, price or condition; "客户请我吃饭可以去吗" is about the RM's conduct, not an entitlement.
@@ -83,18 +87,39 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
         and _ASKS_BENEFITS.search(q.text[:MAX_CHARS])
     ):
         return _benefits(q, book, amount)
-    if q.slot == "tier" and amount is not None and book.tiers:
-        return _tier_of(q, book, amount)
-    if q.kind == q_mod.YES_NO and amount is not None and book.tiers and (len(q.tiers) == 1 or q.private_bank):
-        return _tier_check(q, book, amount)
-    if q.slot == "threshold" and not q.peer_bank and book.tiers and q.client is None:
-        if len(q.tiers) == 1 and book.tier(q.tiers[0]) is not None:
-            return _tier_range(q, book.tier(q.tiers[0]))  # type: ignore[arg-type]
+    if q.slot == "tier" and amount is not None:
+        return _tier_of(q, book, amount) if book.tiers else _no_tier_standard(q)
+    if q.kind == q_mod.YES_NO and amount is not None and (len(q.tiers) == 1 or q.private_bank):
+        return _tier_check(q, book, amount) if book.tiers else _no_tier_standard(q)
+    if q.slot == "threshold" and not q.peer_bank and q.client is None:
+        if len(q.tiers) == 1:
+            rule = book.tier(q.tiers[0])
+            return _tier_range(q, rule) if rule is not None else _no_tier_standard(q)
         if not q.tiers and any(w in q.text for w in ("准入", "门槛", "私人银行客户", "私行客户")):
             entry = book.entry_threshold()
-            if entry is not None:
-                return _entry(q, entry)
+            return _entry(q, entry) if entry is not None else _no_tier_standard(q)
     return None
+
+
+def _no_tier_standard(q: Question) -> Answer:
+    """A question that needs a tier standard the documents do not define: not stated (the client's tier,
+    when known, is the CRM's record, never derived from an amount)."""
+    crm = ""
+    if q.client is not None and q.client.tier:
+        crm = f"{q.client.name}在CRM系统中登记为{q.client.tier.removesuffix('客户')}客户。"
+    if q.tiers or q.slot == "tier":
+        missing = f"{NO_TIER_STANDARD}，无法按资产判断客户等级"
+    else:
+        missing = f"{NO_ENTRY_STANDARD}，无法按资产判断是否为私人银行客户"
+    lead = (crm, f"{missing}；{CRM_TIER}，{CONFIRM}。")
+    return Answer(
+        question=q.text,
+        lead=tuple(s for s in lead if s),
+        citations=(),
+        grounded=False,
+        composer="rules",
+        verdict="not_stated",
+    )
 
 
 _ASKS_BENEFITS = re.compile(
@@ -109,9 +134,14 @@ def _benefits(q: Question, book: RuleBook, amount: Decimal | None) -> Answer | N
     if tier is None and amount is not None:
         found = book.tier_of(amount)
         tier = found.tier if found else None
+        if tier is None and not book.tiers:
+            return _benefits_by_amount(q, book, amount)
     if tier is None:
         return None
-    by_table = _tables([e for e in book.entitlements if _status(e, tier, amount, book).verdict == "yes"])
+    status = {e.benefit: _status(e, tier, amount, book).verdict for e in book.entitlements}
+    # Rules with an asset condition the tier alone does not settle (no tier standard) are listed apart.
+    shown = ("yes", "depends") if amount is None else ("yes",)
+    by_table = _tables([e for e in book.entitlements if status[e.benefit] in shown])
     prefix = _subject(q, tier, used_amount=amount is not None) or (
         f"日均{format_amount(amount)}（{tier}客户）：" if amount is not None else f"{tier}客户："
     )
@@ -128,15 +158,40 @@ def _benefits(q: Question, book: RuleBook, amount: Decimal | None) -> Answer | N
             cites,
             None,
         )
-    if not by_table:
-        return None
     lead: list[str] = []
     for rows in by_table:
         n = cites.n(_table_source(rows))
         items = "；".join(
-            e.benefit if e.value in ("提供", "可享受") else f"{e.benefit}（{e.value}）" for e in rows
+            e.benefit if e.value in ("提供", "可享受") else f"{e.benefit}（{e.value}）"
+            for e in rows
+            if status[e.benefit] == "yes"
         )
-        lead.append(f"{prefix}按本行规定可享受{items}。[{n}]" if not lead else f"另可享受{items}。[{n}]")
+        if items:
+            lead.append(f"{prefix}按本行规定可享受{items}。[{n}]" if not lead else f"另可享受{items}。[{n}]")
+        depends = "；".join(
+            f"{e.benefit}（{e.asset_text}：{e.value}）" for e in rows if status[e.benefit] == "depends"
+        )
+        if depends:
+            lead.append(f"按日均金融资产规定、取决于客户资产的权益：{depends}。[{n}]")
+    return _done(q, lead, cites, None) if lead else None
+
+
+def _benefits_by_amount(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
+    """ "日均3500万能享受什么" without a tier standard: the rules whose asset condition the amount meets."""
+    with_asset = [e for e in book.entitlements if e.asset is not None]
+    if not with_asset:
+        return None
+    cites = _Citations()
+    lead: list[str] = []
+    for rows in _tables(with_asset):
+        n = cites.n(_table_source(rows))
+        items = "；".join(f"{e.benefit}（{e.value}）" for e in rows if amount >= e.asset.low)  # type: ignore[union-attr]
+        if items:
+            lead.append(f"日均{format_amount(amount)}满足资产条件的权益：{items}。[{n}]")
+        else:
+            lowest = min(format_amount(e.asset.low) for e in rows)  # type: ignore[union-attr]
+            lead.append(f"日均{format_amount(amount)}未达到单项权益的资产条件（最低为{lowest}）。[{n}]")
+    lead.append(f"其他权益按客户等级适用；{NO_TIER_STANDARD}，{CRM_TIER}。")
     return _done(q, lead, cites, None)
 
 
@@ -161,7 +216,7 @@ _COMPARES = re.compile(r"比.{0,8}多|区别|不同|差别|差异|独有|没有�
 
 def _compare(q: Question, book: RuleBook, first: str, second: str) -> Answer | None:
     """ "钻石客户比白金客户多了哪些服务": the entitlements one tier has and the other has not."""
-    if book.tier(first) is None or book.tier(second) is None:
+    if first not in TIERS or second not in TIERS:
         return None
     cites = _Citations()
     lead: list[str] = []
@@ -269,12 +324,16 @@ def _status(e: Entitlement, tier: str | None, amount: Decimal | None, book: Rule
     if tier is None and amount is not None:
         found = book.tier_of(amount)
         tier = found.tier if found else None
+        if tier is None and not book.tiers:
+            return _status_by_amount(e, amount)
     if tier is None:
         return _Status("depends", "")
     if tier not in e.tiers:
         if tier not in PB_TIERS:
             entry = book.entry_threshold()
-            threshold = f"（日均{format_amount(entry.range.low)}）" if entry else ""
+            if entry is None:
+                return _Status("no", f"{e.benefit}面向私人银行客户，{tier}客户不是私人银行客户")
+            threshold = f"（日均{format_amount(entry.range.low)}）"
             return _Status(
                 "no", f"{e.benefit}面向私人银行客户，{tier}客户尚未达到私人银行准入门槛{threshold}"
             )
@@ -289,12 +348,26 @@ def _status(e: Entitlement, tier: str | None, amount: Decimal | None, book: Rule
         return _Status("no", f"{e.benefit}需{e.asset_text}，日均{format_amount(amount)}未达到")
     rule = book.tier(tier)
     if rule is None:
-        return _Status("depends", "")
+        return _Status(
+            "depends", f"{tier}客户能否享受取决于客户是否满足{e.asset_text}的条件（资料未按等级规定）"
+        )
     if rule.range.low >= e.asset.low:
         return _Status("yes", f"{tier}客户（{rule.range.describe()}）均满足{e.asset_text}的条件")
     if rule.range.high is not None and rule.range.high <= e.asset.low:
         return _Status("no", f"{e.benefit}需{e.asset_text}，{tier}客户（{rule.range.describe()}）达不到")
     return _Status("depends", f"{tier}客户中{e.asset_text}的可以享受")
+
+
+def _status_by_amount(e: Entitlement, amount: Decimal) -> _Status:
+    """Whether an amount alone settles `e` when no tier standard exists: only an asset condition can."""
+    if e.asset is not None and amount < e.asset.low:
+        return _Status("no", f"{e.benefit}需{e.asset_text}，日均{format_amount(amount)}未达到")
+    if e.asset is not None and set(e.tiers) >= set(PB_TIERS):
+        return _Status("yes", f"日均{format_amount(amount)}满足{e.asset_text}的条件")
+    whose = f"日均{format_amount(amount)}的客户"
+    if set(e.tiers) >= set(PB_TIERS):
+        return _Status("not_stated", f"{whose}是否为私人银行客户")
+    return _Status("not_stated", f"{whose}属于哪个等级")
 
 
 def _rule_sentence(e: Entitlement, n: int, *, value: bool = True) -> str:
@@ -368,6 +441,9 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
     elif st.verdict == "uncounted":
         verdict = "not_stated"
         lead = [f"{prefix}资料未规定{e.benefit}的次数（规定为：{e.value}），{CONFIRM}。[{n}]"]
+    elif st.verdict == "not_stated" and st.reason:
+        verdict = "not_stated"
+        lead = [f"{prefix}资料未规定{st.reason}，{CRM_TIER}，{CONFIRM}。", _rule_sentence(e, n)]
     elif st.verdict == "not_stated":
         verdict = "not_stated"
         lead = [
@@ -381,10 +457,14 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
     if verdict in ("no", "not_stated") or (verdict is None and q.kind == q_mod.YES_NO):
         # Related rules the client does get ("不能免费洗车，但洗车六折").
         for other, _ in matches:
-            if other is e or _status(other, tier, amount, book).verdict != "yes":
+            related = _status(other, tier, amount, book).verdict
+            # Without a tier standard, an amount does not settle a rule of all private-bank clients.
+            for_pb = tier is None and other.asset is None and set(other.tiers) >= set(PB_TIERS)
+            if other is e or not (related == "yes" or (related == "not_stated" and for_pb)):
                 continue
             m = cites.n(other.cite)
             condition = f"（{other.condition}）" if other.condition else ""
-            lead.append(f"可享受{other.benefit}{condition}：{other.value}。[{m}]")
+            who = "" if related == "yes" else "私人银行客户"
+            lead.append(f"{who}可享受{other.benefit}{condition}：{other.value}。[{m}]")
             break
     return _done(q, [s for s in lead if s.strip("。")], cites, verdict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 
@@ -49,10 +49,9 @@ class Citation:
         }
 
 
-#: Below this confidence a grounded answer is "weak": the bot says 依据较弱 and flags the exchange.
-#: Confidence is calibrated (knowledge.check) to the share of answers judged correct on
-#: bench/answers_eval.jsonl, so 0.5 means "as likely wrong as right"; on that set 0.5 is also the threshold
-#: that best separates correct grounded answers from the others (bench/bench_answers.py reports it).
+#: Below this confidence a grounded answer is "weak": the bot says 依据较弱 and flags the exchange. This is
+#: the default for answers the calibration model did not score (built outside the pipeline); the pipeline
+#: sets `Answer.weak_below` to the threshold fitted with the model (knowledge/calibration.json).
 #: Answers whose evidence promises returns (check findings) are capped below it.
 WEAK_CONFIDENCE = 0.5
 
@@ -77,6 +76,41 @@ class ClientFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerFeatures:
+    """What the pipeline knew when it composed an answer: the inputs of the confidence model
+    (knowledge.calibration). Flags are 0/1; retrieval signals are of the candidates evidence selection read
+    (all 0 for rule-table answers, which skip retrieval)."""
+
+    rules: float = 0.0  # composed from the rule tables (a table hit)
+    llm: float = 0.0  # rephrased by the LLM (else extractive or rules)
+    verdict_yes: float = 0.0
+    verdict_no: float = 0.0
+    verdict_not_stated: float = 0.0
+    undecided: float = 0.0  # a related rule that says neither yes nor no
+    number: float = 0.0  # the lead states a number
+    listed: float = 0.0  # the lead is several sentences (a list, steps)
+    top_fused: float = 0.0  # fused score of the first candidate
+    fused_gap: float = 0.0  # (top-1 - top-2) / top-1 of the fused scores
+    top_dense: float = 0.0  # best cosine of the dense pool
+    dense_gap: float = 0.0  # top-1 - top-2 cosine among the candidates
+    agreement: float = 0.0  # share of BM25 / dense whose own top candidate is the fused top-1
+    lead_rank: float = 0.0  # rank (0 = first) of the candidate the lead comes from
+    coverage: float = 0.0  # best chunk's share of the question's IDF mass
+    focus: float = 0.0  # lead's share of the topic words' IDF mass
+    own_rule: float = 0.0  # the lead is from the bank's own rules
+    peer_case: float = 0.0  # the lead is from a peer bank's case study
+    findings: float = 0.0  # the check stage raised a content finding (承诺收益 …)
+
+    def vector(self) -> tuple[float, ...]:
+        """The values in field order (the order of `names()`)."""
+        return tuple(float(getattr(self, f.name)) for f in fields(self))
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A composed answer, as structure: the caller decides how to lay out the lead, sources and flags.
 
@@ -94,6 +128,8 @@ class Answer:
     composer: str = "extractive"
     verdict: str | None = None
     warnings: tuple[str, ...] = ()
+    features: AnswerFeatures | None = None  # the confidence model's inputs (None outside the pipeline)
+    weak_below: float = WEAK_CONFIDENCE  # the threshold `weak` compares the confidence with
 
     @property
     def answer(self) -> str:
@@ -103,7 +139,7 @@ class Answer:
     @property
     def weak(self) -> bool:
         """Grounded, but with a confidence below the calibrated threshold."""
-        return self.grounded and self.confidence < WEAK_CONFIDENCE
+        return self.grounded and self.confidence < self.weak_below
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,6 +28,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
         if managed and key != "RM_REQUIRE_POSTGRES":
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("RM_DATA_DIR", str(tmp_path / "data"))
+    # The morning digest is a daily job of every running Application: twelve hours away, it never
+    # lands in the middle of a test that counts replies (a test at 08:30 Shanghai time once did).
+    away = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(hours=12)
+    monkeypatch.setenv("RM_DIGEST_TIME", f"{away:%H:%M}")
+    monkeypatch.setenv("RM_AUDIT_ANCHOR_TIME", f"{away:%H:%M}")  # likewise the daily audit anchor
     monkeypatch.chdir(tmp_path)  # so a stray `.env` in the repo is never read
     get_settings.cache_clear()
     yield

@@ -13,7 +13,9 @@ import click
 
 from bot.cli import app as cli_app
 from bot.cli import audit as cli_audit
+from bot.cli import benefits as cli_benefits
 from bot.cli import changes as cli_changes
+from bot.cli import checks as cli_checks
 from bot.cli import crm as cli_crm
 from bot.cli import kb as cli_kb
 from bot.cli import ops as cli_ops
@@ -38,9 +40,11 @@ def cli(verbose: bool) -> None:
 cli_kb.register(cli)
 cli_changes.register(cli.commands["kb"])  # type: ignore[arg-type]
 cli_crm.register(cli)
+cli_benefits.register(cli.commands["crm"])  # type: ignore[arg-type]
 cli_app.register(cli)
 cli_ops.register(cli)
 cli_audit.register(cli)
+cli_checks.register(cli)
 
 
 def main() -> None:

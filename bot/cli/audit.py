@@ -1,4 +1,5 @@
-"""`rm-assistant audit verify|show`: check the tamper-evident audit trail, replay one answer's sources."""
+"""`rm-assistant audit verify|anchor|show`: check the audit trail and the records it covers, print its
+anchor, replay one answer's sources."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import click
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+#: Findings printed one per line; the rest are counted.
+MAX_LINES = 200
 
 
 def register(cli: click.Group) -> None:
@@ -23,20 +27,51 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def verify() -> None:
-    """Walk the whole chain and report the first broken link (exit 1 when broken)."""
+@click.option(
+    "--anchor",
+    "anchor_text",
+    default=None,
+    metavar="HASH:N",
+    help="An anchor printed by `audit anchor` earlier: the chain must still reach it unchanged.",
+)
+def verify(anchor_text: str | None) -> None:
+    """Walk the chain and compare every audited record with its live row (exit 1 on any finding)."""
+    from bot.audit.records import standard_kinds
+    from bot.audit.trail import Anchor
+    from bot.composition import open_audit
+
+    try:
+        anchor = Anchor.parse(anchor_text) if anchor_text is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--anchor") from None
+    trail = open_audit(get_settings())
+    try:
+        report = trail.verify(records=standard_kinds(trail.engine), anchor=anchor)
+    finally:
+        trail.close()
+    if not report.ok:
+        for line in report.problems[:MAX_LINES]:
+            click.echo(line, err=True)
+        if len(report.problems) > MAX_LINES:
+            click.echo(f"…另有 {len(report.problems) - MAX_LINES} 处", err=True)
+        where = f"chain broken at row {report.broken_at} ({report.reason})" if report.broken_at else "records"
+        raise click.ClickException(
+            f"audit verify failed: {len(report.problems)} finding(s), {where}; {report.rows} rows read"
+        )
+    against = f", anchor {anchor.rows} holds" if anchor is not None else ""
+    click.echo(f"audit chain intact: {report.rows} rows, {report.records} records match{against}")
+
+
+@audit.command("anchor")
+def anchor() -> None:
+    """Print the chain's head as HASH:N (keep it outside the database; `verify --anchor` checks it)."""
     from bot.composition import open_audit
 
     trail = open_audit(get_settings())
     try:
-        report = trail.verify()
+        click.echo(str(trail.anchor()))
     finally:
         trail.close()
-    if not report.ok:
-        raise click.ClickException(
-            f"audit chain broken at row {report.broken_at} ({report.reason}); {report.rows} rows read"
-        )
-    click.echo(f"audit chain intact: {report.rows} rows")
 
 
 @audit.command("show")

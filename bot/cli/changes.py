@@ -1,8 +1,9 @@
-"""`rm-assistant kb submit|changes|approve|reject|refresh`: four-eyes knowledge changes from the command line.
+"""`rm-assistant kb submit|changes|show|approve|reject|refresh`: four-eyes knowledge changes, command line.
 
 `kb ingest` publishes at once (the operator's authority on the server); `kb submit` (or
 `kb ingest --pending`) queues a document for a second person's approval instead, exactly as a trainer's
-upload in chat does. Approvals need `--as STAFF` (an approver other than the submitter).
+upload in chat does. Approvals need `--as STAFF` (another person than the submitter); `kb show K3` prints
+what is to be approved, and `kb approve` prints it too before asking for a confirmation.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.core import Request, ServiceError
+from bot.core import Request, ServiceError, as_utc
 from bot.rendering import to_plain
 from bot.settings import get_settings
 
@@ -88,21 +89,48 @@ def register(kb_group: click.Group) -> None:
                 return
             if not items:
                 click.echo("没有知识库变更。")
+                return
+            zone = services.clock.tz
+            click.echo(f"编号\t状态\t文件\t提交人\t提交时间（{zone}）\t生效 ~ 失效\t说明")
             for c in sorted(items, key=lambda c: (c.status != "pending", -c.id)):
                 dates = f"{c.effective_date or '—'} ~ {c.expiry_date or '—'}"
-                click.echo(
-                    f"{c.ref}\t{c.status_name}\t{c.file_name}\t{c.submitted_by}\t{dates}\t{c.note or ''}"
-                )
+                when = f"{as_utc(c.submitted_at).astimezone(zone):%Y-%m-%d %H:%M}"
+                who = f"{c.file_name}\t{c.submitted_by}"
+                click.echo(f"{c.ref}\t{c.status_name}\t{who}\t{when}\t{dates}\t{c.note or ''}")
+            if items:
+                click.echo("全文（审批前请阅读）：rm-assistant kb show K3", err=True)
+
+    @kb_group.command("show")
+    @click.argument("ref")
+    def show(ref: str) -> None:
+        """Print the whole of a document change (K3; a new version: its diff first) or curated answer (A3)."""
+        from bot.features.approvals.chat import content_of, render_full
+
+        with _services() as services:
+            click.echo(to_plain(render_full(content_of(services.approvals, ref))))
 
     @kb_group.command("approve")
     @click.argument("ref")
     @click.option("--as", "actor", required=True, help="Approving staff code (trainer, compliance or admin).")
-    def approve(ref: str, actor: str) -> None:
-        """Approve a pending document (K3) or curated answer (A3) that someone else submitted."""
+    @click.option(
+        "--yes", is_flag=True, help="Approve without the question (the whole text is still printed)."
+    )
+    def approve(ref: str, actor: str, yes: bool) -> None:
+        """Approve a pending document (K3) or curated answer (A3) that someone else submitted: its whole
+        text is printed first, and the approval needs a confirmation."""
         from bot.features import approvals
+        from bot.features.approvals.chat import check_approvable, content_of, render_full
 
         with _services() as services:
-            req = Request(staff=_staff(services, actor), args=ref, frontend="cli")
+            staff = _staff(services, actor)
+            check_approvable(services.approvals, staff, ref)
+            content = content_of(services.approvals, ref)
+            click.echo(to_plain(render_full(content)))
+            for page in range(1, len(content.pages) + 1):
+                services.approvals.shown.mark(staff.code, content.key, page)
+            if not yes and not click.confirm(f"以上为 {content.ref} 全文。确认批准？", default=False):
+                raise click.ClickException(f"未确认，{content.ref} 未批准")
+            req = Request(staff=staff, args=ref, frontend="cli")
             text = to_plain(approvals.approve(services.approvals, req).text)
         click.echo(text)
         if text.startswith("❌"):

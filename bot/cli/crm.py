@@ -194,11 +194,23 @@ def crm_group() -> None:
 @click.option("--seed", default=7, show_default=True, type=int, help="Random seed (same seed, same data).")
 def crm_seed_demo(clients: int, seed: int) -> None:
     """Create demo staff, clients and contact history (idempotent)."""
+    from bot.composition import open_audit, seeded_contact_hook
+
     with _crm() as crm:
         # "Today" in the bank's time zone, so demo birthdays/follow-ups line up with the reminders.
         from crm_adapter.demo import seed_demo
 
-        report = seed_demo(crm, clients=clients, seed=seed, today=datetime.now(_zone()).date())
+        trail = open_audit(get_settings())  # each new contact record is audited in its transaction
+        try:
+            report = seed_demo(
+                crm,
+                clients=clients,
+                seed=seed,
+                today=datetime.now(_zone()).date(),
+                on_contact=seeded_contact_hook(trail, crm),
+            )
+        finally:
+            trail.close()
     click.echo(
         f"演示数据已就绪：员工 {report.staff} 名，客户 {clients} 位（新增 {report.clients_created}，"
         f"更新 {report.clients_updated}），联系记录 {report.contacts} 条，产品 {report.products} 个"

@@ -8,9 +8,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import click
 
+from bot.core import as_utc
 from bot.settings import get_settings
 
 BUNDLED_PREFIX = "bundled:"  # knowledge.BUNDLED_PREFIX, without importing knowledge at start-up
@@ -256,11 +258,13 @@ def register(cli: click.Group) -> None:
             return
         if not sources and not waiting:
             click.echo("知识库为空。")
+            return
+        zone = ZoneInfo(get_settings().rm_timezone)
+        click.echo(f"来源\t标题\t片段\t入库时间（{zone.key}）\t状态\t变更 生效 ~ 失效")
         for s in sources:
             c = by_source.get(s.source)
             dates = f"\t{c.ref} {_span(c)}" if c else ""
-            click.echo(
-                f"{s.source}\t{s.title}\t{s.chunks} 片段\t{s.ingested_at:%Y-%m-%d %H:%M}\t已生效{dates}"
-            )
+            ingested = as_utc(s.ingested_at).astimezone(zone)
+            click.echo(f"{s.source}\t{s.title}\t{s.chunks} 片段\t{ingested:%Y-%m-%d %H:%M}\t已生效{dates}")
         for c in waiting:
             click.echo(f"（未生效）\t{c.file_name}\t{c.ref} {c.status_name}\t{_span(c)}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,8 +14,14 @@ from bot.cli.export import export
 from bot.core import ServiceError
 from bot.settings import get_settings
 
+if TYPE_CHECKING:
+    from bot.composition import Services
+    from bot.features.ask import AskResult
+    from crm_adapter import Client, Staff
+
 logger = logging.getLogger(__name__)
 
+#: Who the log names for questions asked without --as.
 CLI_STAFF = "cli"
 
 
@@ -43,30 +50,73 @@ def _read_lines(path: Path) -> list[str]:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Answer one question per line; with --json prints one JSON object per line.",
 )
-@click.option("--as", "staff_code", default=CLI_STAFF, show_default=True, help="Who is asking (for the log).")
-def ask(question: str | None, as_json: bool, questions_file: Path | None, staff_code: str) -> None:
+@click.option(
+    "--as",
+    "staff_code",
+    metavar="STAFF_CODE",
+    help="Ask as this staff member: questions naming one of their clients are answered for that client.",
+)
+@click.option(
+    "--client",
+    "client_id",
+    metavar="CLIENT_ID",
+    help="With --as: answer for this client of theirs (e.g. when two clients share the name asked about).",
+)
+def ask(
+    question: str | None,
+    as_json: bool,
+    questions_file: Path | None,
+    staff_code: str | None,
+    client_id: str | None,
+) -> None:
     """Answer a question from the knowledge base, with numbered sources."""
     if questions_file is None and not (question and question.strip()):
         raise click.ClickException(
             'give a question, e.g. rm-assistant ask "钻石客户每年可以预约几次专家号？"'
         )
+    if client_id is not None and staff_code is None:
+        raise click.ClickException("--client needs --as STAFF_CODE (whose client it is)")
     questions = _read_lines(questions_file) if questions_file else [question.strip()] if question else []
     from bot.composition import open_services
     from bot.features.ask import render_answer
     from bot.rendering import to_plain
 
-    with open_services(get_settings(), with_crm=False) as services:
+    with open_services(get_settings(), with_crm=staff_code is not None) as services:
+        try:
+            staff = services.staff.by_code(staff_code) if staff_code is not None else None
+            picked = services.clients.get(staff, client_id) if staff and client_id else None
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
         for q in questions:
             try:
-                result = services.ask.ask(staff_code=staff_code, question=q, channel="cli")
+                result = _ask_one(services, staff, q, picked)
             except ServiceError as exc:
-                raise click.ClickException(exc.message) from None
+                raise click.ClickException(to_plain(exc.message)) from None
             if as_json:
-                click.echo(json.dumps(result.answer.to_dict(), ensure_ascii=False))
+                payload = result.answer.to_dict()
+                if result.client is not None:
+                    c = result.client
+                    payload["client"] = {"id": c.client_id, "name": c.name, "tier": str(c.tier)}
+                click.echo(json.dumps(payload, ensure_ascii=False))
                 continue
             if len(questions) > 1:
                 click.echo(f"\n问：{q}")
             click.echo(to_plain(render_answer(result).text))
+
+
+def _ask_one(services: Services, staff: Staff | None, question: str, picked: Client | None) -> AskResult:
+    """One question the way the chat answers it: as `staff`, for the client it names (or `picked`)."""
+    from bot.features.clients import render_matches
+    from bot.rendering import to_plain
+
+    if staff is None:  # no one to scope clients to: the general rule, as before
+        return services.ask.ask(staff_code=CLI_STAFF, question=question, channel="cli")
+    mentioned = (picked,) if picked is not None else services.ask.mentioned(staff, question)
+    if len(mentioned) > 1:  # the chat's pick list, then the way to pick on the command line
+        click.echo(to_plain(render_matches(mentioned, prompt="问题中的客户是哪一位？").text), err=True)
+        raise ServiceError("问题中的客户有同名，请用 --client 客户号 指定是哪一位。")
+    client = mentioned[0] if mentioned else None
+    return services.ask.ask(staff_code=staff.code, question=question, channel="cli", client=client)
 
 
 @click.group()

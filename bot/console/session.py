@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from bot.core import Request, ServiceError
 from bot.features import contact_log
 from bot.features.ask import ask as ask_feature
 from bot.features.ask import feedback as feedback_feature
+from bot.features.supervision.charts import save_png
 from bot.rendering import Reply, error_text, role_name, to_plain
 from crm_adapter import Staff
 
@@ -77,6 +77,10 @@ class ConsoleSession:
         for i, b in enumerate(buttons, 1):
             self._output(f"  [{i}] {b.text}")
         choice = self.ask_line("序号> ")
+        if choice.startswith("/"):  # another command instead of a number: the list is left, the command runs
+            self._output("（已放弃选择）")
+            self.handle(choice)
+            return
         if not (choice.isdigit() and 1 <= int(choice) <= len(buttons)):
             raise ServiceError("无效的序号，已取消。")
         self.show(commands.run_callback(self.services, buttons[int(choice) - 1].data, self.request()))
@@ -84,10 +88,7 @@ class ConsoleSession:
     def _save_photo(self, png: bytes) -> Path:
         """A reply's image, written under RM_DATA_DIR/charts (the console cannot show it)."""
         folder = self.services.settings.ensure_data_dir() / "charts"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"chart-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
-        path.write_bytes(png)
-        return path
+        return save_png(png, folder, now=self.services.clock.now(), prefix="chart")
 
     # --- loop -------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -117,6 +118,12 @@ class ConsoleSession:
             commands.check(commands.command(name), self.request())
             builtin(rest.strip())
             return
+        if name == "check" and not rest.strip():  # a bare /check: the next line is the draft
+            commands.check(commands.command("check"), self.request())
+            rest = self.ask_line("要检查的客户消息> ")
+            if not rest.strip() or rest.strip() == "/cancel":
+                self._output("已取消。")
+                return
         self.show(commands.run_command(self.services, name, self.request(rest.strip())))
 
     def _builtins(self) -> dict[str, Callable[[str], None]]:
@@ -170,6 +177,10 @@ class ConsoleSession:
             answer = self.ask_line(_prompt(step.replies[-1]) if step.replies else "> ")
             if answer == "/cancel":
                 self._output("已取消。")
+                return
+            if answer.startswith("/"):  # a command is never a client name or a summary
+                self._output("（/log 未保存，已取消）")
+                self.handle(answer)
                 return
             answer = _option(step.replies[-1], answer) if step.replies else answer
             try:

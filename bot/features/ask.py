@@ -9,15 +9,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot import compliance
+from bot.audit.records import RECORD_HASH, exchange_fields, record_digest
 from bot.convlog import FeedbackError
-from bot.core import KnowledgeService, Request, ServiceError
+from bot.core import KnowledgeService, Request, ServiceError, clean_text, parse_record_id
 from bot.features.clients import client_facts, render_matches
 from bot.rendering import Button, Keyboard, Reply, clip, esc, plain_quote
+from crm_adapter.masking import mask_personal_numbers
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
     from bot.convlog import ConversationLog, Exchange
     from bot.features.clients import ClientService
     from bot.features.gaps.curated import CuratedAnswer, CuratedAnswers, CuratedMatch
-    from crm_adapter import Client
+    from crm_adapter import Client, Staff
     from knowledge import Answer, ClientFacts
 
 logger = logging.getLogger(__name__)
@@ -41,6 +44,15 @@ WEAK_FLAG = "依据较弱"
 ANSWER_FLAG_PREFIX = "回答:"
 #: `Answer.composer` of an answer served from a trainer's curated answer.
 CURATED = "curated"
+#: Replies that only make sense inside a flow (/log's confirmation): alone they are no question.
+BARE_REPLIES = frozenset(
+    {"确认", "确定", "取消", "好的", "好", "是", "是的", "否", "不", "不是", "对", "嗯", "行", "可以"}
+    | {"ok", "okay", "yes", "no", "y", "n"}
+)
+NOTHING_TO_CONFIRM = (
+    "当前没有需要确认或取消的操作。记录客户联系请发送 /log；"
+    "有问题请直接输入完整的问题，例如：钻石客户有哪些增值服务？"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +77,13 @@ class AskService:
         audit: AuditTrail | None = None,
         curated: CuratedAnswers | None = None,
         on_gap: Callable[[str], object] | None = None,
+        counts: Callable[[str, Client, str], Answer | None] | None = None,
     ) -> None:
         self.kb = kb
         self.curated = curated  # trainers' approved answers, matched before the knowledge base
         self.on_gap = on_gap  # told of each question answered weakly or not at all (the gap inbox)
+        # "张伟今年还能约几次专家号": counted from the benefit ledger (bot.features.benefits).
+        self.counts = counts
         self.log = log
         self.audit = audit
         self.clients = clients  # resolves "张伟能…" to the RM's own client (None: no CRM, e.g. the CLI)
@@ -87,16 +102,23 @@ class AskService:
         facts: ClientFacts | None = None,
     ) -> AskResult:
         """Answer a question from the knowledge base and record the exchange."""
-        question = " ".join(question.split())
+        question = " ".join(clean_text(question).split())
         if not question:
             raise ServiceError("请直接输入您的问题，例如：钻石客户有哪些增值服务？")
         if len(question) > MAX_QUESTION_CHARS:
             raise ServiceError(f"问题太长了（{len(question)} 字），请精简到 {MAX_QUESTION_CHARS} 字以内。")
-        answer = self.kb.ask(question, client=facts) if facts is not None else self.kb.ask(question)
+        if client is not None and facts is None:
+            facts = client_facts(client)
+        counted = self.counts(staff_code, client, question) if self.counts and client is not None else None
+        if counted is not None:
+            answer = counted
+        else:
+            answer = self.kb.ask(question, client=facts) if facts is not None else self.kb.ask(question)
+        snapshot = self.kb.snapshot_id()  # what the answer was read from (audited with it)
         # A trainer's curated answer replaces the extractive one. The KB runs first: retrieval embeds the
         # question, so the lookup finds its vector cached; a confident answer from the rule tables (which
         # never embeds) stands as it is.
-        confident_rules = answer.composer == "rules" and answer.grounded and not _weak(answer)
+        confident_rules = answer.composer in ("rules", "ledger") and answer.grounded and not _weak(answer)
         match = None if confident_rules else self._curated_match(question)
         if match is not None:
             answer = curated_answer(question, match)
@@ -112,8 +134,17 @@ class AskService:
 
         def audit_in_log_transaction(conn: Connection, exchange: Exchange) -> None:
             assert audit is not None
-            payload = _audit_payload(self.kb, exchange, answer, client)
+            if client is not None:
+                read = _client_read(client, exchange.id)
+                ref = client.client_id
+                audit.append_in(conn, kind="client_read", actor=staff_code, ref=ref, payload=read)
+            payload = _audit_payload(snapshot, exchange, answer, client)
             audit.append_in(conn, kind="answer", actor=staff_code, ref=str(exchange.id), payload=payload)
+
+        if audit is not None and not joined and client is not None:  # the facts' reading, before anything
+            audit.append(
+                kind="client_read", actor=staff_code, ref=client.client_id, payload=_client_read(client, None)
+            )
 
         # Fails closed: an answer that cannot be audited is neither stored nor shown. On the same database
         # the audit row commits with the exchange (one durable commit per answer instead of two).
@@ -132,7 +163,7 @@ class AskService:
                 kind="answer",
                 actor=staff_code,
                 ref=str(exchange.id),
-                payload=_audit_payload(self.kb, exchange, answer, client),
+                payload=_audit_payload(snapshot, exchange, answer, client),
             )
         if self.on_gap is not None and (not answer.grounded or _weak(answer)):
             try:
@@ -147,6 +178,26 @@ class AskService:
             client=client,
             curated=match.curated if match is not None else None,
         )
+
+    def mentioned(self, staff: Staff, question: str) -> tuple[Client, ...]:
+        """The staff member's own clients the question names (see `ClientService.mentioned_clients`).
+
+        Several are a pick list shown to the RM: it is audited first and fails closed like a card.
+        """
+        if self.clients is None:
+            return ()
+        found = self.clients.mentioned_clients(staff, question)
+        if len(found) > 1 and self.audit is not None:
+            self.audit.append(
+                kind="client_list",
+                actor=staff.code,
+                ref="ask",
+                payload={
+                    "clients": [c.client_id for c in found],
+                    "question": mask_personal_numbers(question),
+                },
+            )
+        return found
 
     def _curated_match(self, question: str) -> CuratedMatch | None:
         if self.curated is None:
@@ -166,7 +217,7 @@ class AskService:
 
 
 def _audit_payload(
-    kb: object, exchange: Exchange, answer: Answer, client: Client | None
+    snapshot: str, exchange: Exchange, answer: Answer, client: Client | None
 ) -> dict[str, object]:
     """What an auditor needs to replay which sources an answer used (texts as stored, numbers masked)."""
     return {
@@ -179,7 +230,7 @@ def _audit_payload(
         "verdict": getattr(answer, "verdict", None),
         "flags": list(exchange.flags),
         "client": client.client_id if client is not None else None,
-        "knowledge_snapshot": getattr(kb, "snapshot_id", None),
+        "knowledge_snapshot": snapshot,
         "sources": [
             {
                 "n": c.n,
@@ -190,7 +241,13 @@ def _audit_payload(
             }
             for c in answer.citations
         ],
+        RECORD_HASH: record_digest(exchange_fields(exchange)),  # `audit verify` checks the live row
     }
+
+
+def _client_read(client: Client, exchange_id: int | None) -> dict[str, object]:
+    """The client facts an answer was given with (what the answer shows of the client)."""
+    return {"what": "answer", "exchange": exchange_id, "tier": str(client.tier), "aum_band": client.aum_band}
 
 
 def curated_answer(question: str, match: CuratedMatch) -> Answer:
@@ -225,7 +282,9 @@ def _answer_flags(answer: Answer) -> tuple[str, ...]:
 # --- handlers (front-end neutral) -------------------------------------------------------------------
 def ask(svc: AskService, req: Request) -> Reply:
     """Answer a plain-text question (client-aware when it names one of the RM's own clients)."""
-    mentioned = () if svc.clients is None else svc.clients.mentioned_clients(req.staff, req.args)
+    if is_bare_reply(req.args):  # "确认" outside /log: there is nothing to confirm, and it is no question
+        return Reply(NOTHING_TO_CONFIRM)
+    mentioned = svc.mentioned(req.staff, req.args)
     if len(mentioned) > 1:  # two clients called 张伟: ask which one before applying their facts
         svc._pending[req.staff.code] = req.args
         return render_matches(mentioned, prefix="askc", prompt="问题中的客户是哪一位？")
@@ -242,8 +301,13 @@ def ask_about(svc: AskService, req: Request) -> Reply:
     return _answer(svc, dataclasses.replace(req, args=question), client)
 
 
+def is_bare_reply(text: str) -> bool:
+    """ "确认", "好的。", "OK!": a reply to a prompt, not a question."""
+    word = unicodedata.normalize("NFKC", text).strip().strip("。.!！~～ ").casefold()
+    return word in BARE_REPLIES
+
+
 def _answer(svc: AskService, req: Request, client: Client | None) -> Reply:
-    facts = client_facts(client) if client is not None else None
     result = svc.ask(
         staff_code=req.staff.code,
         question=req.args,
@@ -251,17 +315,17 @@ def _answer(svc: AskService, req: Request, client: Client | None) -> Reply:
         chat_id=req.chat_id,
         update_id=req.update_id,
         client=client,
-        facts=facts,
     )
     return render_answer(result)
 
 
 def feedback(svc: AskService, req: Request) -> Reply:
     """Store a 👍/👎 given under an answer (button data `up:ID` / `down:ID`)."""
-    value, _, exchange_id = req.args.partition(":")
-    if value not in ("up", "down") or not exchange_id.isdigit():
+    value, _, raw_id = req.args.partition(":")
+    exchange_id = parse_record_id(raw_id)
+    if value not in ("up", "down") or exchange_id is None:
         raise ServiceError("无效的反馈。")
-    svc.feedback(staff_code=req.staff.code, exchange_id=int(exchange_id), value=value)
+    svc.feedback(staff_code=req.staff.code, exchange_id=exchange_id, value=value)
     return Reply(feedback_ack(value))
 
 

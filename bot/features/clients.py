@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -26,13 +26,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: A client's name must be this long to be found in a question: one character is an ordinary word.
+MIN_MENTION_CHARS = 2
 _CLIENT_CHOICE = re.compile(r"[（(]\s*([A-Za-z0-9_-]+)\s*[)）]\s*$")
-#: "张伟能约几次专家号？", "王丽够不够4S保养": a 2–3 character name opening the question, then a verb.
-_NAME_OPENING = re.compile(
-    r"^([\u4e00-\u9fff]{2,3}?)(?:客户|先生|女士|总)?"
-    r"(?=能|可以|可不可以|够|有没有|有|是|的|享|该|想|要|今年|一年|每年|还|算|属于|适合)"
-)
-#: Openings that are never a client's name.
+#: Words that are never taken for a client's name in a question, even if the CRM holds one so called.
 _NOT_NAMES = frozenset(
     [
         "钻石",
@@ -89,10 +86,19 @@ class ClientService:
     """Client search, cards and the entitlement extract shown on them (thread-safe)."""
 
     def __init__(
-        self, *, crm: CRMAdapter, kb: KnowledgeService, clock: Clock, audit: AuditTrail | None = None
+        self,
+        *,
+        crm: CRMAdapter,
+        kb: KnowledgeService | None,
+        clock: Clock,
+        audit: AuditTrail | None = None,
+        names: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.crm = crm
         self.audit = audit
+        # Every client name the CRM knows (a cached reader in the app; the CRM itself by default).
+        self._names = names if names is not None else crm.client_names
+        self._name_index: _NameIndex | None = None
         self.kb = kb
         self.clock = clock
         self._entitlements: dict[str, tuple[Entitlement, ...]] = {}
@@ -152,6 +158,8 @@ class ClientService:
         cached = self._entitlements.get(tier)
         if cached is not None:
             return cached
+        if self.kb is None:  # opened without the knowledge base (e.g. the message check's CLI)
+            return ()
         rows = tuple(self.kb.entitlements(tier))
         with self._lock:
             self._entitlements[tier] = rows
@@ -162,20 +170,81 @@ class ClientService:
         self._entitlements.clear()
 
     def mentioned_clients(self, staff: Staff, question: str) -> tuple[Client, ...]:
-        """The staff member's own clients whose name a question opens with ("张伟能约几次专家号？"):
-        none when it names nobody in scope, several when the name is ambiguous (the RM picks)."""
+        """The staff member's own clients a question names, wherever the name stands ("张伟手术住院安排
+        有几次", "帮欧阳静怡问下专家号"): the longest name that is one of theirs wins (张伟明 over 张伟);
+        none when it names nobody in scope, several when the name is shared (the RM picks)."""
         if staff.role is Role.TRAINER:  # trainers see no client data
             return ()
-        m = _NAME_OPENING.match(question.strip())
-        if m is None or m.group(1) in _NOT_NAMES:
-            return ()
-        name = m.group(1)
         try:
-            clients = self.crm.search_clients(actor=staff.code, query=name, limit=10)
+            names = self._names()
+            index = self._name_index
+            if index is None or index.source is not names:
+                index = self._name_index = _NameIndex(names)
+            for group in index.found_in(question):
+                mine = [c for name in group for c in self._named(staff, name)]
+                if mine:
+                    return tuple({c.client_id: c for c in mine}.values())
         except Exception:  # the question is still answered, by the general rule
             logger.warning("client lookup for a question failed", exc_info=True)
-            return ()
-        return tuple(c for c in clients if c.name == name)
+        return ()
+
+    def _named(self, staff: Staff, name: str) -> list[Client]:
+        found = self.crm.search_clients(actor=staff.code, query=name, limit=MENTION_SEARCH_LIMIT)
+        return [c for c in found if c.name.lower() == name.lower()]
+
+
+#: Clients read per name found in a question (exact names sort first in the CRM's search).
+MENTION_SEARCH_LIMIT = 20
+#: Names looked up in the CRM per question at most (a long question may contain many).
+MAX_MENTION_LOOKUPS = 12
+
+
+class _NameIndex:
+    """Client names by folded form, for finding them in a question (immutable once built)."""
+
+    __slots__ = ("_lengths", "_names", "source")
+
+    def __init__(self, source: Iterable[str]) -> None:
+        self.source = source
+        names: dict[str, str] = {}
+        for name in source:
+            name = name.strip()
+            if len(name) >= MIN_MENTION_CHARS and name not in _NOT_NAMES:
+                names.setdefault(name.lower(), name)
+        self._names = names
+        self._lengths = tuple(sorted({len(n) for n in names}, reverse=True))
+
+    def found_in(self, question: str) -> list[list[str]]:
+        """The names occurring anywhere in `question`, grouped by length, longest first."""
+        text = question.lower()
+        if len(text) != len(question):
+            text = question
+        found: dict[int, dict[str, None]] = {}
+        for i in range(len(text)):
+            for size in self._lengths:
+                name = self._names.get(text[i : i + size])
+                if name is not None and not _inside_word(text, i, i + size):
+                    found.setdefault(size, {})[name] = None
+        groups: list[list[str]] = []
+        budget = MAX_MENTION_LOOKUPS
+        for size in sorted(found, reverse=True):
+            group = list(found[size])[:budget]
+            budget -= len(group)
+            groups.append(group)
+            if budget <= 0:
+                break
+        return groups
+
+
+def _inside_word(text: str, start: int, end: int) -> bool:
+    """A latin name ("Li") inside a longer latin word ("policy") is not that name."""
+    return (start > 0 and _latin(text[start - 1]) and _latin(text[start])) or (
+        end < len(text) and _latin(text[end]) and _latin(text[end - 1])
+    )
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
 
 
 def client_facts(client: Client) -> ClientFacts:
@@ -233,8 +302,9 @@ def render_card(view: ClientView) -> str:
         lines.append(f"备注：{esc(c.notes)}")
     if card.last_contact is not None:
         last = card.last_contact
+        day = card.last_contact_day or last.occurred_at.date()
         lines.append(
-            f"最近联系：{esc(f'{last.occurred_at:%Y-%m-%d}')} {esc(last.channel)}"
+            f"最近联系：{esc(f'{day:%Y-%m-%d}')} {esc(last.channel)}"
             f"（{card.days_since_contact} 天前）— {esc(last.summary)}"
         )
     else:

@@ -25,14 +25,23 @@ from importlib import resources
 from typing import Any
 
 from bot.rendering import esc
+from bot.textfold import compact_latin, fold
 from crm_adapter import Client
 from crm_adapter.models import Product
+from crm_adapter.pinyin import pinyin_keys
 
 logger = logging.getLogger(__name__)
 
 #: Topic prefix of a stored finding (CRM topics are ≤ 30 characters).
 TOPIC_PREFIX = "适当性:"
-_PRODUCT_RISK = re.compile(r"(?<![A-Za-z0-9])[Rr]\s?([1-5])(?![0-9])")
+# "R5", "r 5", "R-5", "Ｒ５" (folded by NFKC first); not "R12345".
+_PRODUCT_RISK = re.compile(r"(?<![A-Za-z0-9])[Rr][\s\-_]?([1-5])(?![0-9])")
+# Generic endings of product names: what is left ("鑫享1号") is how RMs name a product in passing.
+_GENERIC_ENDINGS = (
+    "私募证券投资基金", "证券投资基金", "集合资金信托计划", "资金信托计划", "信托计划", "资产管理计划",
+    "货币市场基金", "指数增强基金", "股票型基金", "混合型基金", "债券型基金", "混合基金", "债券基金",
+    "指数基金", "股票基金", "收益凭证", "理财产品", "基金", "理财", "产品", "计划",
+)  # fmt: skip
 #: Shortest product name looked for in a summary (shorter names are ordinary words: "理财", "黄金").
 MIN_NAME_LEN = 4
 #: How long a loaded catalogue is used before it is read from the CRM again.
@@ -63,10 +72,6 @@ def rules() -> dict[str, Any]:
 def source() -> str:
     s = rules()["source"]
     return f"《{s['title']}》（{s['issuer']}，{s['in_force']}起施行）"
-
-
-def _normalize(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
 
 
 class ProductCatalogue:
@@ -106,34 +111,71 @@ class ProductCatalogue:
         by_prefix = self._refresh()
         if not by_prefix:
             return ()
-        folded = _normalize(text).lower()
+        folded = fold(text)
         found: dict[str, Product] = {}
-        i, end = 0, len(folded) - 1
-        while i < end:
-            step = 1
-            for key, product in by_prefix.get(folded[i : i + 2], ()):
-                if folded.startswith(key, i) and (not key.isascii() or _whole_word(folded, i, len(key))):
-                    found.setdefault(product.code, product)
-                    step = len(key)
-                    break
-            i += step
+        # Once as written and once with the gaps inside codes and pinyin closed ("P 9001", "xin xiang").
+        for form in dict.fromkeys((folded, compact_latin(folded))):
+            _scan(form, by_prefix, found)
         return tuple(found.values())
+
+
+def _scan(
+    folded: str, by_prefix: dict[str, tuple[tuple[str, Product], ...]], found: dict[str, Product]
+) -> None:
+    i, end = 0, len(folded) - 1
+    while i < end:
+        step = 1
+        for key, product in by_prefix.get(folded[i : i + 2], ()):
+            if folded.startswith(key, i) and (not key.isascii() or _whole_word(folded, i, len(key))):
+                found.setdefault(product.code, product)
+                step = len(key)
+                break
+        i += step
 
 
 def _prefix_index(products: Sequence[Product]) -> dict[str, tuple[tuple[str, Product], ...]]:
     """Match keys (lower-cased codes, and names of at least MIN_NAME_LEN characters) by their first two
     characters, longest first (so "…基金A类" wins over "…基金")."""
     keys: dict[str, Product] = {}
+    cores: dict[str, list[Product]] = {}
     for p in products:
-        keys.setdefault(p.code.lower(), p)
-        name = _normalize(p.name).lower()
+        keys.setdefault(compact_latin(fold(p.code)), p)
+        name = fold(p.name)
         if len(name) >= MIN_NAME_LEN:
             keys.setdefault(name, p)
+        pinyin = compact_latin(fold(p.pinyin)) if p.pinyin else ""
+        if len(pinyin) >= 2 * MIN_NAME_LEN and pinyin.isascii():
+            keys.setdefault(pinyin, p)
+        core = _core_name(name)
+        # A short core must carry a series number ("鑫享1号"): "科技成长", "沪深300" are also plain words.
+        if core != name and (len(core) >= 6 or (len(core) >= MIN_NAME_LEN and re.search(r"\d[号期]", core))):
+            cores.setdefault(core, []).append(p)
+    for core, owners in cores.items():
+        if len(owners) == 1:  # a shortened name two products share names neither
+            keys.setdefault(core, owners[0])
+            keys.setdefault(_pinyin(core), owners[0])
     grouped: dict[str, list[tuple[str, Product]]] = {}
     for key, product in keys.items():
         if len(key) >= 2:
             grouped.setdefault(key[:2], []).append((key, product))
     return {k: tuple(sorted(v, key=lambda item: -len(item[0]))) for k, v in grouped.items()}
+
+
+@lru_cache(maxsize=8192)
+def _pinyin(name: str) -> str:
+    return pinyin_keys(name).full
+
+
+def _core_name(name: str) -> str:
+    """The name without its generic endings and share class ("鑫享1号私募证券投资基金" → "鑫享1号")."""
+    core = name.rstrip("abc")
+    changed = True
+    while changed:
+        changed = False
+        for ending in _GENERIC_ENDINGS:
+            if core.endswith(ending) and len(core) > len(ending):
+                core, changed = core[: -len(ending)], True
+    return core
 
 
 def _whole_word(text: str, start: int, length: int) -> bool:
@@ -153,7 +195,9 @@ def _shown(p: Product) -> str:
 
 def product_levels(text: str) -> tuple[str, ...]:
     """Product risk levels named in a text ("R5私募产品", "r4 基金", "风险等级R3")."""
-    return tuple(sorted({f"R{m.group(1)}" for m in _PRODUCT_RISK.finditer(text)}))
+    return tuple(
+        sorted({f"R{m.group(1)}" for m in _PRODUCT_RISK.finditer(unicodedata.normalize("NFKC", text))})
+    )
 
 
 def _age(birthday: date | None, today: date) -> int | None:

@@ -4,7 +4,8 @@ Services are created in `post_init` (through the composition root) and closed in
 Every update goes through the durable inbox (`bot.telegram.inbox`: written before Telegram gets the ack,
 replayed after a crash); conversation state (a half-finished /log) is kept in the database
 (`bot.telegram.persistence`), written when each update finishes. `run_bot` serves only while it holds
-the standby lock (`bot.telegram.standby`).
+the standby lock (`bot.telegram.standby`: a lease on PostgreSQL); it steps down to standby when the lease
+is lost and competes again.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ from bot.telegram import handlers
 from bot.telegram.context import BotData, Context
 from bot.telegram.inbox import Inbox, InboxQueue, InboxRequest
 from bot.telegram.persistence import SqlPersistence
+from bot.telegram.standby import FencedRequest
 from bot.telegram.store import TelegramStore
+from bot.telegram.webhook import WebhookUpdater
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog
@@ -120,9 +123,10 @@ def add_handlers(app: App) -> None:
     app.add_handler(TypeHandler(Update, handlers.gate), group=-1)
     app.add_handler(_log_conversation())
     app.add_handler(CommandHandler("cancel", handlers.cancel))
+    own = {"check": handlers.check}  # a bare /check takes the next message as its draft
     for row in commands.COMMANDS:
         if commands.TELEGRAM in row.frontends and row.run is not None and row.kind == "command":
-            app.add_handler(CommandHandler(row.name, handlers.command_handler(row.name)))
+            app.add_handler(CommandHandler(row.name, own.get(row.name) or handlers.command_handler(row.name)))
     app.add_handler(CallbackQueryHandler(handlers.button))
     app.add_handler(MessageHandler(filters.Document.ALL, handlers.document))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, handlers.ask))
@@ -141,12 +145,15 @@ def build_application(
 
     `kb` and `crm` are borrowed (the caller closes them). The conversation log is borrowed when given;
     otherwise it is opened when PTB loads the persistence (`initialize`, just before post_init) and
-    closed in post_shutdown. With `leader`, the Application stops when that lock is lost.
+    closed in post_shutdown. With `leader`, the Application stops when that lock is lost, every Bot API
+    call is refused once it is (`FencedRequest`) and the inbox commit checks it (`ServingLock.fence`).
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     data_dir = settings.ensure_data_dir()
-    store = TelegramStore(settings.effective_database_url, log)
+    store = TelegramStore(
+        settings.effective_database_url, log, fence=leader.fence if leader is not None else None
+    )
     persistence = SqlPersistence(store)
     inbox = Inbox(store, persistence, max_attempts=settings.rm_inbox_max_attempts)
     queue = InboxQueue(inbox)
@@ -180,6 +187,13 @@ def build_application(
             app.job_queue.run_daily(_prune_inbox, time=dtime(3, 0), name="prune_inbox")
             midnight = dtime(0, 0, 5, tzinfo=ZoneInfo(settings.rm_timezone))  # rules change at 00:00
             app.job_queue.run_daily(_knowledge_dates, time=midnight, name="knowledge_dates")
+            # The day's last audit head, kept outside the database (a rebuilt chain no longer matches it).
+            anchor_at = dtime(
+                settings.rm_audit_anchor_time.hour,
+                settings.rm_audit_anchor_time.minute,
+                tzinfo=ZoneInfo(settings.rm_timezone),
+            )
+            app.job_queue.run_daily(handlers.audit_anchor, time=anchor_at, name="audit_anchor")
         logger.info("bot services ready (digest at %s %s)", settings.rm_digest_time, settings.rm_timezone)
 
     async def _prune_inbox(context: Context) -> None:
@@ -200,18 +214,22 @@ def build_application(
         store.close()
 
     builder = ApplicationBuilder()
+    calls: BaseRequest
     get_updates: BaseRequest
     if settings.telegram_http_backend == "aiohttp":
         from bot.telegram.http import AiohttpRequest
 
         # Replies: a few keep-alive connections serve 64 concurrent updates (a reply takes ~1 ms on a
         # near server); waiting for one is bounded by the pool timeout. getUpdates: its own connection.
-        builder = builder.request(AiohttpRequest(connection_pool_size=8))
+        calls = AiohttpRequest(connection_pool_size=8)
         get_updates = AiohttpRequest(connection_pool_size=1)
     else:
         # httpcore scans every pooled connection per request: a small pool is cheaper than a big one.
-        builder = builder.connection_pool_size(8).pool_timeout(10)
+        calls = HTTPXRequest(connection_pool_size=8, pool_timeout=10)
         get_updates = HTTPXRequest(connection_pool_size=1)
+    if leader is not None:  # no Bot API call from a process that may no longer lead
+        calls, get_updates = FencedRequest(calls, leader.held), FencedRequest(get_updates, leader.held)
+    builder = builder.request(calls)
     # Every polled batch is written to the inbox before PTB can acknowledge it (see bot.telegram.inbox).
     builder = builder.get_updates_request(InboxRequest(get_updates, inbox))
     app = (
@@ -236,6 +254,8 @@ def build_application(
         .post_shutdown(post_shutdown)
         .build()
     )
+    # The webhook server checks path, secret and size before it reads a body (bot.telegram.webhook).
+    app.updater = WebhookUpdater(bot=app.bot, update_queue=app.update_queue)
     inbox.attach(app, queue)
     app.bot_data.inbox = inbox
     add_handlers(app)  # type: ignore[arg-type]
@@ -252,11 +272,12 @@ def _refresh_knowledge(services: Services) -> None:
 
 
 async def _watch_leader(app: App, leader: ServingLock, interval: float) -> None:
-    """Stop serving as soon as the standby lock is no longer held (another process may take over)."""
+    """Stop serving as soon as the standby lock is no longer held (another process may take over);
+    `held` is cheap (no I/O), so it is asked on the event loop."""
     while True:
         await asyncio.sleep(interval)
-        if not await handlers.run(leader.held):
-            logger.critical("lost the standby lock: stopping so that only one process serves")
+        if not leader.held():
+            logger.critical("lost the leader lease: stopping so that only one process serves")
             app.bot_data.lost_leadership = True
             app.stop_running()
             return
@@ -300,26 +321,48 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
 def run_bot(settings: Settings, *, kb: KnowledgeService | None = None, crm: CRMAdapter | None = None) -> None:
     """Run the bot until SIGINT/SIGTERM: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set.
 
-    The services are opened first (the knowledge base warm), then the process waits for the standby lock
-    (PostgreSQL: while another process serves; SQLite: fails if another process serves) and serves while
-    it holds it. `kb`/`crm` given: borrowed instead of opened from the settings.
+    The services are opened first (the knowledge base warm, the conversation log migrated), then the
+    process waits for the standby lock (PostgreSQL: while another process serves; SQLite: fails if
+    another process serves) and serves while it holds it. A leader that loses its lease (frozen, cut off
+    from the database for longer than the lease allows, or taken over) stops serving and goes back to
+    waiting: it never exits for it. `kb`/`crm` given: borrowed instead of opened from the settings.
     """
+    from bot.convlog import ConversationLog
     from bot.telegram.standby import serving_lock
 
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     lock = serving_lock(settings)
     with open_services(settings, kb=kb, crm=crm, with_log=False) as base:
-        app = build_application(settings, base.kb, base.crm, leader=lock)
+        # Opened (migrated: the lease table) before waiting, and kept across terms; each term builds a
+        # fresh Application.
+        log = ConversationLog(settings.effective_database_url)
+        try:
+            _serve(settings, base.kb, base.crm, log, lock)
+        finally:
+            log.close()
+
+
+def _serve(
+    settings: Settings, kb: KnowledgeService, crm: CRMAdapter, log: ConversationLog, lock: ServingLock | None
+) -> None:
+    """Serve term after term until SIGINT/SIGTERM."""
+    while True:
         if lock is not None:
             lock.wait()
+        app = build_application(settings, kb, crm, log, leader=lock)
+        loop = asyncio.new_event_loop()  # one per term: PTB closes the loop it ran on
+        asyncio.set_event_loop(loop)
         try:
             if settings.telegram_webhook_url:
                 app.run_webhook(**webhook_options(settings))
             else:
                 app.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
         finally:
+            if not loop.is_closed():
+                loop.close()
             if lock is not None:
                 lock.release()
-        if app.bot_data.lost_leadership:
-            raise RuntimeError("lost the standby lock while serving")
+        if not app.bot_data.lost_leadership:
+            return  # SIGINT/SIGTERM
+        logger.warning("stepped down: waiting as the standby, competing for the lease again")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ExtBot
 
 from bot import commands
+from bot.audit.anchors import render_anchor, take_anchor
 from bot.core import ServiceError
 from bot.features import approvals
 from bot.features.ask import ask as ask_feature
@@ -35,12 +38,14 @@ from bot.telegram.log_handlers import cancel as cancel
 from bot.telegram.log_handlers import log as log
 from bot.telegram.log_handlers import log_step as log_step
 from bot.telegram.replies import notify, request, run, say, staff_for
-from crm_adapter import Staff
+from crm_adapter import Role, Staff
 
 logger = logging.getLogger(__name__)
 
 #: An unknown user is told "not registered" at most once per this many seconds.
 REFUSAL_INTERVAL = 3600.0
+#: user_data key: a bare /check was sent, so the next text message is the draft to check.
+CHECK_KEY = "check_pending"
 
 
 # --- command menus -------------------------------------------------------------------------------
@@ -124,6 +129,8 @@ def command_handler(name: str) -> Callable[[Update, Context], Any]:
     async def handle(update: Update, context: Context) -> None:
         if ignored_edit(update):
             return
+        if context.user_data is not None:  # another command: a bare /check no longer waits for a draft
+            context.user_data.pop(CHECK_KEY, None)
         req = await request(update, context)
         await say(update, context, await run(commands.run_command, context.bot_data.services, name, req))
 
@@ -154,8 +161,24 @@ async def button(update: Update, context: Context) -> None:
     await say(update, context, reply)
 
 
+async def check(update: Update, context: Context) -> None:
+    """/check 消息 (or a bare /check: the next text message is the draft) through the command table."""
+    if ignored_edit(update):
+        return
+    message = update.effective_message
+    parts = (message.text or "").split(maxsplit=1) if message is not None else []
+    req = await request(update, context, args=parts[1] if len(parts) > 1 else "")
+    reply = await run(commands.run_command, context.bot_data.services, "check", req)
+    if context.user_data is not None:
+        if req.args.strip():
+            context.user_data.pop(CHECK_KEY, None)
+        else:
+            context.user_data[CHECK_KEY] = True
+    await say(update, context, reply)
+
+
 async def ask(update: Update, context: Context) -> None:
-    """Answer a plain-text question from the knowledge base.
+    """Answer a plain-text question from the knowledge base (or check it: the draft after a bare /check).
 
     An edited question is answered again as a new question (Telegram sends an edit only when the text
     changed) and logged as its own exchange; an edited message that had stored a contact record is not.
@@ -163,6 +186,13 @@ async def ask(update: Update, context: Context) -> None:
     if update.edited_message is not None and await edit_of_saved(update, context):
         return
     req = await request(update, context)
+    if (
+        update.edited_message is None
+        and context.user_data is not None
+        and context.user_data.pop(CHECK_KEY, False)
+    ):
+        await say(update, context, await run(commands.run_command, context.bot_data.services, "check", req))
+        return
     await say(update, context, await run(ask_feature, context.bot_data.services.ask, req))
 
 
@@ -179,15 +209,18 @@ async def document(update: Update, context: Context) -> None:
     name = admin.safe_name(message.document.file_name or "document.txt")
     admin.check_file(name)
     admin.check_size(message.document.file_size)  # before any download
-    upload_dir = context.bot_data.upload_dir
+    upload_dir = Path(context.bot_data.upload_dir)
     upload_dir.mkdir(parents=True, exist_ok=True)
-    path = Path(upload_dir) / name
-    file = await message.document.get_file()
-    await file.download_to_drive(path)
+    # A folder of this update's own: two trainers sending files of the same name at once never share a
+    # path, so each change holds the bytes its own submitter sent.
+    folder = Path(tempfile.mkdtemp(prefix=f"update-{update.update_id}-", dir=upload_dir))
     try:
+        path = folder / name
+        file = await message.document.get_file()
+        await file.download_to_drive(path)
         change = await run(services.approvals.submit, req.staff, path, file_name=name)
     finally:
-        path.unlink(missing_ok=True)  # the change keeps its own copy of the bytes
+        shutil.rmtree(folder, ignore_errors=True)  # the change keeps its own copy of the bytes
     await say(update, context, approvals.submitted_reply(change, submitter=req.staff))
 
 
@@ -205,6 +238,27 @@ async def morning_digest(context: Context) -> None:
             logger.info("digest: %s has not started a chat with the bot", staff.code)
         except Exception:
             logger.exception("digest for %s failed", staff.code)
+
+
+async def audit_anchor(context: Context) -> None:
+    """Post the audit chain's head (HASH:N) to the compliance officers; append it to RM_AUDIT_ANCHOR_FILE."""
+    services = context.bot_data.services
+    if services.audit is None:
+        return
+    at = services.clock.now()
+    anchor = await run(take_anchor, services.audit, at=at, file=services.settings.rm_audit_anchor_file)
+    logger.info("audit anchor %s", anchor)
+    text = render_anchor(anchor, at)
+    for staff in await run(services.staff.with_telegram):
+        if staff.role != Role.COMPLIANCE:
+            continue
+        assert staff.telegram_id is not None
+        try:
+            await context.bot.send_message(chat_id=staff.telegram_id, text=text)
+        except Forbidden:
+            logger.info("audit anchor: %s has not started a chat with the bot", staff.code)
+        except Exception:
+            logger.exception("audit anchor for %s failed", staff.code)
 
 
 async def on_error(update: object, context: Context) -> None:

@@ -43,6 +43,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
+from bot.telegram.http import DelegatingRequest
+from bot.telegram.standby import LeadershipLost
 from bot.telegram.store import PENDING, StateWrite, TelegramStore
 
 if TYPE_CHECKING:
@@ -158,6 +160,9 @@ class Inbox:
                         await self._app.update_persistence()
                     writes += collected
                 await asyncio.to_thread(self.store.commit, old_done + done, writes)
+            except LeadershipLost:
+                # Another process leads now: these updates are pending there and replayed by it.
+                logger.warning("not the leader any more: updates %s left to the serving process", done)
             except Exception:
                 self._unsaved = (old_done + done, writes)
                 logger.error(
@@ -199,25 +204,15 @@ class InboxQueue(asyncio.Queue[object]):
         await super().put(item)
 
 
-class InboxRequest(BaseRequest):
+class InboxRequest(DelegatingRequest):
     """The getUpdates request: any `BaseRequest`, plus the inbox write of each batch before PTB parses
     it (and so before PTB can acknowledge it)."""
 
-    __slots__ = ("_inbox", "_inner")
+    __slots__ = ("_inbox",)
 
     def __init__(self, inner: BaseRequest, inbox: Inbox) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._inbox = inbox
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self._inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self._inner.shutdown()
 
     async def do_request(
         self,
@@ -229,7 +224,7 @@ class InboxRequest(BaseRequest):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        code, body = await self._inner.do_request(
+        code, body = await super().do_request(
             url,
             method,
             request_data,

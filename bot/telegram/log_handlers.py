@@ -227,6 +227,7 @@ async def cancel(update: Update, context: Context) -> int | None:
         return None
     if context.user_data is not None:
         context.user_data.pop(DRAFT_KEY, None)
+        context.user_data.pop("check_pending", None)  # a bare /check waiting for its draft
         _finish(context, _messages(context, LOG_MESSAGES_KEY), "")
     await say(update, context, Reply("已取消。"), in_flow=True)
     return ConversationHandler.END

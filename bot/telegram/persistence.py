@@ -22,6 +22,7 @@ from typing import Any
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
+from bot.telegram.standby import LeadershipLost
 from bot.telegram.store import ConversationWrite, StateWrite, TelegramStore, UserDataWrite
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,11 @@ class SqlPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], Any]):
         if batch is not None:
             batch.append(write)
             return
-        await asyncio.to_thread(self._store.write, [write])
+        try:
+            await asyncio.to_thread(self._store.write, [write])
+        except LeadershipLost:  # stepping down: the serving process has its own state
+            logger.warning("not the leader any more: conversation state not written")
+            return
         self.committed([write])
 
     # --- loading -------------------------------------------------------------------------------------

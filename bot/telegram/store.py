@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+
+from crm_adapter.masking import mask_personal_numbers
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -93,9 +95,17 @@ class TelegramStore:
     """Inbox and conversation state on the conversation log's engine (thread-safe)."""
 
     def __init__(
-        self, database_url: str, log: ConversationLog | None = None, *, channel: str = CHANNEL
+        self,
+        database_url: str,
+        log: ConversationLog | None = None,
+        *,
+        channel: str = CHANNEL,
+        fence: Callable[[Connection], None] | None = None,
     ) -> None:
+        """`fence` runs first in every transaction that writes conversation state or `done` marks
+        (the standby's term check: it raises when this process no longer leads)."""
         self._url = database_url
+        self._fence = fence
         self._log = log
         self._owned = False
         self._lock = threading.Lock()
@@ -133,7 +143,7 @@ class TelegramStore:
             "channel": self.channel,
             "update_id": update_id,
             "status": PENDING,
-            "payload": payload,
+            "payload": at_rest(payload),
             "attempts": 0,
             "received_at": datetime.now(UTC),
             "done_at": None,
@@ -172,7 +182,7 @@ class TelegramStore:
                                 "channel": self.channel,
                                 "update_id": int(p["update_id"]),
                                 "status": PENDING,
-                                "payload": p,
+                                "payload": at_rest(p),
                                 "attempts": 0,
                                 "received_at": now,
                                 "done_at": None,
@@ -220,12 +230,14 @@ class TelegramStore:
     def commit(self, done: Collection[int], writes: Sequence[StateWrite] = ()) -> None:
         """One transaction: the state changes of finished updates and their `done` marks."""
         with self.engine.begin() as conn:
+            if self._fence is not None:
+                self._fence(conn)
             _apply(conn, writes)
             if done:
                 conn.execute(
                     sa.update(inbox)
                     .where(inbox.c.channel == self.channel, inbox.c.update_id.in_(list(done)))
-                    .values(status=DONE, done_at=datetime.now(UTC))
+                    .values(status=DONE, done_at=datetime.now(UTC), payload=None)  # purged once handled
                 )
 
     def prune(self, before: datetime) -> int:
@@ -267,7 +279,22 @@ class TelegramStore:
         """Write state changes now (outside an update: PTB's interval loop, shutdown)."""
         if writes:
             with self.engine.begin() as conn:
+                if self._fence is not None:
+                    self._fence(conn)
                 _apply(conn, writes)
+
+
+def at_rest(value: Any) -> Any:
+    """`value` as stored: personal numbers in every string masked (dumps and backups must not carry
+    them). The live update keeps what was typed; a replay after a crash sees the masked text, as the
+    CRM and the conversation log would store it anyway."""
+    if isinstance(value, str):
+        return mask_personal_numbers(value)
+    if isinstance(value, dict):
+        return {k: at_rest(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(at_rest(v) for v in value)
+    return value
 
 
 def _apply(conn: Connection, writes: Sequence[StateWrite]) -> None:
@@ -280,9 +307,11 @@ def _apply(conn: Connection, writes: Sequence[StateWrite]) -> None:
             if w.data is None:
                 conn.execute(sa.delete(user_data).where(where))
             elif not conn.execute(
-                sa.update(user_data).where(where).values(data=w.data, updated_at=now)
+                sa.update(user_data).where(where).values(data=at_rest(w.data), updated_at=now)
             ).rowcount:
-                conn.execute(sa.insert(user_data).values(user_id=w.user_id, data=w.data, updated_at=now))
+                conn.execute(
+                    sa.insert(user_data).values(user_id=w.user_id, data=at_rest(w.data), updated_at=now)
+                )
         else:
             key = conv_key(w.key)
             where = (conversations.c.name == w.name) & (conversations.c.conv_key == key)

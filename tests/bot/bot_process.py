@@ -4,7 +4,8 @@
 (the test points TELEGRAM_* at its FakeBotAPI and DATABASE_URL at its database), on the scripted
 knowledge base (no model to load) and the real SqlCRM. One fault hook, for killing the process at a
 precise point: with BOT_TEST_PAUSE_ON=<text> and BOT_TEST_MARKER=<path>, a contact record whose summary
-contains <text> is saved, then the marker file is written and the worker thread sleeps (until kill -9).
+contains <text> is saved, then the marker file is written and the worker thread sleeps (until kill -9,
+or BOT_TEST_PAUSE_SECONDS).
 """
 
 from __future__ import annotations
@@ -32,20 +33,21 @@ logger = logging.getLogger(__name__)
 class PausingCRM:
     """The real CRM; `create_contact` pauses after saving a summary containing `pause_on`."""
 
-    def __init__(self, crm: Any, pause_on: str | None, marker: str | None) -> None:
+    def __init__(self, crm: Any, pause_on: str | None, marker: str | None, seconds: float = 600) -> None:
         self._crm = crm
         self._pause_on = pause_on
         self._marker = marker
+        self._seconds = seconds
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._crm, name)
 
-    def create_contact(self, *, actor: str, contact: Any) -> Any:
-        record = self._crm.create_contact(actor=actor, contact=contact)
+    def create_contact(self, *, actor: str, contact: Any, on_insert: Any = None) -> Any:
+        record = self._crm.create_contact(actor=actor, contact=contact, on_insert=on_insert)
         if self._pause_on and self._marker and self._pause_on in contact.summary:
             Path(self._marker).write_text(str(record.id), encoding="utf-8")
             logger.warning("BOT_TEST: contact %s saved; pausing before the reply", record.id)
-            time.sleep(600)
+            time.sleep(self._seconds)
         return record
 
 
@@ -68,7 +70,12 @@ def main() -> None:
         run_bot(
             settings,
             kb=FakeKB(),
-            crm=PausingCRM(crm, os.environ.get("BOT_TEST_PAUSE_ON"), os.environ.get("BOT_TEST_MARKER")),
+            crm=PausingCRM(
+                crm,
+                os.environ.get("BOT_TEST_PAUSE_ON"),
+                os.environ.get("BOT_TEST_MARKER"),
+                float(os.environ.get("BOT_TEST_PAUSE_SECONDS", "600")),
+            ),
         )
     finally:
         crm.close()
@@ -113,8 +120,13 @@ class BotProcess:
     def kill(self) -> None:
         """kill -9: no shutdown code runs."""
         if self.proc is not None and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
+            os.kill(self.proc.pid, signal.SIGKILL)  # also ends a SIGSTOPped process
             self.proc.wait(timeout=10)
+
+    def signal(self, sig: int) -> None:
+        """Send `sig` (SIGSTOP freezes the whole process, SIGCONT thaws it)."""
+        assert self.proc is not None and self.proc.poll() is None
+        os.kill(self.proc.pid, sig)
 
     def stop(self) -> None:
         """SIGTERM (PTB's graceful stop), then SIGKILL if it hangs."""
@@ -142,6 +154,7 @@ def child_env(
             "DATABASE_URL": database_url,
             "RM_DATA_DIR": str(data_dir),
             "RM_STANDBY_POLL_SECONDS": "0.5",
+            "RM_LEADER_LEASE_SECONDS": "9",  # takeovers after a crash within seconds, not 15
             "TELEGRAM_MAX_RATE": "0",
         }
     )

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from bot.cli import cli
 from bot.cli.export import FORMULA_TRIGGERS, neutralise_cell, write_csv
-from bot.composition import open_crm
+from bot.composition import open_audit, open_crm
 from bot.convlog import ConversationLog
 from bot.settings import get_settings
 from crm_adapter.orm import AccessLogRow
@@ -97,6 +97,44 @@ def test_ask_bad_input_is_one_line_error(runner: CliRunner, args: list[str]) -> 
     assert result.exit_code != 0
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_ask_as_a_staff_member_answers_for_their_client_like_the_chat(runner: CliRunner) -> None:
+    """`ask --as` takes the chat's path: a question naming one of the RM's clients uses that client."""
+    assert runner.invoke(cli, ["crm", "seed-demo"]).exit_code == 0  # idempotent: RM001 owns C0001 张伟
+    crm = open_crm(get_settings())
+    try:
+        zhang = crm.get_client(actor="RM001", client_id="C0001")
+    finally:
+        crm.close()
+    question = "张伟免费洗车能约几次"  # the name followed directly by a noun
+
+    def ask(*extra: str) -> dict[str, object]:
+        result = runner.invoke(cli, ["ask", question, "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+    general = ask()  # without --as: the general rule, as before
+    assert "client" not in general and "张伟" not in str(general["answer"])
+    mine = ask("--as", "RM001")
+    assert mine["client"] == {"id": "C0001", "name": "张伟", "tier": zhang.tier.value}
+    assert "张伟" in str(mine["answer"]) and mine["answer"] != general["answer"]
+    assert "client" not in ask("--as", "RM002")  # not RM002's client: nothing of it is used
+    plain = runner.invoke(cli, ["ask", question, "--as", "rm001"])
+    assert f"依据客户卡片：张伟，{zhang.tier.value}客户" in plain.stdout
+    trail = open_audit(get_settings())
+    try:
+        reads = [e for e in trail.find(kind="client_read", ref="C0001") if e.payload["what"] == "answer"]
+    finally:
+        trail.close()
+    assert len(reads) == 2 and {e.actor for e in reads} == {"RM001"}
+    for args, message in (
+        (["--as", "NOPE"], "NOPE"),
+        (["--client", "C0001"], "--as"),
+        (["--as", "RM002", "--client", "C0001"], "C0001"),  # another RM's client is refused by the CRM
+    ):
+        refused = runner.invoke(cli, ["ask", question, *args])
+        assert refused.exit_code == 1 and message in refused.output and "Traceback" not in refused.output
 
 
 def test_review_export_jsonl_and_csv(runner: CliRunner, tmp_path: Path) -> None:

@@ -22,10 +22,12 @@ def names(role: Role | None) -> set[str]:
 
 def test_menu_per_role() -> None:
     assert names(None) == {"start", "help"}
-    assert names(Role.RM) == {"start", "help", "client", "log", "today", "cancel"}
+    assert names(Role.RM) == {
+        "start", "help", "client", "check", "log", "used", "brief", "today", "done", "skip", "cancel",
+    }  # fmt: skip
     assert names(Role.SUPERVISOR) == {
-        "start", "help", "client", "today", "review", "reviewed", "note", "escalate", "unanswered", "stats",
-        "cancel",
+        "start", "help", "client", "check", "used", "brief", "today", "review", "reviewed", "note",
+        "escalate", "unanswered", "stats", "cancel",
     }  # fmt: skip
     assert names(Role.TRAINER) == {
         "start", "help", "kb", "unanswered", "stats", "handoffs", "resolved", "curate", "uncurate",

@@ -181,3 +181,23 @@ def test_console_card_risk_view_entitlements_and_kyc_today(settings: Settings, s
     assert f"风险等级：{diamond.risk_level}" in out and "PEP" in out and "KYC 复核到期：" in out
     assert "• 专家挂号预约：每年5次" in out and "|" not in out.split("钻石客户权益")[1].split("📅")[0]
     assert all(k.client.name in out.split("📅")[1] for k in crm.kyc_reviews_due(actor="RM001"))
+
+
+def test_console_bare_confirmation_outside_log_gets_a_hint(settings: Settings, services: Any) -> None:
+    code, out, _ = run(settings, services, ["确认", "ok", "/log", "C0001", "电话", "例行问候", "无", "确认"])
+    assert code == 0
+    assert out.count("当前没有需要确认或取消的操作") == 2 and "参考依据" not in out
+    assert "✅ 已记录" in out  # inside /log the same word confirms
+    assert services.log.stats().questions == 0
+
+
+def test_console_a_command_is_never_swallowed_by_a_pick_list_or_log(
+    settings: Settings, services: Any
+) -> None:
+    """Issue #19: `/log` was lost after `/client zw` (read as a pick), `/today` was read as a client name."""
+    code, out, _ = run(settings, services, ["/client zhangwei", "/whoami", "/log", "/today"])
+    assert code == 0
+    assert "已放弃选择" in out and "当前身份" in out  # the command ran instead of "无效的序号"
+    assert "/log 未保存" in out and "回访" in out  # /today ran; it was not taken for a client's name
+    assert "无效的序号" not in out and "找不到" not in out
+    assert not [r for r in services.crm.list_contacts(actor="RM001", limit=1000) if r.source == "console"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from bot.telegram.app import webhook_options
 from bot.telegram.store import TelegramStore
@@ -186,3 +187,31 @@ async def test_redelivery_of_a_handled_update_is_dropped(world: BotWorld) -> Non
         sum(1 for r in world.crm.list_contacts(actor="RM001", limit=1000) if r.summary == "重复投递收件箱")
         == 1
     )
+
+
+async def test_personal_numbers_are_not_kept_at_rest(world: BotWorld) -> None:
+    """Issue #18 item 9: the raw update and an open /log draft never hold a number as typed."""
+    from bot.telegram.store import inbox, user_data
+
+    fake, store = world.fake, store_of(world)
+    id_card, phone = "110101199003071234", "13812345678"
+    async with running(world.build()):
+        mark = fake.mark()
+        fake.push_command(RM, "log")
+        await fake.wait_for_messages_async(RM, 1, since=mark, timeout=20)
+        mark = fake.mark()
+        fake.push_message(RM, f"张伟 身份证{id_card} 电话{phone}")
+        await fake.wait_for_messages_async(RM, 1, since=mark, timeout=20)
+        await fake.wait_until_consumed_async(timeout=20)
+        await asyncio.sleep(0.5)
+    with store.engine.connect() as conn:
+        payloads = [p for (p,) in conn.execute(sa.select(inbox.c.payload))]
+        drafts = [d for (d,) in conn.execute(sa.select(user_data.c.data))]
+    stored = repr(payloads) + repr(drafts)
+    assert id_card not in stored and phone not in stored
+    assert all(p is None for p in payloads)  # handled updates keep no payload at all
+    # A pending update (not handled yet) is kept for replay, masked.
+    store.receive(5000, message(5000, f"客户电话{phone}"))
+    with store.engine.connect() as conn:
+        [pending] = [p for (p,) in conn.execute(sa.select(inbox.c.payload).where(inbox.c.update_id == 5000))]
+    assert phone not in repr(pending) and "138****5678" in pending["message"]["text"]

@@ -271,6 +271,8 @@ async def test_trainer_upload_is_ingested_and_rm_refused(bot_world: BotWorld) ->
             assert "四眼原则" in (own.visible_text or "")
             mark = fake.mark()
             # the approver's chat: the decision, then one status message edited up to the final report
+            [full] = await send(fake, TRN2, "/changes K1")  # approvers read the whole document first
+            assert "星辰稳健理财是一款面向白金客户" in (full.visible_text or "") and full.button("批准 K1")
             decision, status = await send(fake, TRN2, "/approve K1", 2)
             assert "已批准并发布" in (decision.visible_text or "")
             [told] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)
@@ -324,7 +326,11 @@ async def test_morning_digest_is_scheduled_and_sent_to_each_rm(bot_world: BotWor
     async with running(app):
         [job] = app.job_queue.get_jobs_by_name("morning_digest")
         trigger = job.job.trigger
-        assert (trigger.fields[5].expressions[0].first, trigger.fields[6].expressions[0].first) == (8, 30)
+        at = bot_world.settings.rm_digest_time  # 08:30 by default; tests move it away from the clock
+        assert (trigger.fields[5].expressions[0].first, trigger.fields[6].expressions[0].first) == (
+            at.hour,
+            at.minute,
+        )
         assert str(trigger.timezone) == "Asia/Shanghai"
         mark = fake.mark()
         await job.run(app)

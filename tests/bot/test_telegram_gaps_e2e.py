@@ -57,7 +57,11 @@ async def test_trainer_turns_the_biggest_gap_into_a_curated_answer(bot_world: Bo
         [listing] = await send(fake, TRN2, "/changes")
         assert "A1" in (listing.visible_text or "") and ANSWER in (listing.visible_text or "")
         mark = fake.mark()
-        fake.push_callback(TRN2, listing.button("批准 A1")["callback_data"], message=listing)
+        fake.push_callback(TRN2, listing.button("查看 A1 全文")["callback_data"], message=listing)
+        [full] = await fake.wait_for_messages_async(TRN2, 1, since=mark, timeout=30)
+        assert ANSWER in (full.visible_text or "")  # the approve buttons are under the whole answer
+        mark = fake.mark()
+        fake.push_callback(TRN2, full.button("批准 A1")["callback_data"], message=full)
         [approved] = await fake.wait_for_messages_async(TRN2, 1, since=mark, timeout=30)
         assert "已批准审定答案 A1" in (approved.visible_text or "")
         [outcome] = await fake.wait_for_messages_async(TRN, 1, since=mark, timeout=30)  # the author hears it

@@ -90,6 +90,10 @@ async def test_questions_are_answered_while_an_upload_is_embedded(
         [unserved] = await fake.wait_for_messages_async(TRN, 1, since=kb_mark, timeout=30)
         assert "星辰理财" not in (unserved.visible_text or "")  # pending: not in the knowledge base
 
+        read_mark = fake.mark()
+        fake.push_command(TRN2, "changes", "K1")  # approvers read the whole document first
+        [full] = await fake.wait_for_messages_async(TRN2, 1, since=read_mark, timeout=30)
+        assert "星辰稳健理财面向白金客户" in (full.visible_text or "")
         approve_mark = fake.mark()
         fake.push_command(TRN2, "approve", "K1")
         decision, status = await fake.wait_for_messages_async(TRN2, 2, since=approve_mark, timeout=30)

@@ -128,3 +128,19 @@ def test_huge_name_and_text(org: SqlCRM) -> None:
     assert report.created == 1
     assert [line for line, _ in report.errors] == [2, 3, 5, 6, 7]
     assert [c.name for c in org.search_clients(actor="ADM01", query="obrien")] == ["O'Brien"]
+
+
+def test_one_huge_cell_fails_its_row_not_the_import(org: SqlCRM, tmp_path: Path) -> None:
+    huge = "备" * 200_000  # over the csv module's own 128 KiB field limit
+    text = "\n".join(
+        [
+            HEADER,
+            "赵敏,1985-03-12,,12000000,C3,RM001,K101,女,,,",
+            f"钱多多,1985-03-12,,12000000,C3,RM001,K102,女,,,{huge}",
+            "孙丽,1985-03-12,,12000000,C3,RM001,K103,女,,,",
+        ]
+    )
+    report = import_clients_csv(org, actor="ADM01", path=_write(tmp_path, text + "\n"))
+    assert report.created == 2
+    assert [line for line, _ in report.errors] == [3]
+    assert "超过" in dict(report.errors)[3]

@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crm_adapter.errors import AccessDenied, CRMError, InvalidInput, NotFound, UnknownStaff
-from crm_adapter.models import Channel, ContactRecord, NewContact, Role, Staff
+from crm_adapter.models import BenefitUse, Channel, ContactRecord, NewBenefitUse, NewContact, Role, Staff
 from crm_adapter.port import CRMAdapter
 from crm_adapter.sql import SqlCRM
 from tests.crm_adapter.factories import ADMIN, TODAY, at, make_client, make_contact, make_staff, seed_org
@@ -432,3 +432,123 @@ def test_risk_assessment_date_is_imported_and_returned(crm: CRMAdapter) -> None:
     assert kept.risk_assessed_on == client.risk_assessed_on
     cleared = make_client(crm, client_id="C0001", name="张伟", risk_assessed_on="")
     assert cleared.risk_assessed_on is None
+
+
+# --- benefit ledger (issue #21) -------------------------------------------------------------------
+def _use(
+    client_id: str, *, day: date = date(2025, 3, 1), key: str | None = None, note: str = ""
+) -> NewBenefitUse:
+    return NewBenefitUse(
+        client_id=client_id, benefit="专家挂号预约", used_on=day, note=note, idempotency_key=key
+    )
+
+
+def test_benefit_uses_follow_the_write_and_read_scopes(crm: CRMAdapter) -> None:
+    for actor, writable in WRITERS.items():
+        for client_id in sorted(ALL):
+            use = _use(client_id, note=f"by {actor}")
+            if client_id in writable:
+                assert crm.record_benefit_use(actor=actor, use=use).recorded_by == actor
+            else:
+                with pytest.raises(AccessDenied):
+                    crm.record_benefit_use(actor=actor, use=use)
+    year = (date(2025, 1, 1), date(2025, 12, 31))
+    for actor, visible in VISIBLE.items():
+        for client_id in sorted(ALL):
+            if client_id in visible:
+                uses = crm.benefit_uses(actor=actor, client_id=client_id)
+                assert {u.recorded_by for u in uses} == {OWNER[client_id], ADMIN}
+                [tally] = crm.benefit_tallies(actor=actor, client_id=client_id, since=year[0], until=year[1])
+                assert (tally.benefit, tally.used, tally.last_used_on) == (
+                    "专家挂号预约",
+                    2,
+                    date(2025, 3, 1),
+                )
+            else:
+                with pytest.raises(AccessDenied):
+                    crm.benefit_uses(actor=actor, client_id=client_id)
+                with pytest.raises(AccessDenied):
+                    crm.benefit_tallies(actor=actor, client_id=client_id, since=year[0], until=year[1])
+
+
+def test_a_benefit_use_is_recorded_once(crm: CRMAdapter) -> None:
+    first = crm.record_benefit_use(actor="RM001", use=_use("C0001", key="telegram:1:77"))
+    again = crm.record_benefit_use(actor="RM001", use=_use("C0001", key="telegram:1:77"))  # redelivered
+    resent = crm.record_benefit_use(actor="RM001", use=_use("C0001", key="telegram:1:78"))  # sent again
+    assert not first.duplicate and again.duplicate and resent.duplicate
+    assert again.id == resent.id == first.id
+    with pytest.raises(InvalidInput):  # a key used for another client's use
+        crm.record_benefit_use(actor="RM001", use=_use("C0002", key="telegram:1:77"))
+    other_day = crm.record_benefit_use(actor="RM001", use=_use("C0001", day=date(2025, 3, 2)))
+    assert not other_day.duplicate
+    results: list[BenefitUse] = []
+    barrier = threading.Barrier(4)
+
+    def deliver() -> None:
+        barrier.wait()
+        results.append(crm.record_benefit_use(actor="RM002", use=_use("C0003", key="telegram:2:9")))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({r.id for r in results}) == 1 and sum(not r.duplicate for r in results) == 1
+    assert len(crm.benefit_uses(actor=ADMIN, client_id="C0001")) == 2
+    assert len(crm.benefit_uses(actor=ADMIN, client_id="C0003")) == 1
+
+
+def test_benefit_use_input_is_validated(crm: CRMAdapter) -> None:
+    contact = make_contact(crm, actor="RM001", client_id="C0001", key="c-1")
+    linked = crm.record_benefit_use(
+        actor="RM001", use=_use("C0001", note="陪同", key="k-1").model_copy(update={"contact_id": contact.id})
+    )
+    assert linked.contact_id == contact.id
+    bad = [
+        _use("C0002").model_copy(update={"contact_id": contact.id}),  # another client's record
+        _use("C0001").model_copy(update={"benefit": " "}),
+        _use("C0001", day=date(2999, 1, 1)),
+        _use("C0001").model_copy(update={"source": "fax"}),
+    ]
+    for use in bad:
+        with pytest.raises(InvalidInput):
+            crm.record_benefit_use(actor="RM001", use=use)
+    with pytest.raises(NotFound):
+        crm.record_benefit_use(actor=ADMIN, use=_use("C9999"))
+    with pytest.raises(UnknownStaff):
+        crm.record_benefit_use(actor="NOPE", use=_use("C0001"))
+
+
+def test_import_of_past_benefit_uses(crm: CRMAdapter) -> None:
+    rows: list[dict[str, str | None]] = [
+        {"client_id": "C0001", "benefit": "专家挂号预约", "used_on": "2025-02-01", "note": ""},
+        {"client_id": "C0001", "benefit": "专家挂号预约", "used_on": "2025-02-01", "note": ""},  # same use
+        {"client_id": "C9999", "benefit": "专家挂号预约", "used_on": "2025-02-01"},
+        {"client_id": "C0003", "benefit": "全程导医", "used_on": "昨天"},
+        {"client_id": "C0003", "benefit": "", "used_on": "2025-02-01"},
+        {"client_id": "C0003", "benefit": "全程导医", "used_on": "2025/02/03"},
+    ]
+    for actor in ("RM001", "SUP01", "TRN01"):
+        with pytest.raises(AccessDenied):
+            crm.import_benefit_uses(actor=actor, rows=rows)
+    report = crm.import_benefit_uses(actor=ADMIN, rows=rows)
+    assert (report.created, report.duplicates) == (2, 1)
+    assert [line for line, _ in report.errors] == [4, 5, 6]
+    again = crm.import_benefit_uses(actor=ADMIN, rows=rows)
+    assert (again.created, again.duplicates) == (0, 3)
+    assert [u.used_on for u in crm.benefit_uses(actor="SUP01", client_id="C0003")] == [date(2025, 2, 3)]
+
+
+def test_client_brief_follows_the_read_scope(crm: CRMAdapter) -> None:
+    _seed_contacts(crm)
+    crm.record_benefit_use(actor="RM001", use=_use("C0001"))
+    year = (date(2025, 1, 1), date(2025, 12, 31))
+    for actor, visible in VISIBLE.items():
+        for client_id in sorted(ALL):
+            if client_id in visible:
+                brief = crm.client_brief(actor=actor, client_id=client_id, since=year[0], until=year[1])
+                assert brief.card.client.client_id == client_id and len(brief.contacts) == 1
+                assert [t.used for t in brief.tallies] == ([1] if client_id == "C0001" else [])
+            else:
+                with pytest.raises(AccessDenied):
+                    crm.client_brief(actor=actor, client_id=client_id, since=year[0], until=year[1])

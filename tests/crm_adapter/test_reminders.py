@@ -113,3 +113,11 @@ def test_birthdays_window_wrap_and_feb29(org: SqlCRM) -> None:
         org.upcoming_birthdays(actor="RM001", days=-1)
     with pytest.raises(InvalidInput):
         org.follow_ups(actor="RM001", horizon_days=400)
+
+
+def test_card_last_contact_day_is_the_banks_day(org: SqlCRM) -> None:
+    """A contact at 07:00 in Shanghai is 23:00 UTC the day before: the card shows Shanghai's day."""
+    make_contact(org, client_id="C0001", occurred_at=at(TODAY - timedelta(days=3), hour=23))
+    card = org.client_card(actor="RM001", client_id="C0001", today=TODAY)
+    assert card.last_contact is not None and card.last_contact.occurred_at.date() == TODAY - timedelta(days=3)
+    assert card.last_contact_day == TODAY - timedelta(days=2) and card.days_since_contact == 2

@@ -17,19 +17,25 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from crm_adapter import benefits as ledger
 from crm_adapter import products as catalogue
 from crm_adapter import scopes, validation
 from crm_adapter.contacts import fingerprint_of
 from crm_adapter.errors import InvalidInput, NotFound, UnknownStaff
 from crm_adapter.masking import mask_personal_numbers
 from crm_adapter.models import (
+    BenefitImportReport,
+    BenefitTally,
+    BenefitUse,
     BirthdayReminder,
     Client,
+    ClientBrief,
     ClientCard,
     ClientImportReport,
     ContactRecord,
     FollowUp,
     KycReview,
+    NewBenefitUse,
     NewContact,
     Product,
     ProductImportReport,
@@ -38,7 +44,7 @@ from crm_adapter.models import (
     Tier,
 )
 from crm_adapter.pinyin import pinyin_keys
-from crm_adapter.port import CRMAdapter
+from crm_adapter.port import CRMAdapter, OnInsert
 
 STAFF = (
     Staff(code="RM001", name="王敏", role=Role.RM, team="A", telegram_id=1001),
@@ -88,6 +94,8 @@ class FakeCRM(CRMAdapter):
         self.contacts: list[ContactRecord] = []
         self.removed: set[str] = set()  # deactivated staff codes (kept: contacts keep their author)
         self.products: dict[str, Product] = {}
+        self.benefit_ledger: list[BenefitUse] = []
+        self._use_fingerprints: dict[int, str] = {}  # use id → fingerprint (SqlCRM's unique column)
         self._tz = ZoneInfo(timezone)
         self._ids = itertools.count(1)
         self._fingerprints: dict[int, str] = {}  # record id → content fingerprint (SqlCRM's column)
@@ -213,7 +221,9 @@ class FakeCRM(CRMAdapter):
         )
 
     # ------------------------------------------------------------------ contacts
-    def create_contact(self, *, actor: str, contact: NewContact) -> ContactRecord:
+    def create_contact(
+        self, *, actor: str, contact: NewContact, on_insert: OnInsert | None = None
+    ) -> ContactRecord:
         values = validation.new_contact(contact, now=datetime.now(UTC), tz=self._tz)
         summary = mask_personal_numbers(values["summary"])  # as SqlCRM: no identifiers in contact notes
         staff = self._actor(actor)
@@ -243,6 +253,8 @@ class FakeCRM(CRMAdapter):
                 created_at=datetime.now(UTC),
                 idempotency_key=key,
             )
+            if on_insert is not None:  # no transaction here: the record is stored only if it returns
+                on_insert(None, record)
             self.contacts.append(record)
             self._fingerprints[record.id] = fp
         return record
@@ -316,6 +328,118 @@ class FakeCRM(CRMAdapter):
             if c.kyc_review_due is not None and (c.kyc_review_due - day).days <= horizon
         ]
         return sorted(result, key=lambda k: (k.due, k.client.pinyin, k.client.client_id))
+
+    # ------------------------------------------------------------------ benefit ledger
+    def _today_local(self) -> date:
+        return datetime.now(self._tz).date()
+
+    def record_benefit_use(self, *, actor: str, use: NewBenefitUse) -> BenefitUse:
+        values = ledger.new_use(use, today=self._today_local())
+        staff = self._actor(actor)
+        client = self._client(values["client_id"])
+        scopes.check_write_benefit(staff, client_id=client.client_id, client_rm_code=client.rm_code)
+        contact_id = values["contact_id"]
+        if contact_id is not None and not any(
+            r.id == contact_id and r.client_id == client.client_id for r in self.contacts
+        ):
+            raise InvalidInput(f"联系记录 {contact_id} 不是该客户的记录")
+        key, fp = values["idempotency_key"], ledger.fingerprint_of(values)
+        with self._lock:
+            existing = next(
+                (u for u in self.benefit_ledger if key is not None and u.idempotency_key == key), None
+            )
+            if existing is not None and existing.client_id != client.client_id:
+                raise InvalidInput("该幂等键已用于另一位客户的权益记录")
+            if existing is None:
+                existing = next((u for u in self.benefit_ledger if self._use_fingerprints[u.id] == fp), None)
+            if existing is not None:
+                return existing.model_copy(update={"duplicate": True})
+            stored = ledger.created_now(
+                values, id_=next(self._ids), recorded_by=staff.code, now=datetime.now(UTC)
+            )
+            self.benefit_ledger.append(stored)
+            self._use_fingerprints[stored.id] = fp
+        return stored
+
+    def _uses_in(
+        self, actor: str, client_id: str, since: date | None, until: date | None
+    ) -> list[BenefitUse]:
+        client = self.get_client(actor=actor, client_id=client_id)
+        if since is not None and until is not None and since > until:
+            raise InvalidInput("开始日期不能晚于结束日期")
+        return [
+            u
+            for u in self.benefit_ledger
+            if u.client_id == client.client_id
+            and (since is None or u.used_on >= since)
+            and (until is None or u.used_on <= until)
+        ]
+
+    def benefit_uses(
+        self,
+        *,
+        actor: str,
+        client_id: str,
+        since: date | None = None,
+        until: date | None = None,
+        limit: int = 100,
+    ) -> list[BenefitUse]:
+        limit = validation.bounded_int(limit, what="返回条数", low=1, high=1000)
+        found = self._uses_in(actor, client_id, since, until)
+        return sorted(found, key=lambda u: (u.used_on, u.id), reverse=True)[:limit]
+
+    def benefit_tallies(self, *, actor: str, client_id: str, since: date, until: date) -> list[BenefitTally]:
+        by_name: dict[str, list[date]] = {}
+        for u in self._uses_in(actor, client_id, since, until):
+            by_name.setdefault(u.benefit, []).append(u.used_on)
+        return [
+            BenefitTally(benefit=name, used=len(days), last_used_on=max(days))
+            for name, days in sorted(by_name.items())
+        ]
+
+    def client_brief(
+        self,
+        *,
+        actor: str,
+        client_id: str,
+        since: date,
+        until: date,
+        contacts: int = 50,
+        today: date | None = None,
+    ) -> ClientBrief:
+        limit = validation.bounded_int(contacts, what="联系记录条数", low=1, high=200)
+        card = self.client_card(actor=actor, client_id=client_id, today=today)
+        records = self.list_contacts(actor=actor, client_id=card.client.client_id, limit=limit)
+        tallies = self.benefit_tallies(actor=actor, client_id=card.client.client_id, since=since, until=until)
+        return ClientBrief(card=card, contacts=tuple(records), tallies=tuple(tallies))
+
+    def import_benefit_uses(
+        self,
+        *,
+        actor: str,
+        rows: Sequence[Mapping[str, str | None]],
+        line_numbers: Sequence[int] | None = None,
+    ) -> BenefitImportReport:
+        lines = validation.line_numbers(rows, line_numbers)
+        parsed, errors = ledger.parse_rows(rows, lines, today=self._today_local())
+        staff = self._actor(actor)
+        scopes.check_import(staff)
+        created = duplicates = 0
+        for line, values in parsed:
+            if values["client_id"] not in self.clients:
+                errors.append((line, f"未找到客户 {values['client_id']}"))
+                continue
+            fp = ledger.fingerprint_of(values)
+            if fp in self._use_fingerprints.values():
+                duplicates += 1
+                continue
+            stored = ledger.created_now(
+                values, id_=next(self._ids), recorded_by=staff.code, now=datetime.now(UTC)
+            )
+            self.benefit_ledger.append(stored)
+            self._use_fingerprints[stored.id] = fp
+            created += 1
+        return BenefitImportReport(created=created, duplicates=duplicates, errors=tuple(sorted(errors)))
 
     # ------------------------------------------------------------------ products
     def import_products(

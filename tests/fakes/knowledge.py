@@ -42,6 +42,9 @@ class FakeKB(KnowledgeService):
             lead = f"{client.name}为{client.tier}客户：{lead}"
         return Answer(question=question, lead=(lead,), citations=(cite,), grounded=True, confidence=0.9)
 
+    def snapshot_id(self) -> str:
+        return f"fake-{len(self.ingested)}"
+
     def search(self, query: str, *, top_k: int | None = None, mode: str = "hybrid") -> list[Hit]:
         hits = [
             Hit(

@@ -21,12 +21,18 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]
     kb.close()
 
 
-def test_amount_to_tier(bundled: KnowledgeBase) -> None:
-    for question in ("日均4000万是什么等级", "日均4000万算什么等级"):
+def test_amount_to_tier_is_not_stated(bundled: KnowledgeBase) -> None:
+    """The bank's documents define no tier standard (issue #17): an amount never yields a tier."""
+    for question in (
+        "日均4000万是什么等级",
+        "日均4000万算什么等级",
+        "多少资产算钻石客户",
+        "5000万是不是钻石",
+    ):
         answer = bundled.ask(question)
-        assert answer.grounded and answer.lead[0] == "白金客户（日均金融资产3000万–5000万）。", question
-        assert "黄金客户（" not in answer.answer
-        assert answer.citations[0].title == "客户等级与分层服务"
+        assert answer.verdict == "not_stated" and answer.lead[0].startswith("资料未规定客户等级"), question
+        assert "白金" not in answer.answer.replace("钻石、白金、黄金", "") and "CRM" in answer.answer
+        assert "5000万" not in answer.answer
 
 
 def test_not_stated_for_another_tier(bundled: KnowledgeBase) -> None:
@@ -48,10 +54,11 @@ def test_disclosure_is_forbidden(bundled: KnowledgeBase) -> None:
     assert answer.lead[0].startswith("不能：") and "泄露" in answer.lead[0]
 
 
-def test_own_rule_before_peer_case(bundled: KnowledgeBase) -> None:
+def test_peer_threshold_is_not_the_banks(bundled: KnowledgeBase) -> None:
     answer = bundled.ask("私人银行的准入门槛")
-    assert "1000万" in answer.lead[0] and "招商" not in answer.answer
-    assert all("同业" not in c.title for c in answer.citations)
+    assert answer.verdict == "not_stated" and "1000万" not in answer.answer
+    answer = bundled.ask("招商银行私人银行的门槛是多少")
+    assert "1000万" in answer.lead[0] and "招商" in answer.lead[0]
 
 
 def test_visit_frequency_is_not_the_medical_benefit(bundled: KnowledgeBase) -> None:

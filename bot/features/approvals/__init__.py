@@ -2,8 +2,10 @@
 effective and expiry dates decide when they are served.
 
 Modules: `store` (ChangeStore: `bot_knowledge_changes`), `service` (KnowledgeChangeService), `curated`
-(CuratedChangeService: trainers' curated answers through the same four eyes), `chat` (the command
-table's handlers and the renderers).
+(CuratedChangeService: trainers' curated answers through the same four eyes), `review` (what an approver
+reads: the full text, paged, a new version's diff, and which pages each approver was shown), `people`
+(four eyes compare people: staff codes and Telegram ids), `chat` (the command table's handlers and the
+renderers).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bot.features.approvals.chat import (
     render_waiting,
     submitted_reply,
     upload,
+    view_button,
 )
 from bot.features.approvals.curated import CuratedChangeService, parse_curated_ref
 from bot.features.approvals.service import (
@@ -61,4 +64,5 @@ __all__ = [
     "render_waiting",
     "submitted_reply",
     "upload",
+    "view_button",
 ]

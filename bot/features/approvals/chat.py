@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.core import Request, ServiceError
 from bot.features.approvals.curated import CuratedChangeService, parse_curated_ref
+from bot.features.approvals.review import Content
 from bot.features.approvals.service import APPROVER_ROLES, Decision, KnowledgeChangeService, parse_change_ref
 from bot.features.approvals.store import PENDING, KnowledgeChange
 from bot.features.gaps.curated_store import PENDING as CURATED_PENDING
@@ -34,12 +35,73 @@ def _curated(svc: KnowledgeChangeService, ref: str) -> tuple[CuratedChangeServic
 
 
 def changes(svc: KnowledgeChangeService, req: Request) -> Reply:
-    """List knowledge changes and curated answers: pending first, then recent decisions."""
+    """List knowledge changes and curated answers: pending first, then recent decisions. `/changes K3 [页]`
+    shows the whole of one (what an approver must read before approving)."""
+    if req.words:
+        page = req.words[1] if len(req.words) > 1 else "1"
+        digits = "".join(ch for ch in page if ch.isdigit())
+        if not digits:
+            raise ServiceError("用法：/changes K3 [页码]，例如 /changes K3 2")
+        return _view(svc, req, req.words[0], int(digits))
     curated = svc.curated.recent(limit=20) if svc.curated is not None else ()
     return render_changes(svc.recent(limit=20), viewer=req.staff.code, tz=svc.clock.tz, curated=curated)
 
 
+def _content(svc: KnowledgeChangeService, ref: str) -> Content:
+    found = _curated(svc, ref)
+    if found is not None:
+        service, curated_id = found
+        return service.content(curated_id)
+    return svc.content(parse_change_ref(ref))
+
+
+def _view(svc: KnowledgeChangeService, req: Request, ref: str, page: int, *, note: str = "") -> Reply:
+    """One page of a change's full text; the page counts as read by this staff member."""
+    content = _content(svc, ref)
+    page = min(max(page, 1), len(content.pages))
+    svc.shown.mark(req.staff.code, content.key, page)
+    return render_page(content, page, viewer=req.staff.code, note=note)
+
+
+def view_button(svc: KnowledgeChangeService, req: Request) -> Reply:
+    """Show a page of a change's full text (`K3:2`)."""
+    ref, _, page = req.args.partition(":")
+    return _view(svc, req, ref, int(page) if page.isdigit() else 1)
+
+
+def content_of(svc: KnowledgeChangeService, ref: str) -> Content:
+    """The whole of change `ref` (K3 or A3) as an approver reads it."""
+    return _content(svc, ref)
+
+
+def check_approvable(svc: KnowledgeChangeService, staff: Staff, ref: str) -> None:
+    """Refuse (ServiceError) when `staff` may not approve `ref` now, whatever they have read."""
+    found = _curated(svc, ref)
+    if found is not None:
+        found[0].check_approvable(staff, found[1])
+    else:
+        svc.check_approvable(staff, parse_change_ref(ref))
+
+
+def _unread(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply | None:
+    """The first page of the change not shown to this approver yet (approval waits for it); None when the
+    whole of it was shown. Whoever may not approve it at all hears why first."""
+    check_approvable(svc, req.staff, ref)
+    content = _content(svc, ref)
+    page = svc.shown.first_unseen(req.staff.code, content)
+    if page is None:
+        return None
+    note = (
+        f"⚠️ 批准前请先阅读全文（共 {len(content.pages)} 页）。"
+        f"读完最后一页后即可批准（其下方的按钮或 /approve {content.ref}）。"
+    )
+    return _view(svc, req, ref, page, note=note)
+
+
 def _approve(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply:
+    unread = _unread(svc, req, ref)
+    if unread is not None:
+        return unread
     found = _curated(svc, ref)
     if found is not None:
         service, curated_id = found
@@ -138,11 +200,48 @@ def submitted_reply(change: KnowledgeChange, *, submitter: Staff) -> Reply:
 
 
 def render_waiting(change: KnowledgeChange, *, submitter: Staff) -> str:
-    """The notice other approvers get when a change is submitted."""
+    """The notice other approvers get when a change is submitted: it links to the full text."""
     return (
         f"🔔 {esc(submitter.name)}（{esc(submitter.code)}）提交了知识库变更 <b>{change.ref}</b>"
-        f"《{esc(change.file_name)}》{esc(_dates(change))}，等待审批：/approve {change.ref} 或 /changes"
+        f"《{esc(change.file_name)}》{esc(_dates(change))}，等待审批：/changes {change.ref} 查看全文"
+        "（读完后可批准）"
     )
+
+
+def render_full(content: Content) -> str:
+    """Every page of a change at once (the command line), as HTML like the chat's pages."""
+    head = f"<b>{esc(content.title)}</b> — {esc(content.submitter)} 提交"
+    return "\n".join([head, "", *(esc(p) for p in content.pages), "", "— 全文完 —"])
+
+
+def render_page(content: Content, page: int, *, viewer: str, note: str = "") -> Reply:
+    """Page `page` of a change's full text. Navigation buttons between pages; the approve and reject
+    buttons only under the last page, for a pending change someone else submitted."""
+    total = len(content.pages)
+    pages = f"（第 {page}/{total} 页）" if total > 1 else ""
+    lines = [note] if note else []
+    lines += [
+        f"<b>{esc(content.title)}</b> — {esc(content.submitter)} 提交{pages}",
+        "",
+        esc(content.pages[page - 1]),
+    ]
+    row: list[Button] = []
+    if page > 1:
+        row.append(Button("上一页", f"kcv:{content.ref}:{page - 1}"))
+    if page < total:
+        row.append(Button("下一页", f"kcv:{content.ref}:{page + 1}"))
+        lines += ["", f"下一页：/changes {content.ref} {page + 1}"]
+    buttons: list[tuple[Button, ...]] = [tuple(row)] if row else []
+    if page == total and content.pending and content.submitter != viewer:
+        lines += [
+            "",
+            f"— 全文完 — 批准：点击下方按钮或 /approve {content.ref}；驳回：/reject {content.ref} 理由",
+        ]
+        ref = content.ref
+        buttons.append((Button(f"批准 {ref}", f"kcok:{ref}"), Button(f"驳回 {ref}", f"kcno:{ref}")))
+    elif page == total:
+        lines += ["", "— 全文完 —"]
+    return Reply("\n".join(lines), keyboard=tuple(buttons) or None)
 
 
 def render_decision(decision: Decision) -> str:
@@ -181,6 +280,7 @@ def _curated_lines(c: CuratedAnswer, tz: tzinfo) -> list[str]:
         f"• <b>{c.change_ref}</b> 审定答案 — {esc(c.author_name)} 编写于 {fmt_datetime(c.created_at, tz)}",
         f"　问题（{len(c.questions)} 种问法）：" + esc("；".join(clip(q, 40) for q in c.questions[:3])),
         f"　答案：{esc(clip(c.answer, 300))}{source}",
+        f"　全文：/changes {c.change_ref}（{len(c.answer)} 字；读完全文后才能批准）",
     ]
 
 
@@ -203,15 +303,13 @@ def render_changes(
     for c in pending:
         lines.append(
             f"• <b>{c.ref}</b>《{esc(c.file_name)}》{esc(_dates(c))} — {esc(c.submitted_by)} 提交于 "
-            f"{fmt_datetime(c.submitted_at, tz)}"
+            f"{fmt_datetime(c.submitted_at, tz)}，全文：/changes {c.ref}"
         )
-        if c.submitted_by != viewer:  # nobody approves their own change
-            buttons.append((Button(f"批准 {c.ref}", f"kcok:{c.id}"), Button(f"驳回 {c.ref}", f"kcno:{c.id}")))
+        # The approve buttons are under the full text only: approvers read what they approve.
+        buttons.append((Button(f"查看 {c.ref} 全文", f"kcv:{c.ref}:1"),))
     for a in waiting:
         lines += _curated_lines(a, tz)
-        if a.author != viewer:
-            ref = a.change_ref
-            buttons.append((Button(f"批准 {ref}", f"kcok:{ref}"), Button(f"驳回 {ref}", f"kcno:{ref}")))
+        buttons.append((Button(f"查看 {a.change_ref} 全文", f"kcv:{a.change_ref}:1"),))
     if others or decided:
         lines += ["", "<b>最近的决定</b>"]
         for c in others[:10]:
@@ -231,15 +329,20 @@ __all__ = [
     "approve",
     "approve_button",
     "changes",
+    "check_approvable",
+    "content_of",
     "reject",
     "reject_button",
     "render_changes",
     "render_curated_decision",
     "render_curated_rejected",
     "render_decision",
+    "render_full",
+    "render_page",
     "render_rejected",
     "render_submitted",
     "render_waiting",
     "submitted_reply",
     "upload",
+    "view_button",
 ]

@@ -13,7 +13,9 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bot.core import Clock, ServiceError
+from bot.core import Clock, ServiceError, parse_record_id
+from bot.features.approvals.people import SUBMITTER_TELEGRAM_ID, TelegramIdOf, check_not_submitter
+from bot.features.approvals.review import Content, curated_content
 from bot.features.approvals.service import APPROVER_ROLES, SUBMITTER_ROLES
 from bot.features.gaps.curated_store import LIVE, PENDING, REF_PREFIX, REJECTED, CuratedAnswer
 
@@ -29,17 +31,25 @@ AUDIT_KIND = "curated_change"
 
 def parse_curated_ref(text: str) -> int:
     """`A3`, `a3`, `#3` or `3` → 3."""
-    raw = text.strip().lstrip("#").upper().removeprefix(REF_PREFIX)
-    if not raw.isdigit():
+    number = parse_record_id(text.strip().lstrip("#").upper().removeprefix(REF_PREFIX))
+    if number is None:
         raise ServiceError("请写审定答案编号，例如 A3（/changes 查看待审批的变更）")
-    return int(raw)
+    return number
 
 
 class CuratedChangeService:
     """Submitting, deciding and retiring curated answers, with the audit trail."""
 
-    def __init__(self, *, answers: CuratedAnswers, clock: Clock, audit: AuditTrail | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        answers: CuratedAnswers,
+        clock: Clock,
+        audit: AuditTrail | None = None,
+        telegram_id_of: TelegramIdOf | None = None,
+    ) -> None:
         self.answers = answers
+        self.telegram_id_of = telegram_id_of  # four eyes compare people: the id registered for a code
         self.clock = clock
         self.audit = audit
 
@@ -65,19 +75,31 @@ class CuratedChangeService:
             at=self.clock.utcnow(),
             status=PENDING,
         )
-        self._audit(staff.code, added, "submit")
+        self._audit(staff.code, added, "submit", **{SUBMITTER_TELEGRAM_ID: staff.telegram_id})
         logger.info("curated answer %s submitted by %s", added.change_ref, staff.code)
         return added
 
-    def approve(self, staff: Staff, curated_id: int) -> CuratedAnswer:
-        """Approve someone else's pending curated answer: it is served from now on."""
+    def check_approvable(self, staff: Staff, curated_id: int) -> CuratedAnswer:
+        """The pending answer `staff` may approve now, or ServiceError (role, or its own author)."""
         found = self._pending(curated_id)
         if staff.role not in APPROVER_ROLES:
             raise ServiceError("只有培训师、合规人员或管理员可以审批审定答案")
-        if found.author == staff.code:
-            raise ServiceError(
+        check_not_submitter(
+            staff,
+            audit=self.audit,
+            kind=AUDIT_KIND,
+            ref=found.change_ref,
+            code=found.author,
+            telegram_id_of=self.telegram_id_of,
+            message=(
                 f"{found.change_ref} 是您本人编写的：按四眼原则，须由另一位培训师、合规人员或管理员批准。"
-            )
+            ),
+        )
+        return found
+
+    def approve(self, staff: Staff, curated_id: int) -> CuratedAnswer:
+        """Approve someone else's pending curated answer: it is served from now on."""
+        found = self.check_approvable(staff, curated_id)
         done = self.answers.decide(curated_id, new=LIVE, at=self.clock.utcnow(), decided_by=staff.code)
         if done is None:
             raise ServiceError(f"{found.change_ref} 已由他人处理，请用 /changes 查看当前状态")
@@ -133,16 +155,20 @@ class CuratedChangeService:
             raise ServiceError(f"没有编号为 {REF_PREFIX}{curated_id} 的审定答案")
         return found
 
+    def content(self, curated_id: int) -> Content:
+        """What an approver reads: every way the question was asked, the whole answer, its source."""
+        return curated_content(self.get(curated_id))
+
     def _pending(self, curated_id: int) -> CuratedAnswer:
         found = self.get(curated_id)
         if found.status != PENDING:
             raise ServiceError(f"{found.change_ref} 当前状态为“{found.status_name}”，不能再审批")
         return found
 
-    def _audit(self, actor: str, curated: CuratedAnswer, action: str) -> None:
+    def _audit(self, actor: str, curated: CuratedAnswer, action: str, **extra: object) -> None:
         if self.audit is None:
             return
-        payload = {"action": action, **curated.to_dict()}
+        payload = {"action": action, **curated.to_dict(), **extra}
         self.audit.append(kind=AUDIT_KIND, actor=actor, ref=curated.change_ref, payload=payload)
 
 

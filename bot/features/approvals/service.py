@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
+import os
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bot.core import Clock, ServiceError
+from bot.audit.records import record_payload
+from bot.core import Clock, ServiceError, parse_record_id
+from bot.features.approvals.people import SUBMITTER_TELEGRAM_ID, TelegramIdOf, check_not_submitter
+from bot.features.approvals.review import Content, Shown, document_content
 from bot.features.approvals.store import (
     APPROVED,
     EXPIRED,
@@ -38,8 +42,11 @@ from bot.features.approvals.store import (
 from crm_adapter.models import Role, Staff
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from bot.audit import AuditTrail
     from bot.features.approvals.curated import CuratedChangeService
+    from bot.features.approvals.store import Also
     from knowledge import IngestReport
 
 logger = logging.getLogger(__name__)
@@ -109,12 +116,21 @@ def document_dates(path: Path) -> tuple[date | None, date | None]:
     """(effective_date, expiry_date) from a Markdown/text document's front matter; (None, None) otherwise."""
     if path.suffix.lower() not in (".md", ".txt"):
         return None, None
-    from knowledge.loaders import parse_front_matter
-
     try:
-        meta, _ = parse_front_matter(path.read_text(encoding="utf-8-sig", errors="replace"))
+        data = path.read_bytes()
     except OSError as exc:
         raise ServiceError(f"无法读取文档：{path.name}") from exc
+    return dates_of(path.name, data)
+
+
+def dates_of(name: str, data: bytes) -> tuple[date | None, date | None]:
+    """`document_dates` of a document's bytes (`name` decides whether it has front matter)."""
+    if Path(name).suffix.lower() not in (".md", ".txt"):
+        return None, None
+    from knowledge.loaders import parse_front_matter
+
+    path = Path(name)
+    meta, _ = parse_front_matter(data.decode("utf-8-sig", errors="replace"))
     found: dict[str, date | None] = {}
     for field, keys in _DATE_KEYS.items():
         raw = next((meta[k] for k in keys if meta.get(k)), "")
@@ -128,6 +144,17 @@ def document_dates(path: Path) -> tuple[date | None, date | None]:
     return effective, expiry
 
 
+def _store_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (a concurrent writer of the same bytes is harmless)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{uuid.uuid4().hex}.part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -138,10 +165,10 @@ def _sha256(path: Path) -> str:
 
 def parse_change_ref(text: str) -> int:
     """`K3`, `k3`, `#3` or `3` → 3."""
-    raw = text.strip().lstrip("#").upper().removeprefix("K")
-    if not raw.isdigit():
+    number = parse_record_id(text.strip().lstrip("#").upper().removeprefix("K"))
+    if number is None:
         raise ServiceError("请写知识变更编号，例如 K3（/changes 查看待审批的变更）")
-    return int(raw)
+    return number
 
 
 class KnowledgeChangeService:
@@ -154,17 +181,25 @@ class KnowledgeChangeService:
         changes_dir: Path,
         audit: AuditTrail | None = None,
         curated: CuratedChangeService | None = None,
+        telegram_id_of: TelegramIdOf | None = None,
     ) -> None:
         self.store = store
+        self.telegram_id_of = telegram_id_of  # four eyes compare people: the id registered for a code
         self.curated = curated  # curated answers share the approvals UI (refs A3 next to K3)
         self.publisher = publisher
         self.clock = clock
         self.changes_dir = changes_dir
         self.audit = audit
+        self.shown = Shown()  # which pages of what each approver has read (approve needs all of them)
+
+    def content(self, change_id: int) -> Content:
+        """What an approver reads: the whole document (and its diff against the version it replaces)."""
+        return document_content(self.store, self.get(change_id))
 
     # --- submitting ----------------------------------------------------------------------------
     def submit(self, staff: Staff, path: Path, *, file_name: str | None = None) -> KnowledgeChange:
-        """Queue `path` for approval (its bytes are copied; the original may be deleted afterwards)."""
+        """Queue `path` for approval: its bytes are read once, and exactly those are kept with their hash
+        (the original may be deleted or replaced afterwards)."""
         if staff.role not in SUBMITTER_ROLES:
             raise ServiceError("只有培训师可以提交知识库变更")
         name = file_name or path.name
@@ -174,18 +209,32 @@ class KnowledgeChangeService:
         check_size = getattr(self.publisher, "check_size", None)
         if check_size is not None:
             check_size(path.stat().st_size)
-        effective, expiry = document_dates(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ServiceError(f"无法读取文档：{name}") from exc
+        return self.submit_bytes(staff, data, file_name=name)
+
+    def submit_bytes(self, staff: Staff, data: bytes, *, file_name: str) -> KnowledgeChange:
+        """Queue a document's bytes for approval, recorded as submitted by `staff`."""
+        if staff.role not in SUBMITTER_ROLES:
+            raise ServiceError("只有培训师可以提交知识库变更")
+        name = file_name
+        self.publisher.check_file(name)
+        check_size = getattr(self.publisher, "check_size", None)
+        if check_size is not None:
+            check_size(len(data))
+        effective, expiry = dates_of(name, data)
         today = self.clock.today()
         if expiry is not None and expiry <= today:
             raise ServiceError(f"文档《{name}》的失效日期 {expiry} 已到，不再受理")
-        sha = _sha256(path)
+        sha = hashlib.sha256(data).hexdigest()
         for other in self.store.list(statuses=(PENDING,)):
             if other.sha256 == sha:
                 raise ServiceError(f"该文档已提交审批（{other.ref}），无需重复提交")
         # Content-addressed folder, original file name: the knowledge base names a source by its file.
         stored = self.changes_dir / sha[:16] / name
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, stored)
+        _store_bytes(stored, data)
         change = self.store.add(
             file_name=name,
             stored_path=str(stored),
@@ -194,25 +243,43 @@ class KnowledgeChangeService:
             at=self.clock.utcnow(),
             effective_date=effective,
             expiry_date=expiry,
+            also=self._audited(staff.code, "submit", **{SUBMITTER_TELEGRAM_ID: staff.telegram_id}),
         )
-        self._audit(staff.code, change, "submit")
         logger.info("knowledge change %s submitted by %s: %s", change.ref, staff.code, name)
         return change
 
     # --- deciding ------------------------------------------------------------------------------
-    def approve(self, staff: Staff, change_id: int) -> Decision:
-        """Approve someone else's pending change; publish it now unless its effective date is ahead."""
+    def check_approvable(self, staff: Staff, change_id: int) -> KnowledgeChange:
+        """The pending change `staff` may approve now, or ServiceError: a role that may not approve, the
+        same person who submitted it (under any of their codes), or an expiry date already reached."""
         change = self._pending(change_id)
         if staff.role not in APPROVER_ROLES:
             raise ServiceError("只有培训师、合规人员或管理员可以审批知识库变更")
-        if change.submitted_by == staff.code:
-            raise ServiceError(f"{change.ref} 是您本人提交的：按四眼原则，须由另一位培训师或合规人员批准。")
-        claimed = self.store.transition(
-            change_id=change.id, old=PENDING, new=APPROVED, at=self.clock.utcnow(), decided_by=staff.code
+        check_not_submitter(
+            staff,
+            audit=self.audit,
+            kind="knowledge_change",
+            ref=change.ref,
+            code=change.submitted_by,
+            telegram_id_of=self.telegram_id_of,
+            message=f"{change.ref} 是您本人提交的：按四眼原则，须由另一位培训师或合规人员批准。",
         )
+        today = self.clock.today()  # the bank's time zone
+        if change.expiry_date is not None and change.expiry_date <= today:
+            raise ServiceError(
+                f"{change.ref} 的失效日期 {change.expiry_date} 已到，不能批准（可驳回，或撤回后重新提交）"
+            )
+        return change
+
+    def approve(self, staff: Staff, change_id: int) -> Decision:
+        """Approve someone else's pending change; publish it now unless its effective date is ahead."""
+        change = self.check_approvable(staff, change_id)
+        claimed = self.store.transition(
+            change_id=change.id, old=PENDING, new=APPROVED, at=self.clock.utcnow(), decided_by=staff.code,
+            also=self._audited(staff.code, "approve"),
+        )  # fmt: skip
         if claimed is None:
             raise ServiceError(f"{change.ref} 已由他人处理，请用 /changes 查看当前状态")
-        self._audit(staff.code, claimed, "approve")
         if claimed.effective_date is not None and claimed.effective_date > self.clock.today():
             return Decision(claimed)
         return self._publish(claimed, actor=staff.code)
@@ -231,10 +298,10 @@ class KnowledgeChangeService:
             at=self.clock.utcnow(),
             decided_by=staff.code,
             note=note,
+            also=self._audited(staff.code, "withdraw" if own else "reject"),
         )
         if done is None:
             raise ServiceError(f"{change.ref} 已由他人处理，请用 /changes 查看当前状态")
-        self._audit(staff.code, done, "withdraw" if own else "reject")
         return done
 
     def recent(self, *, statuses: Sequence[str] | None = None, limit: int = 20) -> list[KnowledgeChange]:
@@ -273,12 +340,23 @@ class KnowledgeChangeService:
     def _publish(self, change: KnowledgeChange, *, actor: str) -> Decision:
         path = Path(change.stored_path)
         now = self.clock.utcnow()
+        if change.expiry_date is not None and change.expiry_date <= self.clock.today():
+            # Approved while in date, but its expiry came before it could be published: never served.
+            expired = self.store.transition(
+                change_id=change.id,
+                old=APPROVED,
+                new=EXPIRED,
+                at=now,
+                note=f"{change.expiry_date} 起失效，未发布",
+                also=self._audited(actor, "expire"),
+            )
+            return Decision(expired or self.get(change.id))
         if not path.is_file() or _sha256(path) != change.sha256:
             # Fail closed: what was approved is not what is on disk any more.
             failed = self.store.transition(
-                change_id=change.id, old=APPROVED, new=FAILED, at=now, note="待发布文件缺失或已被改动"
-            )
-            self._audit(actor, failed or change, "fail")
+                change_id=change.id, old=APPROVED, new=FAILED, at=now, note="待发布文件缺失或已被改动",
+                also=self._audited(actor, "fail"),
+            )  # fmt: skip
             return Decision(failed or change)
         report: IngestReport | None = None
         try:
@@ -287,11 +365,24 @@ class KnowledgeChangeService:
         except ServiceError as exc:
             reason = str(exc)
         if report is None or not report.ok:
-            failed = self.store.transition(change_id=change.id, old=APPROVED, new=FAILED, at=now, note=reason)
-            self._audit(actor, failed or change, "fail")
+            failed = self.store.transition(
+                change_id=change.id,
+                old=APPROVED,
+                new=FAILED,
+                at=now,
+                note=reason,
+                also=self._audited(actor, "fail"),
+            )
             return Decision(failed or change, report)
         source = next(iter(report.added + report.updated + report.unchanged), change.file_name)
-        live = self.store.transition(change_id=change.id, old=APPROVED, new=LIVE, at=now, source=source)
+        live = self.store.transition(
+            change_id=change.id,
+            old=APPROVED,
+            new=LIVE,
+            at=now,
+            source=source,
+            also=self._audited(actor, "publish"),
+        )
         if live is None:  # published twice at once (start-up refresh and an approval): one wins
             return Decision(self.get(change.id), report)
         for older in self.store.list(statuses=(LIVE,), limit=1000):
@@ -301,27 +392,36 @@ class KnowledgeChangeService:
             if older.source and older.source != source:
                 self.publisher.remove(older.source)
             self.store.transition(
-                change_id=older.id, old=LIVE, new=EXPIRED, at=now, note=f"被 {live.ref} 取代"
-            )
-        self._audit(actor, live, "publish")
+                change_id=older.id, old=LIVE, new=EXPIRED, at=now, note=f"被 {live.ref} 取代",
+                also=self._audited(actor, "expire"),
+            )  # fmt: skip
         logger.info("knowledge change %s live as %s", live.ref, source)
         return Decision(live, report)
 
     def _retire(self, change: KnowledgeChange, *, note: str) -> KnowledgeChange | None:
         if change.source:
             self.publisher.remove(change.source)
-        expired = self.store.transition(
-            change_id=change.id, old=LIVE, new=EXPIRED, at=self.clock.utcnow(), note=note
-        )
-        if expired is not None:
-            self._audit("system", expired, "expire")
-        return expired
+        return self.store.transition(
+            change_id=change.id, old=LIVE, new=EXPIRED, at=self.clock.utcnow(), note=note,
+            also=self._audited("system", "expire"),
+        )  # fmt: skip
 
-    def _audit(self, actor: str, change: KnowledgeChange, action: str) -> None:
-        if self.audit is None:
-            return
-        payload = {"action": action, **change.to_dict()}
-        self.audit.append(kind="knowledge_change", actor=actor, ref=change.ref, payload=payload)
+    def _audited(self, actor: str, action: str, **extra: object) -> Also | None:
+        """The audit append of a step, run inside the store's transaction (fail closed: a step that
+        cannot be audited does not happen); on another database, in its own transaction just before."""
+        audit = self.audit
+        if audit is None:
+            return None
+        joined = audit.shares_database(self.store.engine)
+
+        def append(conn: Connection, change: KnowledgeChange) -> None:
+            payload = record_payload(change.to_dict(), action=action, **extra)
+            if joined:
+                audit.append_in(conn, kind="knowledge_change", actor=actor, ref=change.ref, payload=payload)
+            else:
+                audit.append(kind="knowledge_change", actor=actor, ref=change.ref, payload=payload)
+
+        return append
 
 
 __all__ = [
@@ -331,6 +431,7 @@ __all__ = [
     "Decision",
     "KnowledgeChangeService",
     "Publisher",
+    "dates_of",
     "document_dates",
     "parse_change_ref",
 ]

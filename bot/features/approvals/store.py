@@ -7,12 +7,13 @@ make one decision, and a decided change can never be decided again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.core import as_utc
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from bot.convlog import ConversationLog
 
 logger = logging.getLogger(__name__)
+
+#: Run inside a write's transaction with the stored change (the audit append).
+Also = Callable[[Connection, "KnowledgeChange"], object]
 
 PENDING, REJECTED, APPROVED = "pending", "rejected", "approved"
 LIVE, EXPIRED, FAILED = "live", "expired", "failed"
@@ -123,6 +127,10 @@ class ChangeStore:
     def __init__(self, store: ConversationLog | Engine) -> None:
         self._engine = store if isinstance(store, Engine) else store.engine
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def add(
         self,
         *,
@@ -134,7 +142,10 @@ class ChangeStore:
         effective_date: date | None,
         expiry_date: date | None,
         status: str = PENDING,
+        also: Also | None = None,
     ) -> KnowledgeChange:
+        """Store a new change; `also` runs inside the same transaction (the audit append: if it fails,
+        nothing is stored)."""
         values = {
             "file_name": file_name,
             "stored_path": stored_path,
@@ -149,8 +160,10 @@ class ChangeStore:
         with self._engine.begin() as conn:
             key = conn.execute(_changes.insert().values(**values)).inserted_primary_key
             assert key is not None
-            row = conn.execute(sa.select(_changes).where(_changes.c.id == key[0])).one()
-        return _to_change(row)
+            change = _to_change(conn.execute(sa.select(_changes).where(_changes.c.id == key[0])).one())
+            if also is not None:
+                also(conn, change)
+        return change
 
     def set_path(self, *, change_id: int, stored_path: str) -> None:
         with self._engine.begin() as conn:
@@ -181,8 +194,10 @@ class ChangeStore:
         decided_by: str | None = None,
         note: str | None = None,
         source: str | None = None,
+        also: Also | None = None,
     ) -> KnowledgeChange | None:
-        """Move the change from `old` to `new`; None when it was not in `old` any more (someone else won)."""
+        """Move the change from `old` to `new`; None when it was not in `old` any more (someone else won).
+        `also` runs inside the same transaction with the changed record (the audit append)."""
         values: dict[str, Any] = {"status": new, "updated_at": at}
         if decided_by is not None:
             values.update(decided_by=decided_by, decided_at=at)
@@ -194,5 +209,7 @@ class ChangeStore:
         with self._engine.begin() as conn:
             if conn.execute(stmt).rowcount != 1:
                 return None
-            row = conn.execute(sa.select(_changes).where(_changes.c.id == change_id)).one()
-        return _to_change(row)
+            change = _to_change(conn.execute(sa.select(_changes).where(_changes.c.id == change_id)).one())
+            if also is not None:
+                also(conn, change)
+        return change

@@ -174,6 +174,8 @@ def _confirm(svc: ContactLogService, req: Request, draft: Draft) -> Step:
     """Show the draft (with any suitability warning) and ask to confirm it."""
     record = svc.draft_from_state(req.staff, draft)
     text = render_draft(record)
+    details = svc.details(record).render()
+    text += f"\n{esc(details)}（确认后随记录保存）" if details else ""
     warning = suitability.render_findings(svc.findings(record))
     if warning:
         text += "\n\n" + warning + "\n仍要保存这条记录吗？"
@@ -193,7 +195,11 @@ def _save(svc: ContactLogService, req: Request, draft: Draft) -> Step:
     key = draft.get("key")
     result = svc.save(req.staff, record, source=req.frontend, idempotency_key=str(key) if key else None)
     text = render_resent(result, svc.clock) if result.resent else render_saved(result)
-    return Step((Reply(text),), None, {}, record=result.record)
+    r = result.record
+    offer = svc.benefit_offer and svc.benefit_offer(req.staff, result.client, r.id, r.summary)
+    if offer and not result.resent:  # "帮客户约了专家号": offer to count it in the benefit ledger
+        return Step((Reply(f"{text}\n\n{offer[0]}", ((offer[1],),)),), None, {}, record=r)
+    return Step((Reply(text),), None, {}, record=r)
 
 
 # --- renderers ----------------------------------------------------------------------------------
@@ -232,6 +238,8 @@ def render_saved(result: LogResult) -> str:
     lines = [f"✅ 已记录：{esc(result.client.name)}（{esc(r.client_id)}）{esc(r.channel)} — {esc(r.summary)}"]
     if r.next_follow_up:
         lines.append(f"下次跟进：{esc(fmt_date(r.next_follow_up))}")
+    if result.details:
+        lines.append(esc(result.details.render()))
     if result.masked:
         lines.append("🔒 摘要中的证件号、手机号或卡号已隐去：联系记录不保存这些号码，请以客户资料为准。")
     for warning in (suitability.render_findings(result.findings), compliance.render_warning(result.flags)):

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
 from bot import compliance
 from bot.audit import AuditTrail
+from bot.audit.records import contact_fields, record_payload
 from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.clients import ClientService
+from bot.features.contact_log.details import Details, extract
 from bot.features.suitability import Finding
+from bot.rendering import Button
 from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Product, Staff
+from crm_adapter.port import OnInsert
 
 logger = logging.getLogger(__name__)
+
+#: The CRM keeps at most this many topics per record (`crm_adapter.validation.MAX_TOPICS`).
+MAX_TOPICS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,8 @@ class LogResult:
     flags: tuple[str, ...] = ()
     typed_summary: str = ""  # the summary as the RM wrote it (before the CRM masked numbers)
     findings: tuple[Finding, ...] = ()  # suitability findings, stored with the record
+    #: Follow-up dates, amounts, products and life events read out of the summary (stored as topics).
+    details: Details = field(default_factory=Details)
     #: The same contact was already stored by another message (a resend, not a redelivery of this one):
     #: `record` is that earlier record and nothing new was written.
     resent: bool = False
@@ -62,6 +71,8 @@ class ContactLogService:
         self.clock = clock
         # Catalogue products named in a summary are checked by their risk level (reloaded each minute).
         self.catalogue = suitability.ProductCatalogue(crm.list_products)
+        #: After a saved record: an offer to record the benefit use its summary arranged (text, button).
+        self.benefit_offer: Callable[[Staff, Client, int, str], tuple[str, Button] | None] | None = None
 
     def draft_from_state(self, staff: Staff, state: Mapping[str, object]) -> LogDraft:
         """Rebuild a persisted draft (the client is re-read through the CRM so scopes still apply)."""
@@ -80,7 +91,20 @@ class ContactLogService:
             next_follow_up=date.fromisoformat(str(follow)) if follow else None,
         )
 
-    def _audit(self, staff: Staff, record: ContactRecord) -> None:
+    def _audit_hook(self, staff: Staff) -> OnInsert | None:
+        """The audit append to run inside the CRM's transaction, when the trail is on the CRM's database
+        (the default): a record that cannot be audited is then not stored either (fail closed)."""
+        engine = getattr(self.crm, "engine", None)
+        if self.audit is None or engine is None or not self.audit.shares_database(engine):
+            return None
+        return self.audit.record_hook(
+            kind="contact", actor=staff.code, ref=lambda r: str(r.id), fields=contact_fields
+        )
+
+    def _audit_after(self, staff: Staff, record: ContactRecord) -> None:
+        """Another database: appended after the save. A failure still fails the request (the usual error
+        line); the record, stored without its audit row, is named by `audit verify` until a resend of
+        it (a duplicate) is audited."""
         if self.audit is None or self.audit.find(kind="contact", ref=str(record.id)):
             return  # a resend of a record already in the trail
         try:
@@ -88,18 +112,21 @@ class ContactLogService:
                 kind="contact",
                 actor=staff.code,
                 ref=str(record.id),
-                payload=record.model_dump(mode="json", exclude={"duplicate"}),
+                payload=record_payload(contact_fields(record)),
             )
-        except Exception:  # the record is stored; the gap is logged loudly for the operator
-            logger.error(
-                "contact record %s stored but not appended to the audit trail", record.id, exc_info=True
-            )
+        except Exception:
+            logger.error("contact record %s stored but not appended to the audit trail", record.id)
+            raise
 
     def findings(self, draft: LogDraft) -> tuple[Finding, ...]:
         """Suitability findings of a draft (shown before the RM confirms)."""
         if draft.client is None or not draft.summary:
             return ()
         return suitability.check(draft.client, draft.summary, self.clock.today(), catalogue=self.catalogue)
+
+    def details(self, draft: LogDraft) -> Details:
+        """Follow-up dates, amounts, products and life events in the summary (shown, then stored)."""
+        return extract(draft.summary, self.clock.today()) if draft.summary else Details()
 
     def pick_product(self, text: str) -> Product | None:
         """The catalogue product an RM names while confirming a draft (its code, its name, or a name or
@@ -125,8 +152,9 @@ class ContactLogService:
             raise ServiceError("联系记录还不完整，请补充客户、渠道和摘要。")
         summary = " ".join(draft.summary.split())
         findings = self.findings(draft)
+        details = self.details(draft)
         contact = NewContact(
-            topics=tuple(f.topic for f in findings),
+            topics=(*(f.topic for f in findings), *details.topics())[:MAX_TOPICS],
             client_id=draft.client.client_id,
             channel=draft.channel,
             summary=summary,
@@ -135,14 +163,17 @@ class ContactLogService:
             source=source,
             idempotency_key=idempotency_key,
         )
-        record = crm_call(lambda: self.crm.create_contact(actor=staff.code, contact=contact))
-        self._audit(staff, record)
+        hook = self._audit_hook(staff)
+        record = crm_call(lambda: self.crm.create_contact(actor=staff.code, contact=contact, on_insert=hook))
+        if hook is None:
+            self._audit_after(staff, record)
         return LogResult(
             record=record,
             client=draft.client,
             flags=compliance.check(summary),
             typed_summary=summary,
             findings=findings,
+            details=details,
             resent=record.duplicate
             and (idempotency_key is None or record.idempotency_key != idempotency_key),
         )

@@ -35,7 +35,7 @@ def curate(svc: GapService, req: Request) -> Reply:
     waiting = (
         f"🔔 {esc(req.staff.name)}（{esc(req.staff.code)}）提交了审定答案 <b>{curated.change_ref}</b>"
         f"（{esc(clip(curated.questions[0], 40)) if curated.questions else ''}），等待审批："
-        f"/approve {curated.change_ref} 或 /changes"
+        f"/changes {curated.change_ref} 查看全文（读完后可批准）"
     )
     notice = Notice(APPROVER_ROLES, waiting, exclude=req.staff.code)  # every other approver is told
     return Reply(render_curated(curated), notices=(notice,))

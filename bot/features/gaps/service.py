@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.core import Clock, KnowledgeService, ServiceError
+from bot.core import Clock, KnowledgeService, ServiceError, parse_record_id
 from bot.features.ask import CURATED, WEAK_FLAG
 from bot.features.gaps.cluster import cluster
 from bot.features.gaps.curated import MAX_ANSWER_CHARS, SOURCE_PREFIX, CuratedAnswer, CuratedAnswers
@@ -249,11 +249,11 @@ class GapService:
             if exchange is None:
                 raise ServiceError(f"找不到问答 {target}。")
             questions = [redact(exchange.question)]
-        elif target.isdigit():
+        elif (number := parse_record_id(target)) is not None:
             shown = self._shown.get(staff.code)
             if shown is None:
                 shown = self.inbox(staff).clusters
-            chosen = next((c for c in shown if c.n == int(target)), None)
+            chosen = next((c for c in shown if c.n == number), None)
             if chosen is None:
                 raise ServiceError(f"没有第 {target} 组问题，请先发送 /unanswered 查看。")
             questions = list(chosen.redacted_examples[:20])
@@ -281,13 +281,13 @@ class GapService:
     def uncurate(self, staff: Staff, target: str) -> CuratedAnswer:
         """Stop serving curated answer `target` ("A3", "3" or "#3"), or withdraw it while pending: RMs get
         the knowledge base's answer again. Immediate: withdrawing needs no second person."""
-        number = target.strip().lstrip("#").upper().removeprefix("A")
-        if not number.isdigit():
+        number = parse_record_id(target.strip().lstrip("#").upper().removeprefix("A"))
+        if number is None:
             raise ServiceError("用法：/uncurate 审定答案编号（例如 /uncurate A3，编号见 /kbusage）")
         if self.changes is not None:
-            retired = self.changes.retire(staff, int(number))
+            retired = self.changes.retire(staff, number)
         else:
-            found = self.curated.retire(int(number), at=self.clock.utcnow())
+            found = self.curated.retire(number, at=self.clock.utcnow())
             if found is None:
                 raise ServiceError(f"没有正在使用或待审批的审定答案 A{number}。")
             retired = found
@@ -307,8 +307,8 @@ class GapService:
             answers += 1
             for source in {str(c.get("source", "")) for c in e.citations}:
                 if source.startswith(SOURCE_PREFIX):
-                    if source[len(SOURCE_PREFIX) :].isdigit():
-                        curated[int(source[len(SOURCE_PREFIX) :])] += 1
+                    if (curated_id := parse_record_id(source[len(SOURCE_PREFIX) :])) is not None:
+                        curated[curated_id] += 1
                 elif source:
                     documents[source] += 1
             for c in e.citations:

@@ -164,9 +164,9 @@ def _flagged(ax: Any, view: StatsView) -> None:
     ax.spines[["top", "right"]].set_visible(False)
 
 
-def save_png(png: bytes, directory: Path, *, prefix: str = "stats") -> Path:
-    """Write a chart under `directory` (created) with a timestamped name; returns the path."""
+def save_png(png: bytes, directory: Path, *, now: datetime, prefix: str = "stats") -> Path:
+    """Write a chart under `directory` (created), named after `now` (the bank's local time)."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{prefix}-{datetime.now():%Y%m%d-%H%M%S-%f}.png"
+    path = directory / f"{prefix}-{now:%Y%m%d-%H%M%S-%f}.png"
     path.write_bytes(png)
     return path

@@ -11,9 +11,11 @@ the page again; `rvfix:<ref>` resolves an escalation (trainers).
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, date, datetime, timedelta
 
 from bot.core import Request, ServiceError
+from bot.features.message_check.render import render_stored
 from bot.features.supervision.charts import render_stats_chart
 from bot.features.supervision.dates import Window
 from bot.features.supervision.render import (
@@ -75,7 +77,7 @@ def decode_page(payload: str) -> tuple[datetime, Window]:
     try:
         snapshot, *rest = payload.split(":")
         return datetime.fromtimestamp(int(snapshot, 36), UTC), _window(rest)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):  # a forged button: dates or numbers out of range
         raise ServiceError(_EXPIRED) from None
 
 
@@ -85,7 +87,7 @@ def decode_item(payload: str) -> tuple[str, Window | None]:
         return ref, None
     try:
         return ref, _window(rest)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, OverflowError):  # a forged button: dates or numbers out of range
         raise ServiceError(_EXPIRED) from None
 
 
@@ -117,8 +119,18 @@ def _review_reply(svc: SupervisionService, view: ReviewView, notice: str = "") -
 
 # --- /review and its buttons -------------------------------------------------------------------------
 def review(svc: SupervisionService, req: Request) -> Reply:
-    """One page of the team's exchanges and contact records: unreviewed first, flagged first."""
+    """One page of the team's exchanges and contact records: unreviewed first, flagged first (`/review
+    M12` opens a recorded message check)."""
+    opened = _CHECK_REF.fullmatch(req.args.strip())
+    if opened is not None:
+        check = svc.open_check(req.staff, int(opened.group(1)))
+        names = {s.code: s.name for s in svc.crm.list_staff()}
+        who = f"{names.get(check.staff_code, check.staff_code)}（{check.staff_code}）"
+        return Reply(render_stored(check, who=who, tz=svc.clock.tz))
     return _review_reply(svc, svc.review(req.staff, req.words))
+
+
+_CHECK_REF = re.compile(r"[Mm](\d{1,12})")
 
 
 def review_page(svc: SupervisionService, req: Request) -> Reply:

@@ -87,6 +87,16 @@ def render_review(view: ReviewView, *, tz: object | None = None) -> str:
         if view.page < view.pages:
             turn.append(f"下一页 /review {esc(range_words(view))} 第{view.page + 1}页")
         lines.append("翻页：" + "　".join(turn))
+    if view.checks:
+        lines.append(f"<b>消息检查：建议修改 {len(view.checks)} 条</b>（打开：/review M编号）")
+        for c in view.checks[:5]:
+            labels = "、".join(dict.fromkeys(f.get("label", "") for f in c.findings))
+            who = esc(view.names.get(c.staff_code, c.staff_code))
+            lines.append(
+                f"🚩 <code>{esc(c.ref)}</code> {esc(fmt_datetime(c.created_at, tz))} {who}："
+                f"{esc(clip(c.text, 60))}【{esc(labels)}】"
+            )
+        lines.append("")
     todo = [i for i in view.items if not i.state.reviewed]
     some = " ".join(i.ref for i in todo[:2]) or "Q12 C7"
     ask = next((i.ref for i in todo if i.kind == EXCHANGE), "Q12")
@@ -176,10 +186,14 @@ def render_stats(view: StatsView) -> str:
         f"（有依据 {s.grounded}，{rate}）",
         f"👍 {s.thumbs_up}　👎 {s.thumbs_down}　{_flagged_line(view)}",
     ]
+    if view.checks_by_staff:
+        checked = sum(n for n, _ in view.checks_by_staff.values())
+        revised = sum(r for _, r in view.checks_by_staff.values())
+        lines.append(f"消息检查 {checked} 次（建议修改 {revised}）")
     if view.with_contacts and (view.contacts_by_staff or view.contacts):
         flagged = sum(view.flagged_contacts_by_staff.values())
         lines.append(f"联系记录 {view.contacts} 条" + (f"（合规提示 {flagged} 条）" if flagged else ""))
-    codes = sorted(set(s.by_staff) | set(view.contacts_by_staff))
+    codes = sorted(set(s.by_staff) | set(view.contacts_by_staff) | set(view.checks_by_staff))
     if codes:
         lines += ["", "<b>按员工</b>"]
         for code in codes:
@@ -189,5 +203,8 @@ def render_stats(view: StatsView) -> str:
             flagged = view.flagged_by_staff.get(code, 0) + view.flagged_contacts_by_staff.get(code, 0)
             if flagged:
                 part += f"，🚩 {flagged}"
+            if code in view.checks_by_staff:
+                n, r = view.checks_by_staff[code]
+                part += f"，消息检查 {n}（需修改 {r}）"
             lines.append(f"• {esc(view.names.get(code, code))}（{esc(code)}）：{part}")
     return "\n".join(lines)

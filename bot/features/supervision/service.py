@@ -46,6 +46,7 @@ from crm_adapter import ContactRecord, CRMAdapter, Role, Staff
 if TYPE_CHECKING:
     from bot.audit import AuditTrail
     from bot.convlog import ConversationLog, ExchangeHead
+    from bot.features.message_check.store import CheckStore, StoredCheck
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,11 @@ class SupervisionService:
         reviews: ReviewLog | None = None,
         privacy: ClientPrivacy | None = None,
         audit: AuditTrail | None = None,
+        checks: CheckStore | None = None,
     ) -> None:
         self.crm = crm
         self.audit = audit
+        self.checks = checks  # recorded message checks (/check): counted in /stats, opened from /review
         self.log = log
         self.clock = clock
         self.reviews = reviews if reviews is not None else ReviewLog(log)
@@ -150,7 +153,31 @@ class SupervisionService:
             pages=pages,
             page_size=PAGE_SIZE,
             snapshot=snapshot,
+            checks=tuple(
+                c
+                for c in (
+                    self.checks.between(staff_codes=codes, since=start, until=end) if self.checks else ()
+                )
+                if c.verdict == "revise"
+            ),
         )
+
+    def _flagged_checks(
+        self, codes: Sequence[str], start: datetime, end: datetime
+    ) -> tuple[StoredCheck, ...]:
+        if self.checks is None:
+            return ()
+        found = self.checks.between(staff_codes=codes, since=start, until=end)
+        return tuple(c for c in found if c.verdict == "revise")
+
+    def open_check(self, staff: Staff, check_id: int) -> StoredCheck:
+        """A recorded message check of the supervisor's team (`/review M12`)."""
+        found = self.checks.get(check_id) if self.checks is not None else None
+        if found is None or (
+            staff.role != Role.ADMIN and found.staff_code not in {m.code for m in self._team(staff)}
+        ):
+            raise ServiceError(f"找不到消息检查 M{check_id}，或它不属于您的团队。")
+        return found
 
     # --- actions ----------------------------------------------------------------------------------
     def mark(
@@ -287,6 +314,11 @@ class SupervisionService:
             flagged_by_staff=flagged_by_staff,
             flagged_contacts_by_staff=flagged_contacts,
             with_contacts=with_contacts,
+            checks_by_staff=(
+                self.checks.counts(staff_codes=codes, since=start, until=end)
+                if self.checks is not None and with_contacts
+                else {}
+            ),
         )
 
     def _daily(self, heads: Iterable[ExchangeHead], since: date, until: date) -> tuple[DayCounts, ...]:

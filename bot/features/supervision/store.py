@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.core import as_utc
+from bot.core import as_utc, parse_record_id
 from crm_adapter.masking import mask_personal_numbers
 
 if TYPE_CHECKING:
@@ -57,9 +57,10 @@ def item_ref(kind: str, item_id: int) -> str:
 def parse_ref(text: str) -> tuple[str, int] | None:
     """`Q12` → ("exchange", 12), `C7` → ("contact", 7); None when it is not a reference."""
     m = _REF_RE.fullmatch(text.strip())
-    if m is None:
+    number = parse_record_id(m.group(2)) if m is not None else None
+    if m is None or number is None:
         return None
-    return (EXCHANGE if m.group(1).upper() == "Q" else CONTACT), int(m.group(2))
+    return (EXCHANGE if m.group(1).upper() == "Q" else CONTACT), number
 
 
 @dataclass(frozen=True, slots=True)

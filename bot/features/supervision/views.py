@@ -16,6 +16,7 @@ from crm_adapter import ContactRecord
 
 if TYPE_CHECKING:
     from bot.convlog import Exchange, ExchangeHead, UnansweredQuestion
+    from bot.features.message_check.store import StoredCheck
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class ReviewView:
     pages: int = 1
     page_size: int = 10
     snapshot: datetime | None = None  # the order of the pages is the one at this instant
+    checks: tuple[StoredCheck, ...] = ()  # message checks of the range with verdict revise, newest first
 
     @property
     def exchanges(self) -> tuple[Exchange, ...]:
@@ -147,6 +149,7 @@ class StatsView:
     flagged_by_staff: dict[str, int] = field(default_factory=dict)  # flagged exchanges
     flagged_contacts_by_staff: dict[str, int] = field(default_factory=dict)
     with_contacts: bool = True  # trainers see knowledge usage, not client activity
+    checks_by_staff: dict[str, tuple[int, int]] = field(default_factory=dict)  # (message checks, revised)
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,13 +115,21 @@ def test_audit_cli_verify_and_show(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     url = f"sqlite:///{tmp_path / 'app.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
+    from bot.convlog import ConversationLog
+    from bot.features.ask import AskService
+    from tests.fakes.knowledge import FakeKB
+
+    log = ConversationLog(url)
     trail = AuditTrail(create_store_engine(url))
-    trail.append(kind="answer", actor="RM001", ref="7", payload={"question": "钻石权益", "sources": []})
+    asked = AskService(kb=FakeKB(), log=log, audit=trail).ask(
+        staff_code="RM001", question="钻石权益", channel="cli"
+    )
     trail.close()
+    log.close()
     runner = CliRunner()
     ok = runner.invoke(cli, ["audit", "verify"])
-    assert ok.exit_code == 0 and "intact: 1 rows" in ok.output
-    shown = runner.invoke(cli, ["audit", "show", "7"])
+    assert ok.exit_code == 0 and "intact: 1 rows, 1 records match" in ok.output
+    shown = runner.invoke(cli, ["audit", "show", str(asked.exchange_id)])
     assert shown.exit_code == 0 and "钻石权益" in shown.output
     assert runner.invoke(cli, ["audit", "show", "8"]).exit_code != 0
     _sql(url, "UPDATE audit_chain SET actor = 'X' WHERE id = 1")

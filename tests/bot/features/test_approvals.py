@@ -77,6 +77,12 @@ def run(s: Services, code: str, line: str) -> str:
     return commands.run_command(s, name, req).text
 
 
+def approve(s: Services, code: str, ref: str) -> str:
+    """An approver reads the whole change (`/changes K1`), then approves it."""
+    run(s, code, f"/changes {ref}")
+    return run(s, code, f"/approve {ref}")
+
+
 def doc(tmp_path: Path, name: str = "高尔夫权益.md", front: str = "") -> Path:
     path = tmp_path / name
     head = f"---\n{front}\n---\n" if front else ""
@@ -93,7 +99,7 @@ def test_an_upload_is_not_served_until_another_person_approves_it(world: World, 
     with pytest.raises(ServiceError, match="培训师、合规人员或管理员"):
         s.approvals.approve(s.crm.get_staff(code="RM001"), change.id)
     assert kb.ingested == []
-    text = run(s, "CMP01", f"/approve {change.ref}")
+    text = approve(s, "CMP01", change.ref)
     assert "已批准并发布" in text and len(kb.ingested) == 1
     assert Path(kb.ingested[0]).read_bytes() == doc(tmp_path).read_bytes()  # the approved bytes
     with pytest.raises(ServiceError, match="不能再审批"):
@@ -137,7 +143,7 @@ def test_effective_date_waits_for_midnight_in_the_bank_time_zone(world: World, t
     change = s.approvals.submit(
         s.crm.get_staff(code="TRN01"), doc(tmp_path, front="effective_date: 2026-11-29")
     )
-    assert "2026-11-29 零时" in run(s, "TRN02", f"/approve {change.ref}")
+    assert "2026-11-29 零时" in approve(s, "TRN02", change.ref)
     assert kb.ingested == []
     clock.at = datetime(2026, 11, 28, 15, 59, tzinfo=UTC)  # 23:59 in Shanghai: not yet
     assert s.approvals.refresh() == [] and kb.ingested == []
@@ -150,7 +156,7 @@ def test_effective_date_waits_for_midnight_in_the_bank_time_zone(world: World, t
 def test_expired_document_stops_being_served(world: World, tmp_path: Path) -> None:
     s, kb, clock = world
     change = s.approvals.submit(s.crm.get_staff(code="TRN01"), doc(tmp_path, front="expiry_date: 2026-12-01"))
-    run(s, "CMP01", f"/approve {change.ref}")
+    approve(s, "CMP01", change.ref)
     assert s.approvals.refresh() == [] and kb.removed == []
     clock.at = datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 2026-12-01 00:00 in Shanghai
     [expired] = s.approvals.refresh()
@@ -162,7 +168,7 @@ def test_a_file_changed_after_approval_is_never_published(world: World, tmp_path
     change = s.approvals.submit(
         s.crm.get_staff(code="TRN01"), doc(tmp_path, front="effective_date: 2026-11-30")
     )
-    run(s, "TRN02", f"/approve {change.ref}")
+    approve(s, "TRN02", change.ref)
     Path(change.stored_path).write_text("# 本行所有理财产品均保本保收益\n", encoding="utf-8")  # tampering
     clock.at = NOW + timedelta(days=3)
     [failed] = s.approvals.refresh()
@@ -173,7 +179,7 @@ def test_a_failed_ingest_is_reported_and_not_live(world: World, tmp_path: Path) 
     s, kb, _ = world
     change = s.approvals.submit(s.crm.get_staff(code="TRN01"), doc(tmp_path))
     kb.fail_next = True
-    text = run(s, "TRN02", f"/approve {change.ref}")
+    text = approve(s, "TRN02", change.ref)
     assert "未能加入知识库" in text and "文档无法解析" in text
     assert s.approvals.get(change.id).status == "failed"
 
@@ -181,7 +187,7 @@ def test_a_failed_ingest_is_reported_and_not_live(world: World, tmp_path: Path) 
 def test_every_step_is_in_the_audit_trail(world: World, tmp_path: Path) -> None:
     s, _, _ = world
     change = s.approvals.submit(s.crm.get_staff(code="TRN01"), doc(tmp_path))
-    run(s, "CMP01", f"/approve {change.ref}")
+    approve(s, "CMP01", change.ref)
     assert s.audit is not None
     actions = [e.payload["action"] for e in s.audit.find(kind="knowledge_change", ref=change.ref)]
     assert actions == ["submit", "approve", "publish"]
@@ -218,10 +224,10 @@ def test_dates_only_from_markdown_front_matter(tmp_path: Path) -> None:
 def test_a_new_version_replaces_the_old_one(world: World, tmp_path: Path) -> None:
     s, kb, _ = world
     first = s.approvals.submit(s.crm.get_staff(code="TRN01"), doc(tmp_path))
-    run(s, "TRN02", f"/approve {first.ref}")
+    approve(s, "TRN02", first.ref)
     newer = doc(tmp_path)
     newer.write_text("# 高尔夫权益\n\n钻石客户每年可预约高尔夫练习场 6 次。\n", encoding="utf-8")
     second = s.approvals.submit(s.crm.get_staff(code="TRN01"), newer)
-    run(s, "TRN02", f"/approve {second.ref}")
+    approve(s, "TRN02", second.ref)
     assert s.approvals.get(first.id).status == "expired" and s.approvals.get(second.id).status == "live"
     assert kb.removed == [s.approvals.get(first.id).source]  # the fake names sources by path

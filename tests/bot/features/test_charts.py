@@ -6,6 +6,7 @@ import struct
 import warnings
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -78,7 +79,10 @@ def test_chart_is_a_png_without_missing_glyphs(view: StatsView, tmp_path: Path) 
         png = render_stats_chart(view)
     assert not [w for w in caught if "missing from" in str(w.message)]  # matplotlib's tofu warning
     assert png_size(png) == (1000, 800) and len(png) > 10_000
-    path = save_png(png, tmp_path / "charts")
+    path = save_png(
+        png, tmp_path / "charts", now=datetime(2026, 12, 1, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    )
+    assert path.name.startswith("stats-20261201-083000")
     assert path.parent == tmp_path / "charts" and path.read_bytes() == png
 
 

@@ -58,6 +58,12 @@ def run(s: Services, code: str, line: str) -> Reply:
     return commands.run_command(s, name, req(s, code, args))
 
 
+def approve(s: Services, code: str, ref: str) -> Reply:
+    """An approver reads the whole answer (`/changes A1`), then approves it."""
+    run(s, code, f"/changes {ref}")
+    return run(s, code, f"/approve {ref}")
+
+
 def curate(s: Services, question: str = QUESTION, answer: str = "双方身份证件及关系证明") -> str:
     q = s.log.record(staff_code="RM001", channel="c", question=question, answer=_no_answer()).id
     return run(s, "TRN01", f"/curate Q{q} {answer} 来源：开户指引").text
@@ -80,6 +86,8 @@ def test_an_unapproved_curated_answer_is_never_served(world: Services) -> None:
         run(s, "RM001", "/approve A1")
     assert not served(s) and s.curated.all() == []
     assert "⏳ 审定答案 A1 待审批" in run(s, "TRN01", "/unanswered").text  # so it is not written twice
+    unread = run(s, "TRN02", "/approve A1")  # not read yet: the whole answer is shown, nothing approved
+    assert "批准前请先阅读全文" in unread.text and "双方身份证件及关系证明" in unread.text and not served(s)
     assert "已批准审定答案 A1" in run(s, "TRN02", "/approve A1").text
     assert served(s) and served(s, QUESTION)
     with pytest.raises(ServiceError, match="不能再审批"):
@@ -116,11 +124,17 @@ def test_changes_lists_curated_answers_next_to_documents_and_buttons_decide(
     curate(s)
     mine = run(s, "TRN01", "/changes")
     assert "K1" in mine.text and "A1" in mine.text and "双方身份证件及关系证明" in mine.text
-    assert mine.keyboard is None  # no buttons for one's own changes
     theirs = run(s, "CMP01", "/changes")
     assert "待审批（2）" in theirs.text and theirs.keyboard is not None
     data = [b.data for row in theirs.keyboard for b in row]
-    assert data == ["kcok:1", "kcno:1", "kcok:A1", "kcno:A1"]
+    assert data == ["kcv:K1:1", "kcv:A1:1"]  # the approve buttons are under the full text only
+    full = commands.run_callback(s, "kcv:A1:1", req(s, "CMP01"))
+    assert full.keyboard is not None and [b.data for row in full.keyboard for b in row] == [
+        "kcok:A1",
+        "kcno:A1",
+    ]
+    own = commands.run_callback(s, "kcv:A1:1", req(s, "TRN01"))
+    assert own.keyboard is None  # no buttons for one's own change
     pressed = commands.run_callback(s, "kcok:A1", req(s, "CMP01"))
     assert "已批准审定答案 A1" in pressed.text and served(s)
     assert s.approvals.get(1).status == "pending"  # the document's K1 is another change
@@ -148,7 +162,7 @@ def test_concurrent_approvals_decide_once(world: Services) -> None:
 def test_every_step_is_in_the_audit_trail(world: Services) -> None:
     s = world
     curate(s)
-    run(s, "TRN02", "/approve A1")
+    approve(s, "TRN02", "A1")
     run(s, "TRN01", "/uncurate A1")
     assert s.audit is not None
     events = s.audit.find(kind="curated_change", ref="A1")
@@ -171,7 +185,7 @@ def test_an_approval_that_cannot_be_audited_is_not_served(
 
     monkeypatch.setattr(s.audit, "append", broken)
     with pytest.raises(ServiceError, match="未启用"):
-        run(s, "TRN02", "/approve A1")
+        approve(s, "TRN02", "A1")
     monkeypatch.undo()
     assert not served(s) and s.curated_changes.get(1).status == "pending"
 
@@ -208,7 +222,7 @@ def test_paraphrases_keep_their_key_terms(a: str, b: str) -> None:
 
 
 def test_key_terms_longest_first_and_numbers() -> None:
-    assert key_terms("客户孩子留学要开存款证明") == {"资信证明"}  # not 存款
+    assert key_terms("客户孩子留学要开存款证明") == {"存款证明", "@子女"}  # not 存款; the child is who
     assert key_terms("客户想办理财富传承信托") == {"信托"}  # not 理财
     assert numbers("每年两次，一年 3 次，七十岁") == {"2", "3", "70"}
 
@@ -216,7 +230,7 @@ def test_key_terms_longest_first_and_numbers() -> None:
 def test_a_curated_answer_is_not_served_for_a_question_one_key_word_apart(world: Services) -> None:
     s = world
     curate(s, "体检权益每年几次", "钻石客户每年 2 次")
-    run(s, "CMP01", "/approve A1")
+    approve(s, "CMP01", "A1")
     assert served(s, "健康体检一年能安排多少次")
     assert not served(s, "洗牙权益每年几次")
 
@@ -250,3 +264,36 @@ def test_migration_keeps_answers_served_before_it(tmp_path: Path) -> None:
     assert [a.status for a in store.recent()] == ["retired", "live"]
     assert [a.id for a in store.list_all()] == [1] and len(store.vectors()) == 1
     engine.dispose()
+
+
+CURATED_FOR = "外籍保姆代办开户怎么办"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "外籍司机代办开户怎么办",
+        "外籍律师代办开户要什么",
+        "中国籍保姆代办开户怎么办",
+        "未成年子女代办开户怎么办",
+        "保姆代办开户怎么办",
+        "香港保姆代办开户怎么办",
+        "客户秘书代办开户怎么办",
+    ],
+)
+def test_a_curated_answer_is_not_served_for_another_person(question: str) -> None:
+    """Issue #18 item 4: the answer approved for 外籍保姆代办开户 was served for 外籍司机, 外籍律师,
+    中国籍保姆 and 未成年子女. The person, their nationality and age group must agree (synonyms allowed)."""
+    assert not same_key_terms(CURATED_FOR, question)
+
+
+@pytest.mark.parametrize(
+    "question", ["外国人保姆帮客户代办开户", "外籍家政代客户开户怎么弄", "外籍保姆替客户开户咋办"]
+)
+def test_the_same_person_in_other_words_still_matches(question: str) -> None:
+    assert same_key_terms(CURATED_FOR, question)
+
+
+def test_family_covers_a_member_but_members_differ() -> None:
+    assert same_key_terms("客户家人能开户吗", "客户老婆能开户吗")
+    assert not same_key_terms("客户老婆能开户吗", "客户孩子能开户吗")

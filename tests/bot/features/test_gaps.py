@@ -44,6 +44,7 @@ def run(s: Services, crm: FakeCRM, code: str, name: str, args: str = "") -> Repl
 
 def approve(s: Services, crm: FakeCRM, ref: str, code: str = "CMP01") -> str:
     """The second pair of eyes: a compliance officer approves curated answer `ref` (A1)."""
+    run(s, crm, code, "changes", ref)  # approvers read the whole answer first
     return run(s, crm, code, "approve", ref).text
 
 

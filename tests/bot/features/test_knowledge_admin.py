@@ -43,5 +43,6 @@ def test_console_upload_command_submits_for_approval(
     assert "已提交知识库变更 <b>K1</b>" in reply.text and kb.ingested == []  # nothing served yet
     with pytest.raises(ServiceError, match="找不到文件"):
         approvals.upload(services.approvals, req(crm, "TRN01", str(tmp_path / "nope.md")))
+    approvals.changes(services.approvals, req(crm, "ADM01", "K1"))  # the approver reads it first
     approved = approvals.approve(services.approvals, req(crm, "ADM01", "K1"))
     assert "已批准并发布" in approved.text and len(kb.ingested) == 1

@@ -44,7 +44,7 @@ def test_r5_for_a_c3_client_warns_before_saving_and_is_reviewed_first(
     done = contact_log.step(s.contacts, req(crm, "RM001", "确认", update_id=2), CONFIRM, step.draft)
     assert done.state is None and "优先提交主管复核" in done.replies[0].text
     [record] = crm.contacts
-    assert record.topics == ("适当性:产品R5超出客户C3承受能力",)
+    assert record.topics == ("适当性:产品R5超出客户C3承受能力", "产品:私募")  # with the /log details
     contact_log.start(s.contacts, req(crm, "RM001", "张伟 电话 例行问候"))
     view = s.supervision.review(crm.get_staff(code="SUP01"), [])
     assert view.contacts[0].record.id == record.id and view.contacts[0].suitability
@@ -139,7 +139,7 @@ def test_a_catalogue_product_logged_for_a_c3_client_is_stored_and_reviewed_first
     assert "鑫享1号私募证券投资基金" in step.replies[0].text and "第十二条" in step.replies[0].text
     contact_log.step(s.contacts, req(crm, "RM001", "确认", update_id=2), CONFIRM, step.draft)
     [record] = crm.contacts
-    assert record.topics == ("适当性:SM0001(R5)超出客户C3承受能力",)
+    assert record.topics[0] == "适当性:SM0001(R5)超出客户C3承受能力"
     view = s.supervision.review(crm.get_staff(code="SUP01"), [])
     assert view.contacts[0].record.id == record.id and view.contacts[0].suitability
 
@@ -157,3 +157,33 @@ def test_a_large_catalogue_matches_the_longest_name(crm: FakeCRM) -> None:
     assert [p.code for p in catalogue.mentioned(summary)] == ["P01999"]
     [finding] = suitability.check(crm.clients["C0001"], summary, TODAY, catalogue=catalogue)
     assert finding.label == "P01999(R5)超出客户C3承受能力"
+
+
+SPELLINGS = [
+    "推荐了xinxiang1hao",  # the name in pinyin
+    "推荐了 Xin Xiang 1 Hao 私募",
+    "推荐P 9001",  # a code with a gap
+    "推荐P-9001",
+    "推荐了鑫享五号私募证券投资基金",  # 五号 for 1号's sibling: numerals folded
+    "推荐了鑫享1号",  # a partial name
+    "推荐了鑫享1號私募證券投資基金",  # traditional characters
+]
+
+
+def test_suitability_is_not_bypassed_by_spelling(crm: FakeCRM) -> None:
+    """Issue #18 item 11: pinyin, code forms, numerals, partial and traditional names, full-width levels."""
+    rows = [
+        *CATALOGUE,
+        {"code": "P9001", "name": "鑫享5号私募证券投资基金", "type": "私募基金", "risk_level": "R5"},
+    ]
+    crm.import_products(actor="ADM01", rows=rows)
+    catalogue = suitability.ProductCatalogue(crm.list_products)
+    c3 = crm.clients["C0001"]
+    for text in SPELLINGS:
+        findings = suitability.check(c3, text, TODAY, catalogue=catalogue)
+        assert [f.label for f in findings if "承受能力" in f.label], text
+    for level in ("Ｒ５", "R-5", "r 5", "R_5"):
+        assert suitability.product_levels(f"推荐{level}产品") == ("R5",), level
+    # Ordinary words are still no products: a short core without a series number, a theme, an index.
+    for text in ("客户关注科技成长方向", "建议客户关注沪深300走势", "客户喜欢黄金", "P90012 不是代码"):
+        assert catalogue.mentioned(text) == (), text

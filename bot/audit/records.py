@@ -1,0 +1,203 @@
+"""Audited records: the hash of each record's content in its audit row, and the check of the live rows.
+
+The chain alone proves only that the audit rows are intact. Each audit row about a record (a contact
+record, an exchange, a knowledge change, …) therefore also stores `record_sha256`: the SHA-256 of a
+canonical JSON of the record's fields as stored. `audit verify` recomputes it from the live rows and
+names each record that was edited (hash differs), deleted (audited, no longer there) or never audited.
+
+To audit a new kind of record: append its event with `record_payload(fields)` (better: inside the
+transaction that stores it, `AuditTrail.append_in`), and add a `RecordKind` reading the live rows to
+`standard_kinds` (or pass it to `AuditTrail.verify(records=…)`). The fields must be exactly what the
+live row gives back (the same function builds them on both sides); fields that legitimately change
+later (👍/👎 on an exchange) are left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from bot.convlog_types import Exchange
+    from crm_adapter import ContactRecord
+
+logger = logging.getLogger(__name__)
+
+#: The payload key of a record's content hash.
+RECORD_HASH = "record_sha256"
+
+
+def _json_default(value: Any) -> Any:
+    """JSON for what `json` does not know, the same whether it comes from the object just stored or the
+    row read back (datetimes as UTC with microseconds: SQLite hands back naive UTC, PostgreSQL aware)."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):  # amounts: their exact text
+        return str(value)
+    raise TypeError(f"not JSON serialisable in an audited record: {type(value).__name__}")
+
+
+def _canonical(fields: Mapping[str, Any]) -> str:
+    # Tuples become lists and str-valued enums their value, as in the stored JSON.
+    return json.dumps(
+        fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_json_default
+    )
+
+
+def record_digest(fields: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a record's fields."""
+    return hashlib.sha256(_canonical(fields).encode("utf-8")).hexdigest()
+
+
+def record_payload(fields: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """An audit payload about a record: its fields (as JSON values), `extra`, and its content hash."""
+    text = _canonical(fields)
+    return {**json.loads(text), **extra, RECORD_HASH: hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
+# --- the fields of each audited record (one function for the append and for the check) -------------
+def contact_fields(record: ContactRecord) -> dict[str, Any]:
+    """Everything a contact record stores (not the `duplicate` flag of a return value)."""
+    return record.model_dump(exclude={"duplicate"})
+
+
+def exchange_fields(exchange: Exchange) -> dict[str, Any]:
+    """The question, the answer (its lead), the sources, the composer, … — not the feedback, which the
+    RM may give later."""
+    return {
+        "id": exchange.id,
+        "staff_code": exchange.staff_code,
+        "channel": exchange.channel,
+        "chat_id": exchange.chat_id,
+        "update_id": exchange.update_id,
+        "question": exchange.question,
+        "answer": exchange.answer,
+        "citations": list(exchange.citations),
+        "grounded": exchange.grounded,
+        "composer": exchange.composer,
+        "flags": list(exchange.flags),
+        "created_at": exchange.created_at,
+    }
+
+
+# --- checking the live rows ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RecordKind:
+    """One kind of audited record: its audit `kind`, how a finding names it (`label` + `prefix` + ref,
+    e.g. 联系记录 C12) and every live record as (ref, fields), refs as in the audit rows."""
+
+    kind: str
+    label: str
+    prefix: str
+    rows: Callable[[], Iterable[tuple[str, Mapping[str, Any]]]]
+
+    def name(self, ref: str) -> str:
+        return f"{self.label} {self.prefix}{ref}"
+
+
+#: An audit row about a record that carries no content hash (written before record hashes existed).
+UNHASHED = ""
+
+
+def check_records(
+    kinds: Iterable[RecordKind], audited: Mapping[str, dict[str, str]]
+) -> tuple[list[str], int]:
+    """Compare the live records with the latest audited hash of each (`audited`: kind → ref → hash).
+
+    Returns the findings (one line each) and how many records were checked.
+    """
+    problems: list[str] = []
+    checked = 0
+    for rk in kinds:
+        left = dict(audited.get(rk.kind, {}))
+        for ref, fields in rk.rows():
+            checked += 1
+            digest = left.pop(ref, None)
+            if digest is None:
+                problems.append(f"{rk.name(ref)} 未经审计（库中有，审计记录中没有）")
+            elif digest != UNHASHED and digest != record_digest(fields):
+                problems.append(f"{rk.name(ref)} 内容与审计记录不符（已被修改）")
+        for ref in sorted(left, key=_ref_order):
+            problems.append(f"{rk.name(ref)} 已被删除（审计记录中有，库中没有）")
+    return problems, checked
+
+
+def _ref_order(ref: str) -> tuple[int, str]:
+    digits = ref.lstrip("KQCA")
+    return (int(digits), ref) if digits.isdigit() else (0, ref)
+
+
+def standard_kinds(engine: Engine) -> list[RecordKind]:
+    """Contact records, exchanges and knowledge changes on the application database (`engine`)."""
+    return [
+        RecordKind("contact", "联系记录", "C", lambda: _contacts(engine)),
+        RecordKind("answer", "问答", "Q", lambda: _exchanges(engine)),
+        RecordKind("knowledge_change", "知识变更", "", lambda: _changes(engine)),
+    ]
+
+
+def _contacts(engine: Engine, batch: int = 5000) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    import sqlalchemy as sa
+
+    from crm_adapter.mapping import contact_model
+    from crm_adapter.orm import ContactRow
+
+    last: int | None = None
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(ContactRow.__tablename__):
+            return
+        while True:
+            stmt = sa.select(ContactRow.__table__).order_by(ContactRow.id).limit(batch)
+            if last is not None:
+                stmt = stmt.where(ContactRow.id > last)
+            page = conn.execute(stmt).all()
+            if not page:
+                return
+            for row in page:
+                yield str(row.id), contact_fields(contact_model(row))
+            last = int(page[-1].id)
+
+
+def _exchanges(engine: Engine) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    from bot.convlog import iter_all_exchanges
+
+    for exchange in iter_all_exchanges(engine):
+        yield str(exchange.id), exchange_fields(exchange)
+
+
+def _changes(engine: Engine) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    import sqlalchemy as sa
+
+    from bot.features.approvals.store import ChangeStore
+
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("bot_knowledge_changes"):
+            return
+    for change in ChangeStore(engine).list(limit=2**31 - 1):
+        yield change.ref, change.to_dict()
+
+
+__all__ = [
+    "RECORD_HASH",
+    "RecordKind",
+    "check_records",
+    "contact_fields",
+    "exchange_fields",
+    "record_digest",
+    "record_payload",
+    "standard_kinds",
+]

@@ -1,0 +1,351 @@
+"""Conduct rules: what may not be said to a client (promises of principal or return, absolutes, expected
+returns of net-value products, products passed off as deposits, pressure, belittled risk disclosures,
+other clients' data), as data with the regulation article each rule rests on.
+
+The table is `conduct_rules.toml` (package data). This module is the pure text engine: it knows no CRM
+and no chat. The bot's message check (`bot/features/message_check`) adds client names, the number masker
+and suitability on top; the answer check (`knowledge/check.py`) and the bot's compliance warnings use
+the same rules, so the assistant never disagrees with itself about what a promise of return is.
+
+A match is not a violation when a negation opens it in the same clause ("这款产品不保本", "理财非存款",
+"不得承诺保本"), when it is asked rather than stated ("是否保本？"), or when the rule's `unless` pattern
+appears in its clause ("请您本人完成测评").
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+CATEGORIES = (
+    "guarantee",
+    "superlative",
+    "expected_return",
+    "deposit_like",
+    "pressure",
+    "disclosure",
+    "privacy",
+    "suitability",
+)
+#: Ends a clause: a negation or an `unless` word only counts inside the clause of the match.
+_CLAUSE_END = re.compile(r"[，,。；;！!？?\n]")
+_SENTENCE_END = re.compile(r"[。；;！!？?\n]")
+#: How far before a match a negation is looked for (characters, within the clause).
+NEGATION_WINDOW = 8
+#: A prohibition reaches further: "不得向客户承诺保本或保证收益" is the rule, not a promise.
+PROHIBITION_WINDOW = 16
+_PROHIBITION = re.compile(
+    r"不得|禁止|严禁|切勿|不能|不可|不要|不准|杜绝|避免|不应|不宜|防止|严防|不允许|谨防|警惕"
+)
+_NEGATION = re.compile(r"不|非|无|没|未|别|勿|禁止|严禁|杜绝|防止|避免|切忌|是否|能否|可否|谨防|警惕|远离")
+#: Words that contain a negation character but negate nothing ("不管…都保本", "非常安全", "未来").
+_NOT_NEGATION = re.compile(
+    r"不管|不论|无论|不仅|不但|不只|不光|不用担心|不必担心|别担心|不要担心|无需担心|无须担心|不怕|不错|不少|"
+    r"不久|不过|不妨|非常|未来|无限|无忧|毫无疑问|没问题|没得说|别犹豫|不用犹豫|不要犹豫|别错过|不要错过|"
+    r"千万别错过|无比|无敌"
+)
+_ASKING = re.compile(r"是不是|是否|能不能|会不会|有没有|可不可以|能否")
+_QUESTION_AFTER = re.compile(r"^(?:的|了)?(?:吗|么|嘛|与否|[?？])")
+#: Forms of address after a client's name at the start of a message ("张伟先生，您好").
+_ADDRESS = (
+    r"(?:先生|女士|小姐|总|老师|阿姨|叔叔|姐|哥|大哥|大姐)?\s*"
+    r"(?:[，,：:！!\s]|您好|你好|早上好|下午好|晚上好)"
+)
+
+
+class RegulationsMissing(RuntimeError):
+    """The directory of regulation texts the rules quote could not be found."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConductRule:
+    id: str
+    category: str
+    label: str  # Chinese, shown to the RM
+    document: str  # the regulation's title (also its file name, + ".md")
+    article: str
+    quote: str  # verbatim from the regulation
+    suggestion: str
+    rewrite: str  # "drop" | "remove" | "mask" | a replacement text
+    adds: str = ""
+    negatable: bool = True
+    patterns: tuple[re.Pattern[str], ...] = ()
+    unless: re.Pattern[str] | None = None
+    requires: re.Pattern[str] | None = None
+
+    @property
+    def source(self) -> str:
+        return f"《{self.document}》{self.article}：{self.quote}"
+
+
+@dataclass(frozen=True, slots=True)
+class ConductFinding:
+    """One offending span of a text and the rule it breaks."""
+
+    rule: ConductRule
+    text: str
+    start: int
+    end: int
+
+    @property
+    def category(self) -> str:
+        return self.rule.category
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "rule": self.rule.id,
+            "category": self.rule.category,
+            "label": self.rule.label,
+            "text": self.text,
+            "source": self.rule.source,
+            "suggestion": self.rule.suggestion,
+        }
+
+
+class NameIndex:
+    """Find known names in a text in one pass (names by their first two characters, longest first): a
+    regex alternation of many thousands of client names would be far slower, and so would a key of one
+    character (a common surname starts thousands of names)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        grouped: dict[str, list[str]] = {}
+        for name in {n.strip() for n in names}:
+            if len(name) >= 2:  # one-character "names" are ordinary words
+                grouped.setdefault(name[:2], []).append(name)
+        self._by_prefix = {k: tuple(sorted(v, key=len, reverse=True)) for k, v in grouped.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self._by_prefix)
+
+    def find(self, text: str) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        i = 0
+        while i < len(text) - 1:
+            step = 1
+            for name in self._by_prefix.get(text[i : i + 2], ()):
+                if text.startswith(name, i):
+                    found.append((name, i))
+                    step = len(name)
+                    break
+            i += step
+        return found
+
+
+class ConductRules:
+    """The rule table, compiled; `scan` is pure and thread-safe."""
+
+    def __init__(self, table: Mapping[str, Any]) -> None:
+        documents: dict[str, str] = dict(table["documents"])
+        self.risk_wording: str = table["risk_wording"]["text"]
+        self._promotes = re.compile(table["risk_wording"]["promotes"])
+        rules = []
+        for raw in table["rule"]:
+            if raw["category"] not in CATEGORIES:
+                raise ValueError(f"conduct rule {raw['id']}: unknown category {raw['category']!r}")
+            rules.append(
+                ConductRule(
+                    id=raw["id"],
+                    category=raw["category"],
+                    label=raw["label"],
+                    document=documents[raw["document"]],
+                    article=raw["article"],
+                    quote=raw["quote"],
+                    suggestion=raw["suggestion"],
+                    rewrite=raw.get("rewrite", "drop"),
+                    adds=raw.get("adds", ""),
+                    negatable=bool(raw.get("negatable", True)),
+                    patterns=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("patterns", ())),
+                    unless=re.compile(raw["unless"]) if raw.get("unless") else None,
+                    requires=re.compile(raw["requires"]) if raw.get("requires") else None,
+                )
+            )
+        self.rules: tuple[ConductRule, ...] = tuple(rules)
+        self._by_id = {r.id: r for r in rules}
+
+    @classmethod
+    def load(cls, text: str | None = None) -> ConductRules:
+        """The packaged table, or `text` (a TOML document of the same shape)."""
+        if text is None:
+            text = resources.files("knowledge").joinpath("conduct_rules.toml").read_text(encoding="utf-8")
+        return cls(tomllib.loads(text))
+
+    def rule(self, rule_id: str) -> ConductRule:
+        return self._by_id[rule_id]
+
+    def promotes(self, text: str) -> bool:
+        """The text is about a product (so a rewrite carries the required risk wording)."""
+        return bool(self._promotes.search(text))
+
+    def scan(
+        self,
+        text: str,
+        *,
+        names: NameIndex | None = None,
+        recipient: str | None = None,
+        categories: Collection[str] | None = None,
+        asked: bool = False,
+    ) -> tuple[ConductFinding, ...]:
+        """Every violation in `text`, in text order (overlapping spans: the first rule's wins).
+
+        `asked`: a question about it counts too ("收益有保证吗"): for what RMs ask the assistant, where
+        the topic itself deserves the reminder; a message or an answer only breaks a rule by stating it.
+
+        `names`: known client names; one other than `recipient` (or, without a recipient, the one the
+        message opens by addressing) next to holdings, amounts or circumstances is a privacy finding."""
+        if not text:
+            return ()
+        found: list[ConductFinding] = []
+        for rule in self.rules:
+            if categories is not None and rule.category not in categories:
+                continue
+            if not rule.patterns or rule.id == "privacy_client":
+                continue
+            if rule.requires is not None and not rule.requires.search(text):
+                continue
+            for pattern in rule.patterns:
+                for m in pattern.finditer(text):
+                    if m.end() > m.start() and self._counts(rule, text, m.start(), m.end(), asked):
+                        found.append(ConductFinding(rule, m.group(0), m.start(), m.end()))
+        if names and (categories is None or "privacy" in categories):
+            found += self._privacy(text, names, recipient)
+        return _without_overlaps(found)
+
+    def _counts(self, rule: ConductRule, text: str, start: int, end: int, asked: bool = False) -> bool:
+        clause_start = _clause_start(text, start)
+        clause_end = _clause_end(text, end)
+        if rule.unless is not None and rule.unless.search(text, clause_start, clause_end):
+            return False
+        if not rule.negatable:
+            return True
+        before = _NOT_NEGATION.sub("　", text[max(clause_start, start - NEGATION_WINDOW) : start])
+        if asked:  # "是不是保本" asks about the promise; it does not deny it
+            before = _ASKING.sub("　", before)
+        if _NEGATION.search(before):
+            return False
+        if not asked and _PROHIBITION.search(text, max(clause_start, start - PROHIBITION_WINDOW), start):
+            return False
+        return asked or not _QUESTION_AFTER.match(text[end:clause_end])
+
+    def _privacy(self, text: str, names: NameIndex, recipient: str | None) -> list[ConductFinding]:
+        rule = self._by_id["privacy_client"]
+        hits = names.find(text)
+        if recipient is None and hits:
+            first, at = hits[0]
+            if re.match(rf"(?:尊敬的|亲爱的)?\s*{re.escape(first)}{_ADDRESS}", text[max(0, at - 4) :]) and (
+                at <= 4
+            ):
+                recipient = first
+        out: list[ConductFinding] = []
+        for name, at in hits:
+            if name == recipient:
+                continue
+            s_start = _sentence_start(text, at)
+            s_end = _sentence_end(text, at + len(name))
+            sentence = text[s_start:s_end]
+            if any(p.search(sentence) for p in rule.patterns):
+                out.append(ConductFinding(rule, name, at, at + len(name)))
+        return out
+
+    def findings_in(
+        self, texts: Iterable[str], categories: Collection[str], *, asked: bool = False
+    ) -> tuple[ConductRule, ...]:
+        """The rules of `categories` broken anywhere in `texts` (each once, in table order)."""
+        broken = {f.rule.id for t in texts for f in self.scan(t, categories=categories, asked=asked)}
+        return tuple(r for r in self.rules if r.id in broken)
+
+
+def _clause_start(text: str, at: int) -> int:
+    for i in range(at - 1, -1, -1):
+        if _CLAUSE_END.match(text[i]):
+            return i + 1
+    return 0
+
+
+def _clause_end(text: str, at: int) -> int:
+    m = _CLAUSE_END.search(text, at)
+    return m.start() if m else len(text)
+
+
+def _sentence_start(text: str, at: int) -> int:
+    for i in range(at - 1, -1, -1):
+        if _SENTENCE_END.match(text[i]):
+            return i + 1
+    return 0
+
+
+def _sentence_end(text: str, at: int) -> int:
+    m = _SENTENCE_END.search(text, at)
+    return m.start() if m else len(text)
+
+
+def _without_overlaps(found: list[ConductFinding]) -> tuple[ConductFinding, ...]:
+    """One finding per span and category (spans of different categories may overlap: "稳拿4%" promises
+    principal and a return)."""
+    kept: list[ConductFinding] = []
+    last_end: dict[str, int] = {}
+    for f in sorted(found, key=lambda f: (f.start, -(f.end - f.start))):
+        if f.start < last_end.get(f.category, -1):
+            continue
+        kept.append(f)
+        last_end[f.category] = f.end
+    return tuple(kept)
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> ConductRules:
+    """The packaged rule table (read and compiled once)."""
+    return ConductRules.load()
+
+
+PROMISE_LABEL = "承诺收益"
+
+
+def promise_labels(texts: Iterable[str], *, asked: bool = False) -> tuple[str, ...]:
+    """("承诺收益",) when any text promises principal or a return (the guarantee and expected-return
+    rules of the one table): the label the answer check and the bot's compliance warnings share."""
+    rules = default_rules().findings_in(texts, ("guarantee", "expected_return"), asked=asked)
+    return (PROMISE_LABEL,) if rules else ()
+
+
+# --- the regulation texts the rules quote --------------------------------------------------------
+def regulations_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """RM_REGULATIONS_DIR, else <repo>/../shared/regulations, else /work/shared/regulations."""
+    env = os.environ if environ is None else environ
+    candidates = []
+    if env.get("RM_REGULATIONS_DIR"):
+        candidates.append(Path(env["RM_REGULATIONS_DIR"]))
+    else:
+        candidates += [
+            Path(__file__).resolve().parents[1].parent / "shared" / "regulations",
+            Path("/work/shared/regulations"),
+        ]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    tried = ", ".join(str(p) for p in candidates)
+    raise RegulationsMissing(f"regulation texts not found (tried {tried}); set RM_REGULATIONS_DIR")
+
+
+def unquoted(rules: ConductRules, directory: Path) -> list[str]:
+    """Rules whose quote does not occur verbatim in their regulation file (empty: all sources hold)."""
+    bad: list[str] = []
+    for rule in rules.rules:
+        path = directory / f"{rule.document}.md"
+        try:
+            body = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RegulationsMissing(f"cannot read {path}: {exc.strerror or exc}") from exc
+        article = re.search(rf"^{re.escape(rule.article)}\s.*$", body, re.MULTILINE)
+        if article is None or rule.quote not in article.group(0):
+            bad.append(rule.id)
+    return bad

@@ -1,0 +1,149 @@
+"""bot.features.message_check: the service on the composition root (fake CRM, real SQLite log and audit
+trail): client names, suitability for a named client, the rewrite, records masked and audited, and
+failing closed when a check cannot be recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.composition import Services
+from bot.core import ServiceError
+from bot.features import message_check
+from bot.features.message_check import CheckStore, MessageCheckService
+from bot.features.supervision import SupervisionService
+from crm_adapter import Client
+from tests.bot.app_fixtures import req
+from tests.bot.fakes import FakeCRM
+
+LABELLED = Path(__file__).resolve().parents[3] / "bench" / "messages_labelled.jsonl"
+
+
+def _client(crm: FakeCRM, client_id: str, **changes: object) -> Client:
+    client = crm.clients[client_id].model_copy(update=changes)
+    crm.clients[client_id] = client
+    return client
+
+
+def test_a_bare_check_asks_for_the_draft(services: Services, crm: FakeCRM) -> None:
+    reply = message_check.check(services.message_check, req(crm, "RM001"))
+    assert "请发送要检查的客户消息" in reply.text
+    with pytest.raises(ServiceError, match="请发送要检查的消息"):
+        services.message_check.check(crm.get_staff(code="RM001"), "   ", channel="console")
+
+
+def test_a_named_client_is_checked_for_suitability_like_log(services: Services, crm: FakeCRM) -> None:
+    _client(crm, "C0001", risk_level="C2")
+    result = services.message_check.check(
+        crm.get_staff(code="RM001"), "C0001 推荐这款R4产品", channel="console"
+    )
+    assert result.client is not None and result.client.client_id == "C0001"
+    labels = [f.label for f in result.findings]
+    assert "适当性：产品R4超出客户C2承受能力" in labels
+    [tolerance] = [f for f in result.findings if "承受能力" in f.label]
+    assert tolerance.text == "R4" and "第十三条" in tolerance.source
+    assert result.rewrite_verdict == "ok" and "R4" not in (result.rewrite or "")
+
+
+def test_homonyms_must_be_told_apart_by_client_id(services: Services, crm: FakeCRM) -> None:
+    _client(crm, "C0002", name="张伟")
+    with pytest.raises(ServiceError, match="有 2 位客户名为“张伟”"):
+        services.message_check.check(crm.get_staff(code="RM001"), "张伟 这款理财不保本", channel="console")
+
+
+def test_another_clients_name_with_holdings_is_private(services: Services, crm: FakeCRM) -> None:
+    result = services.message_check.check(
+        crm.get_staff(code="RM001"), "刘洋 孙丽上个月买了300万，您也看看", channel="console"
+    )
+    assert [(f.rule, f.text) for f in result.findings] == [("privacy_client", "孙丽")]
+    assert "孙丽" not in (result.rewrite or "") and result.rewrite_verdict == "ok"
+
+
+def test_the_record_is_masked_and_audited(services: Services, crm: FakeCRM) -> None:
+    text = "这款理财保本，有事打我手机13812345678"
+    result = services.message_check.check(crm.get_staff(code="RM001"), text, channel="console")
+    stored = result.stored
+    assert stored is not None and stored.ref.startswith("M")
+    assert "13812345678" not in stored.text and "138****5678" in stored.text
+    assert "13812345678" not in json.dumps(stored.findings, ensure_ascii=False)
+    assert services.audit is not None
+    [event] = services.audit.find(kind="message_check", ref=str(stored.id))
+    assert event.actor == "RM001" and event.payload["verdict"] == "revise"
+    assert "13812345678" not in json.dumps(event.payload, ensure_ascii=False)
+    assert {"guarantee", "privacy_number"} <= set(event.payload["rules"])
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_check_that_cannot_be_audited_is_neither_stored_nor_shown(
+    services: Services, crm: FakeCRM, monkeypatch: pytest.MonkeyPatch, shared: bool
+) -> None:
+    """Audit on another database (appended after, the record undone) or the same one (one transaction)."""
+    assert services.audit is not None
+    monkeypatch.setattr(services.audit, "shares_database", lambda _engine: shared)
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("audit database gone")
+
+    monkeypatch.setattr(services.audit, "append_in", broken)
+    monkeypatch.setattr(services.audit, "append", broken)
+    with pytest.raises(ServiceError, match="检查结果未能记录"):
+        services.message_check.check(crm.get_staff(code="RM001"), "这款产品保本", channel="console")
+    store = services.check_store
+    assert store.get(1) is None
+
+
+def test_names_that_cannot_be_read_keep_the_last_ones(services: Services) -> None:
+    calls = {"n": 0}
+
+    def names() -> list[str]:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RuntimeError("CRM down")
+        return ["孙丽"]
+
+    svc = MessageCheckService(clock=services.clock, names=names, names_ttl=0.0)
+    assert svc.evaluate("孙丽买了200万").verdict == "revise"
+    assert svc.evaluate("孙丽买了200万").verdict == "revise"  # the reload failed; the names stay
+    assert calls["n"] > 1
+
+
+def test_every_rewrite_of_the_labelled_set_rechecks_ok(services: Services) -> None:
+    svc = MessageCheckService(
+        clock=services.clock, names=lambda: ["张伟", "章伟", "王建国", "李娜", "曾志远", "欧阳静怡"]
+    )
+    rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 300
+    for row in rows:
+        result = svc.evaluate(row["text"], recipient=row.get("recipient"))
+        if result.verdict == "revise":
+            assert result.rewrite_verdict == "ok", (row["id"], result.rewrite)
+            assert all(f.source.startswith("《") for f in result.findings)
+
+
+def test_supervisors_see_counts_and_the_flagged_checks(live_services: Services, crm: FakeCRM) -> None:
+    svc = live_services.message_check
+    rm = crm.get_staff(code="RM001")
+    svc.check(rm, "这款产品保本保收益", channel="console")
+    svc.check(rm, "您好，网点周六正常营业", channel="console")
+    sup = crm.get_staff(code="SUP01")
+    supervision: SupervisionService = live_services.supervision
+    stats = supervision.stats(sup)
+    assert stats.checks_by_staff["RM001"] == (2, 1)
+    view = supervision.review(sup)
+    [flagged] = view.checks
+    assert flagged.verdict == "revise" and flagged.staff_code == "RM001"
+    assert supervision.open_check(sup, flagged.id).text == "这款产品保本保收益"
+    with pytest.raises(ServiceError, match="找不到消息检查"):
+        supervision.open_check(sup, flagged.id + 100)
+    assert isinstance(live_services.check_store, CheckStore)
+
+
+def test_a_product_named_by_its_risk_words_is_checked_too(services: Services, crm: FakeCRM) -> None:
+    _client(crm, "C0001", risk_level="C2")
+    rm = crm.get_staff(code="RM001")
+    result = services.message_check.check(rm, "C0001 给您推荐一款高风险的私募产品", channel="console")
+    assert "适当性：产品R5超出客户C2承受能力" in [f.label for f in result.findings]
+    ok = services.message_check.check(rm, "C0001 这款低风险理财不保本，净值会波动", channel="console")
+    assert ok.verdict == "ok"
