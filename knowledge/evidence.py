@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from knowledge import authority, conditions, lexicon, listing, polarity
+from knowledge import answerable, authority, lexicon, listing, polarity
 from knowledge import question as q_mod
 from knowledge.lexical import BM25Index, tokenize, verbs
 from knowledge.manifest import StoredChunk
@@ -37,7 +37,6 @@ MIN_DENSE = 0.85  # below this nothing counts
 MIN_COVERAGE = 0.45  # in between, the best chunk must hold this share of the question's IDF mass
 MIN_FOCUS = 0.5  # the lead (with its heading) must hold this share of the topic words' IDF mass
 MIN_TERM_COVERAGE = 0.6  # below this, a lead lacking a key term no document uses is about something else
-SPECIFIC_IDF = 3.0  # a word this rare in the corpus names a topic (服务, 以上 do not)
 MAX_CITATIONS = 3
 MAX_CANDIDATES = 7  # sentences are read from this many retrieved chunks
 MAX_LEAD_SENTENCES = 3
@@ -267,36 +266,18 @@ def select(
         elif not slot_re.search(first[3].text):
             missing = "slot"
     limit_clause = ""
-    if asks_yes_no(q) and missing in ("", "verdict") and verdict != "no":
+    if answerable.asks_yes_no(q) and missing in ("", "verdict") and verdict != "no":
         # The rule's own exceptions and conditions, against the case the question names.
-        limited = _limit(q, first, scored, candidates)
+        limited = answerable.limit(q, first, scored, candidates)
         if limited is not None:
             first, found = limited
             verdict, marker, missing, limit_clause = "no", CONDITION, "", found.clause
-    asking = q_mod.asking_part(q.text[: q_mod.MAX_CHARS]).lower()
-    key = {
-        t: w
-        for t, w in weight.items()
-        if t not in lexicon.GENERIC_WORDS and _key(t, single) and t.lower() in asking
-    }
-    ch = candidates[first[1]].chunk
-    lead_ctx = set(first[3].tokens) | set(tokenize(f"{ch.title} {ch.heading}"))
-    uncovered = tuple(t for t in key if hit(t, lead_ctx, first[3].text + ch.heading + ch.title) < 0.5)
-    # A key term no document uses (nor a synonym of it, nor one of its parts): the corpus cannot be
-    # about it, so the lead is about a nearby topic ("大额现金" answered with 存款规模).
-    foreign = tuple(t for t in uncovered if _foreign(t, alts[t], parts[t], index))
-    term_coverage = 1.0 - sum(key[t] for t in uncovered) / sum(key.values()) if key else 1.0
-    # The lead shares with the question only common words (服务, 以上) while a key term is one no document
-    # uses (接送机, 现金): it is about a nearby topic. A shared specific word (保养, 权限) keeps it: RMs
-    # paraphrase (车子, 查看), and a lead that holds the topic's own word answers the paraphrase.
-    specific = any(
-        max(index.idf(a) for a in (t, *alts[t], *parts[t])) >= SPECIFIC_IDF
-        for t in key
-        if t not in uncovered and t not in lexicon.QUANTITY_WORDS
-    )
+    key = answerable.key_terms(q, weight, single)
+    cov = answerable.coverage(key, first[3], candidates[first[1]].chunk, hit, alts, parts, index)
+    uncovered, foreign, term_coverage = cov.uncovered, cov.foreign, cov.term_coverage
     if (
         foreign
-        and not specific
+        and not cov.specific
         and term_coverage < MIN_TERM_COVERAGE
         and verdict is None
         and missing in ("", "verdict", "slot")
@@ -314,22 +295,9 @@ def select(
         if sections and all(ci in opening for ci in sections):
             lead = [opening[ci] for ci in sections]
         elif corpus:
-            # The document writes the list as sub-headings of a section named like the question's topic
-            # ("机场贵宾服务都有啥" → 专属机场贵宾服务 > 全程专人引领 / 机票折扣 / …): every one is quoted,
-            # unless the lead already lists it from within that section.
-            listed = _section_list(candidates, corpus, key_topic, lambda t, toks, text: hit(t, toks, text))
+            listed = answerable.complete_list(candidates, corpus, key_topic, lead, hit)
             if listed is not None:
-                extended, items, parent = listed
-                # A full list headed by the topic ("推广活动可分为七类：…") is the answer already; one that
-                # has the topic as an item ("共性权益共八类：…、汽车维护、…") is not.
-                heads = [listing.head(s[3].text) for s in lead if listing.items(s[3].text) >= 3]
-                whole = any(all(hit(t, set(tokenize(h)), h) >= 0.8 for t in key_topic) for h in heads)
-                if not whole:
-                    candidates, lead, list_intro = (
-                        extended,
-                        items,
-                        listing.intro(parent, items_chunks(extended, items)),
-                    )
+                candidates, lead, list_intro = listed
     order: list[int] = []
     for _s, ci, *_ in lead:
         if ci not in order:
@@ -371,98 +339,6 @@ def select(
         candidates=tuple(candidates[:MAX_CANDIDATES]),
         lead_rank=first[1],
     )
-
-
-def items_chunks(candidates: Sequence[Candidate], items: Sequence[Scored]) -> list[StoredChunk]:
-    return [candidates[s[1]].chunk for s in items]
-
-
-def _section_list(
-    candidates: Sequence[Candidate],
-    corpus: Sequence[StoredChunk],
-    topic: list[str],
-    hit: Callable[[str, set[str], str], float],
-) -> tuple[list[Candidate], list[Scored], str] | None:
-    """The first section (of a retrieved chunk, else of their documents) whose heading names every topic
-    word, its sub-sections as lead items (each one's opening sentence), with the candidates extended by
-    the sub-sections not retrieved."""
-    if not topic:
-        return None
-    # Sections of the retrieved chunks first, then the other sections of their documents.
-    sources = {c.chunk.source for c in candidates[:MAX_CANDIDATES]}
-    near = [c.chunk for c in candidates[:MAX_CANDIDATES]]
-    seen: set[str] = set()
-    for chunk in [*near, *(c for c in corpus if c.source in sources)]:
-        parent = listing.parent_of(chunk.heading)
-        if parent in seen:
-            continue
-        seen.add(parent)
-        name = listing.leaf(parent)
-        tokens = set(tokenize(name))
-        if not parent or not all(hit(t, tokens, name) >= 0.8 for t in topic):
-            continue
-        sections = listing.section_items(chunk, corpus)
-        if not sections:
-            continue
-        extended = list(candidates)
-        ids = {c.chunk.chunk_id: i for i, c in enumerate(extended)}
-        lead: list[Scored] = []
-        for section in sections:
-            if section.chunk_id not in ids:
-                ids[section.chunk_id] = len(extended)
-                extended.append(Candidate(section, 0.0, 0.0, 0.0))
-            opening = units(section.text)
-            if opening:
-                lead.append((1.0, ids[section.chunk_id], 0, opening[0], 1.0))
-        return extended, lead, parent
-    return None
-
-
-_ASKS = re.compile(r"[吗么嘛][？?。！!\s]*$|能不能|可不可以|有没有|是否")
-
-
-def asks_yes_no(q: Question) -> bool:
-    """A yes/no question, also one that asks for an amount with 吗 ("也有折扣吗")."""
-    return q.kind == q_mod.YES_NO or bool(_ASKS.search(q.text[: q_mod.MAX_CHARS]))
-
-
-def _key(t: str, single: set[str]) -> bool:
-    """A key term of the question: a content word (not a light verb, a question word or a particle)."""
-    return (len(t) > 1 or t in single) and t not in lexicon.LIGHT_VERBS and not q_mod.is_question_word(t)
-
-
-Scored = tuple[float, int, int, Unit, float]
-_MODAL_HEAD = "要能需可会该得"
-_PARTICLE_TAIL = "是的了"
-
-
-def _foreign(t: str, alts: Sequence[str], parts: Sequence[str], index: BM25Index) -> bool:
-    """No document uses the word, a synonym of it, or all of its parts; segmentation leftovers such as
-    "要查" (要 + 查) or "法是" (…法 + 是) are judged by the word they hold."""
-    if t.isascii() or any(index.idf(a) > 0 for a in (t, *alts)):
-        return False  # Latin words may be codes or instructions around the question, not its topic
-    if parts and all(index.idf(p) > 0 for p in parts):
-        return False
-    core = t[1:] if t[0] in _MODAL_HEAD else t[:-1] if t[-1] in _PARTICLE_TAIL else ""
-    # A one-character leftover ("能约" → 约) is too short to say what the question is about.
-    return not (core and (len(core) == 1 or any(index.idf(a) > 0 for a in lexicon.synonyms(core))))
-
-
-def _limit(
-    q: Question, first: Scored, scored: list[Scored], candidates: Sequence[Candidate]
-) -> tuple[Scored, conditions.Limit] | None:
-    """The lead's passage read for an exception or condition that rules out the question's case; the
-    sentence holding it becomes the lead."""
-    ci = first[1]
-    passage = list(units(candidates[ci].chunk.text))
-    ordered = [first[3]] + [u for u in passage if u.text != first[3].text]
-    found = conditions.limit(q.text[: q_mod.MAX_CHARS], [u.text for u in ordered])
-    if found is None:
-        return None
-    unit = next(u for u in ordered if u.text == found.sentence)
-    item = next((s for s in scored if s[1] == ci and s[3].text == unit.text), None)
-    ui = next(i for i, u in enumerate(passage) if u.text == unit.text) if unit is not first[3] else first[2]
-    return (item or (first[0], ci, ui, unit, first[4])), found
 
 
 def _lead(
