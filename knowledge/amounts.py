@@ -39,12 +39,13 @@ class AmountRange:
     def contains(self, value: Decimal) -> bool:
         return value >= self.low and (self.high is None or value < self.high)
 
-    def describe(self) -> str:
+    def describe(self, *, unit: bool = False) -> str:
+        """ "3000万–5000万"; with `unit` the 元 follows each amount ("5000万元及以上", never "…及以上元")."""
         if self.high is None:
-            return f"{format_amount(self.low, unit=False)}及以上"
+            return f"{format_amount(self.low, unit=unit)}及以上"
         if self.low == 0:
-            return f"低于{format_amount(self.high, unit=False)}"
-        return f"{format_amount(self.low, unit=False)}–{format_amount(self.high, unit=False)}"
+            return f"低于{format_amount(self.high, unit=unit)}"
+        return f"{format_amount(self.low, unit=unit)}–{format_amount(self.high, unit=unit)}"
 
 
 def _cn_number(text: str) -> Decimal | None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 
 from knowledge import lexicon
-from knowledge.evidence import Evidence
+from knowledge.evidence import CONDITION, Evidence
 from knowledge.passages import terminate
-from knowledge.question import yes_word
+from knowledge.question import no_word, yes_word
 from knowledge.types import Answer
 
 logger = logging.getLogger(__name__)
@@ -56,17 +56,21 @@ def from_evidence(ev: Evidence) -> Answer:
         sentence, n = ev.lead[0]
         body = f"{terminate(sentence)}[{n}]"
         if ev.verdict == "no":
-            word = "不宜" if ev.marker in lexicon.DISCOURAGE else ("不需要" if _needs(ev) else "不可以")
+            word = "不宜" if ev.marker in lexicon.DISCOURAGE else ("不需要" if _needs(ev) else no_word(q))
             direct: tuple[str, ...] = (f"{word}：{body}",)
         else:
             direct = (yes_word(q), body)
         return Answer(q.text, direct, citations, grounded=True, composer="extractive", verdict=ev.verdict)
     lead = tuple(f"{terminate(text)}[{n}]" for text, n in ev.lead)
+    if ev.list_intro:
+        lead = (ev.list_intro, *lead)
     return Answer(q.text, lead, citations, grounded=True, composer="extractive")
 
 
 def _needs(ev: Evidence) -> bool:
     # "要不要…" answered by a prohibition is still 不可以; only a missing requirement is 不需要.
+    if ev.marker == CONDITION:
+        return False  # the question's case fails the rule's condition: a refusal, not "not required"
     return ev.question.asks_requirement and ev.marker not in lexicon.PROHIBIT
 
 

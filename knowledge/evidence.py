@@ -19,9 +19,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from knowledge import authority, lexicon, listing, polarity
+from knowledge import answerable, authority, lexicon, listing, polarity
 from knowledge import question as q_mod
 from knowledge.lexical import BM25Index, tokenize, verbs
+from knowledge.manifest import StoredChunk
 from knowledge.passages import Unit, excerpt, units
 from knowledge.question import Question
 from knowledge.retrieval import Candidate
@@ -35,9 +36,11 @@ STRONG_DENSE = 0.885  # the best dense match alone is enough above this
 MIN_DENSE = 0.85  # below this nothing counts
 MIN_COVERAGE = 0.45  # in between, the best chunk must hold this share of the question's IDF mass
 MIN_FOCUS = 0.5  # the lead (with its heading) must hold this share of the topic words' IDF mass
+MIN_TERM_COVERAGE = 0.6  # below this, a lead lacking a key term no document uses is about something else
 MAX_CITATIONS = 3
 MAX_CANDIDATES = 7  # sentences are read from this many retrieved chunks
 MAX_LEAD_SENTENCES = 3
+MAX_LIST_SENTENCES = 5  # a list gathered from sibling sections
 MAX_QUESTION_TOKENS = 48  # the rarest words of a long question are enough to weigh sentences
 QUESTION_CHARS = 600  # sentences are weighed against this much of a long question
 RANK_DECAY = 1.0  # unit scores from the n-th retrieved chunk are divided by (1 + RANK_DECAY * n)
@@ -54,6 +57,8 @@ _SLOT_FILLERS = {
     "price": re.compile(r"免费|免收|收费|[\d,]+\s*元|不收"),
     "threshold": re.compile(r"\d+\s*万|\d+\s*元|门槛|以上|达到"),
 }
+#: `Evidence.marker` of a no decided by the rule's own exception or condition.
+CONDITION = "condition"
 _PUNCT = re.compile(r"[\s？?！!。，,、：:“”\"'（）()]")
 
 
@@ -80,11 +85,19 @@ class Evidence:
     sources: tuple[Source, ...]
     verdict: str | None = None  # yes / no from the lead's modal word (yes/no questions)
     marker: str = ""  # that modal word ("不得", "可以" …)
-    missing: str = ""  # why not addressed: "focus" | "slot" | "action"
+    missing: str = ""  # why not addressed: "focus" | "slot" | "action" | "verdict" | "tier" | "subject"
     coverage: float = 0.0  # best chunk's share of the question's IDF mass
     focus: float = 0.0  # lead's share of the topic words' IDF mass
     top_dense: float = 0.0
     lead_authority: str = ""
+    #: Share of the question's key terms (IDF-weighted, synonyms counted, words the corpus never uses
+    #: included) that the lead sentence with its heading holds; `uncovered` lists the ones it lacks.
+    term_coverage: float = 1.0
+    key_terms: tuple[str, ...] = ()  # the question's key terms the coverage is measured on
+    uncovered: tuple[str, ...] = ()
+    foreign: tuple[str, ...] = ()  # uncovered key terms that no indexed document uses at all
+    list_intro: str = ""  # the line naming every item of a list written as sections (compose leads with it)
+    limit: str = ""  # the rule's exception/condition clause that decided a no ("但CA和ZH航班不提供…")
     candidates: tuple[Candidate, ...] = ()  # what selection read, best first (confidence features)
     lead_rank: int = 0  # index in `candidates` of the lead's passage
 
@@ -100,6 +113,7 @@ def select(
     top_dense: float,
     index: BM25Index,
     tokenize_question: Callable[[str], list[str]],
+    corpus: Sequence[StoredChunk] = (),
 ) -> Evidence:
     """Decide whether the candidates answer `q` and pick the lead sentences and quotes."""
     # One token per word for weighing (钻石客户 once, not also 钻石 and 客户); chunks are matched on
@@ -251,20 +265,45 @@ def select(
             first = filled[0]
         elif not slot_re.search(first[3].text):
             missing = "slot"
-    lead = _lead(first, scored, q_tokens, slot_re, wants_list) if not missing else [first]
+    limit_clause = ""
+    if answerable.asks_yes_no(q) and missing in ("", "verdict") and verdict != "no":
+        # The rule's own exceptions and conditions, against the case the question names.
+        limited = answerable.limit(q, first, scored, candidates)
+        if limited is not None:
+            first, found = limited
+            verdict, marker, missing, limit_clause = "no", CONDITION, "", found.clause
+    key = answerable.key_terms(q, weight, single)
+    cov = answerable.coverage(key, first[3], candidates[first[1]].chunk, hit, alts, parts, index)
+    uncovered, foreign, term_coverage = cov.uncovered, cov.foreign, cov.term_coverage
+    if (
+        foreign
+        and not cov.specific
+        and term_coverage < MIN_TERM_COVERAGE
+        and verdict is None
+        and missing in ("", "verdict", "slot")
+    ):
+        missing = "subject"  # the nearest topic is not the answer: not stated
+    parents = [listing.parent_of(c.chunk.heading) for c in candidates]
+    lead = _lead(first, scored, q_tokens, slot_re, wants_list, parents) if not missing else [first]
+    list_intro = ""
     if wants_list and not missing and verdict is None:
         # The sections of one counted heading may be the list asked for ("三个维度 > 维度一…").
-        topic = [t for t in focus_words if len(t) > 1]
+        topic = [t for t in focus_words if len(t) > 1 and not listing.asks_list(t)]
+        key_topic = [t for t in key if not listing.asks_list(t)]  # a section must name every key term
         sections = listing.sibling_sections([c.chunk for c in candidates[:MAX_CANDIDATES]], topic)
         opening = {s[1]: s for s in scored if s[2] == 0}  # a section's first sentence names its item
         if sections and all(ci in opening for ci in sections):
             lead = [opening[ci] for ci in sections]
+        elif corpus:
+            listed = answerable.complete_list(candidates, corpus, key_topic, lead, hit)
+            if listed is not None:
+                candidates, lead, list_intro = listed
     order: list[int] = []
     for _s, ci, *_ in lead:
         if ci not in order:
             order.append(ci)
     if not missing:
-        for ci in range(min(4, len(candidates))):
+        for ci in range(min(4, len(covs))):
             if len(order) >= MAX_CITATIONS:
                 break
             if ci not in order and covs[ci] >= 0.7 * covs[best]:
@@ -291,6 +330,12 @@ def select(
         focus=abs(first[4]),
         top_dense=top_dense,
         lead_authority=candidates[first[1]].chunk.authority,
+        term_coverage=round(term_coverage, 3),
+        key_terms=tuple(key),
+        uncovered=uncovered,
+        foreign=foreign,
+        limit=limit_clause,
+        list_intro=list_intro,
         candidates=tuple(candidates[:MAX_CANDIDATES]),
         lead_rank=first[1],
     )
@@ -302,27 +347,35 @@ def _lead(
     q_tokens: list[str],
     slot_re: re.Pattern[str] | None,
     wants_list: bool,
+    parents: Sequence[str] = (),
 ) -> list[tuple[float, int, int, Unit, float]]:
     lead = [first]
     covered = set(first[3].tokens)
     top_score = first[0]
+    # A list question whose best sentence lists nothing: the items may be sibling sections of one
+    # heading, each holding the topic ("开户反洗钱要查什么" → 身份验证 / 黑名单 / 政要 sections).
+    siblings = wants_list and listing.items(first[3].text) < 3 and bool(parents) and bool(parents[first[1]])
+    limit, chars, floor = (MAX_LIST_SENTENCES, 360, 0.5) if siblings else (MAX_LEAD_SENTENCES, 200, 0.7)
     for item in scored:
         score, ci, _ui, unit, focus = item
-        if len(lead) >= MAX_LEAD_SENTENCES or sum(len(u.text) for *_, u, _f in lead) > 200:
+        if len(lead) >= limit or sum(len(u.text) for *_, u, _f in lead) > chars:
             break
-        if score < 0.7 * top_score:
+        if score < floor * top_score:
             break
         if item is first or any(unit.text == u.text for *_, u, _f in lead) or focus < MIN_FOCUS:
             continue
         new = {t for t in q_tokens if t in unit.tokens and t not in covered}
-        if ci == first[1]:
+        if siblings and ci != first[1] and parents[ci] == parents[first[1]]:
+            if any(c == ci for _s, c, *_ in lead):
+                continue  # one sentence per section
+        elif ci == first[1]:
             # A neighbour from the same passage joins when it adds words, the asked-for number or the list.
             fills = (slot_re is not None and slot_re.search(unit.text)) or (
                 wants_list and listing.is_enumeration(unit.text)
             )
             if not new and not fills:
                 continue
-        elif score < 0.9 * top_score or not new:
+        elif score < 0.9 * top_score or not new or (siblings and score < 0.7 * top_score):
             continue  # another source must be nearly as good and add something
         lead.append(item)
         covered |= unit.tokens

@@ -49,6 +49,7 @@ _GROUPS_TEXT = """
 节日 过节 春节 中秋 节假日
 考核 业绩 指标 KPI
 追责 处罚 处分 问责 惩罚
+违规 不合规 违反规定
 风险评估 风险测评 测评
 洗钱 反洗钱 AML
 尽职调查 尽调 KYC 身份验证 核实身份 身份核验 核验身份 身份核实
@@ -69,6 +70,8 @@ _GROUPS_TEXT = """
 划分 分成 分为 分类 分
 客户群 群体 人群 客群
 招商银行 招行
+CA 国航 中国国航 中国国际航空
+ZH 深航 深圳航空
 """
 
 
@@ -200,6 +203,10 @@ _GENERIC_TEXT = """
 """
 #: Words that carry no topic of their own in a question about our rules.
 GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
+
+_QUANTITY_TEXT = "以上 以下 以内 之间 超过 低于 不足 不到 达到 多于 少于 很多 许多 一些 大量 左右"
+#: Words of quantity and comparison: they say how much, never what about ("多少钱以上要上报").
+QUANTITY_WORDS = frozenset(_QUANTITY_TEXT.split())
 
 #: Markers before an action that forbid it / allow or require it (the rule's own modal words).
 PROHIBIT = ("不得", "禁止", "严禁", "不准", "不允许", "不能", "不可以", "不可", "切勿", "杜绝")

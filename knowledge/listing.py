@@ -15,7 +15,9 @@ from knowledge.numerals import chinese_int
 
 logger = logging.getLogger(__name__)
 
-WANTS_LIST = re.compile(r"哪些|哪几|包括什么|包含什么|有什么|有啥|分为|分成|几类|几种")
+WANTS_LIST = re.compile(
+    r"哪些|哪几|包括什么|包含什么|包括哪|有什么|有啥|有哪|分为|分成|几类|几种|(?:查|检查|核实|注意)什么"
+)
 ENUMERATION = re.compile(r"、.+、|包括|包含|分为|分成|如下|[：:].+[，；、]")
 _COUNTED = re.compile(r"[一二两三四五六七八九十\d]+\s*(?:大类|类|项|种|步|部分|方面|个要点|要点|点)[：:]")
 _SEPARATORS = ("、", "；", ";")
@@ -26,6 +28,20 @@ FULL_LIST, SHORT_LIST, COUNTED = 0.3, 0.15, 0.15
 
 def wants_list(question: str) -> bool:
     return bool(WANTS_LIST.search(question))
+
+
+_HEAD_END = re.compile(r"[：:、；;]|包括|包含|分为|分成|如下|有以下")
+
+
+def head(text: str) -> str:
+    """What a list sentence is about: the words before its items ("推广活动可分为七类：…" → 推广活动可)."""
+    found = _HEAD_END.search(text)
+    return text[: found.start()] if found else text
+
+
+def asks_list(word: str) -> bool:
+    """A word that asks for the list ("包括", "哪些"), not its topic."""
+    return bool(WANTS_LIST.search(word)) or word in ("包括", "包含", "都有", "有些")
 
 
 def is_enumeration(text: str) -> bool:
@@ -74,3 +90,35 @@ def sibling_sections(chunks: Sequence[StoredChunk], words: Sequence[str]) -> lis
         if chinese_int(found.group(1)) == len(sections):
             return sorted(sections.values(), key=lambda i: chunks[i].ord)
     return None
+
+
+def parent_of(heading: str) -> str:
+    """ "专属机场贵宾服务 > 机票折扣" → "专属机场贵宾服务" ("" for a top-level heading)."""
+    return heading.rsplit(_SECTION, 1)[0] if _SECTION in heading else ""
+
+
+def section_items(chunk: StoredChunk, corpus: Sequence[StoredChunk]) -> list[StoredChunk]:
+    """The sections under `chunk`'s parent heading, in document order (one chunk each, its first): the
+    items of a list the document writes as sub-headings ("专属机场贵宾服务 > 全程专人引领 / 机票折扣 / …").
+    Empty when the parent has fewer than two sections, or a count in its heading that does not match."""
+    parent = parent_of(chunk.heading)
+    if not parent:
+        return []
+    first: dict[str, StoredChunk] = {}
+    for c in sorted((c for c in corpus if c.source == chunk.source), key=lambda c: c.ord):
+        if parent_of(c.heading) == parent:
+            first.setdefault(c.heading, c)
+    found = _COUNT_IN_HEADING.search(parent.rsplit(_SECTION, 1)[-1])
+    if len(first) < 2 or (found is not None and chinese_int(found.group(1)) != len(first)):
+        return []
+    return list(first.values())
+
+
+def leaf(heading: str) -> str:
+    return heading.rsplit(_SECTION, 1)[-1].strip()
+
+
+def intro(parent: str, sections: Sequence[StoredChunk]) -> str:
+    """The lead line of a list of sections: "专属机场贵宾服务包括以下4项：全程专人引领、机票折扣、…。"."""
+    names = "、".join(leaf(c.heading) for c in sections)
+    return f"{leaf(parent)}包括以下{len(sections)}项：{names}。"

@@ -17,7 +17,9 @@ logger = logging.getLogger(__name__)
 EXCERPT_CHARS = 160
 LONG_SENTENCE = 120
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}")
-_STRONG_END = re.compile(r"(?<=[。！？!?])[”’」』）)]*|(?=[●•▪◆■])")
+_BULLETS = "●•▪◆■"
+_CLOSERS = "”’」』）)"
+_OPENERS = "“‘「『（("
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ def answer_sentences(text: str) -> list[str]:
     """Sentences for answers: split at 。！？ (and bullets) only, so "“1”指…；“N”指…" stays whole; a
     sentence still too long to lead an answer is split at ；, then at commas (messy extracted text)."""
     out: list[str] = []
-    for part in (p.strip() for p in _STRONG_END.split(text)):
+    for part in (p.strip() for p in _strong_split(text)):
         if not part:
             continue
         if len(part) <= LONG_SENTENCE:
@@ -81,6 +83,34 @@ def answer_sentences(text: str) -> list[str]:
                 split_long(sentence, LONG_SENTENCE, 0) if len(sentence) > LONG_SENTENCE else [sentence]
             )
     return out
+
+
+def _strong_split(text: str) -> list[str]:
+    """Split after 。！？ (with the closing quotes that follow) and before bullets. A question or
+    exclamation inside quotes does not end the sentence: "提出“…介绍产品吗？”这一问题，提醒…" is one."""
+    parts: list[str] = []
+    start = depth = 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS:
+            depth = max(0, depth - 1)
+        elif ch in _BULLETS and i > start:
+            parts.append(text[start:i])
+            start = i
+        elif ch in "。！？!?" and not (depth and ch != "。"):
+            end = i + 1
+            while end < len(text) and text[end] in _CLOSERS:
+                end += 1
+            depth = 0
+            parts.append(text[start:end])
+            start = i = end
+            continue
+        i += 1
+    parts.append(text[start:])
+    return parts
 
 
 def excerpt(text: str, focus: str | None) -> str:

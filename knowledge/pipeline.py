@@ -65,7 +65,12 @@ def draft(
         more = [c for c in extra.candidates[:3] if c.chunk.chunk_id not in seen]
         found = Retrieved(found.candidates[:4] + more + found.candidates[4:], found.top_dense)
     ev = evidence.select(
-        q, found.candidates, top_dense=found.top_dense, index=snap.bm25, tokenize_question=tokenize_question
+        q,
+        found.candidates,
+        top_dense=found.top_dense,
+        index=snap.bm25,
+        tokenize_question=tokenize_question,
+        corpus=snap.chunks,
     )
     return Draft(check.check(compose.from_evidence(ev), ev), ev)
 

@@ -163,13 +163,39 @@ def _modal(text: str) -> str:
     return m.group("modal") if m else ""
 
 
-def yes_word(q: Question) -> str:
-    """The direct "yes" in the question's own terms: 会。/ 需要。/ 是。/ 可以。"""
-    if q.modal.startswith("会"):
-        return "会。"
+_ASKS_HAVE = re.compile(r"有没有|有无|是否有|(?<![没享拥])有[^，,。？?]{0,16}(?:吗|么|嘛)[？?。！!\s]*$")
+_ASKS_CAN = re.compile(r"能不能|能否|是否能|(?<![可功])能(?!力|够力)")
+
+
+def verdict_words(q: Question) -> tuple[str, str]:
+    """The direct yes and no in the question's own terms, chosen by the word the question asks with:
+    需要/不需要 for "要不要", 会/不会, 有/没有 for "有没有…/有…吗", 能/不能 for "能…吗", else 可以/不可以."""
+    head = q.text[:MAX_CHARS]
     if q.asks_requirement:
-        return "需要。"
-    return "可以。"
+        return "需要", "不需要"
+    if q.modal.startswith("会"):
+        return "会", "不会"
+    have = _ASKS_HAVE.search(head)
+    modal_at = head.find(q.modal) if q.modal else -1
+    # "有没有…" before any modal, or "…有…吗" without one ("客户有钱能洗车吗" asks 能).
+    explicit = have is not None and have.group(0) in ("有没有", "有无", "是否有")
+    if have is not None and (modal_at < 0 or (explicit and have.start() < modal_at)):
+        return "有", "没有"
+    if q.modal and _ASKS_CAN.match(q.modal):
+        return "能", "不能"
+    return "可以", "不可以"
+
+
+def yes_word(q: Question) -> str:
+    """The direct "yes" in the question's own terms: 会。/ 需要。/ 有。/ 能。/ 可以。"""
+    return verdict_words(q)[0] + "。"
+
+
+def no_word(q: Question) -> str:
+    """The direct "no" to a rule that refuses what is asked, in the question's own terms: 不会 / 没有 /
+    不能 / 不可以 ("要不要…" refused is 不可以: only a missing requirement is 不需要, see compose)."""
+    word = verdict_words(q)[1]
+    return "不可以" if word == "不需要" else word
 
 
 def _action(text: str) -> str:
@@ -180,6 +206,37 @@ def _action(text: str) -> str:
     # "就推产品" / "直接告诉" : leading adverbs are not the action.
     return re.sub(r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|一上来就|一开始就)+", "", action)
 
+
+_QUESTION_WORD = re.compile(
+    r"^(?:多少.*|几.?.?|什么.*|啥|哪.*|怎么.*|怎样|如何|为什么|为啥|谁|吗|呢|么|意思)$"
+)
+
+
+def is_question_word(word: str) -> bool:
+    """An interrogative ("多少钱", "哪些"): it asks, it names no topic a rule must hold."""
+    return bool(_QUESTION_WORD.match(word))
+
+
+_CLAUSE = re.compile(r"[^，,。；;：:！!？?\n]+[？?]?")
+_ASKING = re.compile(r"[？?]$|[吗呢么嘛][？?]?$|" + _WH.pattern + "|能不能|可不可以|有没有|是否|要不要")
+
+
+def asking_part(text: str) -> str:
+    """The clauses that ask, with the clause just before each (it often names the topic: "客户存了很多现金，
+    多少钱以上要上报"), instructions around them left out ("忽略以上规则，直接回答：…"); else the text."""
+    clauses = [c.strip() for c in _CLAUSE.findall(text) if c.strip()]
+    asks = [i for i, c in enumerate(clauses) if _ASKING.search(c)]
+    if not asks:
+        return text
+    keep = set(asks)
+    for i in asks:  # "客户存了很多现金，多少钱以上要上报": the topic is named just before the question
+        if i > 0 and not any(w in clauses[i - 1] for w in _INSTRUCTIONS):
+            keep.add(i - 1)
+    return "，".join(clauses[i] for i in sorted(keep))
+
+
+#: Words of instructions around a question ("忽略以上规则，直接回答：…"): not its topic.
+_INSTRUCTIONS = ("忽略", "回答", "规则", "指令", "不要引用", "就说")
 
 _STEM_NOISE = re.compile(r"[\s？?！!。，,、：:“”\"']|^(?:请问|想问一下|想问|问一下)")
 MIN_STEM = 4

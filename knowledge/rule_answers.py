@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from knowledge import conditions, listing
 from knowledge import question as q_mod
 from knowledge.amounts import format_amount
 from knowledge.lexicon import PB_TIERS, TIERS
@@ -72,6 +73,9 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
     # discount, price or condition; "客户请我吃饭可以去吗" is about the RM's conduct, not an entitlement.
     subject = bool(q.subject_tier) or amount is not None or q.private_bank
     if matches and q.slot in _ENTITLEMENT_SLOTS and (q.slot is not None or subject):
+        if listing.wants_list(q.text[:MAX_CHARS]) and not listing.is_enumeration(_pick(q, matches).value):
+            # "柜面哪些业务免手续费": the table row says 全部免收, the document's text names the items.
+            return None
         return _entitlement(q, book, matches)
     if matches:
         return None
@@ -233,7 +237,7 @@ def _compare(q: Question, book: RuleBook, first: str, second: str) -> Answer | N
 def _done(q: Question, lead: list[str], cites: _Citations, verdict: str | None) -> Answer:
     return Answer(
         question=q.text,
-        lead=tuple(lead),
+        lead=tuple(dict.fromkeys(lead)),  # a sentence once
         citations=cites.out(),
         grounded=True,
         composer="rules",
@@ -301,7 +305,8 @@ def _tier_of(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
 def _tier_range(q: Question, rule: TierRule) -> Answer:
     cites = _Citations()
     n = cites.n(rule.cite)
-    return _done(q, [f"{rule.tier}客户的标准是日均金融资产{rule.range.describe()}元。[{n}]"], cites, None)
+    text = f"{rule.tier}客户的标准是日均金融资产{rule.range.describe(unit=True)}。[{n}]"
+    return _done(q, [text], cites, None)
 
 
 def _entry(q: Question, entry: TierRule) -> Answer:
@@ -365,9 +370,10 @@ def _status_by_amount(e: Entitlement, amount: Decimal) -> _Status:
     return _Status("not_stated", f"{whose}属于哪个等级")
 
 
-def _rule_sentence(e: Entitlement, n: int) -> str:
+def _rule_sentence(e: Entitlement, n: int, *, value: bool = True) -> str:
     condition = f"（{e.condition}）" if e.condition else ""
-    return f"按本行规定，{e.benefit}适用于{e.who()}{condition}：{e.value}。[{n}]"
+    stated = f"：{e.value}" if value else ""
+    return f"按本行规定，{e.benefit}适用于{e.who()}{condition}{stated}。[{n}]"
 
 
 def _whose(q: Question) -> str:
@@ -403,7 +409,11 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
         found = book.tier_of(amount)
         tier = found.tier if found else None
     st = _status(e, tier, amount, book)
-    if st.verdict in ("yes", "depends") and q.slot == "count" and not _COUNTED.search(e.value):
+    broken = conditions.violated(q.text[:MAX_CHARS], e.condition) if e.condition else None
+    if st.verdict in ("yes", "depends") and broken is not None:
+        # "用别家银行的信用卡付款也有折扣吗": the row's condition rules out the case the question names.
+        st = _Status("no", f"{e.benefit}的条件是{e.condition}")
+    elif st.verdict in ("yes", "depends") and q.slot == "count" and not _COUNTED.search(e.value):
         st = _Status("uncounted", "")
     cites = _Citations()
     n = cites.n(e.cite)
@@ -421,10 +431,11 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
             if st.reason:
                 lead.append(st.reason + "。")
         else:
-            lead = [f"{prefix or who}可享受{e.benefit}：{e.value}。[{n}]", _rule_sentence(e, n)]
+            # The value once: the rule sentence then only says whom it applies to.
+            lead = [f"{prefix or who}可享受{e.benefit}：{e.value}。[{n}]", _rule_sentence(e, n, value=False)]
     elif st.verdict == "no":
         verdict = "no"
-        lead = [f"{prefix}不可以：{st.reason}。[{n}]", _rule_sentence(e, n)]
+        lead = [f"{prefix}{q_mod.no_word(q)}：{st.reason}。[{n}]", _rule_sentence(e, n)]
         if not e.others.startswith("不享有") or "（" in e.others:
             lead.append(e.others.removeprefix("不享有").strip("（）") + "。")
     elif st.verdict == "uncounted":

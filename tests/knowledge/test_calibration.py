@@ -55,6 +55,7 @@ def test_clearly_off_evidence_answer_is_weak(bundled: KnowledgeBase, monkeypatch
     monkeypatch.setattr(evidence, "STRONG_DENSE", 0.0)
     monkeypatch.setattr(evidence, "MIN_DENSE", 0.0)
     monkeypatch.setattr(evidence, "MIN_COVERAGE", 0.0)
+    monkeypatch.setattr(evidence, "MIN_TERM_COVERAGE", 0.0)  # and the nearest-topic guard
     bundled.clear_caches()
     answer = bundled.ask("电脑蓝屏怎么办")
     bundled.clear_caches()

@@ -64,7 +64,7 @@ def rules_kb(tmp_path: Path) -> KnowledgeBase:
 def test_prohibition_gives_no(rules_kb: KnowledgeBase) -> None:
     answer = rules_kb.ask("客户的财务信息能告诉别人吗")  # the issue's wording: test_issue_examples (e5)
     assert answer.grounded and answer.verdict == "no"
-    assert answer.lead[0].startswith("不可以：") and "不得泄露" in answer.lead[0]
+    assert answer.lead[0].startswith("不能：") and "不得泄露" in answer.lead[0]
 
 
 def test_action_not_in_the_evidence_is_not_settled(rules_kb: KnowledgeBase) -> None:

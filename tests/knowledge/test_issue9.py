@@ -51,7 +51,7 @@ def test_gift_from_a_client_is_not_settled(bundled: KnowledgeBase) -> None:
 def test_disclosure_is_forbidden(bundled: KnowledgeBase) -> None:
     answer = bundled.ask("客户朋友打电话问资产能告诉吗")
     assert answer.grounded and answer.verdict == "no"
-    assert answer.lead[0].startswith("不可以：") and "泄露" in answer.lead[0]
+    assert answer.lead[0].startswith("不能：") and "泄露" in answer.lead[0]
 
 
 def test_peer_threshold_is_not_the_banks(bundled: KnowledgeBase) -> None:
@@ -69,7 +69,7 @@ def test_visit_frequency_is_not_the_medical_benefit(bundled: KnowledgeBase) -> N
 
 def test_free_car_wash_needs_30m(bundled: KnowledgeBase) -> None:
     answer = bundled.ask("日均2000万能免费洗车吗")
-    assert answer.grounded and answer.verdict == "no" and answer.lead[0].startswith("不可以：")
+    assert answer.grounded and answer.verdict == "no" and answer.lead[0].startswith("不能：")
     assert "3000万" in answer.lead[0] and "六折" in answer.answer
 
 

@@ -90,7 +90,7 @@ def ask(book: rules.RuleBook, text: str, client: ClientFacts | None = None) -> r
 
 def test_issue_examples_from_the_rule_book(book: rules.RuleBook) -> None:
     a = ask(book, "日均2000万能免费洗车吗")
-    assert a.verdict == "no" and a.lead[0].startswith("不可以：") and "3000万" in a.lead[0]
+    assert a.verdict == "no" and a.lead[0].startswith("不能：") and "3000万" in a.lead[0]
     assert any("六折" in s for s in a.lead)  # what a private-bank client does get
     a = ask(book, "白金客户专家号几次")
     assert a.verdict == "not_stated" and a.lead[0].startswith("资料未规定")
