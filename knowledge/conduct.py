@@ -31,6 +31,7 @@ from knowledge.conduct_text import (
     clause_end,
     clause_start,
     expand,
+    mandarin,
     sentence_end,
     sentence_start,
     stated,
@@ -209,7 +210,8 @@ class ConductRules:
         if not text:
             return ()
         original = text
-        text, where = without_filler(text)
+        plain, where = without_filler(text)
+        text = mandarin(plain)
         found: list[ConductFinding] = []
         for rule in self.rules:
             if categories is not None and rule.category not in categories:
@@ -221,7 +223,7 @@ class ConductRules:
             for pattern in rule.patterns:
                 for m in pattern.finditer(text):
                     if m.end() > m.start() and self._counts(rule, text, m.start(), m.end(), asked):
-                        found.append(ConductFinding(rule, m.group(0), m.start(), m.end()))
+                        found.append(ConductFinding(rule, plain[m.start() : m.end()], m.start(), m.end()))
         if names and (categories is None or "privacy" in categories):
             found += self._privacy(text, names, recipient)
         if where is None:
@@ -259,6 +261,8 @@ class ConductRules:
             s_start = sentence_start(text, at)
             s_end = sentence_end(text, at + len(name))
             sentence = text[s_start:s_end]
+            if rule.unless is not None and rule.unless.search(sentence):
+                continue  # a refusal to tell ("这属于其他客户的隐私，我不能说")
             if any(p.search(sentence) for p in rule.patterns):
                 out.append(ConductFinding(rule, name, at, at + len(name)))
         return out
