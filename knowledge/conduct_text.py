@@ -53,7 +53,7 @@ _CONDITION_AFTER = re.compile(r"^的话")
 #: Dialect forms mapped to Mandarin, each to a string of the same length so that positions still hold
 #: (Cantonese "唔会蚀本", Shanghainese "勿会少", Northeastern "指定不带亏").
 _DIALECT_PAIRS = (
-    "唔会=不会 唔系=不是 唔使=不用 唔好=不要 冇=没 蚀本=亏本 蚀钱=亏钱 蚀=亏 稳阵=稳当 梗系=肯定 嘅=的 "
+    "唔会=不会 唔系=不是 唔使=不用 唔好=不要 唔=不 冇=没 蚀本=亏本 蚀钱=亏钱 蚀=亏 稳阵=稳当 梗系=肯定 嘅=的 "
     "咗=了 㗎=的 勿会=不会 勿要=不要 侬=您 钞票=本金 老稳=很稳 带亏=会亏 带赔=会赔 指定不=肯定不 "
     "指定能=肯定能 指定赚=肯定赚 贼稳=很稳 妥妥滴=妥妥的 杠杠滴=杠杠的"
 )

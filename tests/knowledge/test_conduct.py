@@ -273,6 +273,10 @@ def test_macros_expand_in_a_table_and_leave_quantifiers_alone() -> None:
         ("它净值从来没跌破过1，以后也跌不破", "guarantee"),
         ("这个我替您担保", "guarantee"),
         ("每年分红保持在3%以上", "guarantee"),
+        # insurance wording: a dividend floor, "never at a loss", a loss made up privately
+        ("这份分红险每年分红至少百分之四", "guarantee"),
+        ("这份两全险横竖不吃亏", "guarantee"),
+        ("万一有损失，我私人给您补上", "guarantee"),
         # estimates of a net-value product's return: a rate, a target, an amount
         ("我估计收益能在4%左右", "expected_return"),
         ("您按4.2%估算就行", "expected_return"),
@@ -281,6 +285,7 @@ def test_macros_expand_in_a_table_and_leave_quantifiers_alone() -> None:
         ("算下来一年收益在一万五左右", "expected_return"),
         ("三万多的回报应该跑不了", "expected_return"),
         ("到期肯定按比较基准兑付", "expected_return"),
+        ("收益嘛，估摸着一年五六个点", "expected_return"),
         # a product equated with a deposit
         ("这款产品和定期存款就是一回事", "deposit_like"),
         ("这款分红险说到底都是存钱", "deposit_like"),
@@ -297,6 +302,9 @@ def test_macros_expand_in_a_table_and_leave_quantifiers_alone() -> None:
         ("测评快到期了，我直接帮您在APP上重新测一下", "disclosure"),
         ("风险揭示都是监管要求写的，其实没那么回事", "disclosure"),
         ("不保本只是一种说法，其实稳得很", "disclosure"),
+        ("风险提示里那些全是套话", "disclosure"),
+        ("合格投资者认定的资产证明，我们帮您想办法", "disclosure"),
+        ("测评那一页您就勾最高的", "disclosure"),
         # another client's money trouble; a superlative over a region or all rivals
         ("钱总最近资金有点紧，把理财都赎了", "privacy"),
         ("我们的投顾团队是全上海最专业的", "superlative"),
@@ -321,6 +329,8 @@ def test_second_blind_set_causes_are_found_in_new_wording(text: str, category: s
         "按2%来算，这笔三年定期存款到期利息是6000元",
         "“保本理财”这种说法早就没有了",
         "全年最高的一次回撤出现在三月",
+        # a dialect negation still negates
+        "唔好意思，呢款理财唔保本㗎",
     ],
 )
 def test_second_blind_set_false_alarm_causes_stay_ok_in_new_wording(text: str) -> None:
