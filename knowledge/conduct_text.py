@@ -48,6 +48,10 @@ _DENIED_PROMISE = re.compile(
 )
 #: What someone else says, reported to warn ("如果有人跟您说保本，一定要小心").
 _REPORTED = re.compile(r"(?:有人|别人|外人|其他人|谁)(?:跟|对|和|给)?(?:您|你)?(?:说|讲|承诺|保证|宣传|推销)")
+#: Denied right after ("预计年化收益无法确定").
+_DENIED_AFTER = re.compile(
+    r"^[^，,。；;！!？?]{0,4}?(?:无法|没法|不能)(?:确定|预估|预测|保证|承诺)|^(?:不确定|不固定|不保证)"
+)
 #: A condition, not a claim ("要本金有保障的话，只有存款").
 _CONDITION_AFTER = re.compile(r"^的话")
 #: Dialect forms mapped to Mandarin, each to a string of the same length so that positions still hold
@@ -163,6 +167,8 @@ def stated(text: str, start: int, end: int, *, asked: bool = False) -> bool:
     if not asked and _PROHIBITION.search(text, max(c_start, start - PROHIBITION_WINDOW), start):
         return False
     if not asked and (_DENIED_PROMISE.search(text, c_start, start) or _REPORTED.search(text, c_start, start)):
+        return False
+    if not asked and _DENIED_AFTER.match(text[end:c_end]):
         return False
     if _CONDITION_AFTER.match(text[end:c_end]):
         return asked

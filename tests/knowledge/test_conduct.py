@@ -329,6 +329,11 @@ def test_second_blind_set_causes_are_found_in_new_wording(text: str, category: s
         "按2%来算，这笔三年定期存款到期利息是6000元",
         "“保本理财”这种说法早就没有了",
         "全年最高的一次回撤出现在三月",
+        # denied right after; settled, not estimated; a deadline left to the client; a secret kept
+        "预计年化收益无法确定，以实际净值为准",
+        "您这期的收益大概有1.5万元，已经到账",
+        "今天是这期最后一天认购，买不买请您自主决定",
+        "孙总资金周转的事我是不会跟别人讲的",
         # a dialect negation still negates
         "唔好意思，呢款理财唔保本㗎",
     ],
