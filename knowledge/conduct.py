@@ -10,8 +10,10 @@ the same rules, so the assistant never disagrees with itself about what a promis
 A match is not a violation when a negation opens it in the same clause ("这款产品不保本", "理财非存款",
 "不得承诺保本"), when it is asked rather than stated ("是否保本？", "收益能不能到5%"), when it is quoted to
 warn against it ("“稳赚不赔”的广告别信"), when the rule's `unless` pattern appears in its clause (or
-sentence: "请您本人完成测评"), or when the rule's `near` pattern is missing from its sentence. Spaces,
-emoji and zero-width characters are removed before matching (`knowledge/conduct_text.py`).
+sentence: "请您本人完成测评"), when the rule's `near` pattern is missing from its sentence, when the writer
+declines to promise or reports someone else's promise ("我没法保证…", "有人跟您说保本"), or when it is a
+condition ("…的话"). Spaces, emoji and zero-width characters are removed and dialect forms ("唔会蚀本",
+"勿会少") read as Mandarin before matching (`knowledge/conduct_text.py`).
 """
 
 from __future__ import annotations
