@@ -10,8 +10,10 @@ the same rules, so the assistant never disagrees with itself about what a promis
 A match is not a violation when a negation opens it in the same clause ("这款产品不保本", "理财非存款",
 "不得承诺保本"), when it is asked rather than stated ("是否保本？", "收益能不能到5%"), when it is quoted to
 warn against it ("“稳赚不赔”的广告别信"), when the rule's `unless` pattern appears in its clause (or
-sentence: "请您本人完成测评"), or when the rule's `near` pattern is missing from its sentence. Spaces,
-emoji and zero-width characters are removed before matching (`knowledge/conduct_text.py`).
+sentence: "请您本人完成测评"), when the rule's `near` pattern is missing from its sentence, when the writer
+declines to promise or reports someone else's promise ("我没法保证…", "有人跟您说保本"), or when it is a
+condition ("…的话"). Spaces, emoji and zero-width characters are removed and dialect forms ("唔会蚀本",
+"勿会少") read as Mandarin before matching (`knowledge/conduct_text.py`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from knowledge.conduct_text import (
     clause_end,
     clause_start,
     expand,
+    mandarin,
     sentence_end,
     sentence_start,
     stated,
@@ -209,7 +212,8 @@ class ConductRules:
         if not text:
             return ()
         original = text
-        text, where = without_filler(text)
+        plain, where = without_filler(text)
+        text = mandarin(plain)
         found: list[ConductFinding] = []
         for rule in self.rules:
             if categories is not None and rule.category not in categories:
@@ -221,7 +225,7 @@ class ConductRules:
             for pattern in rule.patterns:
                 for m in pattern.finditer(text):
                     if m.end() > m.start() and self._counts(rule, text, m.start(), m.end(), asked):
-                        found.append(ConductFinding(rule, m.group(0), m.start(), m.end()))
+                        found.append(ConductFinding(rule, plain[m.start() : m.end()], m.start(), m.end()))
         if names and (categories is None or "privacy" in categories):
             found += self._privacy(text, names, recipient)
         if where is None:
@@ -259,6 +263,8 @@ class ConductRules:
             s_start = sentence_start(text, at)
             s_end = sentence_end(text, at + len(name))
             sentence = text[s_start:s_end]
+            if rule.unless is not None and rule.unless.search(sentence):
+                continue  # a refusal to tell ("这属于其他客户的隐私，我不能说")
             if any(p.search(sentence) for p in rule.patterns):
                 out.append(ConductFinding(rule, name, at, at + len(name)))
         return out

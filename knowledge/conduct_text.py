@@ -42,6 +42,27 @@ _FILLER = re.compile(
 _A_NOT_A = re.compile(r"(能|会|是|有|可|要|敢)[不没]\1")
 _ASKING = re.compile(r"是不是|是否|能不能|会不会|有没有|可不可以|能否")
 _QUESTION_AFTER = re.compile(r"^(?:的|了)?(?:吗|么|嘛|与否|[?？])")
+#: A promise the writer says they cannot make ("我没法保证这只基金今年一定涨"): the whole clause after it.
+_DENIED_PROMISE = re.compile(
+    r"(?:没法|无法|不能|不敢|没办法|不可能|不会|不)(?:向您|给您|跟您|对您)?(?:保证|承诺|担保|打包票|许诺)"
+)
+#: What someone else says, reported to warn ("如果有人跟您说保本，一定要小心").
+_REPORTED = re.compile(r"(?:有人|别人|外人|其他人|谁)(?:跟|对|和|给)?(?:您|你)?(?:说|讲|承诺|保证|宣传|推销)")
+#: Denied right after ("预计年化收益无法确定").
+_DENIED_AFTER = re.compile(
+    r"^[^，,。；;！!？?]{0,4}?(?:无法|没法|不能)(?:确定|预估|预测|保证|承诺)|^(?:不确定|不固定|不保证)"
+)
+#: A condition, not a claim ("要本金有保障的话，只有存款").
+_CONDITION_AFTER = re.compile(r"^的话")
+#: Dialect forms mapped to Mandarin, each to a string of the same length so that positions still hold
+#: (Cantonese "唔会蚀本", Shanghainese "勿会少", Northeastern "指定不带亏").
+_DIALECT_PAIRS = (
+    "唔会=不会 唔系=不是 唔使=不用 唔好=不要 唔=不 冇=没 蚀本=亏本 蚀钱=亏钱 蚀=亏 稳阵=稳当 梗系=肯定 嘅=的 "
+    "咗=了 㗎=的 勿会=不会 勿要=不要 侬=您 钞票=本金 老稳=很稳 带亏=会亏 带赔=会赔 指定不=肯定不 "
+    "指定能=肯定能 指定赚=肯定赚 贼稳=很稳 妥妥滴=妥妥的 杠杠滴=杠杠的"
+)
+_DIALECT = dict(pair.split("=") for pair in _DIALECT_PAIRS.split())
+_DIALECT_RE = re.compile("|".join(sorted(map(re.escape, _DIALECT), key=len, reverse=True)))
 
 
 def without_filler(text: str) -> tuple[str, list[int] | None]:
@@ -65,6 +86,12 @@ def without_filler(text: str) -> tuple[str, list[int] | None]:
         kept.append(ch)
         where.append(i)
     return "".join(kept), where
+
+
+def mandarin(text: str) -> str:
+    """`text` with its dialect forms in Mandarin, of the same length (a span found in it is the same span
+    of `text`)."""
+    return _DIALECT_RE.sub(lambda m: _DIALECT[m.group(0)], text)
 
 
 def expand(pattern: str, macros: Mapping[str, str]) -> str:
@@ -139,4 +166,10 @@ def stated(text: str, start: int, end: int, *, asked: bool = False) -> bool:
         return False
     if not asked and _PROHIBITION.search(text, max(c_start, start - PROHIBITION_WINDOW), start):
         return False
+    if not asked and (_DENIED_PROMISE.search(text, c_start, start) or _REPORTED.search(text, c_start, start)):
+        return False
+    if not asked and _DENIED_AFTER.match(text[end:c_end]):
+        return False
+    if _CONDITION_AFTER.match(text[end:c_end]):
+        return asked
     return asked or not _QUESTION_AFTER.match(text[end:c_end])

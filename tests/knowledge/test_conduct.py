@@ -256,3 +256,111 @@ def test_macros_expand_in_a_table_and_leave_quantifiers_alone() -> None:
     )
     rules = conduct.ConductRules.load(table)
     assert [f.text for f in rules.scan("稳稳的12%")] == ["稳稳的12%"]
+
+
+# --- causes found on the second blind set, each tested in new wording -----------------------------
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # dialect forms: Cantonese, Shanghainese, Northeastern
+        ("呢个基金唔会蚀钱嘅，你放心", "guarantee"),
+        ("侬放心，本金勿会少额", "guarantee"),
+        ("这款指定不带赔的，整吧", "guarantee"),
+        # a loss denied in other words, a clean record carried into the future
+        ("这只债基不可能出现任何亏损", "guarantee"),
+        ("完全不存在亏本的可能", "guarantee"),
+        ("跟过这只产品的客户没有一个亏过", "guarantee"),
+        ("它净值从来没跌破过1，以后也跌不破", "guarantee"),
+        ("这个我替您担保", "guarantee"),
+        ("每年分红保持在3%以上", "guarantee"),
+        # insurance wording: a dividend floor, "never at a loss", a loss made up privately
+        ("这份分红险每年分红至少百分之四", "guarantee"),
+        ("这份两全险横竖不吃亏", "guarantee"),
+        ("万一有损失，我私人给您补上", "guarantee"),
+        # estimates of a net-value product's return: a rate, a target, an amount
+        ("我估计收益能在4%左右", "expected_return"),
+        ("您按4.2%估算就行", "expected_return"),
+        ("这只理财目标年化5%", "expected_return"),
+        ("这款预计年化4%", "expected_return"),
+        ("算下来一年收益在一万五左右", "expected_return"),
+        ("三万多的回报应该跑不了", "expected_return"),
+        ("到期肯定按比较基准兑付", "expected_return"),
+        ("收益嘛，估摸着一年五六个点", "expected_return"),
+        # a product equated with a deposit
+        ("这款产品和定期存款就是一回事", "deposit_like"),
+        ("这款分红险说到底都是存钱", "deposit_like"),
+        ("您把这份年金当成两年期的定存", "deposit_like"),
+        ("这个理财其实就是行里自己的高利率定期", "deposit_like"),
+        # a last day, a reservation withdrawn, a deadline to decide
+        ("今天最后一天认购", "pressure"),
+        ("过了今晚就没法替您保留了", "pressure"),
+        ("这周得定，不然额度就没了", "pressure"),
+        # the client coached through the assessment or the recording; risk wording dismissed
+        ("双录时照着我发的话术读一遍就好", "disclosure"),
+        ("问卷第三题选C就能买R4", "disclosure"),
+        ("回访时别说是我让您买的", "disclosure"),
+        ("测评快到期了，我直接帮您在APP上重新测一下", "disclosure"),
+        ("风险揭示都是监管要求写的，其实没那么回事", "disclosure"),
+        ("不保本只是一种说法，其实稳得很", "disclosure"),
+        ("风险提示里那些全是套话", "disclosure"),
+        ("合格投资者认定的资产证明，我们帮您想办法", "disclosure"),
+        ("测评那一页您就勾最高的", "disclosure"),
+        # another client's money trouble; a superlative over a region or all rivals
+        ("钱总最近资金有点紧，把理财都赎了", "privacy"),
+        ("我们的投顾团队是全上海最专业的", "superlative"),
+        ("论收益没有哪家比得过我们", "superlative"),
+    ],
+)
+def test_second_blind_set_causes_are_found_in_new_wording(text: str, category: str) -> None:
+    assert category in {f.category for f in default_rules().scan(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a promise the writer declines to make; one someone else makes, reported to warn
+        "我没法保证这只基金明年一定能赚钱，只能讲清楚风险",
+        "要是有人对您说稳赚不赔，那多半是骗局",
+        # a condition, not a claim
+        "想要本金有保障的话，可以选大额存单",
+        # a service word, a difference explained, a deposit's own figures
+        "这事我兜底跟进，周五前给您答复",
+        "理财跟存款的区别在于理财不保本",
+        "按2%来算，这笔三年定期存款到期利息是6000元",
+        "“保本理财”这种说法早就没有了",
+        "全年最高的一次回撤出现在三月",
+        # denied right after; settled, not estimated; a deadline left to the client; a secret kept
+        "预计年化收益无法确定，以实际净值为准",
+        "您这期的收益大概有1.5万元，已经到账",
+        "今天是这期最后一天认购，买不买请您自主决定",
+        "孙总资金周转的事我是不会跟别人讲的",
+        # a dialect negation still negates
+        "唔好意思，呢款理财唔保本㗎",
+    ],
+)
+def test_second_blind_set_false_alarm_causes_stay_ok_in_new_wording(text: str) -> None:
+    assert default_rules().scan(text) == ()
+
+
+def test_a_refusal_to_tell_about_another_client_is_not_a_leak() -> None:
+    names = NameIndex(["李建国", "张伟"])
+    rules = default_rules()
+    refusal = "您问李建国配置了什么——这是其他客户的隐私，不方便透露"
+    assert rules.scan(refusal, names=names, recipient="张伟") == ()
+    assert rules.scan("您问的孙总买了什么，这属于其他客户的隐私，我不能说") == ()
+    leak = rules.scan("李建国配置了三百万这只基金", names=names, recipient="张伟")
+    assert [f.rule.id for f in leak] == ["privacy_client"]
+
+
+def test_a_dialect_span_points_into_the_original_text() -> None:
+    text = "呢只基金唔会蚀本㗎"
+    found = [f for f in default_rules().scan(text) if f.category == "guarantee"]
+    assert found and all(text[f.start : f.end] == f.text for f in found)
+    assert "唔会" in found[0].text
+
+
+def test_every_dialect_form_keeps_its_length() -> None:
+    from knowledge import conduct_text
+
+    assert all(len(k) == len(v) for k, v in conduct_text._DIALECT.items())
+    assert conduct_text.mandarin("侬放心，唔会蚀本") == "您放心，不会亏本"
