@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from crm_adapter import benefits as ledger
 from crm_adapter import products as catalogue
-from crm_adapter import scopes, validation
+from crm_adapter import reminders, scopes, validation
 from crm_adapter.contacts import fingerprint_of
 from crm_adapter.errors import InvalidInput, NotFound, UnknownStaff
 from crm_adapter.masking import mask_personal_numbers
@@ -39,6 +39,7 @@ from crm_adapter.models import (
     NewContact,
     Product,
     ProductImportReport,
+    RiskAssessmentDue,
     Role,
     Staff,
     Tier,
@@ -328,6 +329,16 @@ class FakeCRM(CRMAdapter):
             if c.kyc_review_due is not None and (c.kyc_review_due - day).days <= horizon
         ]
         return sorted(result, key=lambda k: (k.due, k.client.pinyin, k.client.client_id))
+
+    def risk_assessments_due(
+        self, *, actor: str, today: date | None = None, horizon_days: int = 30, validity_months: int
+    ) -> list[RiskAssessmentDue]:
+        horizon = validation.bounded_int(horizon_days, what="提前天数", low=0, high=366)
+        months = validation.bounded_int(validity_months, what="测评有效期（月）", low=1, high=120)
+        day = today or date.today()
+        found = [reminders.assessment_due(c, day=day, validity_months=months) for c in self._visible(actor)]
+        due = [a for a in found if a.days is None or a.days <= horizon]
+        return sorted(due, key=reminders.assessment_order)
 
     # ------------------------------------------------------------------ benefit ledger
     def _today_local(self) -> date:
