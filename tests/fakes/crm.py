@@ -5,7 +5,8 @@ validation (`crm_adapter.validation`), staff removal, idempotency and masking as
 
 Simplified on purpose: search matches exact name/pinyin/client id or a name substring (no ranking),
 the card carries no computed dates, follow-ups and birthdays are scripted (the first client in scope,
-3 days overdue / birthday in 2 days), and nothing is access-logged.
+3 days overdue / birthday in 2 days; with a follow-up horizon, every other client is due at its end),
+and nothing is access-logged.
 """
 
 from __future__ import annotations
@@ -297,9 +298,16 @@ class FakeCRM(CRMAdapter):
     def follow_ups(self, *, actor: str, today: date | None = None, horizon_days: int = 0) -> list[FollowUp]:
         validation.bounded_int(horizon_days, what="提前天数", low=0, high=366)
         today = today or date.today()
-        return [
+        visible = self._visible(actor)
+        due = [
             FollowUp(client=c, due=today - timedelta(days=3), overdue=True, reason="按钻石客户14天节奏")
-            for c in self._visible(actor)[:1]
+            for c in visible[:1]
+        ]
+        later = today + timedelta(
+            days=horizon_days
+        )  # with a horizon, every other client falls due at its end
+        return due + [
+            FollowUp(client=c, due=later, overdue=False, reason="按节奏") for c in visible[1:] if horizon_days
         ]
 
     def upcoming_birthdays(
