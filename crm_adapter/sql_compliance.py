@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_R = TypeVar("_R")
+_R = TypeVar("_R", bound=KycReview | RiskAssessmentDue)
 
 
 class ComplianceOps:
