@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bot.core import Clock, KnowledgeService
 from bot.features.approvals import CuratedChangeService, KnowledgeChangeService
 from bot.features.ask import AskService
-from bot.features.benefits import BenefitService, BriefService, log_offer
+from bot.features.benefits import BenefitService, BriefService, log_offer, use_from_log
 from bot.features.clients import ClientService
 from bot.features.contact_log import ContactLogService
 from bot.features.knowledge_admin import KnowledgeAdminService
@@ -119,6 +119,7 @@ class Services:
                 crm=self.crm, clients=self.clients, clock=self.clock, audit=self._audit
             )
             contacts.benefit_offer = partial(log_offer, self.benefits)
+            contacts.record_benefit = partial(use_from_log, self.benefits)
             return contacts
 
         return self._feature("contacts", build)

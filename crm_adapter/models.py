@@ -205,6 +205,14 @@ class KycReview(_Frozen):
     days: int  # days until due (negative: days overdue)
 
 
+class RiskAssessmentDue(_Frozen):
+    """A client with no risk assessment (`expires` None), or one expired or expiring within the horizon."""
+
+    client: Client
+    expires: date | None  # the assessment's last valid day + 1: the day it is no longer valid
+    days: int | None  # days until `expires` (zero or negative: expired)
+
+
 class Product(_Frozen):
     """A product of the catalogue (reference data, not client data: no scopes apply)."""
 
@@ -319,6 +327,7 @@ __all__ = [
     "NewContact",
     "Product",
     "ProductImportReport",
+    "RiskAssessmentDue",
     "Role",
     "Staff",
     "Tier",

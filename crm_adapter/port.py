@@ -22,6 +22,7 @@ from crm_adapter.models import (
     NewContact,
     Product,
     ProductImportReport,
+    RiskAssessmentDue,
     Staff,
 )
 
@@ -144,6 +145,14 @@ class CRMAdapter(Protocol):
         self, *, actor: str, today: date | None = None, horizon_days: int = 30
     ) -> list[KycReview]:
         """Clients in scope whose KYC review is overdue or due within `horizon_days`, soonest first."""
+        ...
+
+    def risk_assessments_due(
+        self, *, actor: str, today: date | None = None, horizon_days: int = 30, validity_months: int
+    ) -> list[RiskAssessmentDue]:
+        """Clients in scope never risk-assessed, or whose assessment (valid `validity_months` months, the
+        caller's rule) has expired or expires within `horizon_days`: never assessed first, then by expiry
+        (`crm_adapter.schedule.add_months`). Access-logged as ``risk_assessments``."""
         ...
 
     # --- benefit ledger (scoped, access-logged) ----------------------------------------------

@@ -1,5 +1,5 @@
-"""Follow-ups due, upcoming birthdays and KYC reviews due of the clients in a read scope (on an open
-ORM session), and the dates of a client card.
+"""Follow-ups due, upcoming birthdays, KYC reviews and risk assessments due of the clients in a read
+scope (on an open ORM session), and the dates of a client card.
 
 The date rules themselves are in `crm_adapter.schedule`; the caller checks the actor, logs the reads
 and owns the transaction.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from crm_adapter import scopes
@@ -22,10 +22,11 @@ from crm_adapter.models import (
     ContactRecord,
     FollowUp,
     KycReview,
+    RiskAssessmentDue,
     Tier,
 )
 from crm_adapter.orm import ClientRow, ContactRow
-from crm_adapter.schedule import follow_up_due, mmdd_window, next_birthday
+from crm_adapter.schedule import add_months, assessed_cutoff, follow_up_due, mmdd_window, next_birthday
 from crm_adapter.statements import scope_clause
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,35 @@ def kyc_reviews_due(
     return result
 
 
+def risk_assessments_due(
+    session: Session, *, scope: scopes.ClientScope, day: date, horizon_days: int, validity_months: int
+) -> list[RiskAssessmentDue]:
+    """Clients with no risk assessment, or one expiring by `day + horizon_days`: none first, then oldest."""
+    cutoff = assessed_cutoff(day, validity_months=validity_months, horizon_days=horizon_days)
+    stmt = select(ClientRow).where(
+        scope_clause(scope),
+        or_(ClientRow.risk_assessed_on.is_(None), ClientRow.risk_assessed_on <= cutoff),
+    )
+    result = [
+        assessment_due(client_model(row), day=day, validity_months=validity_months)
+        for row in session.scalars(stmt)
+    ]
+    result.sort(key=assessment_order)
+    return result
+
+
+def assessment_due(client: Client, *, day: date, validity_months: int) -> RiskAssessmentDue:
+    if client.risk_assessed_on is None:
+        return RiskAssessmentDue(client=client, expires=None, days=None)
+    expires = add_months(client.risk_assessed_on, validity_months)
+    return RiskAssessmentDue(client=client, expires=expires, days=(expires - day).days)
+
+
+def assessment_order(a: RiskAssessmentDue) -> tuple[int, date, str, str]:
+    """Most urgent first: never assessed, then the earliest expiry."""
+    return (a.expires is not None, a.expires or date.min, a.client.pinyin, a.client.client_id)
+
+
 def card(
     client: Client, last_contact: ContactRecord | None, *, day: date, cadence: dict[Tier, int], tz: tzinfo
 ) -> ClientCard:
@@ -135,4 +165,12 @@ def card(
     )
 
 
-__all__ = ["birthdays_within", "card", "follow_ups_due", "kyc_reviews_due"]
+__all__ = [
+    "assessment_due",
+    "assessment_order",
+    "birthdays_within",
+    "card",
+    "follow_ups_due",
+    "kyc_reviews_due",
+    "risk_assessments_due",
+]

@@ -88,10 +88,33 @@ def mmdd_window(today: date, days: int) -> set[int]:
     return result
 
 
+def add_months(day: date, months: int) -> date:
+    """`day` plus `months` calendar months, the day clamped to the month's end (Jan 31 + 1 = Feb 28)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def assessed_cutoff(day: date, *, validity_months: int, horizon_days: int) -> date:
+    """The latest assessment day that expires by `day + horizon_days`, where an assessment made on `a`
+    expires on `add_months(a, validity_months)`.
+
+    The exact inverse of `add_months`, so a caller can filter with `assessed_on <= cutoff`."""
+    target = day + timedelta(days=horizon_days)
+    month = target.month - 1 - validity_months
+    year, month = target.year + month // 12, month % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    if target.day == calendar.monthrange(target.year, target.month)[1]:
+        return date(year, month, last)  # every day of that month expires by the target month's end
+    return date(year, month, min(target.day, last))
+
+
 __all__ = [
     "DEFAULT_CADENCE",
     "REASON_AGREED",
     "REASON_NEVER",
+    "add_months",
+    "assessed_cutoff",
     "birthday_in_year",
     "birthday_mmdd",
     "cadence_reason",

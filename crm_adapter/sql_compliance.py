@@ -1,4 +1,5 @@
-"""`SqlCRM`'s product-catalogue and KYC-review operations (issue #12), a mixin kept out of `sql.py`.
+"""`SqlCRM`'s product-catalogue, KYC-review and risk-assessment operations (issues #12, #21), a mixin
+kept out of `sql.py`.
 
 It uses `SqlCRM`'s plumbing (transactions, actor and scope look-up, access log); see
 `crm_adapter.port.CRMAdapter` for the guarantees.
@@ -13,7 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 from crm_adapter import product_store, reminders, scopes, validation
-from crm_adapter.models import KycReview, Product, ProductImportReport, Staff
+from crm_adapter.models import KycReview, Product, ProductImportReport, RiskAssessmentDue, Staff
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_R = TypeVar("_R", bound=KycReview)
+_R = TypeVar("_R", bound=KycReview | RiskAssessmentDue)
 
 
 class ComplianceOps:
@@ -90,6 +91,20 @@ class ComplianceOps:
             "kyc_reviews",
             lambda session, scope: reminders.kyc_reviews_due(
                 session, scope=scope, day=day, horizon_days=horizon
+            ),
+        )
+
+    def risk_assessments_due(
+        self, *, actor: str, today: date | None = None, horizon_days: int = 30, validity_months: int
+    ) -> list[RiskAssessmentDue]:
+        horizon = validation.bounded_int(horizon_days, what="提前天数", low=0, high=366)
+        months = validation.bounded_int(validity_months, what="测评有效期（月）", low=1, high=120)
+        day = self._today(today)
+        return self._scoped_reminders(
+            actor,
+            "risk_assessments",
+            lambda session, scope: reminders.risk_assessments_due(
+                session, scope=scope, day=day, horizon_days=horizon, validity_months=months
             ),
         )
 

@@ -1,8 +1,9 @@
 """The RM's day, ranked (`/today` and the morning digest): one numbered list, most urgent first, each item
 with its reason — overdue follow-ups, KYC reviews overdue or due within 30 days, risk assessments
 missing, expired or expiring, follow-ups due today, birthdays this week, and (in the last weeks of the
-year) counted entitlements not used yet. `/done 3 [说明]` and `/skip 3 原因` mark an item; a supervisor's
-`/today` shows the team's items, each with its RM, and every RM's completion.
+year) counted entitlements not used yet. Assessments and entitlements come from every client in scope,
+not only from clients listed for another reason. `/done 3 [说明]` and `/skip 3 原因` mark an item; a
+supervisor's `/today` shows the team's items, each with its RM, and every RM's completion.
 
 Supervisors see their team's clients: the CRM's scopes decide, this module never filters. Marks are
 appended to the audit trail (kind `today_mark`, ref `RM code:date`): who marked what, when and why,
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from bot.core import Clock, Request, ServiceError, crm_call
 from bot.features import suitability
 from bot.rendering import Reply, esc, fmt_date
-from crm_adapter import BirthdayReminder, Client, CRMAdapter, FollowUp, Role, Staff
+from crm_adapter import BirthdayReminder, Client, CRMAdapter, FollowUp, RiskAssessmentDue, Role, Staff, Tier
 from crm_adapter.models import KycReview
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ YEAR_END_DAYS = 45
 #: At most this many clients (the most urgent first) are checked for unused entitlements: one ledger read
 #: each, so a supervisor's long team list stays quick.
 BENEFIT_HINT_CLIENTS = 20
+#: Unused entitlements: the higher tiers (more counted entitlements) first, then the sooner follow-up.
+_TIER_RANK = {Tier.DIAMOND: 0, Tier.PLATINUM: 1, Tier.GOLD: 2, Tier.POTENTIAL: 3}
 MARK_KIND = "today_mark"
 
 #: (client, year) → names of counted entitlements with uses left and none recorded this year.
@@ -65,6 +68,7 @@ class TodayView:
     follow_ups: tuple[FollowUp, ...]
     birthdays: tuple[BirthdayReminder, ...]
     kyc_reviews: tuple[KycReview, ...] = ()
+    assessments: tuple[RiskAssessmentDue, ...] = ()
     items: tuple[TodayItem, ...] = ()
 
 
@@ -89,18 +93,24 @@ class TodayService:
         kyc = crm_call(
             lambda: self.crm.kyc_reviews_due(actor=staff.code, today=today, horizon_days=KYC_HORIZON_DAYS)
         )
+        validity = int(suitability.rules()["assessment"]["validity_months"])
+        assessments = crm_call(
+            lambda: self.crm.risk_assessments_due(
+                actor=staff.code, today=today, horizon_days=ASSESSMENT_HORIZON_DAYS, validity_months=validity
+            )
+        )
         view = TodayView(
             staff=staff,
             today=today,
             follow_ups=tuple(follow_ups),
             birthdays=tuple(birthdays),
             kyc_reviews=tuple(kyc),
+            assessments=tuple(assessments),
         )
-        clients = [f.client for f in view.follow_ups] + [b.client for b in view.birthdays]
-        ids = sorted({c.client_id for c in clients + [k.client for k in view.kyc_reviews]})
+        items = rank(view, self._benefit_items(staff, view))
+        ids = sorted({i.client.client_id for i in items})
         if ids and self.audit is not None:  # a list of clients is client data: audited, fails closed
             self.audit.append(kind="client_list", actor=staff.code, ref="today", payload={"clients": ids})
-        items = rank(view, self._benefit_items(staff, view))
         return replace(view, items=self._with_marks(items, today))
 
     def _benefit_items(self, staff: Staff, view: TodayView) -> list[TodayItem]:
@@ -108,14 +118,14 @@ class TodayService:
         left = (year_end - view.today).days
         if self.unused_benefits is None or left > YEAR_END_DAYS:
             return []
+        # Every client in scope (a follow-up falls due within the year for each), not only today's.
+        horizon = 366
+        every = crm_call(
+            lambda: self.crm.follow_ups(actor=staff.code, today=view.today, horizon_days=horizon)
+        )
+        every.sort(key=lambda f: (_TIER_RANK.get(f.client.tier, 9), f.due, f.client.client_id))
         items: list[TodayItem] = []
-        seen: set[str] = set()
-        for c in [f.client for f in view.follow_ups] + [b.client for b in view.birthdays]:
-            if c.client_id in seen:
-                continue
-            if len(seen) >= BENEFIT_HINT_CLIENTS:
-                break
-            seen.add(c.client_id)
+        for c in [f.client for f in every[:BENEFIT_HINT_CLIENTS]]:
             try:
                 names = self.unused_benefits(staff, c)
             except Exception:  # the day's list stands without this hint
@@ -187,13 +197,8 @@ def rank(view: TodayView, extra: Sequence[TodayItem] = ()) -> tuple[TodayItem, .
         else:
             title = "KYC 复核今天到期" if k.days == 0 else f"KYC 复核 {k.days} 天后到期"
             items.append(TodayItem("kyc", k.client, title, reason, (2, k.days)))
-    listed = {f.client.client_id: f.client for f in view.follow_ups}
-    listed |= {k.client.client_id: k.client for k in view.kyc_reviews}
-    listed |= {b.client.client_id: b.client for b in view.birthdays}
-    for c in listed.values():
-        found = _assessment_item(c, today)
-        if found is not None:
-            items.append(found)
+    for a in view.assessments:
+        items.append(_assessment_item(a))
     for b in view.birthdays:
         when = "今天生日" if b.days_until == 0 else f"{b.days_until} 天后生日（{b.birthday:%m-%d}）"
         items.append(TodayItem("birthday", b.client, when, "客户资料：生日", (4, b.days_until)))
@@ -202,22 +207,16 @@ def rank(view: TodayView, extra: Sequence[TodayItem] = ()) -> tuple[TodayItem, .
     return tuple(items)
 
 
-def _assessment_item(c: Client, today: date) -> TodayItem | None:
+def _assessment_item(a: RiskAssessmentDue) -> TodayItem:
     rule = suitability.rules()["assessment"]
     source = f"《{suitability.rules()['source']['title']}》{rule['article']}"
-    if c.risk_assessed_on is None:
+    c = a.client
+    if c.risk_assessed_on is None or a.days is None:
         return TodayItem("assessment", c, "无风险测评记录", f"推介产品前须先测评（{source}）", (1, 0))
-    months = int(rule["validity_months"])
-    from bot.features.benefits.brief import add_months  # the one month arithmetic
-
-    until = add_months(c.risk_assessed_on, months)
-    days = (until - today).days
-    reason = f"测评于 {c.risk_assessed_on:%Y-%m-%d}，有效期 {months} 个月（{source}）"
-    if days <= 0:
-        return TodayItem("assessment", c, "风险测评已过期", reason, (1, days))
-    if days <= ASSESSMENT_HORIZON_DAYS:
-        return TodayItem("assessment", c, f"风险测评 {days} 天后到期", reason, (2, days))
-    return None
+    reason = f"测评于 {c.risk_assessed_on:%Y-%m-%d}，有效期 {rule['validity_months']} 个月（{source}）"
+    if a.days <= 0:
+        return TodayItem("assessment", c, "风险测评已过期", reason, (1, a.days))
+    return TodayItem("assessment", c, f"风险测评 {a.days} 天后到期", reason, (2, a.days))
 
 
 # --- handlers -----------------------------------------------------------------------------------

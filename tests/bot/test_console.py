@@ -201,3 +201,18 @@ def test_console_a_command_is_never_swallowed_by_a_pick_list_or_log(
     assert "/log 未保存" in out and "回访" in out  # /today ran; it was not taken for a client's name
     assert "无效的序号" not in out and "找不到" not in out
     assert not [r for r in services.crm.list_contacts(actor="RM001", limit=1000) if r.source == "console"]
+
+
+def test_console_log_confirmation_offers_the_arranged_benefit(settings: Settings, services: Any) -> None:
+    """The console twin asks the same while confirming: 确认并登记权益 saves the record and the use."""
+    crm = services.crm
+    diamond = next(
+        f.client for f in crm.follow_ups(actor="RM001", horizon_days=366) if f.client.tier == "钻石"
+    )
+    lines = [f"/log {diamond.client_id} 电话 帮客户约了全程导医", "确认并登记权益"]
+    code, out, _ = run(settings, services, lines)
+    asked, _, answered = out.partition("✅ 已记录")
+    assert code == 0 and "摘要提到已安排「全程导医」" in asked and "点“确认并登记权益”保存记录" in asked
+    assert "✅ 已登记" in answered
+    [use] = crm.benefit_uses(actor="RM001", client_id=diamond.client_id)
+    assert use.benefit == "全程导医" and use.contact_id is not None

@@ -1,6 +1,6 @@
 """End to end through the fake Bot API (issue #21): an RM records two 专家挂号 uses for a 钻石 client, asks
 how many are left, reads the /brief, is warned before a sixth use; a redelivered /used counts once; a
-/log that arranged a benefit offers to record it."""
+/log that arranged a benefit offers, while confirming, to record it."""
 
 from __future__ import annotations
 
@@ -69,20 +69,35 @@ async def test_two_uses_what_is_left_the_brief_and_a_sixth_use(bot_world: BotWor
     assert uses(bot_world, client) == 5
 
 
-async def test_a_log_that_arranged_a_benefit_offers_to_record_it(bot_world: BotWorld) -> None:
+async def test_a_log_that_arranged_a_benefit_offers_to_record_it_while_confirming(
+    bot_world: BotWorld,
+) -> None:
+    """The confirmation names the benefit; "确认并登记权益" saves the record and the use linked to it; the
+    answer redelivered or edited counts nothing more."""
     fake, client = bot_world.fake, diamond_client(bot_world)
+    summary = "帮客户约了全程导医，下周三陪同就诊"
     async with running(bot_world.build()):
-        [saved] = await send(fake, RM, f"/log {client.client_id} 电话 帮客户约了全程导医，下周三陪同就诊")
-        assert "已记录" in (saved.visible_text or "") and "可记入权益台账" in (saved.visible_text or "")
-        [data] = saved.callback_data
-        assert data.startswith(f"bulog:{client.client_id}:")
-        for _ in range(2):  # pressed twice: counted once
-            mark = fake.mark()
-            fake.push_callback(RM, data, message=saved)
-            [done] = await fake.wait_for_messages_async(RM, 1, since=mark, timeout=30)
-        assert "全程导医" in (done.visible_text or "")
+        [ask] = await send(fake, RM, f"/log {client.client_id} 电话 {summary}")
+        text = ask.visible_text or ""
+        assert "请确认联系记录" in text and "摘要提到已安排「全程导医」" in text
+        keys = [b["text"] for row in (ask.reply_markup or {}).get("keyboard", []) for b in row]
+        assert keys == ["确认", "确认并登记权益", "取消"]
+        assert uses(bot_world, client) == 0  # nothing stored before the RM answers
+        mark = fake.mark()
+        answer = fake.push_message(RM, "确认并登记权益")
+        [saved, used] = await fake.wait_for_messages_async(RM, 2, since=mark, timeout=30)
+        assert "已记录" in (saved.visible_text or "") and "已登记" in (used.visible_text or "")
+        fake.push_raw(fake.update(answer))  # Telegram delivers the answer again
+        fake.push_edit(RM, fake.update(answer)["message"]["message_id"], "确认并登记权益！")
+        await settle(fake)
     [use] = bot_world.crm.benefit_uses(actor="RM001", client_id=client.client_id)
-    assert use.benefit == "全程导医" and use.contact_id == int(data.rsplit(":", 1)[1])
+    [record] = [
+        r
+        for r in bot_world.crm.list_contacts(actor="RM001", client_id=client.client_id)
+        if r.summary == summary
+    ]
+    assert use.benefit == "全程导医" and use.contact_id == record.id
+    assert f"关联联系记录 C{record.id}" in (used.visible_text or "")
 
 
 async def test_today_is_ranked_and_marked_and_the_supervisor_sees_completion(bot_world: BotWorld) -> None:

@@ -422,6 +422,28 @@ def test_kyc_reviews_due_follow_the_scope(crm: CRMAdapter) -> None:
         crm.kyc_reviews_due(actor="NOBODY", today=TODAY)
 
 
+def test_risk_assessments_due_follow_the_scope(crm: CRMAdapter) -> None:
+    assessed = {"C0001": "", "C0002": "2025-06-10", "C0003": "2025-07-15", "C0004": "2025-07-16"}
+    for cid, day in assessed.items():
+        make_client(crm, client_id=cid, name=NAMES[cid], rm_code=OWNER[cid], risk_assessed_on=day)
+    due = {"C0001", "C0002", "C0003"}  # never, expired 5 days ago, expires in 30 days; C0004 in 31
+    for actor, visible in VISIBLE.items():
+        found = crm.risk_assessments_due(actor=actor, today=TODAY, horizon_days=30, validity_months=12)
+        assert {a.client.client_id for a in found} == visible & due, actor
+    [never, expired, soon] = crm.risk_assessments_due(actor="ADM01", today=TODAY, validity_months=12)
+    assert (never.client.client_id, never.expires, never.days) == ("C0001", None, None)
+    assert (expired.client.client_id, expired.expires, expired.days) == ("C0002", date(2026, 6, 10), -5)
+    assert (soon.client.client_id, soon.days) == ("C0003", 30)
+    strict = crm.risk_assessments_due(actor="ADM01", today=TODAY, horizon_days=0, validity_months=12)
+    assert [a.client.client_id for a in strict] == ["C0001", "C0002"]
+    longer = crm.risk_assessments_due(actor="ADM01", today=TODAY, horizon_days=0, validity_months=13)
+    assert [a.client.client_id for a in longer] == ["C0001"]
+    with pytest.raises(InvalidInput):
+        crm.risk_assessments_due(actor="ADM01", today=TODAY, validity_months=0)
+    with pytest.raises(UnknownStaff):
+        crm.risk_assessments_due(actor="NOBODY", today=TODAY, validity_months=12)
+
+
 def test_risk_assessment_date_is_imported_and_returned(crm: CRMAdapter) -> None:
     client = make_client(crm, client_id="C0001", name="张伟", risk_assessed_on="2026-01-05")
     assert client.risk_assessed_on is not None and client.risk_assessed_on.isoformat() == "2026-01-05"

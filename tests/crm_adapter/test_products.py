@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from crm_adapter.demo import demo_product_rows, seed_demo
 from crm_adapter.errors import InvalidInput
 from crm_adapter.orm import AccessLogRow, ProductRow
 from crm_adapter.products import product_risk, product_row
+from crm_adapter.schedule import add_months, assessed_cutoff
 from crm_adapter.sql import SqlCRM
 from tests.crm_adapter.factories import ADMIN, TODAY, make_client
 
@@ -91,6 +92,35 @@ def test_product_reads_are_not_client_data_but_kyc_reads_are_logged(org: SqlCRM)
     with org.engine.connect() as conn:
         rows = conn.execute(select(AccessLogRow.actor, AccessLogRow.action, AccessLogRow.client_id)).all()
     assert len(rows) == (before or 0) + 1 and rows[-1] == ("SUP01", "kyc_reviews", "C0001")
+
+
+def test_risk_assessment_reads_are_logged(org: SqlCRM) -> None:
+    make_client(org, client_id="C0001", name="张伟", risk_assessed_on="2025-01-01")
+    with org.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(AccessLogRow)).scalar()
+    due = org.risk_assessments_due(actor="SUP01", today=TODAY, validity_months=12)
+    assert due[-1].client.client_id == "C0001" and due[-1].expires == date(2026, 1, 1)  # the others: never
+    with org.engine.connect() as conn:
+        rows = conn.execute(
+            select(AccessLogRow.actor, AccessLogRow.action, AccessLogRow.client_id).order_by(AccessLogRow.id)
+        ).all()
+    assert len(rows) == (before or 0) + len(due)
+    assert sorted(rows[-len(due) :]) == sorted(("SUP01", "risk_assessments", a.client.client_id) for a in due)
+
+
+@pytest.mark.parametrize("months", [1, 6, 12, 13, 24])
+def test_assessed_cutoff_is_the_exact_inverse_of_add_months(months: int) -> None:
+    """`assessed_on <= cutoff` selects exactly the assessments expiring by the target day (month ends)."""
+    start = date(2023, 1, 1)
+    assessed = [start + timedelta(days=n) for n in range(900)]
+    for n in range(0, 800, 3):
+        day = date(2025, 1, 1) + timedelta(days=n)
+        for horizon in (0, 30):
+            cutoff = assessed_cutoff(day, validity_months=months, horizon_days=horizon)
+            target = day + timedelta(days=horizon)
+            assert [a for a in assessed if a <= cutoff] == [
+                a for a in assessed if add_months(a, months) <= target
+            ], (day, horizon)
 
 
 def test_demo_catalogue_has_every_risk_level_and_stale_assessments(crm: SqlCRM) -> None:

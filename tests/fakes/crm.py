@@ -5,7 +5,8 @@ validation (`crm_adapter.validation`), staff removal, idempotency and masking as
 
 Simplified on purpose: search matches exact name/pinyin/client id or a name substring (no ranking),
 the card carries no computed dates, follow-ups and birthdays are scripted (the first client in scope,
-3 days overdue / birthday in 2 days), and nothing is access-logged.
+3 days overdue / birthday in 2 days; with a follow-up horizon, every other client is due at its end),
+and nothing is access-logged.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from crm_adapter import benefits as ledger
 from crm_adapter import products as catalogue
-from crm_adapter import scopes, validation
+from crm_adapter import reminders, scopes, validation
 from crm_adapter.contacts import fingerprint_of
 from crm_adapter.errors import InvalidInput, NotFound, UnknownStaff
 from crm_adapter.masking import mask_personal_numbers
@@ -39,6 +40,7 @@ from crm_adapter.models import (
     NewContact,
     Product,
     ProductImportReport,
+    RiskAssessmentDue,
     Role,
     Staff,
     Tier,
@@ -296,9 +298,16 @@ class FakeCRM(CRMAdapter):
     def follow_ups(self, *, actor: str, today: date | None = None, horizon_days: int = 0) -> list[FollowUp]:
         validation.bounded_int(horizon_days, what="提前天数", low=0, high=366)
         today = today or date.today()
-        return [
+        visible = self._visible(actor)
+        due = [
             FollowUp(client=c, due=today - timedelta(days=3), overdue=True, reason="按钻石客户14天节奏")
-            for c in self._visible(actor)[:1]
+            for c in visible[:1]
+        ]
+        later = today + timedelta(
+            days=horizon_days
+        )  # with a horizon, every other client falls due at its end
+        return due + [
+            FollowUp(client=c, due=later, overdue=False, reason="按节奏") for c in visible[1:] if horizon_days
         ]
 
     def upcoming_birthdays(
@@ -328,6 +337,16 @@ class FakeCRM(CRMAdapter):
             if c.kyc_review_due is not None and (c.kyc_review_due - day).days <= horizon
         ]
         return sorted(result, key=lambda k: (k.due, k.client.pinyin, k.client.client_id))
+
+    def risk_assessments_due(
+        self, *, actor: str, today: date | None = None, horizon_days: int = 30, validity_months: int
+    ) -> list[RiskAssessmentDue]:
+        horizon = validation.bounded_int(horizon_days, what="提前天数", low=0, high=366)
+        months = validation.bounded_int(validity_months, what="测评有效期（月）", low=1, high=120)
+        day = today or date.today()
+        found = [reminders.assessment_due(c, day=day, validity_months=months) for c in self._visible(actor)]
+        due = [a for a in found if a.days is None or a.days <= horizon]
+        return sorted(due, key=reminders.assessment_order)
 
     # ------------------------------------------------------------------ benefit ledger
     def _today_local(self) -> date:

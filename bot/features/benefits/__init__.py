@@ -1,7 +1,7 @@
 """The benefit ledger in chat and CLI (issue #21): `/used`, answers that count, and `/brief`."""
 
 from bot.features.benefits.brief import BriefService, brief
-from bot.features.benefits.chat import log_offer, used, used_button, used_from_log
+from bot.features.benefits.chat import log_offer, use_from_log, used, used_button, used_from_log
 from bot.features.benefits.service import LEDGER, BenefitService, BenefitSheet
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "BriefService",
     "brief",
     "log_offer",
+    "use_from_log",
     "used",
     "used_button",
     "used_from_log",

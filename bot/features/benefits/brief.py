@@ -18,6 +18,7 @@ from bot.features.benefits.service import BenefitService, BenefitSheet, build_sh
 from bot.rendering import Reply, clip, esc, fmt_date
 from crm_adapter import ClientCard, ContactRecord, CRMAdapter, Staff
 from crm_adapter.masking import mask_personal_numbers
+from crm_adapter.schedule import add_months  # the one month arithmetic (risk-assessment validity)
 
 if TYPE_CHECKING:
     from bot.audit import AuditTrail
@@ -58,17 +59,6 @@ class Brief:
     pitches: tuple[Pitch, ...]
     assessment_valid_until: date | None
     points: tuple[TalkingPoint, ...]
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for d in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, d)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 class BriefService:

@@ -1,5 +1,5 @@
 """`/used` and its buttons: record a use of a counted entitlement (or, with only a client, show what is
-left), the confirmation of a use beyond the allowance, and the offer after a /log that arranged one."""
+left), the confirmation of a use beyond the allowance, and the use a confirmed /log arranged."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bot.core import Request, ServiceError, crm_call
 from bot.features.benefits import entitlements as ent
 from bot.features.benefits.service import BenefitService, BenefitSheet, PreparedUse, UseResult
 from bot.rendering import Button, Reply, esc
-from crm_adapter import Client, Staff
+from crm_adapter import Client, ContactRecord, Staff
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +112,8 @@ def used_button(svc: BenefitService, req: Request) -> Reply:
 
 
 def used_from_log(svc: BenefitService, req: Request) -> Reply:
-    """The offer under a saved /log (button data `client_id:contact_id`): record the use it arranged,
-    dated and linked to that contact record (pressing twice counts once)."""
+    """The button under a saved /log of earlier versions (data `client_id:contact_id`): record the use it
+    arranged, dated and linked to that contact record (pressing twice counts once)."""
     client_id, _, contact = req.args.partition(":")
     if not contact.isdigit():
         raise ServiceError("这个按钮已失效。")
@@ -121,20 +121,27 @@ def used_from_log(svc: BenefitService, req: Request) -> Reply:
     record = next((r for r in records if r.id == int(contact)), None)
     if record is None:
         raise ServiceError("未找到这条联系记录，请用 /used 登记。")
+    return use_from_log(svc, req.staff, svc.clients.get(req.staff, client_id), record, source=req.frontend)
+
+
+def use_from_log(
+    svc: BenefitService, staff: Staff, client: Client, record: ContactRecord, *, source: str
+) -> Reply:
+    """Record the use a saved /log arranged, dated and linked to that record. Keyed by the record and the
+    benefit, so a resend, a second press or a retry after a failure counts it once."""
     found = arranged_benefit(svc, record.summary)
     if found is None:
         raise ServiceError("这条联系记录未提到可计次的权益，请用 /used 登记。")
-    client = svc.clients.get(req.staff, client_id)
     prepared = svc.prepare(
-        req.staff,
+        staff,
         client,
         found.benefit,
         day=record.occurred_at.astimezone(svc.clock.tz).date(),
         contact_id=record.id,
-        source=req.frontend,
+        source=source,
         key=f"log:{record.id}:{found.benefit}",
     )
-    return _record_or_ask(svc, req.staff, prepared)
+    return _record_or_ask(svc, staff, prepared)
 
 
 def arranged_benefit(svc: BenefitService, summary: str) -> ent.Entitlement | None:
@@ -145,24 +152,18 @@ def arranged_benefit(svc: BenefitService, summary: str) -> ent.Entitlement | Non
     return counted[0] if counted else None
 
 
-def log_offer(
-    svc: BenefitService, staff: Staff, client: Client, record_id: int, summary: str
-) -> tuple[str, Button] | None:
-    """The offer shown after saving a /log whose summary arranged a counted benefit; None otherwise
-    (also when anything fails: the record is saved either way)."""
+def log_offer(svc: BenefitService, staff: Staff, client: Client, summary: str) -> str | None:
+    """What a /log draft's summary arranged ("帮客户约了专家号"), for its confirmation: the counted benefit
+    the client's tier has, with its rule; None otherwise (also when anything fails: the record can be
+    confirmed either way)."""
     try:
         e = arranged_benefit(svc, summary)
         if e is None or not ent.standing(e, client).applies:
             return None
     except Exception:
-        logger.warning("benefit offer after a /log failed", exc_info=True)
+        logger.warning("benefit offer for a /log failed", exc_info=True)
         return None
-    rule = f"{client.tier}客户{ent.allowance_phrase(e)}"
-    text = (
-        f"💡 摘要提到已安排「{esc(e.benefit)}」（{esc(rule)}）：可记入权益台账"
-        f"（或发送 /used {esc(client.client_id)} {esc(e.benefit)} #{record_id}）。"
-    )
-    return text, Button(f"登记{e.benefit}使用", f"bulog:{client.client_id}:{record_id}")
+    return f"摘要提到已安排「{esc(e.benefit)}」（{esc(client.tier)}客户{esc(ent.allowance_phrase(e))}）"
 
 
 # --- renderers ----------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 #: States of the guided /log conversation (persisted by PTB: keep the values stable).
 CLIENT, CHANNEL, SUMMARY, FOLLOW_UP, CONFIRM = range(5)
 STATES = (CLIENT, CHANNEL, SUMMARY, FOLLOW_UP, CONFIRM)
+#: The third answer of a draft whose summary arranged a counted benefit: save and count the use.
+CONFIRM_WITH_USE = "确认并登记权益"
 
 Draft = dict[str, object]
 
@@ -103,7 +105,8 @@ def step(svc: ContactLogService, req: Request, state: int, draft: Mapping[str, o
         new["next_follow_up"] = follow.isoformat() if follow else None
         return _confirm(svc, req, new)
     if state == CONFIRM:
-        if not is_confirmation(text):
+        with_use = text == CONFIRM_WITH_USE
+        if not with_use and not is_confirmation(text):
             product = svc.pick_product(text)
             if product is None:
                 return Step((Reply(cancelled()),), None, {})
@@ -111,7 +114,7 @@ def step(svc: ContactLogService, req: Request, state: int, draft: Mapping[str, o
             new["summary"] = f"{new.get('summary') or ''}（涉及产品：{product.name}，{product.code}）"
             return _confirm(svc, req, new)
         new["key"] = idempotency_key(req)
-        return _save(svc, req, new)
+        return _save(svc, req, new, with_use=with_use)
     raise ServiceError("这条记录已失效，请重新发送 /log。")
 
 
@@ -180,26 +183,44 @@ def _confirm(svc: ContactLogService, req: Request, draft: Draft) -> Step:
     if warning:
         text += "\n\n" + warning + "\n仍要保存这条记录吗？"
     text += "\n<i>如本次推介了产品，可发送产品名称或代码，加入记录并做适当性检查。</i>"
+    offer = _benefit_offer(svc, req, record)
+    if offer:  # "帮客户约了专家号": the RM decides now whether the record also counts the use
+        text += (
+            f"\n\n💡 {offer}：点“{CONFIRM_WITH_USE}”保存记录并记入权益台账（关联本记录，只计一次）；"
+            "点“确认”只保存记录。"
+        )
+        return Step((Reply(text, options=("确认", CONFIRM_WITH_USE, "取消"), columns=1),), CONFIRM, draft)
     return Step((Reply(text, options=("确认", "取消"), columns=2),), CONFIRM, draft)
 
 
+def _benefit_offer(svc: ContactLogService, req: Request, record: LogDraft) -> str | None:
+    if svc.benefit_offer is None or record.client is None or not record.summary:
+        return None
+    return svc.benefit_offer(req.staff, record.client, record.summary)
+
+
 def _save_or_confirm(svc: ContactLogService, req: Request, draft: Draft) -> Step:
-    """The one-line form saves at once, unless a suitability finding needs the RM's confirmation."""
-    if svc.findings(svc.draft_from_state(req.staff, draft)):
+    """The one-line form saves at once, unless a suitability finding or an arranged benefit needs the RM's
+    answer."""
+    record = svc.draft_from_state(req.staff, draft)
+    if svc.findings(record) or _benefit_offer(svc, req, record):
         return _confirm(svc, req, draft)
     return _save(svc, req, draft)
 
 
-def _save(svc: ContactLogService, req: Request, draft: Draft) -> Step:
+def _save(svc: ContactLogService, req: Request, draft: Draft, *, with_use: bool = False) -> Step:
     record = svc.draft_from_state(req.staff, draft)
     key = draft.get("key")
     result = svc.save(req.staff, record, source=req.frontend, idempotency_key=str(key) if key else None)
     text = render_resent(result, svc.clock) if result.resent else render_saved(result)
     r = result.record
-    offer = svc.benefit_offer and svc.benefit_offer(req.staff, result.client, r.id, r.summary)
-    if offer and not result.resent:  # "帮客户约了专家号": offer to count it in the benefit ledger
-        return Step((Reply(f"{text}\n\n{offer[0]}", ((offer[1],),)),), None, {}, record=r)
-    return Step((Reply(text),), None, {}, record=r)
+    if not with_use or svc.record_benefit is None:
+        return Step((Reply(text),), None, {}, record=r)
+    try:  # also on a resend: the use is keyed by the record, so it counts once
+        used = svc.record_benefit(req.staff, result.client, r, source=req.frontend)
+    except ServiceError as exc:
+        used = Reply(f"⚠️ 联系记录已保存，权益使用未登记：{esc(exc.message)}")
+    return Step((Reply(text), used), None, {}, record=r)
 
 
 # --- renderers ----------------------------------------------------------------------------------

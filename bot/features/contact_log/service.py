@@ -15,7 +15,7 @@ from bot.features import suitability
 from bot.features.clients import ClientService
 from bot.features.contact_log.details import Details, extract
 from bot.features.suitability import Finding
-from bot.rendering import Button
+from bot.rendering import Reply
 from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Product, Staff
 from crm_adapter.port import OnInsert
 
@@ -71,8 +71,10 @@ class ContactLogService:
         self.clock = clock
         # Catalogue products named in a summary are checked by their risk level (reloaded each minute).
         self.catalogue = suitability.ProductCatalogue(crm.list_products)
-        #: After a saved record: an offer to record the benefit use its summary arranged (text, button).
-        self.benefit_offer: Callable[[Staff, Client, int, str], tuple[str, Button] | None] | None = None
+        #: While confirming a draft: the counted benefit its summary says was arranged (a line), or None.
+        self.benefit_offer: Callable[[Staff, Client, str], str | None] | None = None
+        #: Confirmed "with the benefit": record that use, linked to the saved record (the reply to show).
+        self.record_benefit: Callable[..., Reply] | None = None
 
     def draft_from_state(self, staff: Staff, state: Mapping[str, object]) -> LogDraft:
         """Rebuild a persisted draft (the client is re-read through the CRM so scopes still apply)."""

@@ -192,7 +192,7 @@ def test_lists_of_clients_are_audited(same_db_services: object, crm: object) -> 
     s = same_db_services
     assert s.audit is not None
     view = s.today.view(s.crm.get_staff(code="RM001"))
-    shown = {b.client.client_id for b in view.birthdays} | {f.client.client_id for f in view.follow_ups}
+    shown = {i.client.client_id for i in view.items}  # follow-ups, birthdays, reviews, assessments due
     [today] = s.audit.find(kind="client_list", ref="today")
     assert shown and set(today.payload["clients"]) == shown and today.actor == "RM001"
     s.crm.create_contact(

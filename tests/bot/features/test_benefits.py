@@ -132,25 +132,51 @@ def test_a_question_about_what_is_left_is_counted_from_the_ledger(
     assert kb.asked == ["张伟能用几次贵宾厅？"] and "已用" not in rule.text
 
 
-def test_log_offers_to_record_the_benefit_it_arranged(services: Services, crm: FakeCRM) -> None:
-    from bot.features.contact_log import start
+def test_log_confirmation_offers_to_record_the_benefit_it_arranged(services: Services, crm: FakeCRM) -> None:
+    """A /log whose summary arranged a counted benefit asks first: save only, or save and count the use
+    (linked to the record, counted once however often the answer arrives)."""
+    from bot.features.contact_log import CONFIRM, CONFIRM_WITH_USE, start, step
 
-    step = start(
-        services.contacts, req(crm, "RM001", "张伟 电话 帮客户约了机场贵宾厅", update_id=30, chat_id=1)
-    )
-    [reply] = step.replies
-    assert "可记入权益台账" in reply.text and reply.keyboard is not None
-    data = reply.keyboard[0][0].data
-    assert data == f"bulog:C0001:{step.record.id if step.record else 0}"
-    saved = run_callback(services, data, req(crm, "RM001")).text
-    assert "已登记" in saved and "关联联系记录" in saved
-    run_callback(services, data, req(crm, "RM001"))  # pressed twice
+    line = "张伟 电话 帮客户约了机场贵宾厅"
+    draft = start(services.contacts, req(crm, "RM001", line, update_id=30, chat_id=1))
+    [ask] = draft.replies
+    assert draft.state == CONFIRM and draft.record is None and crm.contacts == []  # nothing saved yet
+    assert "摘要提到已安排「机场贵宾厅」（钻石客户每年12次）" in ask.text
+    assert ask.options == ("确认", CONFIRM_WITH_USE, "取消")
+    answer = req(crm, "RM001", CONFIRM_WITH_USE, update_id=31, chat_id=1)
+    done = step(services.contacts, answer, CONFIRM, draft.draft)
+    assert done.record is not None and done.state is None
+    saved, used = done.replies
+    assert "已记录" in saved.text and "已登记" in used.text and f"关联联系记录 C{done.record.id}" in used.text
+    again = step(services.contacts, answer, CONFIRM, draft.draft)  # the same answer delivered again
+    assert again.record is not None and again.record.id == done.record.id and again.record.duplicate
+    assert "已用 1 次" in again.replies[1].text  # the same answer again: the same use, counted once
     [use] = crm.benefit_ledger
-    assert use.contact_id == step.record.id if step.record else False
+    assert use.contact_id == done.record.id and use.benefit == "机场贵宾厅" and len(crm.contacts) == 1
+    other = start(services.contacts, req(crm, "RM001", line + "（返程）", update_id=32, chat_id=1))
+    only = step(services.contacts, req(crm, "RM001", "确认", update_id=33, chat_id=1), CONFIRM, other.draft)
+    assert len(only.replies) == 1 and len(crm.contacts) == 2 and len(crm.benefit_ledger) == 1  # record only
     quiet = start(
-        services.contacts, req(crm, "RM001", "张伟 电话 客户询问贵宾厅怎么用", update_id=31, chat_id=1)
+        services.contacts, req(crm, "RM001", "张伟 电话 客户询问贵宾厅怎么用", update_id=34, chat_id=1)
     )
-    assert quiet.replies[0].keyboard is None  # asked about, not arranged: no offer
+    assert quiet.state is None and quiet.record is not None and quiet.replies[0].options == ()  # no offer
+
+
+def test_a_failed_use_keeps_the_confirmed_record(services: Services, crm: FakeCRM) -> None:
+    """The ledger refusing the use (here: the client's tier changed meanwhile) leaves the record saved
+    and says the use was not recorded."""
+    from bot.features.contact_log import CONFIRM, CONFIRM_WITH_USE, start, step
+
+    draft = start(
+        services.contacts, req(crm, "RM001", "张伟 电话 帮客户约了机场贵宾厅", update_id=40, chat_id=1)
+    )
+    crm.clients["C0001"] = crm.clients["C0001"].model_copy(update={"tier": "白金"})
+    done = step(
+        services.contacts, req(crm, "RM001", CONFIRM_WITH_USE, update_id=41, chat_id=1), CONFIRM, draft.draft
+    )
+    saved, failed = done.replies
+    assert "已记录" in saved.text and "权益使用未登记" in failed.text
+    assert len(crm.contacts) == 1 and crm.benefit_ledger == []
 
 
 def test_brief_shows_records_and_reasoned_talking_points(services: Services, crm: FakeCRM) -> None:

@@ -9,6 +9,7 @@ import pytest
 from bot.composition import Services
 from bot.core import ServiceError
 from bot.features import today
+from crm_adapter import Tier
 from tests.bot.app_fixtures import TODAY, req
 from tests.bot.fakes import FakeCRM
 
@@ -74,3 +75,45 @@ def test_the_day_is_ranked_with_reasons_and_items_are_marked(services: Services,
     assert today.render_digest(services.today.view(crm.get_staff(code="RM001"))).count("✅") == 1
     sup = today.today(services.today, req(crm, "SUP01")).text
     assert "完成情况" in sup and "• RM001：2/5" in sup
+
+
+def test_assessments_due_come_from_every_client_in_scope(services: Services, crm: FakeCRM) -> None:
+    """A client with no follow-up, birthday or KYC item today is listed for an expired or missing
+    assessment, with its reason; the read is in the audit's list of clients; a supervisor sees the team's."""
+    crm.clients["C0002"] = crm.clients["C0002"].model_copy(
+        update={"risk_assessed_on": TODAY - timedelta(days=400)}
+    )
+    crm.clients["C0009"] = crm.clients["C0009"].model_copy(update={"risk_assessed_on": None})  # RM002's
+    view = services.today.view(crm.get_staff(code="RM001"))
+    assert "C0002" not in {f.client.client_id for f in view.follow_ups} | {
+        b.client.client_id for b in view.birthdays
+    }
+    [item] = [i for i in view.items if i.kind == "assessment"]
+    assert (item.client.client_id, item.title) == ("C0002", "风险测评已过期")
+    assert "测评于 2025-10-24，有效期 12 个月" in item.reason and "第十二条" in item.reason
+    text = today.today(services.today, req(crm, "RM001")).text
+    assert "张薇（黄金，C0002）风险测评已过期" in text and "孙丽" not in text
+    assert services.audit is not None
+    listed = services.audit.find(kind="client_list", ref="today")
+    assert "C0002" in listed[-1].payload["clients"]
+    sup = services.today.view(crm.get_staff(code="SUP01"))
+    assert {(i.client.client_id, i.title) for i in sup.items if i.kind == "assessment"} == {
+        ("C0002", "风险测评已过期"),
+        ("C0009", "无风险测评记录"),
+    }
+
+
+def test_unused_entitlements_are_looked_up_beyond_the_days_lists(
+    services: Services, crm: FakeCRM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Near the year's end, a client in scope with nothing else today still gets its unused-entitlement
+    hint; the capped hints go to the highest tiers (most entitlements), then the sooner follow-up."""
+    crm.clients["C0003"] = crm.clients["C0003"].model_copy(update={"tier": Tier.DIAMOND})
+    view = services.today.view(crm.get_staff(code="RM001"))
+    others = {i.client.client_id for i in view.items if i.kind != "benefit"}
+    hinted = [i for i in view.items if i.kind == "benefit"]
+    assert "C0003" not in others and {i.client.client_id for i in hinted} == {"C0001", "C0003"}
+    assert all("距年底 33 天" in i.reason for i in hinted)
+    monkeypatch.setattr(today, "BENEFIT_HINT_CLIENTS", 1)
+    capped = services.today.view(crm.get_staff(code="RM001")).items
+    assert [i.client.client_id for i in capped if i.kind == "benefit"] == ["C0001"]  # diamond, due first
