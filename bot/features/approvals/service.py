@@ -17,16 +17,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from bot.audit.records import record_payload
 from bot.core import Clock, ServiceError, parse_record_id
+
+# Re-exported: importers know these as part of the approvals service.
+from bot.features.approvals.documents import (
+    AdminPublisher,
+    Publisher,
+    dates_of,
+    document_dates,
+    sha256_of,
+    store_bytes,
+)
 from bot.features.approvals.people import SUBMITTER_TELEGRAM_ID, TelegramIdOf, check_not_submitter
 from bot.features.approvals.review import Content, Shown, document_content
 from bot.features.approvals.store import (
@@ -55,53 +62,6 @@ logger = logging.getLogger(__name__)
 APPROVER_ROLES = frozenset({Role.TRAINER, Role.COMPLIANCE, Role.ADMIN})
 #: Who may submit one.
 SUBMITTER_ROLES = frozenset({Role.TRAINER, Role.ADMIN})
-_DATE_KEYS = {
-    "effective_date": ("effective_date", "effective", "生效日期"),
-    "expiry_date": ("expiry_date", "expires", "expiry", "失效日期"),
-}
-
-
-class Publisher(Protocol):
-    """What publishing needs of the knowledge admin service (`KnowledgeAdminService`)."""
-
-    def check_file(self, filename: str) -> None: ...
-
-    def ingest(self, path: Path) -> IngestReport: ...
-
-    def remove(self, source: str) -> int: ...
-
-
-class AdminPublisher:
-    """Publishes through the knowledge admin service (its ingest lock and cache invalidation) and removes
-    through the knowledge base itself."""
-
-    def __init__(self, admin: KnowledgeAdmin, kb: object, *, wait: bool = False) -> None:
-        self._admin = admin
-        self._kb = kb
-        self._wait = wait  # False: publish returns once the document is searchable; vectors follow
-
-    def check_file(self, filename: str) -> None:
-        self._admin.check_file(filename)
-
-    def check_size(self, size: int | None) -> None:
-        self._admin.check_size(size)
-
-    def ingest(self, path: Path) -> IngestReport:
-        return self._admin.ingest(path, wait=self._wait)
-
-    def remove(self, source: str) -> int:
-        remove = getattr(self._kb, "remove", None)
-        if remove is None:  # a knowledge base that cannot remove cannot honour expiry: fail loudly
-            raise ServiceError("知识库不支持删除文档，无法执行到期下架")
-        return int(remove(source))
-
-
-class KnowledgeAdmin(Protocol):
-    def check_file(self, filename: str) -> None: ...
-
-    def check_size(self, size: int | None) -> None: ...
-
-    def ingest(self, path: Path, *, wait: bool = True) -> IngestReport: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,57 +70,6 @@ class Decision:
 
     change: KnowledgeChange
     report: IngestReport | None = None
-
-
-def document_dates(path: Path) -> tuple[date | None, date | None]:
-    """(effective_date, expiry_date) from a Markdown/text document's front matter; (None, None) otherwise."""
-    if path.suffix.lower() not in (".md", ".txt"):
-        return None, None
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ServiceError(f"无法读取文档：{path.name}") from exc
-    return dates_of(path.name, data)
-
-
-def dates_of(name: str, data: bytes) -> tuple[date | None, date | None]:
-    """`document_dates` of a document's bytes (`name` decides whether it has front matter)."""
-    if Path(name).suffix.lower() not in (".md", ".txt"):
-        return None, None
-    from knowledge.loaders import parse_front_matter
-
-    path = Path(name)
-    meta, _ = parse_front_matter(data.decode("utf-8-sig", errors="replace"))
-    found: dict[str, date | None] = {}
-    for field, keys in _DATE_KEYS.items():
-        raw = next((meta[k] for k in keys if meta.get(k)), "")
-        try:
-            found[field] = date.fromisoformat(raw.strip().strip("\"'")) if raw else None
-        except ValueError:
-            raise ServiceError(f"文档《{path.name}》的 {field} 应为 YYYY-MM-DD：{raw}") from None
-    effective, expiry = found["effective_date"], found["expiry_date"]
-    if effective and expiry and expiry <= effective:
-        raise ServiceError(f"文档《{path.name}》的失效日期 {expiry} 不晚于生效日期 {effective}")
-    return effective, expiry
-
-
-def _store_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (a concurrent writer of the same bytes is harmless)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{uuid.uuid4().hex}.part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parse_change_ref(text: str) -> int:
@@ -234,7 +143,7 @@ class KnowledgeChangeService:
                 raise ServiceError(f"该文档已提交审批（{other.ref}），无需重复提交")
         # Content-addressed folder, original file name: the knowledge base names a source by its file.
         stored = self.changes_dir / sha[:16] / name
-        _store_bytes(stored, data)
+        store_bytes(stored, data)
         change = self.store.add(
             file_name=name,
             stored_path=str(stored),
@@ -351,7 +260,7 @@ class KnowledgeChangeService:
                 also=self._audited(actor, "expire"),
             )
             return Decision(expired or self.get(change.id))
-        if not path.is_file() or _sha256(path) != change.sha256:
+        if not path.is_file() or sha256_of(path) != change.sha256:
             # Fail closed: what was approved is not what is on disk any more.
             failed = self.store.transition(
                 change_id=change.id, old=APPROVED, new=FAILED, at=now, note="待发布文件缺失或已被改动",
