@@ -18,8 +18,13 @@ from bot import compliance
 from bot.audit.records import RECORD_HASH, exchange_fields, record_digest
 from bot.convlog import FeedbackError
 from bot.core import KnowledgeService, Request, ServiceError, clean_text, parse_record_id
+
+# Renderers live apart; re-exported because importers know them from here.
+from bot.features.ask_render import EXCERPT_CHARS as EXCERPT_CHARS
+from bot.features.ask_render import feedback_ack, is_weak, render_answer
+from bot.features.ask_render import stored_flags_label as stored_flags_label
 from bot.features.clients import client_facts, render_matches
-from bot.rendering import Button, Keyboard, Reply, clip, esc, plain_quote
+from bot.rendering import Reply
 from crm_adapter.masking import mask_personal_numbers
 
 if TYPE_CHECKING:
@@ -36,8 +41,6 @@ logger = logging.getLogger(__name__)
 
 #: Longest question we pass on to the knowledge base (Telegram allows 4096 characters).
 MAX_QUESTION_CHARS = 1000
-#: Longest quote shown under an answer for one source.
-EXCERPT_CHARS = 120
 #: Flag stored with an exchange whose answer the knowledge base itself rates as weakly supported.
 WEAK_FLAG = "依据较弱"
 #: Prefix of flags raised by the answer text (not the question), e.g. "回答:承诺收益".
@@ -118,7 +121,7 @@ class AskService:
         # A trainer's curated answer replaces the extractive one. The KB runs first: retrieval embeds the
         # question, so the lookup finds its vector cached; a confident answer from the rule tables (which
         # never embeds) stands as it is.
-        confident_rules = answer.composer in ("rules", "ledger") and answer.grounded and not _weak(answer)
+        confident_rules = answer.composer in ("rules", "ledger") and answer.grounded and not is_weak(answer)
         match = None if confident_rules else self._curated_match(question)
         if match is not None:
             answer = curated_answer(question, match)
@@ -127,7 +130,7 @@ class AskService:
         stored = (
             flags
             + tuple(ANSWER_FLAG_PREFIX + f for f in answer_flags)
-            + ((WEAK_FLAG,) if _weak(answer) else ())
+            + ((WEAK_FLAG,) if is_weak(answer) else ())
         )
         audit = self.audit
         joined = audit is not None and audit.shares_database(self.log.engine)
@@ -165,7 +168,7 @@ class AskService:
                 ref=str(exchange.id),
                 payload=_audit_payload(snapshot, exchange, answer, client),
             )
-        if self.on_gap is not None and (not answer.grounded or _weak(answer)):
+        if self.on_gap is not None and (not answer.grounded or is_weak(answer)):
             try:
                 self.on_gap(exchange.question)
             except Exception:  # the inbox embeds the question later instead
@@ -263,10 +266,6 @@ def curated_answer(question: str, match: CuratedMatch) -> Answer:
     )  # fmt: skip
 
 
-def _weak(answer: Answer) -> bool:
-    return bool(getattr(answer, "weak", False))
-
-
 def _answer_flags(answer: Answer) -> tuple[str, ...]:
     """Compliance labels of the answer itself: the knowledge base's own check plus our rules."""
     if not answer.grounded:
@@ -327,94 +326,3 @@ def feedback(svc: AskService, req: Request) -> Reply:
         raise ServiceError("无效的反馈。")
     svc.feedback(staff_code=req.staff.code, exchange_id=exchange_id, value=value)
     return Reply(feedback_ack(value))
-
-
-# --- renderers --------------------------------------------------------------------------------------
-def render_answer(result: AskResult) -> Reply:
-    """The answer (direct reply first), its numbered sources, warnings and 👍/👎 buttons."""
-    ans = result.answer
-    if result.curated is not None:
-        return _render_curated(result)
-    lines: list[str] = []
-    body = ans.answer.strip()
-    if not ans.grounded:
-        lines.append("🤔 " + esc(body))
-        if result.exchange_id is not None:  # it is in the log, where trainers see unanswered questions
-            lines.append("（该问题已记录，培训老师会据此补充知识库。）")
-    else:
-        if _weak(ans):
-            lines.append("⚠️ <b>依据较弱</b>：以下内容仅供参考，请核实后再答复客户。")
-        lines += [esc(line) for line in body.splitlines()]
-    if result.client is not None:
-        c = result.client
-        lines.append(f"（依据客户卡片：{esc(c.name)}，{esc(c.tier)}客户，{esc(c.aum_band)}）")
-    if ans.citations:
-        lines += ["", "<b>参考依据</b>"]
-        for cit in ans.citations:
-            where = f"《{cit.title}》" + (f" · {cit.heading}" if cit.heading else "")
-            lines.append(f"[{cit.n}] {esc(where)}")
-            quote = clip(plain_quote(cit.text), EXCERPT_CHARS)
-            if quote:
-                lines.append(f"<i>“{esc(quote)}”</i>")
-    if result.answer_flags:
-        lines += [
-            "",
-            "⚠️ <b>回答依据含有需注意的表述</b>：" + esc("、".join(result.answer_flags)),
-            "请勿直接转述给客户；已提交主管复核。",
-        ]
-    warning = compliance.render_warning(result.flags)
-    if warning:
-        lines += ["", warning]
-    keyboard: Keyboard | None = None
-    if result.exchange_id is not None:
-        keyboard = (
-            (
-                Button("👍 有帮助", f"fb:up:{result.exchange_id}"),
-                Button("👎 没帮助", f"fb:down:{result.exchange_id}"),
-            ),
-        )
-    return Reply("\n".join(lines).strip(), keyboard)
-
-
-def _feedback_keyboard(result: AskResult) -> Keyboard | None:
-    if result.exchange_id is None:
-        return None
-    return (
-        (
-            Button("👍 有帮助", f"fb:up:{result.exchange_id}"),
-            Button("👎 没帮助", f"fb:down:{result.exchange_id}"),
-        ),
-    )
-
-
-def _render_curated(result: AskResult) -> Reply:
-    """A curated answer: marked 培训师审定 with its author and date, the question it was approved for."""
-    c = result.curated
-    assert c is not None
-    lines = [f"✅ <b>培训师审定</b>（{esc(c.author_name)}，{c.created_at:%Y-%m-%d}）"]
-    lines += [esc(line) for line in c.answer.strip().splitlines()]
-    if c.source:
-        lines.append(f"来源：{esc(c.source)}")
-    lines.append(f"<i>（审定问题：{esc(clip(c.question, 60))}）</i>")
-    if result.answer_flags:
-        lines += ["", "⚠️ <b>回答含有需注意的表述</b>：" + esc("、".join(result.answer_flags))]
-    warning = compliance.render_warning(result.flags)
-    if warning:
-        lines += ["", warning]
-    return Reply("\n".join(lines).strip(), _feedback_keyboard(result))
-
-
-def feedback_ack(value: str) -> str:
-    return "感谢反馈！" if value == "up" else "已记录，我们会改进这类回答。"
-
-
-def stored_flags_label(e: Exchange) -> list[str]:
-    """The marks a supervisor sees next to an exchange."""
-    marks: list[str] = []
-    if not e.grounded:
-        marks.append("无依据")
-    if e.feedback == "down":
-        marks.append("👎")
-    elif e.feedback == "up":
-        marks.append("👍")
-    return marks + list(e.flags)
