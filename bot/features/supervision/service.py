@@ -5,13 +5,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import compliance
-from bot.convlog import LogStats
-from bot.convlog_types import UnansweredQuestion
 from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.privacy import REDACTED_ROLES, ClientPrivacy
@@ -28,10 +26,10 @@ from bot.features.supervision.store import (
     item_ref,
     parse_ref,
 )
+from bot.features.supervision.tallies import daily_counts, log_stats, merged_questions
 from bot.features.supervision.views import (
     ActionResult,
     AnswerMix,
-    DayCounts,
     Escalation,
     FlaggedContact,
     ReviewItem,
@@ -39,13 +37,12 @@ from bot.features.supervision.views import (
     ReviewView,
     StatsView,
     UnansweredView,
-    is_weak,
 )
 from crm_adapter import ContactRecord, CRMAdapter, Role, Staff
 
 if TYPE_CHECKING:
     from bot.audit import AuditTrail
-    from bot.convlog import ConversationLog, ExchangeHead
+    from bot.convlog import ConversationLog
     from bot.features.message_check.store import CheckStore, StoredCheck
 
 logger = logging.getLogger(__name__)
@@ -265,7 +262,9 @@ class SupervisionService:
             team = {m.code for m in self._team(staff)}
             items = [u for u in items if team.intersection(u.staff_codes)]
         if staff.role in REDACTED_ROLES:
-            items = _merged([dataclasses.replace(u, question=self.privacy.redact(u.question)) for u in items])
+            items = merged_questions(
+                [dataclasses.replace(u, question=self.privacy.redact(u.question)) for u in items]
+            )
         return UnansweredView(since=since, items=tuple(items[:20]), escalations=self.escalations(staff))
 
     # --- stats ------------------------------------------------------------------------------------
@@ -305,12 +304,12 @@ class SupervisionService:
         return StatsView(
             since=since,
             until=until,
-            stats=_log_stats(heads),
+            stats=log_stats(heads),
             contacts=sum(by_staff.values()),
             contacts_by_staff=by_staff,
             names=names,
             mix=AnswerMix.of(heads),
-            daily=self._daily(heads, since, until),
+            daily=daily_counts(heads, since, until, self.clock.tz),
             flagged_by_staff=flagged_by_staff,
             flagged_contacts_by_staff=flagged_contacts,
             with_contacts=with_contacts,
@@ -319,17 +318,6 @@ class SupervisionService:
                 if self.checks is not None and with_contacts
                 else {}
             ),
-        )
-
-    def _daily(self, heads: Iterable[ExchangeHead], since: date, until: date) -> tuple[DayCounts, ...]:
-        counts: dict[date, list[int]] = {}
-        for h in heads:
-            row = counts.setdefault(h.created_at.astimezone(self.clock.tz).date(), [0, 0, 0])
-            row[0 if h.grounded and not is_weak(h) else 1 if h.grounded else 2] += 1
-        days = (until - since).days + 1
-        return tuple(
-            DayCounts(day, *counts.get(day, (0, 0, 0)))
-            for day in (since + timedelta(days=n) for n in range(days))
         )
 
     # --- CRM --------------------------------------------------------------------------------------
@@ -382,37 +370,3 @@ def _redacted(e: Escalation, redact: Callable[[str], str]) -> Escalation:
         e.exchange, question=redact(e.exchange.question), answer=redact(e.exchange.answer)
     )
     return Escalation(action=action, exchange=exchange)
-
-
-def _merged(items: Sequence[UnansweredQuestion]) -> list[UnansweredQuestion]:
-    """Questions that read the same once redacted ("某客户的太太…") counted as one."""
-    merged: dict[str, UnansweredQuestion] = {}
-    for u in items:
-        seen = merged.get(u.question)
-        merged[u.question] = (
-            u
-            if seen is None
-            else UnansweredQuestion(
-                question=u.question,
-                times=seen.times + u.times,
-                last_asked=max(seen.last_asked, u.last_asked),
-                staff_codes=tuple(sorted(set(seen.staff_codes) | set(u.staff_codes))),
-            )
-        )
-    return sorted(merged.values(), key=lambda u: (-u.times, -u.last_asked.timestamp()))
-
-
-def _log_stats(heads: Sequence[ExchangeHead]) -> LogStats:
-    by_staff: dict[str, int] = {}
-    for h in heads:
-        by_staff[h.staff_code] = by_staff.get(h.staff_code, 0) + 1
-    grounded = sum(1 for h in heads if h.grounded)
-    return LogStats(
-        questions=len(heads),
-        grounded=grounded,
-        unanswered=len(heads) - grounded,
-        thumbs_up=sum(1 for h in heads if h.feedback == "up"),
-        thumbs_down=sum(1 for h in heads if h.feedback == "down"),
-        flagged=sum(1 for h in heads if h.flagged),
-        by_staff=by_staff,
-    )
