@@ -9,7 +9,7 @@ Every commit is durable, access-log rows of reads included (they are audit evide
 commit), so throughput grows with threads; ``pool_pre_ping`` replaces connections a server restart
 killed before a request uses them. The pieces: `engines`, `statements`, `search`, `mapping`,
 `staffing`, `importing`, `reminders`; products and KYC reviews in `sql_compliance`, the benefit
-ledger in `sql_benefits` (mixins).
+ledger in `sql_benefits`, staff management in `sql_staff` (mixins).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from crm_adapter.schedule import normalize_cadence
 from crm_adapter.search import ClientSearch
 from crm_adapter.sql_benefits import BenefitOps
 from crm_adapter.sql_compliance import ComplianceOps
+from crm_adapter.sql_staff import StaffOps
 from crm_adapter.statements import Statements, scope_clause
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class _AboutClient(Protocol):
 _R = TypeVar("_R", bound=_AboutClient)  # a reminder: follow-up, birthday, KYC review
 
 
-class SqlCRM(ComplianceOps, BenefitOps):
+class SqlCRM(ComplianceOps, BenefitOps, StaffOps):
     """The CRM on a SQL database. See `crm_adapter.port.CRMAdapter` for the guarantees."""
 
     def __init__(
@@ -180,40 +181,6 @@ class SqlCRM(ComplianceOps, BenefitOps):
         if row is None:
             raise NotFound(f"未找到客户 {cid}")
         return row
-
-    # ------------------------------------------------------------------ staff
-    def get_staff(self, *, code: str) -> Staff:
-        normalized = validation.staff_code(code)
-        with self._tx() as session:
-            return staffing.active_staff(session, code=normalized)
-
-    def get_staff_by_telegram_id(self, *, telegram_id: int) -> Staff | None:
-        with self._tx() as session:
-            return staffing.staff_by_telegram_id(session, telegram_id=telegram_id)
-
-    def list_staff(self) -> list[Staff]:
-        with self._tx() as session:
-            return staffing.list_active(session)
-
-    def add_staff(self, *, staff: Staff) -> Staff:
-        """Create or update by code (a removed member is reactivated)."""
-        valid = staffing.validated_staff(staff)
-        try:
-            with self._tx() as session:
-                return staffing.upsert_staff(session, staff=valid, now=self._now())
-        except IntegrityError:
-            # Lost a race on the unique Telegram id.
-            raise InvalidInput(f"Telegram 用户 ID {valid.telegram_id} 已绑定其他员工") from None
-
-    def remove_staff(self, *, code: str) -> None:
-        """Deactivate (soft delete); refused while the RM owns clients. The member is then unknown."""
-        normalized = validation.staff_code(code)
-        with self._tx() as session:
-            staffing.deactivate_staff(session, code=normalized, now=self._now())
-
-    def team_members(self, *, actor: str) -> list[Staff]:
-        with self._tx() as session:
-            return staffing.team_of(session, actor=self._actor(session.connection(), actor))
 
     def client_names(self) -> frozenset[str]:
         """Every client's name (system level, not access-logged: see the port)."""
