@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import json
 import logging
-import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from bot.cli.crm_output import (
+    client_json,
+    client_rows,
+    contact_json,
+    echo_json,
+    emit_import_report,
+    emit_list,
+    render_table,
+    staff_json,
+    summary_line,
+)
 from bot.settings import get_settings
 from crm_adapter.errors import CRMError, NotFound
-from crm_adapter.models import (
-    Client,
-    ClientImportReport,
-    ContactRecord,
-    ProductImportReport,
-    Role,
-    Staff,
-)
+from crm_adapter.models import Role, Staff
 
 if TYPE_CHECKING:
     from crm_adapter import CRMAdapter
@@ -85,46 +88,6 @@ def _zone() -> tzinfo:
         return UTC
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
-
-
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A compact left-aligned table that lines up with Chinese (double-width) characters."""
-    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell + " " * (widths[i] - _width(cell)) for i, cell in enumerate(row)).rstrip()
-        for row in cells
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _echo_json(items: list[dict[str, Any]]) -> None:
-    click.echo(json.dumps(items, ensure_ascii=False, indent=2))
-
-
-def _staff_json(staff: Staff) -> dict[str, Any]:
-    return staff.model_dump(mode="json")
-
-
-def _client_json(client: Client) -> dict[str, Any]:
-    # The raw phone number never leaves through the CLI; scripts get the masked form.
-    data = client.model_dump(mode="json", exclude={"phone"})
-    data.update(phone_masked=client.phone_masked, risk_name=client.risk_name, aum_band=client.aum_band)
-    return data
-
-
-def _contact_json(contact: ContactRecord) -> dict[str, Any]:
-    return contact.model_dump(mode="json")
-
-
-def _summary(text: str, limit: int = 40) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
 def _ensure_operator(crm: CRMAdapter) -> str:
     try:
         staff = crm.get_staff(code=OPERATOR_CODE)
@@ -165,7 +128,7 @@ def staff_list(as_json: bool) -> None:
     with _crm() as crm:
         staff = crm.list_staff()
     if as_json:
-        _echo_json([_staff_json(s) for s in staff])
+        echo_json([staff_json(s) for s in staff])
         return
     if not staff:
         click.echo("（尚无员工）")
@@ -230,7 +193,7 @@ def crm_import_clients(file: Path, actor: str | None, as_json: bool) -> None:
         from crm_adapter.csv_import import import_clients_csv
 
         report = import_clients_csv(crm, actor=acting, path=file)
-    _emit_import_report(report, as_json=as_json)
+    emit_import_report(report, as_json=as_json)
 
 
 @crm_group.command("import-products")
@@ -248,7 +211,7 @@ def crm_import_products(file: Path, actor: str | None, as_json: bool) -> None:
         from crm_adapter.csv_import import import_products_csv
 
         report = import_products_csv(crm, actor=acting, path=file)
-    _emit_import_report(report, as_json=as_json)
+    emit_import_report(report, as_json=as_json)
 
 
 @crm_group.command("products")
@@ -259,59 +222,13 @@ def crm_products(query: str | None, limit: int, as_json: bool) -> None:
     """Find products by code, name or pinyin (without QUERY: the whole catalogue)."""
     with _crm() as crm:
         found = crm.search_products(query=query, limit=limit) if query else crm.list_products()
-    _emit_list(
+    emit_list(
         as_json=as_json,
         records=[p.model_dump(mode="json") for p in found],
         empty="未找到匹配的产品",
         headers=("产品代码", "名称", "类型", "风险", "发行机构", "状态"),
         rows=[(p.code, p.name, p.type, f"{p.risk_level} {p.risk_name}", p.issuer, p.status) for p in found],
     )
-
-
-def _emit_import_report(report: ClientImportReport | ProductImportReport, *, as_json: bool) -> None:
-    """The import summary (stdout) and one line per bad row (stderr); exit 1 when nothing was written."""
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "created": report.created,
-                    "updated": report.updated,
-                    "errors": [{"line": line, "reason": reason} for line, reason in report.errors],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
-    else:
-        click.echo(f"导入完成：新增 {report.created}，更新 {report.updated}，错误 {len(report.errors)}")
-        for line, reason in report.errors:
-            click.echo(f"  第 {line} 行：{reason}", err=True)
-    if report.errors and not report.created and not report.updated:
-        raise SystemExit(1)
-
-
-def _client_rows(clients: list[Client]) -> list[tuple[object, ...]]:
-    return [
-        (c.client_id, c.name, c.pinyin, c.tier.value, c.risk_level, c.phone_masked, c.rm_code)
-        for c in clients
-    ]
-
-
-def _emit_list(
-    *,
-    as_json: bool,
-    records: list[dict[str, Any]],
-    empty: str,
-    headers: Sequence[str],
-    rows: Sequence[Sequence[object]],
-) -> None:
-    """Print a result list: one JSON list with --json, otherwise a table (or a line saying it is empty)."""
-    if as_json:
-        _echo_json(records)
-    elif not rows:
-        click.echo(empty)
-    else:
-        click.echo(render_table(headers, rows))
 
 
 @crm_group.command("search")
@@ -327,12 +244,12 @@ def crm_search(query: str, actor: str, limit: int, as_json: bool) -> None:
         _audit_read(
             actor, "client_search", clients[0].client_id, query=query, results=[c.client_id for c in clients]
         )
-    _emit_list(
+    emit_list(
         as_json=as_json,
-        records=[_client_json(c) for c in clients],
+        records=[client_json(c) for c in clients],
         empty="未找到匹配的客户",
         headers=("客户编号", "姓名", "拼音", "等级", "风险", "手机", "客户经理"),
-        rows=_client_rows(clients),
+        rows=client_rows(clients),
     )
 
 
@@ -351,14 +268,14 @@ def crm_contacts(client_id: str, actor: str, limit: int, as_json: bool) -> None:
             c.occurred_at.astimezone(_zone()).strftime("%Y-%m-%d %H:%M"),
             c.channel.value,
             c.rm_code,
-            _summary(c.summary),
+            summary_line(c.summary),
             c.next_follow_up.isoformat() if c.next_follow_up else "",
         )
         for c in contacts
     ]
-    _emit_list(
+    emit_list(
         as_json=as_json,
-        records=[_contact_json(c) for c in contacts],
+        records=[contact_json(c) for c in contacts],
         empty="暂无联系记录",
         headers=("时间", "渠道", "客户经理", "摘要", "下次回访"),
         rows=rows,
@@ -376,7 +293,7 @@ def crm_card(client_id: str, actor: str, as_json: bool) -> None:
     _audit_read(actor, "client_read", client_id, what="card")
     if as_json:
         data = card.model_dump(mode="json")
-        data["client"] = _client_json(card.client)
+        data["client"] = client_json(card.client)
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     c = card.client
