@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,6 +17,9 @@ from typing import TYPE_CHECKING
 from bot.audit.records import benefit_use_fields, record_payload
 from bot.core import Clock, ServiceError, crm_call
 from bot.features.benefits import entitlements as ent
+
+# The ledger's answers are built apart; LEDGER and count_answer stay importable from here.
+from bot.features.benefits.counting import LEDGER, asks_count, count_answer
 from bot.features.benefits.entitlements import Balance, Standing
 from crm_adapter import (
     BenefitImportReport,
@@ -41,16 +43,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: `Answer.composer` of an answer counted from the ledger.
-LEDGER = "ledger"
-#: The ledger as a cited source.
-LEDGER_SOURCE, LEDGER_TITLE = "crm:benefit_uses", "CRM 权益使用台账"
 #: The one line an RM gets when a use could not be stored with its audit row (nothing was counted).
 USE_NOT_SAVED = "系统暂时不可用，权益使用未登记，请稍后重发。"
-#: "还能约几次", "还剩几次", "用了几次", "已经用了": a question about what is left or used, not the rule.
-_ASKS_COUNT = re.compile(
-    r"还(?:能|可以|可|剩|有|差)|剩(?:下|余|几|多少)?|已(?:经)?(?:用|约|使用)|用了|用过|使用了"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +309,7 @@ class BenefitService:
     def count_answer(self, staff_code: str, client: Client, question: str) -> Answer | None:
         """ "张伟今年还能约几次专家号" answered from the ledger and the table, both cited; None when the
         question asks no count of a benefit (the knowledge base answers it)."""
-        if not _ASKS_COUNT.search(question):
+        if not asks_count(question):
             return None
         try:
             found = ent.mentioned(self.table(), question)
@@ -355,41 +349,6 @@ def build_sheet(
         else:
             others.append(st)
     return BenefitSheet(client, year, tuple(balances), tuple(others), tuple(by_name.values()))
-
-
-def count_answer(
-    question: str,
-    client: Client,
-    st: Standing,
-    year: int,
-    tallies: list[BenefitTally],
-    uses: list[BenefitUse],
-) -> Answer:
-    from knowledge import Answer, Citation
-
-    e = st.entitlement
-    rule = Citation(n=1, source=e.cite.source, title=e.cite.title, text=e.cite.text, heading=e.cite.heading)
-    head = f"{client.name}（{client.tier}客户）{e.benefit}："
-    if not st.applies:
-        lead = f"{head}{st.why_not}。[1]"
-        return Answer(question, (lead,), (rule,), grounded=True, confidence=1.0, composer=LEDGER)
-    if st.allowance is None:
-        lead = f"{head}{e.value or '见权益说明'}，不按次数计。[1]"
-        return Answer(question, (lead,), (rule,), grounded=True, confidence=1.0, composer=LEDGER)
-    tally = next((t for t in tallies if t.benefit == e.benefit), None)
-    used = tally.used if tally else 0
-    balance = Balance(e, st.allowance, used, tally.last_used_on if tally else None, year)
-    lead = f"{head}{client.tier}客户{ent.allowance_phrase(e)}，{ent.usage_phrase(balance, year)}。[1][2]"
-    days = "、".join(f"{u.used_on:%Y-%m-%d}" for u in sorted(uses, key=lambda u: u.used_on))
-    ledger = Citation(
-        n=2,
-        source=LEDGER_SOURCE,
-        title=LEDGER_TITLE,
-        text=f"{client.name}（{client.client_id}）{year}年{e.benefit}：已登记 {used} 次"
-        + (f"（{days}）" if days else ""),
-        heading=f"{year}年",
-    )
-    return Answer(question, (lead,), (rule, ledger), grounded=True, confidence=1.0, composer=LEDGER)
 
 
 __all__ = [
