@@ -26,19 +26,17 @@ from bot.features.supervision import SupervisionService
 from bot.features.today import TodayService
 from bot.identity import StaffDirectory
 
+# Opening the parts lives in `bot.parts`; importers and tests know these names from here.
+from bot.parts import build_llm, open_audit, open_crm, open_knowledge_base, seeded_contact_hook
+
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    from langchain_core.language_models import BaseChatModel
 
     from bot.audit import AuditTrail
     from bot.convlog import ConversationLog
     from bot.features.gaps import CuratedAnswers, GapService
     from bot.settings import Settings
     from crm_adapter import CRMAdapter
-    from crm_adapter.port import OnInsert
-    from crm_adapter.sql import SqlCRM
-    from knowledge import KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
@@ -358,79 +356,13 @@ def _close(part: Any) -> None:
         logger.warning("closing %s failed", type(part).__name__, exc_info=True)
 
 
-# --- the parts, from settings (the only place settings meet `crm_adapter` and `knowledge`) ---------
-def open_crm(settings: Settings) -> SqlCRM:
-    """The CRM database named by DATABASE_URL (default: SQLite under RM_DATA_DIR), migrated."""
-    from crm_adapter.sql import SqlCRM  # SQLAlchemy/Alembic load only when a command needs them
-
-    if not settings.database_url:
-        settings.ensure_data_dir()
-    return SqlCRM(
-        settings.effective_database_url,
-        follow_up_cadence=settings.rm_follow_up_cadence,
-        timezone=settings.rm_timezone,
-    )
-
-
-def open_audit(settings: Settings) -> AuditTrail:
-    """The audit trail on the application database (its own table and migrations)."""
-    from bot.audit import AuditTrail
-    from bot.convlog import create_store_engine
-
-    trail = AuditTrail(create_store_engine(settings.effective_database_url))
-    return trail
-
-
-def seeded_contact_hook(audit: AuditTrail | None, crm: CRMAdapter) -> OnInsert | None:
-    """The audit append for contact records seeded or imported in bulk (actor: their RM), run inside
-    each record's transaction; None when there is no trail or it is on another database."""
-    engine = getattr(crm, "engine", None)
-    if audit is None or engine is None or not audit.shares_database(engine):
-        return None
-    from bot.audit.records import contact_fields
-
-    return audit.record_hook(
-        kind="contact", actor=lambda r: r.rm_code, ref=lambda r: str(r.id), fields=contact_fields
-    )
-
-
-def build_llm(settings: Settings) -> BaseChatModel | None:
-    """An OpenAI-compatible chat model when LLM_BASE_URL is set, else None (extractive answers only)."""
-    if not settings.llm_enabled:
-        return None
-    from langchain_openai import ChatOpenAI  # lazy: ~1 s of imports, only when an LLM is configured
-
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
-    return ChatOpenAI(
-        base_url=settings.llm_base_url,
-        api_key=api_key,  # type: ignore[arg-type]
-        model=settings.llm_model,
-        temperature=settings.llm_temperature,
-        timeout=settings.llm_timeout,  # the one LLM timeout: the client's own
-        max_retries=0,  # the composer falls back to the extractive answer instead of retrying
-    )
-
-
-def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool = False) -> KnowledgeBase:
-    """The knowledge base under RM_DATA_DIR (or the Chroma server), the bundled corpus synced.
-
-    `progress` shows a progress bar on stderr while (re-)embedding bundled documents (first run only).
-    """
-    from knowledge import KnowledgeBase
-
-    kb = KnowledgeBase(
-        data_dir=settings.ensure_data_dir(),
-        chroma_host=settings.chroma_host,
-        chroma_port=settings.chroma_port,
-        llm=build_llm(settings),
-        top_k=settings.rm_top_k,
-        embed_threads=settings.rm_embed_threads,
-        max_file_mb=settings.rm_max_upload_mb,
-    )
-    if sync:
-        report = kb.sync_bundled(enabled=settings.rm_bundled_knowledge, progress=progress)
-        if report.added or report.updated or report.removed:
-            logger.info("bundled knowledge: %s", report.summary())
-        for path, reason in report.failed:
-            logger.warning("bundled knowledge file %s failed: %s", path, reason)
-    return kb
+__all__ = [
+    "NotOpened",
+    "Services",
+    "build_llm",
+    "open_audit",
+    "open_crm",
+    "open_knowledge_base",
+    "open_services",
+    "seeded_contact_hook",
+]
