@@ -35,18 +35,25 @@ def revise(answer: Answer, ev: Evidence | None) -> Answer:
     if source is None:
         return answer
     chunk = source.candidate.chunk
-    bank_in_lead = _BANKS.search(sentence)
-    from_case = ev.lead_authority == authority.PEER_CASE or bank_in_lead is not None
-    if not from_case:
-        return answer
+    bank = _BANKS.search(sentence)
     asks_own = bool(_OWN.search(q.text)) and bool(_CONFIRM.search(q.text))
+    if asks_own and bank is None:
+        # "咱们是1+N模式吧": the lead defines the practice; the section it sits in says whose it is.
+        section = chunk.heading.split(" > ")[0]
+        texts = [chunk.text] + [
+            c.chunk.text for c in ev.candidates if c.chunk.heading.split(" > ")[0] == section
+        ]
+        bank = next((m for m in map(_BANKS.search, texts) if m is not None), None)
+    from_case = ev.lead_authority == authority.PEER_CASE or bank is not None
+    if not from_case or bank is None:
+        return answer
     if answer.verdict not in ("yes", "no") and not asks_own:
         return answer
-    bank = bank_in_lead or _BANKS.search(f"{chunk.heading}{chunk.text}")
-    if bank is None:
-        return answer
     name = bank.group(0)
-    first = f"资料未规定本行是否如此，请向分行私人银行部门确认。资料中相关内容是{name}的案例（同业做法，不是本行制度）："
+    first = (
+        "资料未规定本行是否如此，请向分行私人银行部门确认。"
+        f"资料中相关内容是{name}的案例（同业做法，不是本行制度）："
+    )
     return Answer(
         q.text,
         (first, f"{terminate(sentence)}[{n}]"),

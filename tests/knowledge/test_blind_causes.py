@@ -1,0 +1,89 @@
+"""General causes of wrong answers found on the blind answer sets, each with new questions written for the
+test (not the blind sets' own): a count against the rule's ceiling, a peer bank's case study presented as
+our rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from knowledge import KnowledgeBase, counts
+from knowledge.question import understand
+from knowledge.types import Answer
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
+    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
+    assert kb.sync_bundled().ok
+    yield kb
+    kb.close()
+
+
+def _ruled(text: str, lead: tuple[str, ...], verdict: str | None = "yes") -> Answer:
+    return Answer(text, lead, (), grounded=True, composer="rules", verdict=verdict)
+
+
+# --- a count above the rule's ceiling is a no, one within it a yes
+
+
+@pytest.mark.parametrize(
+    ("text", "verdict"),
+    [
+        ("客户一年能领4次年度礼品吗", "no"),
+        ("这个权益一年可以用四回吗", "no"),
+        ("客户已经用了3次了 还能用第4次吗", "no"),
+        ("一年能用两次吗", "yes"),
+    ],
+)
+def test_count_against_ceiling(text: str, verdict: str) -> None:
+    answer = _ruled(text, ("能。", "按本行规定，某项权益适用于私人银行客户：每年3次。[1]"))
+    revised = counts.revise(understand(text), answer)
+    assert revised.verdict == verdict
+    assert "3次" in revised.answer
+    if verdict == "no":
+        assert revised.answer.startswith(("不能", "不可以")) and "能。" not in revised.answer
+
+
+def test_remaining_count_is_ceiling_minus_uses() -> None:
+    text = "客户今年已经用了4次了 还能用几次"
+    answer = _ruled(text, ("按本行规定，某项权益：每年6次。[1]",), verdict=None)
+    assert "还可2次" in counts.revise(understand(text), answer).answer
+
+
+def test_no_change_without_a_single_ceiling() -> None:
+    text = "客户一年能用5次吗"
+    two = _ruled(text, ("能。", "甲权益每年2次；乙权益每年6次。[1]"))
+    assert counts.revise(understand(text), two) is two  # a list quotes two ceilings: nothing to compare
+    monthly = _ruled("一个月能用5次吗", ("能。", "某项权益每年6次。[1]"))
+    assert counts.revise(understand("一个月能用5次吗"), monthly) is monthly
+
+
+def test_count_question_on_the_bundled_rules(bundled: KnowledgeBase) -> None:
+    over = bundled.ask("钻石客户的导医服务一年能用九次吗")
+    assert over.verdict == "no" and "5次" in over.answer
+    within = bundled.ask("钻石客户的导医服务一年能用两次吗")
+    assert within.verdict == "yes"
+
+
+# --- a peer bank's case study does not settle our own rule
+
+
+@pytest.mark.parametrize(
+    ("text", "bank"),
+    [
+        ("咱行的私人银行中心是不是已经开了24家", "招商"),
+        ("咱们的投资顾问团队是在全球范围招募的吧", "招商"),
+        ("我们行获得过中国最佳客户关系管理奖吗", "中信"),
+    ],
+)
+def test_case_study_is_not_our_rule(bundled: KnowledgeBase, text: str, bank: str) -> None:
+    answer = bundled.ask(text)
+    assert answer.verdict == "not_stated"
+    assert bank in answer.answer and "不是本行制度" in answer.answer
+
+
+def test_question_about_the_peer_bank_keeps_its_answer(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("招商银行有几家私人银行中心")
+    assert answer.grounded and answer.verdict != "not_stated" and "招商银行" in answer.answer
