@@ -87,3 +87,13 @@ def test_case_study_is_not_our_rule(bundled: KnowledgeBase, text: str, bank: str
 def test_question_about_the_peer_bank_keeps_its_answer(bundled: KnowledgeBase) -> None:
     answer = bundled.ask("招商银行有几家私人银行中心")
     assert answer.grounded and answer.verdict != "not_stated" and "招商银行" in answer.answer
+
+
+def test_count_is_not_part_of_the_action() -> None:
+    assert understand("年度礼品一年能领三回吗").action == "领"
+    assert understand("客户能领礼品吗").action == "领礼品"
+
+
+def test_count_question_the_action_search_would_refuse(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("客户的免费体检一年能做三回吗")
+    assert answer.grounded and answer.verdict == "no" and "1次" in answer.answer
