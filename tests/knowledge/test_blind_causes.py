@@ -97,3 +97,38 @@ def test_count_is_not_part_of_the_action() -> None:
 def test_count_question_the_action_search_would_refuse(bundled: KnowledgeBase) -> None:
     answer = bundled.ask("客户的免费体检一年能做三回吗")
     assert answer.grounded and answer.verdict == "no" and "1次" in answer.answer
+
+
+# --- a confirmation question gets the yes the unrestricted rule gives, and nothing the rule does not state
+
+
+def test_confirmation_of_a_stated_rule_is_yes() -> None:
+    from knowledge import confirm
+
+    text = "私行客户的生日短信是免费发的吧"
+    answer = _ruled(text, ("按本行规定，生日短信适用于私人银行客户：免费。[1]",), verdict=None)
+    revised = confirm.revise(understand(text), answer, None)
+    assert revised.verdict == "yes" and "免费" in revised.answer
+
+
+@pytest.mark.parametrize(
+    ("text", "lead"),
+    [
+        # the rule restricts the case
+        ("客户的贵宾厅是不是随便用", "按本行规定，贵宾厅仅限钻石客户使用。[1]"),
+        # the question asks a price the rule does not give
+        ("出国游的费用要客户自己出吗", "按本行规定，旅游定制适用于私人银行客户：按需定制路线。[1]"),
+        # a wh-question is not a confirmation
+        ("生日短信是哪天发的吗", "按本行规定，生日短信适用于私人银行客户：免费。[1]"),
+    ],
+)
+def test_confirmation_needs_an_unrestricted_matching_rule(text: str, lead: str) -> None:
+    from knowledge import confirm
+
+    answer = _ruled(text, (lead,), verdict=None)
+    assert confirm.revise(understand(text), answer, None).verdict is None
+
+
+def test_confirmation_on_the_bundled_rules(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("私行客户去柜面开存款证明不收手续费吧")
+    assert answer.verdict == "yes" and "手续费" in answer.answer
