@@ -10,7 +10,8 @@ can be read in one place:
 4. `evidence.select`: lead sentences, authority, focus/slot/action checks, yes/no verdict.
 5. `compose.from_evidence` (and `llm.compose` when configured), then `counts.revise` (a count asked
    against the rule's ceiling), `peer_cases.revise` (a case study never settles our own rule) and
-   `confirm.revise` (a fact proposed by the question and stated by the rule unrestricted is a yes).
+   `confirm.revise` (a fact proposed by the question and stated by the rule unrestricted is a yes),
+   `unstated.revise` (a detail no document mentions is not stated).
 6. `check.check`: confidence, findings (承诺收益 …), citation consistency.
 """
 
@@ -21,7 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from knowledge import check, compose, confirm, counts, evidence, lexicon, peer_cases, question, rule_answers
+from knowledge import (
+    check,
+    compose,
+    confirm,
+    counts,
+    evidence,
+    lexicon,
+    peer_cases,
+    question,
+    rule_answers,
+    unstated,
+)
 from knowledge.index import Snapshot
 from knowledge.retrieval import Retrieved
 from knowledge.types import Answer, ClientFacts
@@ -75,7 +87,7 @@ def draft(
         corpus=snap.chunks,
     )
     composed = peer_cases.revise(counts.revise(q, compose.from_evidence(ev)), ev)
-    composed = confirm.revise(q, composed, ev)
+    composed = unstated.revise(confirm.revise(q, composed, ev), ev)
     return Draft(check.check(composed, ev), ev)
 
 

@@ -132,3 +132,20 @@ def test_confirmation_needs_an_unrestricted_matching_rule(text: str, lead: str) 
 def test_confirmation_on_the_bundled_rules(bundled: KnowledgeBase) -> None:
     answer = bundled.ask("私行客户去柜面开存款证明不收手续费吧")
     assert answer.verdict == "yes" and "手续费" in answer.answer
+
+
+# --- a detail no document mentions is not stated, even when a neighbouring rule is found
+
+
+@pytest.mark.parametrize(
+    "text", ["4S店基础保养包括换轮胎吗", "免费体检能做核磁共振吗", "洗车的时候能顺便给宠物洗澡吗"]
+)
+def test_detail_no_document_mentions_is_not_stated(bundled: KnowledgeBase, text: str) -> None:
+    answer = bundled.ask(text)
+    assert answer.verdict == "not_stated" and not answer.grounded
+
+
+@pytest.mark.parametrize("text", ["赠书服务这块都送些什么", "贵宾休息室是不是随便用"])
+def test_colloquial_words_do_not_make_a_question_unstated(bundled: KnowledgeBase, text: str) -> None:
+    answer = bundled.ask(text)
+    assert answer.grounded and answer.verdict != "not_stated"
