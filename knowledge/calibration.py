@@ -23,6 +23,7 @@ from importlib import resources
 
 from knowledge import authority
 from knowledge.evidence import Evidence
+from knowledge.question import LIST
 from knowledge.types import Answer, AnswerFeatures
 
 logger = logging.getLogger(__name__)
@@ -114,4 +115,6 @@ def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> A
         focus=ev.focus,
         own_rule=float(ev.lead_authority == authority.OWN_RULE),
         peer_case=float(ev.lead_authority == authority.PEER_CASE),
+        term_coverage=ev.term_coverage,
+        list_single=float(ev.question.kind == LIST and len(ev.lead) < 2 and not ev.list_intro),
     )
