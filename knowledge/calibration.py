@@ -91,7 +91,8 @@ def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> A
         "findings": float(flagged),
     }
     if ev is None:
-        return AnswerFeatures(**common)
+        # A rule-table answer matched the entitlement the question names: its terms are the row's.
+        return AnswerFeatures(**common, term_coverage=1.0)
     cands = ev.candidates
     fused = [c.fused for c in cands]
     dense = sorted((c.dense for c in cands), reverse=True)
