@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import re
 
-from knowledge import lexicon
+from knowledge import lexicon, unstated
 from knowledge.evidence import Evidence
 from knowledge.question import LIST, Question, yes_word
 from knowledge.types import Answer
@@ -43,8 +43,10 @@ def revise(q: Question, answer: Answer, ev: Evidence | None) -> Answer:
     if not _CONFIRM.search(head) or _WH.search(head):
         return answer
     if answer.composer == "extractive":
-        if ev is None or ev.missing or ev.uncovered or ev.list_intro:
+        if ev is None or ev.missing or ev.list_intro:
             return answer
+        if not all(unstated.is_filler(t) for t in ev.uncovered):
+            return answer  # "是不是随便用": 随便 asks nothing the rule must state; a noun or verb does
     elif answer.composer != "rules" or q.asks_requirement or not _slot_answered(q, answer.answer):
         # A rule table row names the entitlement; a duty ("要客户自己出吗") or a quantity it does not
         # give (费用 of 旅游定制) is not confirmed by it.

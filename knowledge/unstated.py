@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 #: verbs and personal names (a client's name is not a topic) are not.
 _THING_TAGS = frozenset({"n", "nz", "ns", "nt", "vn"})
 
+#: Tag initials of adverbs, pronouns, numerals, measure words, particles, prepositions, conjunctions.
+_FILLER_TAGS = frozenset("drmqupcyez")
+
 #: Below this share of the question's key terms in the lead, a foreign term decides "not stated".
 MAX_COVERAGE = 0.8
 
@@ -51,3 +54,8 @@ def revise(answer: Answer, ev: Evidence | None) -> Answer:
 
 def _names_a_thing(term: str) -> bool:
     return any(len(p.word) >= 2 and p.flag in _THING_TAGS for p in jieba.posseg.cut(term))
+
+
+def is_filler(term: str) -> bool:
+    """A colloquial word that asks nothing of its own (随便, 有人, 这块): adverbs, pronouns, measure words."""
+    return all(p.flag[:1] in _FILLER_TAGS for p in jieba.posseg.cut(term))

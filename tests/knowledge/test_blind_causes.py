@@ -149,3 +149,13 @@ def test_detail_no_document_mentions_is_not_stated(bundled: KnowledgeBase, text:
 def test_colloquial_words_do_not_make_a_question_unstated(bundled: KnowledgeBase, text: str) -> None:
     answer = bundled.ask(text)
     assert answer.grounded and answer.verdict != "not_stated"
+
+
+def test_confirmation_with_a_colloquial_filler(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("贵宾休息室是不是随便进 不限次数")
+    assert answer.verdict == "yes" and "不限" in answer.answer
+
+
+def test_confirmation_not_given_when_the_rule_lacks_a_content_word(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("免费体检是不是还包括核磁共振")
+    assert answer.verdict != "yes"
