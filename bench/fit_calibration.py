@@ -4,13 +4,14 @@ from the features the pipeline computes (`knowledge.types.AnswerFeatures`), and 
     .venv/bin/python bench/fit_calibration.py            # refit and write knowledge/calibration.json
     .venv/bin/python bench/fit_calibration.py --dry-run  # print the cross-validated figures only
 
-Data: every grounded answer of the dev answer sets (bench/answers_eval.jsonl, bench/answers_heldout.jsonl;
-never the blind sets), labelled 1 when judged correct by bench/bench_answers.py's judge. (The retrieval
-eval, labelled by "the fact is in the answer text", was tried as more data and dropped: that label is too
-noisy, out-of-fold log loss on the answer sets got worse.) Refusals are not answers; instead, the
-questions the pipeline refused are asked again with the relevance gate open (knowledge.evidence thresholds
-at 0) and the answers it would have given are judged the same way: off-topic questions then supply the
-clearly off-evidence answers (judged wrong) the model must rate low.
+Data: every grounded answer of the dev answer sets (bench/answers_eval.jsonl, bench/answers_heldout.jsonl
+and the first two blind sets, bench/answers_blind1.jsonl and answers_blind2.jsonl, dev sets since they were
+measured: they supply real wrong answers), labelled 1 when judged correct by bench/bench_answers.py's judge.
+(The retrieval eval, labelled by "the fact is in the answer text", was tried as more data and dropped: that
+label is too noisy, out-of-fold log loss on the answer sets got worse.) Refusals are not answers; instead,
+the questions the pipeline refused are asked again with the relevance gate open (knowledge.evidence
+thresholds at 0) and the answers it would have given are judged the same way: off-topic questions then
+supply the clearly off-evidence answers (judged wrong) the model must rate low.
 
 Model: standardised features, L2 logistic regression (scikit-learn); C is chosen by repeated stratified
 5-fold cross-validation (log loss, one-standard-error rule). The weak threshold is chosen on the
@@ -42,7 +43,12 @@ from bench_answers import CORRECT, client_of, judge, load  # noqa: E402
 from knowledge import Answer, KnowledgeBase, evidence  # noqa: E402
 from knowledge.types import AnswerFeatures  # noqa: E402
 
-ANSWER_SETS = ("bench/answers_eval.jsonl", "bench/answers_heldout.jsonl")
+ANSWER_SETS = (
+    "bench/answers_eval.jsonl",
+    "bench/answers_heldout.jsonl",
+    "bench/answers_blind1.jsonl",
+    "bench/answers_blind2.jsonl",
+)
 GATE_OPEN = " (gate open)"
 MODEL = REPO / "knowledge" / "calibration.json"
 MAX_ERROR = 0.02  # not-correct share among answered answers not marked weak

@@ -23,6 +23,7 @@ from importlib import resources
 
 from knowledge import authority
 from knowledge.evidence import Evidence
+from knowledge.question import LIST
 from knowledge.types import Answer, AnswerFeatures
 
 logger = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> A
         "findings": float(flagged),
     }
     if ev is None:
-        return AnswerFeatures(**common)
+        # A rule-table answer matched the entitlement the question names: its terms are the row's.
+        return AnswerFeatures(**common, term_coverage=1.0)
     cands = ev.candidates
     fused = [c.fused for c in cands]
     dense = sorted((c.dense for c in cands), reverse=True)
@@ -114,4 +116,6 @@ def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> A
         focus=ev.focus,
         own_rule=float(ev.lead_authority == authority.OWN_RULE),
         peer_case=float(ev.lead_authority == authority.PEER_CASE),
+        term_coverage=ev.term_coverage,
+        list_single=float(ev.question.kind == LIST and len(ev.lead) < 2 and not ev.list_intro),
     )

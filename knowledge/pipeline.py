@@ -8,7 +8,10 @@ can be read in one place:
    answer is exact and retrieval is skipped.
 3. `retrieval.retrieve`: hybrid search (bounded cost for long questions).
 4. `evidence.select`: lead sentences, authority, focus/slot/action checks, yes/no verdict.
-5. `compose.from_evidence` (and `llm.compose` when configured).
+5. `compose.from_evidence` (and `llm.compose` when configured), then `counts.revise` (a count asked
+   against the rule's ceiling), `peer_cases.revise` (a case study never settles our own rule) and
+   `confirm.revise` (a fact proposed by the question and stated by the rule unrestricted is a yes),
+   `unstated.revise` (a detail no document mentions is not stated).
 6. `check.check`: confidence, findings (承诺收益 …), citation consistency.
 """
 
@@ -19,7 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from knowledge import check, compose, evidence, lexicon, question, rule_answers
+from knowledge import (
+    check,
+    compose,
+    confirm,
+    counts,
+    evidence,
+    lexicon,
+    peer_cases,
+    question,
+    rule_answers,
+    unstated,
+)
 from knowledge.index import Snapshot
 from knowledge.retrieval import Retrieved
 from knowledge.types import Answer, ClientFacts
@@ -54,7 +68,7 @@ def draft(
         return Draft(compose.no_answer(q.text), None)
     ruled = rule_answers.answer(q, snap.rules)
     if ruled is not None:
-        return Draft(check.check(ruled, None), None)
+        return Draft(check.check(confirm.revise(q, counts.revise(q, ruled), None), None), None)
     found = retrieve(q.text, expansion(q, tokenize_question), "hybrid")
     if q.action:
         # The rule on an action is often phrased far from the question ("能告诉吗" / "不得泄露"): a
@@ -72,7 +86,9 @@ def draft(
         tokenize_question=tokenize_question,
         corpus=snap.chunks,
     )
-    return Draft(check.check(compose.from_evidence(ev), ev), ev)
+    composed = peer_cases.revise(counts.revise(q, compose.from_evidence(ev)), ev)
+    composed = unstated.revise(confirm.revise(q, composed, ev), ev)
+    return Draft(check.check(composed, ev), ev)
 
 
 def expansion(q: question.Question, tokenize_question: Callable[[str], list[str]]) -> list[str]:

@@ -204,7 +204,12 @@ def _action(text: str) -> str:
         return ""
     action = m.group("action").strip()
     # "就推产品" / "直接告诉" : leading adverbs are not the action.
-    return re.sub(r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|一上来就|一开始就)+", "", action)
+    action = re.sub(r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|一上来就|一开始就)+", "", action)
+    # "做两回" / "洗20次": the count is compared with the rule's ceiling (counts.py), not part of the action.
+    return _COUNT_TAIL.sub("", action) or action
+
+
+_COUNT_TAIL = re.compile(r"\s*第?[0-9一二两三四五六七八九十]+\s*[次回遍]$")
 
 
 _QUESTION_WORD = re.compile(

@@ -100,6 +100,8 @@ class AnswerFeatures:
     own_rule: float = 0.0  # the lead is from the bank's own rules
     peer_case: float = 0.0  # the lead is from a peer bank's case study
     findings: float = 0.0  # the check stage raised a content finding (承诺收益 …)
+    term_coverage: float = 0.0  # share of the question's key terms the lead holds (evidence.term_coverage)
+    list_single: float = 0.0  # a list question answered with one sentence and no list of the items
 
     def vector(self) -> tuple[float, ...]:
         """The values in field order (the order of `names()`)."""

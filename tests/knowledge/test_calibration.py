@@ -9,7 +9,7 @@ from importlib import resources
 
 import pytest
 
-from knowledge import KnowledgeBase, calibration, evidence
+from knowledge import KnowledgeBase, calibration, evidence, unstated
 from knowledge.types import AnswerFeatures
 
 
@@ -56,6 +56,7 @@ def test_clearly_off_evidence_answer_is_weak(bundled: KnowledgeBase, monkeypatch
     monkeypatch.setattr(evidence, "MIN_DENSE", 0.0)
     monkeypatch.setattr(evidence, "MIN_COVERAGE", 0.0)
     monkeypatch.setattr(evidence, "MIN_TERM_COVERAGE", 0.0)  # and the nearest-topic guard
+    monkeypatch.setattr(unstated, "MAX_COVERAGE", 0.0)  # and the unmentioned-detail guard
     bundled.clear_caches()
     answer = bundled.ask("电脑蓝屏怎么办")
     bundled.clear_caches()
@@ -67,9 +68,18 @@ def test_model_rates_weak_evidence_below_strong_evidence() -> None:
     model = calibration.model()
     assert model is not None
     strong = AnswerFeatures(
-        top_fused=0.8, fused_gap=0.3, top_dense=0.92, agreement=1.0, coverage=0.9, focus=1.0, own_rule=1.0
+        top_fused=0.8,
+        fused_gap=0.3,
+        top_dense=0.92,
+        agreement=1.0,
+        coverage=0.9,
+        focus=1.0,
+        own_rule=1.0,
+        term_coverage=1.0,
     )
-    off = AnswerFeatures(top_fused=0.15, fused_gap=0.0, top_dense=0.86, coverage=0.2, focus=0.5, lead_rank=4)
+    off = AnswerFeatures(
+        top_fused=0.15, fused_gap=0.0, top_dense=0.86, coverage=0.2, focus=0.5, lead_rank=4, term_coverage=0.3
+    )
     assert model.probability(off) < model.threshold <= model.probability(strong)
 
 
