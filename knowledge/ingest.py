@@ -103,7 +103,11 @@ def too_large(path: Path, max_mb: float | None) -> str:
     """The refusal for a file over `max_mb`, or "" (raises OSError like reading would)."""
     if max_mb is None:
         return ""
-    size = path.stat().st_size
+    return size_refusal(path.stat().st_size, max_mb)
+
+
+def size_refusal(size: int, max_mb: float) -> str:
+    """The one refusal of a file over the upload limit, or "" (used before a download, too)."""
     if size <= max_mb * MB:
         return ""
     return f"文件过大（{size / MB:.1f} MB），上限为 {max_mb:g} MB，请拆分后再上传"

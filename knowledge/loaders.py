@@ -25,7 +25,9 @@ from knowledge.regulations import looks_like_law_name, looks_like_regulation
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".docx", ".pdf", ".csv", ".xlsx"})
+#: The one list of file types the knowledge base reads (uploads, `/upload`, `kb ingest` all check this).
+SUFFIXES_IN_ORDER = (".md", ".markdown", ".txt", ".docx", ".pdf", ".csv", ".xlsx")
+SUPPORTED_SUFFIXES = frozenset(SUFFIXES_IN_ORDER)
 
 _QUESTION_HEADERS = frozenset({"问题", "question", "questions", "q", "问", "提问", "常见问题"})
 _ANSWER_HEADERS = frozenset({"答案", "answer", "answers", "a", "答", "回答", "解答"})

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from bot.core import KnowledgeService, Request, ServiceError
 from bot.rendering import Reply, clip, esc
+from knowledge.ingest import size_refusal
+from knowledge.loaders import SUFFIXES_IN_ORDER
 
 if TYPE_CHECKING:
     from knowledge import Hit, IngestReport
@@ -18,9 +20,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: File types the knowledge base can ingest (the loaders of `knowledge.loaders`).
-INGESTIBLE_SUFFIXES = (".md", ".txt", ".docx", ".pdf", ".csv", ".xlsx")
+INGESTIBLE_SUFFIXES = SUFFIXES_IN_ORDER  # the knowledge base's one list
 _SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff]+")
-_MB = 1024 * 1024
 
 
 class KnowledgeAdminService:
@@ -57,10 +58,9 @@ class KnowledgeAdminService:
 
     def check_size(self, size: int | None) -> None:
         """Refuse early (before any download) a file over RM_MAX_UPLOAD_MB; an unknown size passes."""
-        if size is not None and size > self.max_upload_mb * _MB:
-            raise ServiceError(
-                f"文件过大（{size / _MB:.1f} MB），上限为 {self.max_upload_mb} MB，请拆分后再上传"
-            )
+        refusal = "" if size is None else size_refusal(size, self.max_upload_mb)
+        if refusal:
+            raise ServiceError(refusal)
 
     def ingest(self, path: Path, *, wait: bool = True) -> IngestReport:
         """Add an uploaded document to the knowledge base. `wait=False`: return once it is searchable

@@ -29,9 +29,16 @@ def test_every_loader_format_is_accepted(services: Services) -> None:
     """README promises .xlsx FAQ sheets: the upload check must not refuse them (a fixed drift)."""
     from knowledge import loaders
 
-    for suffix in (".md", ".txt", ".docx", ".pdf", ".csv", ".xlsx"):
+    for suffix in (".md", ".markdown", ".txt", ".docx", ".pdf", ".csv", ".xlsx"):
         services.knowledge.check_file(f"doc{suffix}")
-    assert set(knowledge_admin.INGESTIBLE_SUFFIXES) <= set(loaders.SUPPORTED_SUFFIXES)
+    # Issue #19: one list of types and one size rule for chat uploads, /upload and kb ingest.
+    assert set(knowledge_admin.INGESTIBLE_SUFFIXES) == set(loaders.SUPPORTED_SUFFIXES)
+    from knowledge.ingest import size_refusal
+
+    services.knowledge.check_size(20 * 1024 * 1024)
+    with pytest.raises(ServiceError) as caught:
+        services.knowledge.check_size(20 * 1024 * 1024 + 1)
+    assert caught.value.message == size_refusal(20 * 1024 * 1024 + 1, 20)
 
 
 def test_console_upload_command_submits_for_approval(
