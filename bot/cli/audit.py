@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+from zoneinfo import ZoneInfo
 
 import click
 
+from bot.core import as_utc
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -87,10 +89,12 @@ def show(exchange_id: int) -> None:
         trail.close()
     if not events:
         raise click.ClickException(f"no audited answer for exchange {exchange_id}")
+    zone = ZoneInfo(get_settings().rm_timezone)
     for event in events:
+        at = as_utc(event.at).astimezone(zone)  # the bank's time, with its offset: "…T08:30:00+08:00"
         click.echo(
             json.dumps(
-                {"row": event.id, "at": event.at.isoformat(), "actor": event.actor, **event.payload},
+                {"row": event.id, "at": at.isoformat(), "actor": event.actor, **event.payload},
                 ensure_ascii=False,
                 indent=2,
             )

@@ -131,6 +131,7 @@ def test_audit_cli_verify_and_show(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert ok.exit_code == 0 and "intact: 1 rows, 1 records match" in ok.output
     shown = runner.invoke(cli, ["audit", "show", str(asked.exchange_id)])
     assert shown.exit_code == 0 and "钻石权益" in shown.output
+    assert '+08:00"' in shown.output  # the bank's time zone (RM_TIMEZONE), not UTC
     assert runner.invoke(cli, ["audit", "show", "8"]).exit_code != 0
     _sql(url, "UPDATE audit_chain SET actor = 'X' WHERE id = 1")
     broken = runner.invoke(cli, ["audit", "verify"])
