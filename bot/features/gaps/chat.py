@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.core import Request, ServiceError
+from bot.core import Request, ServiceError, parse_record_id
 from bot.features.approvals.service import APPROVER_ROLES
 from bot.features.gaps.render import render_curated, render_gaps, render_usage
 from bot.features.gaps.service import GapService
@@ -19,7 +19,11 @@ _CURATE_USAGE = (
 
 def unanswered(svc: GapService, req: Request) -> Reply:
     """Show escalated answers and the knowledge gaps, clustered by meaning, largest first."""
-    view = svc.inbox(req.staff)
+    raw = req.args.strip().removeprefix("第").removesuffix("页")
+    page = parse_record_id(raw) if raw else 1
+    if page is None:
+        raise ServiceError("用法：/unanswered [页码]，例如 /unanswered 2")
+    view = svc.inbox(req.staff, page=page)
     names = {}
     if view.escalations and svc.supervision is not None:
         names = {s.code: s.name for s in svc.supervision.crm.list_staff()}

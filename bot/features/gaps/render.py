@@ -55,6 +55,8 @@ def render_gaps(view: GapsView, *, names: dict[str, str] | None = None, tz: obje
         current = _current(c)
         if current:
             lines.append(f"　{current}")
+    if view.more:
+        lines += ["", f"还有 {view.more} 组，发送 /unanswered {view.page + 1} 查看下一页"]
     if view.can_curate:
         lines += ["", "写审定答案：/curate 组号 答案内容 来源：文件名（也可 /curate Q12 答案内容）"]
     return "\n".join(lines)

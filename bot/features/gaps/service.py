@@ -95,6 +95,8 @@ class GapsView:
     escalations: tuple[Escalation, ...] = ()
     redacted: bool = False
     can_curate: bool = False
+    page: int = 1
+    more: int = 0  # clusters after this page (`/unanswered 2` shows the next)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +191,16 @@ class GapService:
         groups = cluster(self.vectors.get([i.text for i in items]))
         return [[items[i] for i in g] for g in groups]
 
-    def inbox(self, staff: Staff, *, days: int = GAP_DAYS) -> GapsView:
-        """The gap clusters, largest first (those a curated answer now covers after the rest)."""
+    def inbox(self, staff: Staff, *, days: int = GAP_DAYS, page: int = 1) -> GapsView:
+        """The gap clusters, largest first (those a curated answer now covers after the rest), `SHOWN`
+        a page; numbers run on across pages so `/curate 12` names the twelfth."""
         since, items = self.gap_items(staff, days=days)
-        found = [self._current(i + 1, g) for i, g in enumerate(self.clusters(items)[: SHOWN * 2])]
+        groups = self.clusters(items)
+        page = max(1, min(page, (len(groups) + SHOWN - 1) // SHOWN or 1))
+        # What an RM gets now is asked per cluster (it decides the order): only as far as this page needs.
+        found = [self._current(i + 1, g) for i, g in enumerate(groups[: (page + 1) * SHOWN])]
         found.sort(key=lambda c: (c.curated_id is not None, -c.count, c.n))
+        first = (page - 1) * SHOWN
         # A cluster whose curated answer awaits approval says so, so it is not written twice.
         pending = self.curated.store.recent(statuses=(PENDING,), limit=200)
         waiting = {q: a.id for a in pending for q in a.questions}
@@ -202,7 +209,7 @@ class GapService:
                 n, c.items, c.current, c.current_kind, c.curated_id,
                 next((waiting[q] for q in c.redacted_examples if q in waiting), None),
             )
-            for n, c in enumerate(found[:SHOWN], 1)
+            for n, c in enumerate(found[first : first + SHOWN], first + 1)
         )  # fmt: skip
         self._shown[staff.code] = shown
         escalations = self.supervision.escalations(staff) if self.supervision is not None else ()
@@ -213,6 +220,8 @@ class GapService:
             escalations=escalations,
             redacted=staff.role in REDACTED_ROLES,
             can_curate=staff.role in (Role.TRAINER, Role.ADMIN),
+            page=page,
+            more=max(0, len(groups) - first - len(shown)),
         )
 
     def _current(self, n: int, group: list[GapItem]) -> GapCluster:

@@ -277,3 +277,25 @@ def test_uncurate_stops_serving_an_answer(live_services: Services, crm: FakeCRM)
     for args, message in [("1", "没有正在使用或待审批的审定答案 A1"), ("x", "用法"), ("", "用法")]:
         with pytest.raises(ServiceError, match=message):
             run(s, crm, "TRN01", "uncurate", args)
+
+
+def test_the_inbox_pages_past_eight_groups(live_services: Services, crm: FakeCRM) -> None:
+    """Issue #19: `/unanswered` showed 8 groups with no "more" and no way to the ninth."""
+    s = live_services
+    questions = ["火星移民要办什么手续", "恐龙化石值多少钱", "量子纠缠能通信吗", "围棋定式怎么背",
+                 "高山滑雪装备租赁", "深海潜水证书考试", "古琴指法入门教程", "火山喷发预警系统",
+                 "极光观测最佳季节", "蜂蜜酿造发酵时间", "冲浪板尺寸选择", "天文望远镜口径"]  # fmt: skip
+    for q in questions:
+        record(s, "RM001", q)
+    groups = len(s.gaps.clusters(s.gaps.gap_items(crm.get_staff(code="TRN01"))[1]))
+    assert groups > 8  # more groups than one page
+    first = run(s, crm, "TRN01", "unanswered").text
+    assert "<b>8.</b>" in first and "<b>9.</b>" not in first
+    assert f"还有 {groups - 8} 组，发送 /unanswered 2 查看下一页" in first
+    second = run(s, crm, "TRN01", "unanswered", "2").text
+    assert "<b>9.</b>" in second and f"<b>{groups}.</b>" in second and "<b>1.</b>" not in second
+    assert "下一页" not in second
+    saved = run(s, crm, "TRN01", "curate", "9 请婉拒并说明本行不提供此类咨询").text
+    assert "已提交审定答案" in saved  # numbers run on across pages
+    with pytest.raises(ServiceError, match="用法"):
+        run(s, crm, "TRN01", "unanswered", "abc")
