@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from bot.audit.trail import AuditTrail
     from bot.convlog_types import Exchange
     from crm_adapter import BenefitUse, ContactRecord
 
@@ -67,6 +68,21 @@ def record_payload(fields: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """An audit payload about a record: its fields (as JSON values), `extra`, and its content hash."""
     text = _canonical(fields)
     return {**json.loads(text), **extra, RECORD_HASH: hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
+def append_after_save(
+    trail: AuditTrail, *, kind: str, actor: str, ref: str, fields: Mapping[str, Any]
+) -> None:
+    """The audit row of a record saved in another database than the trail (its transaction could not
+    hold the append): once per record, so a resend of one already audited appends nothing. A failure is
+    logged and raised: the request fails, and `audit verify` names the record until a resend audits it."""
+    if trail.find(kind=kind, ref=ref):
+        return
+    try:
+        trail.append(kind=kind, actor=actor, ref=ref, payload=record_payload(fields))
+    except Exception:
+        logger.error("%s %s stored but not appended to the audit trail", kind, ref)
+        raise
 
 
 # --- the fields of each audited record (one function for the append and for the check) -------------

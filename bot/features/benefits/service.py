@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.audit.records import benefit_use_fields, record_payload
+from bot.audit.records import append_after_save, benefit_use_fields
 from bot.core import Clock, ServiceError, crm_call
 from bot.features.benefits import entitlements as ent
 
@@ -243,18 +243,14 @@ class BenefitService:
     def _audit_after(self, staff: Staff, use: BenefitUse) -> None:
         """Another database: appended after the save. A failure still fails the request; the use, stored
         without its audit row, is named by `audit verify` until a resend of it (a duplicate) is audited."""
-        if self.audit is None or self.audit.find(kind="benefit_use", ref=str(use.id)):
-            return  # a resend of a use already in the trail
-        try:
-            self.audit.append(
+        if self.audit is not None:
+            append_after_save(
+                self.audit,
                 kind="benefit_use",
                 actor=staff.code,
                 ref=str(use.id),
-                payload=record_payload(benefit_use_fields(use)),
+                fields=benefit_use_fields(use),
             )
-        except Exception:
-            logger.error("benefit use %s stored but not appended to the audit trail", use.id)
-            raise
 
     def hold(self, staff: Staff, prepared: PreparedUse) -> int:
         """Keep a use waiting for the RM's decision; the token names it in the buttons, so a button

@@ -9,7 +9,7 @@ from datetime import date
 
 from bot import compliance
 from bot.audit import AuditTrail
-from bot.audit.records import contact_fields, record_payload
+from bot.audit.records import append_after_save, contact_fields
 from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.clients import ClientService
@@ -107,18 +107,14 @@ class ContactLogService:
         """Another database: appended after the save. A failure still fails the request (the usual error
         line); the record, stored without its audit row, is named by `audit verify` until a resend of
         it (a duplicate) is audited."""
-        if self.audit is None or self.audit.find(kind="contact", ref=str(record.id)):
-            return  # a resend of a record already in the trail
-        try:
-            self.audit.append(
+        if self.audit is not None:
+            append_after_save(
+                self.audit,
                 kind="contact",
                 actor=staff.code,
                 ref=str(record.id),
-                payload=record_payload(contact_fields(record)),
+                fields=contact_fields(record),
             )
-        except Exception:
-            logger.error("contact record %s stored but not appended to the audit trail", record.id)
-            raise
 
     def findings(self, draft: LogDraft) -> tuple[Finding, ...]:
         """Suitability findings of a draft (shown before the RM confirms)."""
