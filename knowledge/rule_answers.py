@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 
 from knowledge import conditions, listing
 from knowledge import question as q_mod
 from knowledge.amounts import format_amount
+from knowledge.entitlement_status import Status as _Status
+from knowledge.entitlement_status import status as _status
+from knowledge.entitlement_status import table_source as _table_source
+from knowledge.entitlement_status import tables as _tables
 from knowledge.lexicon import PB_TIERS, TIERS
 from knowledge.question import MAX_CHARS, Question
 from knowledge.rules import Entitlement, RuleBook, RuleSource, TierRule
@@ -31,12 +34,6 @@ CRM_TIER = "客户等级以CRM系统中的记录为准"
 _COUNTED = re.compile(r"\d+\s*次|[一二两三四五六七八九十]+次|不限次数")
 # Slots an entitlement lookup answers; "where/when/who" questions go to the documents' text.
 _ENTITLEMENT_SLOTS = (None, "count", "discount", "condition", "price", "threshold", "frequency")
-
-
-@dataclass(frozen=True, slots=True)
-class _Status:
-    verdict: str  # yes / no / not_stated / depends
-    reason: str  # why, for the lead ("日均2000万元未达到")
 
 
 class _Citations:
@@ -195,22 +192,6 @@ def _benefits_by_amount(q: Question, book: RuleBook, amount: Decimal) -> Answer 
     return _done(q, lead, cites, None)
 
 
-def _tables(rows: list[Entitlement]) -> list[list[Entitlement]]:
-    """Entitlements grouped by the table (source and section) they come from, in order."""
-    groups: dict[tuple[str, str], list[Entitlement]] = {}
-    for e in rows:
-        groups.setdefault((e.cite.source, e.cite.heading), []).append(e)
-    return list(groups.values())
-
-
-def _table_source(rows: list[Entitlement]) -> RuleSource:
-    """One citation for the rows used from one table (their text, in order)."""
-    first = rows[0].cite
-    return RuleSource(
-        first.source, first.title, first.heading, "\n".join(e.cite.text for e in rows), first.authority
-    )
-
-
 _COMPARES = re.compile(r"比.{0,8}多|区别|不同|差别|差异|独有|没有的")
 
 
@@ -317,57 +298,6 @@ def _entry(q: Question, entry: TierRule) -> Answer:
         f"达到即可成为私人银行客户（{entry.tier}客户起）。[{n}]"
     )
     return _done(q, [text], cites, None)
-
-
-def _status(e: Entitlement, tier: str | None, amount: Decimal | None, book: RuleBook) -> _Status:
-    """Whether the rule gives `e` to a client of this tier / amount."""
-    if tier is None and amount is not None:
-        found = book.tier_of(amount)
-        tier = found.tier if found else None
-        if tier is None and not book.tiers:
-            return _status_by_amount(e, amount)
-    if tier is None:
-        return _Status("depends", "")
-    if tier not in e.tiers:
-        if tier not in PB_TIERS:
-            entry = book.entry_threshold()
-            if entry is None:
-                return _Status("no", f"{e.benefit}面向私人银行客户，{tier}客户不是私人银行客户")
-            threshold = f"（日均{format_amount(entry.range.low)}）"
-            return _Status(
-                "no", f"{e.benefit}面向私人银行客户，{tier}客户尚未达到私人银行准入门槛{threshold}"
-            )
-        if e.others_not_stated:
-            return _Status("not_stated", "")
-        return _Status("no", f"{e.benefit}仅适用于{e.who()}")
-    if e.asset is None:
-        return _Status("yes", "")
-    if amount is not None:
-        if amount >= e.asset.low:
-            return _Status("yes", f"日均{format_amount(amount)}满足{e.asset_text}的条件")
-        return _Status("no", f"{e.benefit}需{e.asset_text}，日均{format_amount(amount)}未达到")
-    rule = book.tier(tier)
-    if rule is None:
-        return _Status(
-            "depends", f"{tier}客户能否享受取决于客户是否满足{e.asset_text}的条件（资料未按等级规定）"
-        )
-    if rule.range.low >= e.asset.low:
-        return _Status("yes", f"{tier}客户（{rule.range.describe()}）均满足{e.asset_text}的条件")
-    if rule.range.high is not None and rule.range.high <= e.asset.low:
-        return _Status("no", f"{e.benefit}需{e.asset_text}，{tier}客户（{rule.range.describe()}）达不到")
-    return _Status("depends", f"{tier}客户中{e.asset_text}的可以享受")
-
-
-def _status_by_amount(e: Entitlement, amount: Decimal) -> _Status:
-    """Whether an amount alone settles `e` when no tier standard exists: only an asset condition can."""
-    if e.asset is not None and amount < e.asset.low:
-        return _Status("no", f"{e.benefit}需{e.asset_text}，日均{format_amount(amount)}未达到")
-    if e.asset is not None and set(e.tiers) >= set(PB_TIERS):
-        return _Status("yes", f"日均{format_amount(amount)}满足{e.asset_text}的条件")
-    whose = f"日均{format_amount(amount)}的客户"
-    if set(e.tiers) >= set(PB_TIERS):
-        return _Status("not_stated", f"{whose}是否为私人银行客户")
-    return _Status("not_stated", f"{whose}属于哪个等级")
 
 
 def _rule_sentence(e: Entitlement, n: int, *, value: bool = True) -> str:
