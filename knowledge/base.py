@@ -22,6 +22,7 @@ from knowledge.rules import Entitlement
 from knowledge.sources import BUNDLED_PREFIX, Tombstones, resolve
 from knowledge.store import ChromaStore
 from knowledge.types import Answer, ClientFacts, Hit, IngestReport, SourceInfo
+from knowledge.vector_methods import VectorMethods
 from knowledge.vectors import VectorProgress, VectorWorker, store_batch
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ SEARCH_MODES = MODES
 REFRESH_SECONDS = 2.0
 
 
-class KnowledgeBase:
+class KnowledgeBase(VectorMethods):
     """The bank's documents, searchable and answerable offline.
 
     Thread-safe: `search` / `ask` may run from many threads at once (the bot answers several RMs in
@@ -178,39 +179,6 @@ class KnowledgeBase:
         elif on_progress is not None:
             on_progress(VectorProgress(0, 0))
         return report
-
-    def finish_vectors(self, *, progress: bool = False) -> VectorProgress:
-        """Embed every chunk still without a vector and wait (the CLI, after an interrupted ingest)."""
-        return self._wait_vectors(None, progress=progress, on_progress=None)
-
-    def _wait_vectors(
-        self,
-        report: IngestReport | None,
-        *,
-        progress: bool,
-        on_progress: Callable[[VectorProgress], None] | None,
-    ) -> VectorProgress:
-        sources = None if report is None else [*report.added, *report.updated]
-        self._vectors.kick(prefer=sources or ())
-        return self._vectors.wait_with_bar(sources, progress=progress, on_progress=on_progress)
-
-    def resume_vectors(self) -> int:
-        """Embed, in the background, chunks still without vectors (an ingest interrupted by a restart).
-        Returns how many are pending."""
-        pending = self._manifest.pending_count()
-        if pending:
-            logger.info("%d chunks still lack vectors; embedding them in the background", pending)
-            self._vectors.kick()
-        return pending
-
-    def pending_vectors(self) -> int:
-        return self._manifest.pending_count()
-
-    def vector_progress(self, sources: Sequence[str], total: int) -> VectorProgress:
-        """Vectors stored so far of `sources` (`total`: their chunks); failed when the worker stopped with
-        some still missing (they resume on the next start)."""
-        left = self._vectors.pending(sources)
-        return VectorProgress(max(total - left, 0), total, failed=bool(left) and not self._vectors.running)
 
     def _ingest_paths(self, paths: Sequence[Path]) -> IngestReport:
         items, failed = prep.collect(paths)
