@@ -1,12 +1,14 @@
 """Message check (/check, check-message) on a labelled set: recall, false alarms, latency (≤ 5 ms target).
 
     .venv/bin/python bench/bench_messages.py [--set bench/messages_labelled.jsonl] [--names 0] [--show]
+                                             [--no-model]
 
 Each line of the set: {"id", "text", "must_stop": bool, "categories": [...], optional "recipient"}
 (the client the message is addressed to: a demo CRM client, e.g. 张伟 C1 aged 72, 章伟 C3, 李娜 C2 with
 no risk assessment, 曾志远 C2 with an expired one). The check runs as in chat: the conduct table, the
-demo CRM's client names, the number masker, suitability for the recipient with the demo catalogue, and
-the rewrite with its re-check; nothing is recorded.
+demo CRM's client names, the number masker, suitability for the recipient with the demo catalogue, the
+learned second opinion (`knowledge/conduct_model.py`; `--no-model`: the rules alone) and the rewrite with
+its re-check; nothing is recorded.
 
 Reports, over messages: recall of must_stop and the false-alarm rate on compliant messages; per
 category precision, recall and false-alarm rate (flagged with the category among messages not labelled
@@ -24,6 +26,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,7 @@ from crm_adapter import Client
 from crm_adapter.demo import ADMIN_CODE, seed_demo
 from crm_adapter.sql import SqlCRM
 from knowledge.conduct import CATEGORIES
+from knowledge.conduct_model import ConductModel, default_model
 
 TODAY = date(2026, 12, 7)
 DEFAULT_SET = Path(__file__).resolve().parent / "messages_labelled.jsonl"
@@ -69,21 +74,20 @@ def _rate(num: int, den: int) -> float | None:
     return round(num / den, 3) if den else None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--set", dest="set_path", type=Path, default=DEFAULT_SET)
-    parser.add_argument("--names", type=int, default=0, help="extra synthetic client names")
-    parser.add_argument("--show", action="store_true", help="list misses and false alarms")
-    args = parser.parse_args()
-    rows = load(args.set_path)
+@contextmanager
+def demo_service(
+    rows: list[dict[str, Any]], *, extra_names: int = 0, model: ConductModel | None = None
+) -> Iterator[tuple[MessageCheckService, dict[str, Client], int]]:
+    """The check as in chat on the demo CRM (its client names plus `extra_names` synthetic ones, its
+    catalogue), the recipients of `rows` resolved, and how many names the check knows."""
     clock = Clock(now=lambda: datetime(2026, 12, 7, 4, 0, tzinfo=UTC))
     with tempfile.TemporaryDirectory() as tmp:
         crm = SqlCRM(f"sqlite:///{Path(tmp) / 'crm.db'}", timezone="Asia/Shanghai")
         try:
             seed_demo(crm, today=TODAY)
-            names = set(crm.client_names()) | _synthetic_names(args.names)
+            names = set(crm.client_names()) | _synthetic_names(extra_names)
             catalogue = suitability.ProductCatalogue(crm.list_products)
-            svc = MessageCheckService(clock=clock, names=lambda: names, catalogue=catalogue)
+            svc = MessageCheckService(clock=clock, names=lambda: names, catalogue=catalogue, model=model)
             clients: dict[str, Client] = {}
             for r in rows:
                 name = r.get("recipient")
@@ -91,11 +95,25 @@ def main() -> None:
                     found = [c for c in crm.search_clients(actor=ADMIN_CODE, query=name) if c.name == name]
                     if found:
                         clients[name] = found[0]
-            report = run(svc, rows, clients, show=args.show)
+            yield svc, clients, len(names)
         finally:
             crm.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--set", dest="set_path", type=Path, default=DEFAULT_SET)
+    parser.add_argument("--names", type=int, default=0, help="extra synthetic client names")
+    parser.add_argument("--show", action="store_true", help="list misses and false alarms")
+    parser.add_argument("--no-model", action="store_true", help="the rules alone (no learned second opinion)")
+    args = parser.parse_args()
+    rows = load(args.set_path)
+    model = None if args.no_model else default_model()
+    with demo_service(rows, extra_names=args.names, model=model) as (svc, clients, names):
+        report = run(svc, rows, clients, show=args.show)
     report["set"] = str(args.set_path)
-    report["names"] = len(names)
+    report["names"] = names
+    report["model"] = model is not None
     print(json.dumps(report, ensure_ascii=False, indent=2))
 
 

@@ -28,6 +28,7 @@ from bot.identity import StaffDirectory
 
 # Opening the parts lives in `bot.parts`; importers and tests know these names from here.
 from bot.parts import build_llm, open_audit, open_crm, open_knowledge_base, seeded_contact_hook
+from knowledge.conduct_model import default_model
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -143,7 +144,8 @@ class Services:
 
     @property
     def message_check(self) -> MessageCheckService:
-        """/check and check-message: the conduct rules plus client names, suitability and records."""
+        """/check and check-message: the conduct rules and the learned second opinion, plus client names,
+        suitability and records."""
 
         def build() -> MessageCheckService:
             with_crm = self._crm is not None
@@ -153,6 +155,7 @@ class Services:
                 clients=self.clients if with_crm else None,
                 catalogue=self.contacts.catalogue if with_crm else None,
                 store=self.check_store if self._log is not None else None,
+                model=default_model(),  # packaged with the rules; a broken file fails the check closed
             )
 
         return self._feature("message_check", build)

@@ -80,6 +80,7 @@ class ConductRule:
     requires: re.Pattern[str] | None = None
     near: re.Pattern[str] | None = None
     unless_sentence: bool = False  # `unless` looked for in the whole sentence, not just the clause
+    cites_category: bool = False  # cited for its category by the learned second opinion
 
     @property
     def source(self) -> str:
@@ -174,6 +175,7 @@ class ConductRules:
                     requires=compiled(raw.get("requires")),
                     near=compiled(raw.get("near")),
                     unless_sentence=raw.get("unless_scope", "clause") == "sentence",
+                    cites_category=bool(raw.get("cites_category", False)),
                 )
             )
         self.rules: tuple[ConductRule, ...] = tuple(rules)
@@ -188,6 +190,14 @@ class ConductRules:
 
     def rule(self, rule_id: str) -> ConductRule:
         return self._by_id[rule_id]
+
+    def cited_for(self, category: str) -> ConductRule:
+        """The rule whose source and suggestion a finding of `category` as a whole cites (the learned
+        second opinion's): the one marked `cites_category`, else the category's first."""
+        rules = [r for r in self.rules if r.category == category]
+        if not rules:
+            raise KeyError(category)
+        return next((r for r in rules if r.cites_category), rules[0])
 
     def promotes(self, text: str) -> bool:
         """The text is about a product (so a rewrite carries the required risk wording)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot.features.message_check.service import CheckResult
 from bot.features.message_check.store import OK, StoredCheck
@@ -33,8 +34,11 @@ def render_check(result: CheckResult) -> str:
     return "\n".join(lines)
 
 
-def render_stored(check: StoredCheck, *, who: str, tz: object | None = None) -> str:
-    """One recorded check, as a supervisor opens it from /review (`/review M12`)."""
+def render_stored(
+    check: StoredCheck, *, who: str, tz: object | None = None, notes: Sequence[str] = ()
+) -> str:
+    """One recorded check, as a supervisor opens it from /review (`/review M12`); `notes`: its review
+    state and comments, already rendered."""
     verdict = "✅ 可以发送" if check.verdict == OK else "⚠️ 建议修改"
     client = f"，客户 {esc(check.client_id)}" if check.client_id else ""
     lines = [
@@ -49,4 +53,4 @@ def render_stored(check: StoredCheck, *, who: str, tz: object | None = None) -> 
         )
     if check.rewrite:
         lines.append(f"改写：{esc(check.rewrite)}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *notes])

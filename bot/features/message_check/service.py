@@ -25,6 +25,7 @@ from bot.features.message_check.store import OK, REVISE, CheckStore, StoredCheck
 from crm_adapter import Client, Staff
 from crm_adapter.masking import mask_personal_numbers
 from knowledge.conduct import ConductFinding, ConductRules, NameIndex, default_rules
+from knowledge.conduct_model import ConductModel
 
 if TYPE_CHECKING:
     from bot.features.clients import ClientService
@@ -114,9 +115,11 @@ class MessageCheckService:
         catalogue: suitability.ProductCatalogue | None = None,
         store: CheckStore | None = None,
         names_ttl: float = NAMES_TTL_SECONDS,
+        model: ConductModel | None = None,
     ) -> None:
         self.clock = clock
         self.rules = rules or default_rules()
+        self.model = model  # the learned second opinion (knowledge/conduct_model.py); None: rules alone
         self.clients = clients
         self.catalogue = catalogue
         self.store = store
@@ -167,7 +170,34 @@ class MessageCheckService:
         found += _numbers(text, rules)
         if client is not None:
             found += self._suitability(client, text)
+        if self.model is not None:
+            found += self._second_opinion(text, {f.category for f in found})
         return tuple(sorted(found, key=lambda f: (f.start, f.end)))
+
+    def _second_opinion(self, text: str, found: set[str]) -> list[Finding]:
+        """The model's categories that no rule found: the sentence it rates highest, cited by the
+        category's article, with the category's suggestion; the rewrite drops the sentence."""
+        assert self.model is not None
+        out = []
+        for flag in self.model.flags(text):
+            if flag.category in found:
+                continue
+            rule = self.rules.cited_for(flag.category)
+            out.append(
+                Finding(
+                    f"model:{flag.category}",
+                    flag.category,
+                    f"{rule.label}（模型判断）",
+                    text[flag.start : flag.end],
+                    rule.source,
+                    rule.suggestion,
+                    flag.start,
+                    flag.end,
+                    "drop",
+                    rule.adds,
+                )
+            )
+        return out
 
     def _suitability(self, client: Client, text: str) -> list[Finding]:
         rule = self.rules.rule("suitability")

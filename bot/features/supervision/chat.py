@@ -19,6 +19,7 @@ from bot.features.message_check.render import render_stored
 from bot.features.supervision.charts import render_stats_chart
 from bot.features.supervision.dates import Window
 from bot.features.supervision.render import (
+    render_check_state,
     render_escalated,
     render_result,
     render_review,
@@ -126,7 +127,8 @@ def review(svc: SupervisionService, req: Request) -> Reply:
         check = svc.open_check(req.staff, int(opened.group(1)))
         names = {s.code: s.name for s in svc.crm.list_staff()}
         who = f"{names.get(check.staff_code, check.staff_code)}（{check.staff_code}）"
-        return Reply(render_stored(check, who=who, tz=svc.clock.tz))
+        notes = render_check_state(svc.check_state(check.id), check.ref, names)
+        return Reply(render_stored(check, who=who, tz=svc.clock.tz, notes=notes))
     return _review_reply(svc, svc.review(req.staff, req.words))
 
 
@@ -166,9 +168,9 @@ def review_item_escalate(svc: SupervisionService, req: Request) -> Reply:
 
 # --- action commands ---------------------------------------------------------------------------------
 def reviewed(svc: SupervisionService, req: Request) -> Reply:
-    """/reviewed Q12 C7 …: mark items reviewed."""
+    """/reviewed Q12 C7 M3 …: mark items reviewed."""
     if not req.words:
-        raise ServiceError("用法：/reviewed Q12 C7（/review 列表中的编号，可写多个）")
+        raise ServiceError("用法：/reviewed Q12 C7 M3（/review 列表中的编号，可写多个）")
     return Reply(render_result(svc.mark(req.staff, req.words, REVIEWED)))
 
 
@@ -180,8 +182,8 @@ def _ref_and_text(req: Request, usage: str) -> tuple[str, str]:
 
 
 def note(svc: SupervisionService, req: Request) -> Reply:
-    """/note Q12 文字: comment on an item."""
-    ref, text = _ref_and_text(req, "用法：/note Q12 评论内容")
+    """/note Q12 文字: comment on an item (an exchange, a contact record or a message check)."""
+    ref, text = _ref_and_text(req, "用法：/note Q12 评论内容（或 C7、M3）")
     return Reply(render_result(svc.mark(req.staff, [ref], COMMENT, comment=text)))
 
 

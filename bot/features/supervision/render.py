@@ -6,7 +6,15 @@ import logging
 from collections.abc import Sequence
 
 from bot.features.ask import stored_flags_label
-from bot.features.supervision.store import COMMENT, ESCALATE, EXCHANGE, RESOLVE, REVIEWED, ReviewAction
+from bot.features.supervision.store import (
+    COMMENT,
+    ESCALATE,
+    EXCHANGE,
+    RESOLVE,
+    REVIEWED,
+    ItemState,
+    ReviewAction,
+)
 from bot.features.supervision.views import (
     ActionResult,
     Escalation,
@@ -53,6 +61,12 @@ def _note(action: ReviewAction, names: dict[str, str]) -> str:
     return f"　{mark} {who}：{esc(clip(action.comment or '', 80))}"
 
 
+def render_check_state(state: ItemState, ref: str, names: dict[str, str]) -> list[str]:
+    """A message check's review state and comments, under the check as `/review M12` opens it."""
+    head = "✅ 已复核" if state.reviewed else f"⬜ 待复核（标记已复核：/reviewed {esc(ref)}）"
+    return [f"复核：{head}　评论：/note {esc(ref)} 内容", *(_note(a, names) for a in state.comments)]
+
+
 def range_words(view: ReviewView) -> str:
     """The /review words that show the same range (and RM) again."""
     words = f"{view.since:%Y-%m-%d}~{view.until:%Y-%m-%d}"
@@ -92,10 +106,15 @@ def render_review(view: ReviewView, *, tz: object | None = None) -> str:
         for c in view.checks[:5]:
             labels = "、".join(dict.fromkeys(f.get("label", "") for f in c.findings))
             who = esc(view.names.get(c.staff_code, c.staff_code))
+            state = view.check_states.get(c.id)
+            mark = "✅" if state is not None and state.reviewed else "🚩"
             lines.append(
-                f"🚩 <code>{esc(c.ref)}</code> {esc(fmt_datetime(c.created_at, tz))} {who}："
+                f"{mark} <code>{esc(c.ref)}</code> {esc(fmt_datetime(c.created_at, tz))} {who}："
                 f"{esc(clip(c.text, 60))}【{esc(labels)}】"
             )
+            if state is not None:
+                lines += [_note(a, view.names) for a in state.comments[-2:]]
+        lines.append("（标记已复核：/reviewed M编号　评论：/note M编号 内容）")
         lines.append("")
     todo = [i for i in view.items if not i.state.reviewed]
     some = " ".join(i.ref for i in todo[:2]) or "Q12 C7"

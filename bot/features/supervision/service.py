@@ -15,6 +15,7 @@ from bot.features import suitability
 from bot.features.privacy import REDACTED_ROLES, ClientPrivacy
 from bot.features.supervision.dates import Window, parse_window
 from bot.features.supervision.store import (
+    CHECK,
     COMMENT,
     CONTACT,
     ESCALATE,
@@ -138,6 +139,7 @@ class SupervisionService:
             escalated=sum(1 for i in items if i.state.escalated),
             mix=AnswerMix.of(heads),
         )
+        checks = self._flagged_checks(codes, start, end)
         return ReviewView(
             since=window.since,
             until=window.until,
@@ -150,13 +152,8 @@ class SupervisionService:
             pages=pages,
             page_size=PAGE_SIZE,
             snapshot=snapshot,
-            checks=tuple(
-                c
-                for c in (
-                    self.checks.between(staff_codes=codes, since=start, until=end) if self.checks else ()
-                )
-                if c.verdict == "revise"
-            ),
+            checks=checks,
+            check_states=self.reviews.states(CHECK, [c.id for c in checks]),
         )
 
     def _flagged_checks(
@@ -176,6 +173,10 @@ class SupervisionService:
             raise ServiceError(f"找不到消息检查 M{check_id}，或它不属于您的团队。")
         return found
 
+    def check_state(self, check_id: int) -> ItemState:
+        """What supervisors did with a recorded message check (/reviewed M12, /note M12 …)."""
+        return ItemState.of(self.reviews.actions_for(CHECK, [check_id]).get(check_id, []))
+
     # --- actions ----------------------------------------------------------------------------------
     def mark(
         self, staff: Staff, refs: Sequence[str], action: str, comment: str | None = None
@@ -187,7 +188,7 @@ class SupervisionService:
             raise ServiceError(
                 f"无法识别编号“{'、'.join(bad)}”。"
                 if bad
-                else "请写上编号，例如 Q12（问答）或 C7（联系记录）。"
+                else "请写上编号，例如 Q12（问答）、C7（联系记录）或 M3（消息检查）。"
             )
         if action == COMMENT and not (comment and comment.strip()):
             raise ServiceError("请写上评论内容，例如：/note Q12 回答需补充风险提示")
@@ -235,6 +236,8 @@ class SupervisionService:
             if exchange.staff_code not in {m.code for m in self._team(staff)}:
                 raise ServiceError(f"问答 {ref} 不属于您的团队。")
             return exchange.staff_code
+        if kind == CHECK:  # the same team check as /review M12
+            return self.open_check(staff, item_id).staff_code
         for member in self._team(staff):
             if any(r.id == item_id for r in self._contacts(staff, member.code, None, None)):
                 return member.code

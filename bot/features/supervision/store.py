@@ -25,13 +25,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EXCHANGE, CONTACT = "exchange", "contact"
-KINDS = (EXCHANGE, CONTACT)
+EXCHANGE, CONTACT, CHECK = "exchange", "contact", "check"
+KINDS = (EXCHANGE, CONTACT, CHECK)
 REVIEWED, COMMENT, ESCALATE, RESOLVE = "reviewed", "comment", "escalate", "resolve"
 ACTIONS = (REVIEWED, COMMENT, ESCALATE, RESOLVE)
-#: How an item is named in chat: Q12 is exchange 12 (问答), C7 is contact record 7 (联系记录).
-_REF_PREFIX = {EXCHANGE: "Q", CONTACT: "C"}
-_REF_RE = re.compile(r"#?([QqCc])(\d{1,12})")
+#: How an item is named in chat: Q12 is exchange 12 (问答), C7 is contact record 7 (联系记录), M3 is
+#: recorded message check 3 (消息检查, `bot/features/message_check/store.py`).
+_REF_PREFIX = {EXCHANGE: "Q", CONTACT: "C", CHECK: "M"}
+_REF_KIND = {prefix: kind for kind, prefix in _REF_PREFIX.items()}
+_REF_RE = re.compile(r"#?([QqCcMm])(\d{1,12})")
 #: Ids per IN (...) list: well under SQLite's oldest limit of 999 bound parameters.
 _CHUNK = 500
 
@@ -55,12 +57,13 @@ def item_ref(kind: str, item_id: int) -> str:
 
 
 def parse_ref(text: str) -> tuple[str, int] | None:
-    """`Q12` → ("exchange", 12), `C7` → ("contact", 7); None when it is not a reference."""
+    """`Q12` → ("exchange", 12), `C7` → ("contact", 7), `M3` → ("check", 3); None when it is not a
+    reference."""
     m = _REF_RE.fullmatch(text.strip())
     number = parse_record_id(m.group(2)) if m is not None else None
     if m is None or number is None:
         return None
-    return (EXCHANGE if m.group(1).upper() == "Q" else CONTACT), number
+    return _REF_KIND[m.group(1).upper()], number
 
 
 @dataclass(frozen=True, slots=True)

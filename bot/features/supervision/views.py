@@ -118,6 +118,7 @@ class ReviewView:
     page_size: int = 10
     snapshot: datetime | None = None  # the order of the pages is the one at this instant
     checks: tuple[StoredCheck, ...] = ()  # message checks of the range with verdict revise, newest first
+    check_states: dict[int, ItemState] = field(default_factory=dict)  # by check id (M12), when acted on
 
     @property
     def exchanges(self) -> tuple[Exchange, ...]:

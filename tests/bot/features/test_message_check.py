@@ -15,6 +15,8 @@ from bot.features import message_check
 from bot.features.message_check import CheckStore, MessageCheckService
 from bot.features.supervision import SupervisionService
 from crm_adapter import Client
+from knowledge.conduct import default_rules
+from knowledge.conduct_model import default_model
 from tests.bot.app_fixtures import req
 from tests.bot.fakes import FakeCRM
 
@@ -109,12 +111,19 @@ def test_names_that_cannot_be_read_keep_the_last_ones(services: Services) -> Non
     assert calls["n"] > 1
 
 
-def test_every_rewrite_of_the_labelled_set_rechecks_ok(services: Services) -> None:
+@pytest.mark.parametrize("with_model", [False, True], ids=["rules", "rules+model"])
+def test_every_rewrite_of_the_labelled_sets_rechecks_ok(services: Services, with_model: bool) -> None:
     svc = MessageCheckService(
-        clock=services.clock, names=lambda: ["张伟", "章伟", "王建国", "李娜", "曾志远", "欧阳静怡"]
+        clock=services.clock,
+        names=lambda: ["张伟", "章伟", "王建国", "李娜", "曾志远", "欧阳静怡"],
+        model=default_model() if with_model else None,
     )
     rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 300
+    if with_model:
+        for name in ("messages_blind", "messages_blind2", "messages_blind3"):
+            path = LABELLED.with_name(f"{name}.jsonl")
+            rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
     for row in rows:
         result = svc.evaluate(row["text"], recipient=row.get("recipient"))
         if result.verdict == "revise":
@@ -157,3 +166,39 @@ def test_a_product_named_by_its_risk_words_is_checked_too(services: Services, cr
     assert "适当性：产品R5超出客户C2承受能力" in [f.label for f in result.findings]
     ok = services.message_check.check(rm, "C0001 这款低风险理财不保本，净值会波动", channel="console")
     assert ok.verdict == "ok"
+
+
+def test_the_model_stops_a_paraphrased_promise_and_cites_its_category(services: Services) -> None:
+    rules_only = MessageCheckService(clock=services.clock)
+    svc = MessageCheckService(clock=services.clock, model=default_model())
+    text = "王总您好！您把钱放我这儿，明年这个时候只会比现在多，这个您尽管放心。周六网点照常营业。"
+    assert rules_only.evaluate(text).verdict == "ok"  # no rule lists these words
+    result = svc.evaluate(text)
+    assert result.verdict == "revise"
+    [finding] = [f for f in result.findings if f.category == "guarantee"]
+    cited = default_rules().cited_for("guarantee")
+    assert finding.rule == "model:guarantee" and finding.source == cited.source
+    assert finding.suggestion == cited.suggestion and "模型判断" in finding.label
+    assert finding.text == "您把钱放我这儿，明年这个时候只会比现在多，这个您尽管放心。"
+    assert text[finding.start : finding.end] == finding.text
+    assert result.rewrite_verdict == "ok", result.rewrite
+    assert result.rewrite is not None and "只会比现在多" not in result.rewrite
+    assert "周六网点照常营业" in result.rewrite
+    # a category a rule found is not found twice
+    promised = svc.evaluate("这款理财保本保收益，年化6%稳稳的")
+    assert not [f for f in promised.findings if f.rule.startswith("model:")]
+    assert promised.rewrite_verdict == "ok"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这款产品不保本，净值会有波动，过往业绩不代表未来表现。",
+        "理财非存款，产品有风险，投资须谨慎。",
+        "您好，网点周六正常营业，欢迎来办理业务。",
+        "如果有人跟您说保本高收益，一定要小心，投资都有风险。",
+    ],
+)
+def test_disclosures_stay_ok_with_the_model(services: Services, text: str) -> None:
+    svc = MessageCheckService(clock=services.clock, model=default_model())
+    assert svc.evaluate(text).verdict == "ok"

@@ -304,3 +304,37 @@ def test_review_log_on_both_databases(store: ConversationLog) -> None:
     assert set(store.get_many([*ids, 999])) == set(ids)
     with pytest.raises(ValueError, match="unknown review action"):
         reviews.add(kind="exchange", item_id=1, action="delete", actor="SUP01", staff_code=None, at=at)
+
+
+def test_message_checks_are_marked_and_commented_like_other_items(
+    live_services: Services, crm: FakeCRM
+) -> None:
+    s = live_services
+    flagged = s.message_check.check(crm.get_staff(code="RM001"), "这款产品保本保收益", channel="console")
+    assert flagged.stored is not None
+    ref = flagged.stored.ref
+    assert re.fullmatch(r"M\d+", ref)
+    opened = run(s, crm, "SUP01", "review", ref)
+    assert "⬜ 待复核" in opened.text and f"/reviewed {ref}" in opened.text
+    listed = run(s, crm, "SUP01", "review")
+    assert f"🚩 <code>{ref}</code>" in listed.text
+    noted = run(s, crm, "SUP01", "note", f"{ref} 已提醒RM删去保本说法 电话13812345678")
+    assert f"已记录对 {ref}" in noted.text
+    assert f"已标记为已复核：{ref}" in run(s, crm, "SUP01", "reviewed", ref.lower()).text
+    assert f"之前已复核：{ref}" in run(s, crm, "SUP01", "reviewed", ref).text
+    opened = run(s, crm, "SUP01", "review", ref)
+    assert "✅ 已复核" in opened.text and "已提醒RM删去保本说法" in opened.text
+    assert "13812345678" not in opened.text
+    listed = run(s, crm, "SUP01", "review")
+    assert f"✅ <code>{ref}</code>" in listed.text and "已提醒RM删去保本说法" in listed.text
+    [row] = [a for a in ReviewLog(s.log).list_actions() if a.action == "reviewed"]
+    assert (row.item_kind, row.ref, row.staff_code, row.actor) == ("check", ref, "RM001", "SUP01")
+    # another team's check, an unknown one, and escalation (only exchanges go to the trainers)
+    crm.add_staff(staff=Staff(code="RM009", name="周涛", role=Role.RM, team="B"))
+    other = s.message_check.check(crm.get_staff(code="RM009"), "稳赚不赔", channel="console").stored
+    assert other is not None
+    for command, args in (("reviewed", other.ref), ("note", f"{other.ref} 看看"), ("reviewed", "M99999")):
+        with pytest.raises(ServiceError, match="找不到消息检查"):
+            run(s, crm, "SUP01", command, args)
+    with pytest.raises(ServiceError, match="只有问答"):
+        run(s, crm, "SUP01", "escalate", f"{ref} 原因")
