@@ -1,10 +1,15 @@
-"""SQLAlchemy 2.0 typed ORM tables of the CRM. The schema itself is created by Alembic migrations
-(`crm_adapter/migrations`); `tests/crm_adapter/test_migrations.py` checks that both agree."""
+"""SQLAlchemy 2.0 typed ORM tables of the CRM.
+
+The application creates and changes them with its one Alembic tree (`bot.migrations`, whose metadata
+gathers `Base.metadata`; `alembic check` in the tests proves both agree). `create_tables` is for the CRM
+used on its own (its tests, benches): the missing tables straight from this metadata.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime
+import zlib
 from typing import Any
 
 from sqlalchemy import (
@@ -21,7 +26,8 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy import text
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 logger = logging.getLogger(__name__)
@@ -227,6 +233,19 @@ class AccessLogRow(Base):
     )
 
 
+def create_tables(engine: Engine) -> None:
+    """Create the CRM tables missing in `engine`'s database (no migrations: a CRM used on its own).
+
+    Processes starting at once on PostgreSQL queue on an advisory lock (SQLite: ``BEGIN IMMEDIATE``)."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK_KEY})
+        Base.metadata.create_all(connection)
+
+
+# Stable across processes (hash() is salted per process).
+_CREATE_LOCK_KEY = zlib.crc32(b"rm-assistant:crm_adapter.create_tables")
+
 __all__ = [
     "AccessLogRow",
     "Base",
@@ -237,4 +256,5 @@ __all__ = [
     "ProductRow",
     "StaffRow",
     "UTCDateTime",
+    "create_tables",
 ]

@@ -1,16 +1,52 @@
-"""Alembic environment for the conversation log; run programmatically by `bot.convlog`."""
+"""Alembic environment of the application's one tree; run programmatically by `bot.migrations`.
+
+The caller passes an open connection (for an upgrade: in its transaction, holding the migration lock) and
+the kind of database it reaches; autogenerate and `check` compare that database with its part of
+`bot.schema.metadata`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
+from bot.migrations import MAIN, VERSION_TABLE
+
 config = context.config
-connection = config.attributes["connection"]
+if context.is_offline_mode():
+    raise RuntimeError("offline (SQL script) mode is not supported; run bot.migrations.upgrade")
+connection = config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("migrations run programmatically: pass config.attributes['connection']")
+database: str = config.attributes.get("database") or MAIN
+# The metadata only matters when comparing (check, autogenerate); an upgrade does not load every store.
+compare = bool(config.attributes.get("compare"))
+
+
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    # Tables of the other kind of database are not expected here; a table only the database has is
+    # reported (it belongs to the main database unless the metadata says otherwise).
+    if type_ == "table":
+        from bot.schema import database_of
+
+        return database_of(name or "") == database
+    return True
+
+
+def _target() -> Any:
+    from bot.schema import metadata
+
+    return metadata()
+
+
 context.configure(
     connection=connection,
-    target_metadata=None,
-    version_table="alembic_version_bot",
-    render_as_batch=connection.dialect.name == "sqlite",
+    target_metadata=_target() if compare else None,
+    version_table=VERSION_TABLE,
+    include_object=_include_object,
+    render_as_batch=connection.dialect.name == "sqlite",  # ALTER TABLE via copy on SQLite
+    template_args={"database": database},
 )
 with context.begin_transaction():
-    context.run_migrations()
+    context.run_migrations(database=database)
