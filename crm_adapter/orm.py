@@ -25,6 +25,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy import text
 from sqlalchemy.engine import Dialect, Engine
@@ -34,6 +36,12 @@ logger = logging.getLogger(__name__)
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def CString(length: int) -> String:  # noqa: N802 - a column type, named like one
+    """Byte-order collation on PostgreSQL, so `col >= :prefix AND col < :next` range scans (prefix search
+    on Chinese names and pinyin) use the B-tree and mean what they say, whatever the database locale."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -74,7 +82,7 @@ class StaffRow(Base):
     team: Mapped[str | None] = mapped_column(String(32))
     telegram_id: Mapped[int | None] = mapped_column(BigInteger)
     # Removed staff stay as rows (soft delete) so historic contact records keep their author.
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -87,10 +95,10 @@ class StaffRow(Base):
 class ClientRow(Base):
     __tablename__ = "crm_clients"
 
-    client_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    name_pinyin: Mapped[str] = mapped_column(String(400))
-    name_initials: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[str] = mapped_column(CString(32), primary_key=True)
+    name: Mapped[str] = mapped_column(CString(200))
+    name_pinyin: Mapped[str] = mapped_column(CString(400))
+    name_initials: Mapped[str] = mapped_column(CString(200))
     gender: Mapped[str | None] = mapped_column(String(4))
     birthday: Mapped[date | None] = mapped_column(Date)
     # month * 100 + day, so "birthdays in the next N days" is an indexed IN (...) lookup.
@@ -101,13 +109,13 @@ class ClientRow(Base):
     aum_fen: Mapped[int] = mapped_column(BigInteger)
     tier: Mapped[str] = mapped_column(String(8))
     risk_level: Mapped[str] = mapped_column(String(2))
-    preferences: Mapped[str] = mapped_column(Text, default="")
-    family: Mapped[str] = mapped_column(Text, default="")
-    notes: Mapped[str] = mapped_column(Text, default="")
+    preferences: Mapped[str] = mapped_column(Text, default="", server_default="")
+    family: Mapped[str] = mapped_column(Text, default="", server_default="")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     rm_code: Mapped[str] = mapped_column(ForeignKey("crm_staff.code"))
     kyc_review_due: Mapped[date | None] = mapped_column(Date)
-    aml_risk: Mapped[str] = mapped_column(String(2), default="低")
-    pep: Mapped[bool] = mapped_column(Boolean, default=False)
+    aml_risk: Mapped[str] = mapped_column(String(2), default="低", server_default="低")
+    pep: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     risk_assessed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -134,7 +142,7 @@ class ClientTermRow(Base):
 
     term: Mapped[str] = mapped_column(String(32), primary_key=True)
     client_id: Mapped[str] = mapped_column(
-        ForeignKey("crm_clients.client_id", ondelete="CASCADE"), primary_key=True
+        CString(32), ForeignKey("crm_clients.client_id", ondelete="CASCADE"), primary_key=True
     )
 
     __table_args__ = (Index("ix_crm_client_terms_client_id", "client_id"),)
@@ -144,7 +152,7 @@ class ContactRow(Base):
     __tablename__ = "crm_contacts"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("crm_clients.client_id"))
+    client_id: Mapped[str] = mapped_column(CString(32), ForeignKey("crm_clients.client_id"))
     rm_code: Mapped[str] = mapped_column(ForeignKey("crm_staff.code"))
     channel: Mapped[str] = mapped_column(String(8))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -172,7 +180,7 @@ class BenefitUseRow(Base):
     __tablename__ = "crm_benefit_uses"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("crm_clients.client_id"))
+    client_id: Mapped[str] = mapped_column(CString(32), ForeignKey("crm_clients.client_id"))
     benefit: Mapped[str] = mapped_column(String(64))
     used_on: Mapped[date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(Text, default="")
@@ -197,14 +205,14 @@ class ProductRow(Base):
 
     __tablename__ = "crm_products"
 
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    name_pinyin: Mapped[str] = mapped_column(String(400))
-    name_initials: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(CString(32), primary_key=True)
+    name: Mapped[str] = mapped_column(CString(100))
+    name_pinyin: Mapped[str] = mapped_column(CString(400))
+    name_initials: Mapped[str] = mapped_column(CString(100))
     type: Mapped[str] = mapped_column(String(20))
     risk_level: Mapped[str] = mapped_column(String(2))
-    issuer: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(8), default="在售")
+    issuer: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    status: Mapped[str] = mapped_column(String(8), default="在售", server_default="在售")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -224,7 +232,7 @@ class AccessLogRow(Base):
     actor: Mapped[str] = mapped_column(String(32))
     client_id: Mapped[str | None] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(32))
-    allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (

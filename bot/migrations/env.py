@@ -34,6 +34,22 @@ def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, com
     return True
 
 
+def _compare_default(
+    _context: Any, _inspected: Any, _column: Any, reflected: str | None, _default: Any, rendered: str | None
+) -> bool | None:
+    # SQLite reflects a default as written in the DDL ('' as "''", true() as "1"); compare the bare values.
+    if connection.dialect.name == "sqlite" and reflected is not None and rendered is not None:
+        return _bare(reflected) != _bare(rendered)
+    return None  # Alembic's own comparison
+
+
+def _bare(text: str) -> str:
+    text = text.strip()
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    return text.strip("'\"")
+
+
 def _target() -> Any:
     from bot.schema import metadata
 
@@ -45,6 +61,7 @@ context.configure(
     target_metadata=_target() if compare else None,
     version_table=VERSION_TABLE,
     include_object=_include_object,
+    compare_server_default=_compare_default,
     render_as_batch=connection.dialect.name == "sqlite",  # ALTER TABLE via copy on SQLite
     template_args={"database": database},
 )

@@ -41,7 +41,7 @@ inbox = sa.Table(
     sa.Column("update_id", sa.BigInteger, primary_key=True),
     sa.Column("status", sa.String(8), nullable=False),
     sa.Column("payload", sa.JSON),
-    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("done_at", sa.DateTime(timezone=True)),
     sa.Index("ix_bot_inbox_status", "status", "channel", "update_id"),

@@ -42,7 +42,7 @@ _answers = sa.Table(
     sa.Column("author", sa.String(32), nullable=False),
     sa.Column("author_name", sa.String(64), nullable=False),
     sa.Column("exchange_id", sa.BigInteger),
-    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("status", sa.String(16)),
     sa.Column("decided_by", sa.String(32)),

@@ -1,7 +1,8 @@
 """The knowledge manifest (its own SQLite file per vector store, see README "Schema") joins the tree.
 
 Manifests written before carry no version table: their tables, created by hand (CREATE TABLE IF NOT
-EXISTS, then ALTER TABLE for `vector` and `authority`), are recognised and completed here, rows kept.
+EXISTS, then ALTER TABLE for `vector` and `authority`), are recognised and completed here (the missing
+columns, NOT NULL on the keys, the index), rows kept.
 
 Revision ID: 0010_knowledge_manifest
 Revises: 0009_one_tree
@@ -56,7 +57,13 @@ def upgrade(database: str = "main") -> None:
             op.add_column("chunks", sa.Column("vector", sa.LargeBinary))
         if "authority" not in columns:  # manifests written before authority levels
             op.add_column("chunks", sa.Column("authority", sa.Text, nullable=False, server_default=""))
-    indexes = {i["name"] for i in inspector.get_indexes("chunks")} if "chunks" in tables else set()
+    # SQLite lets a TEXT PRIMARY KEY hold NULL unless it says NOT NULL, and the hand-made tables did not:
+    # the tables are copied with the constraint (batch mode), their rows with them.
+    for table, key in (("sources", "source"), ("chunks", "chunk_id")):
+        if table in tables and any(c["name"] == key and c["nullable"] for c in inspector.get_columns(table)):
+            with op.batch_alter_table(table) as batch:
+                batch.alter_column(key, existing_type=sa.Text, nullable=False)
+    indexes = {i["name"] for i in sa.inspect(op.get_bind()).get_indexes("chunks")}
     if "chunks_by_source" not in indexes:
         op.create_index("chunks_by_source", "chunks", ["source", "ord"])
 
