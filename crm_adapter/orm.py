@@ -8,8 +8,8 @@ used on its own (its tests, benches): the missing tables straight from this meta
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
 import zlib
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,9 +26,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
     true,
 )
-from sqlalchemy import text
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -38,10 +38,10 @@ logger = logging.getLogger(__name__)
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def CString(length: int) -> String:  # noqa: N802 - a column type, named like one
+def CString(length: int) -> String:
     """Byte-order collation on PostgreSQL, so `col >= :prefix AND col < :next` range scans (prefix search
     on Chinese names and pinyin) use the B-tree and mean what they say, whatever the database locale."""
-    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

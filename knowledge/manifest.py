@@ -24,6 +24,7 @@ from knowledge.types import SourceInfo
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, slots=True)
 class StoredChunk:
     chunk_id: str

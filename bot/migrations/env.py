@@ -10,15 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from bot.migrations import MAIN, VERSION_TABLE
 
 config = context.config
 if context.is_offline_mode():
     raise RuntimeError("offline (SQL script) mode is not supported; run bot.migrations.upgrade")
-connection = config.attributes.get("connection")
-if connection is None:
+_connection = config.attributes.get("connection")
+if _connection is None:
     raise RuntimeError("migrations run programmatically: pass config.attributes['connection']")
+connection: Connection = _connection
 database: str = config.attributes.get("database") or MAIN
 # The metadata only matters when comparing (check, autogenerate); an upgrade does not load every store.
 compare = bool(config.attributes.get("compare"))

@@ -76,32 +76,57 @@ def seed_rows(conn: Connection, *, audit: bool) -> None:
     conn.execute(
         sa.insert(tables["crm_clients"]),
         {
-            "client_id": "C0001", "name": "张伟", "name_pinyin": "zhangwei", "name_initials": "zw",
-            "aum_fen": 1_000_000_00, "tier": "钻石", "risk_level": "C3", "rm_code": "RM001", **stamps,
-        },  # fmt: skip
+            "client_id": "C0001",
+            "name": "张伟",
+            "name_pinyin": "zhangwei",
+            "name_initials": "zw",
+            "aum_fen": 1_000_000_00,
+            "tier": "钻石",
+            "risk_level": "C3",
+            "rm_code": "RM001",
+            **stamps,
+        },
     )
     conn.execute(
         sa.insert(tables["crm_contacts"]),
         {
-            "client_id": "C0001", "rm_code": "RM001", "channel": "电话", "occurred_at": AT,
-            "summary": "电话沟通理财到期事宜", "topics": [], "source": "cli", "created_at": AT,
-        },  # fmt: skip
+            "client_id": "C0001",
+            "rm_code": "RM001",
+            "channel": "电话",
+            "occurred_at": AT,
+            "summary": "电话沟通理财到期事宜",
+            "topics": [],
+            "source": "cli",
+            "created_at": AT,
+        },
     )
     conn.execute(
         sa.insert(tables["bot_exchanges"]),
         {
-            "staff_code": "RM001", "channel": "console", "question": "钻石客户能约几次专家号？",
-            "answer": "每年5次", "citations": [], "grounded": True, "composer": "rule", "flags": [],
+            "staff_code": "RM001",
+            "channel": "console",
+            "question": "钻石客户能约几次专家号？",
+            "answer": "每年5次",
+            "citations": [],
+            "grounded": True,
+            "composer": "rule",
+            "flags": [],
             "created_at": AT,
-        },  # fmt: skip
+        },
     )
     if audit:
         conn.execute(
             sa.insert(tables["audit_chain"]),
             {
-                "id": 1, "at": AT, "kind": "answer", "actor": "RM001", "ref": "Q1", "payload": "{}",
-                "prev_hash": "0" * 64, "hash": "a" * 64,
-            },  # fmt: skip
+                "id": 1,
+                "at": AT,
+                "kind": "answer",
+                "actor": "RM001",
+                "ref": "Q1",
+                "payload": "{}",
+                "prev_hash": "0" * 64,
+                "hash": "a" * 64,
+            },
         )
 
 
@@ -159,7 +184,9 @@ def test_an_old_manifest_file_is_upgraded_keeping_its_rows(tmp_path: Path, layou
     path = tmp_path / "knowledge_rm_knowledge.sqlite3"
     with sqlite3.connect(path) as conn:
         conn.executescript(_OLDEST_MANIFEST + (_LATER_COLUMNS if layout != "oldest" else ""))
-        conn.execute("INSERT INTO sources VALUES ('doc.md', '标题', '', 'h1', 1, '2026-11-01T02:00:00+00:00')")
+        conn.execute(
+            "INSERT INTO sources VALUES ('doc.md', '标题', '', 'h1', 1, '2026-11-01T02:00:00+00:00')"
+        )
         conn.execute(
             "INSERT INTO chunks (chunk_id, source, ord, text, title, heading, category, tokens) "
             "VALUES ('c1', 'doc.md', 0, '钻石客户每年5次', '标题', '', '', '钻石 客户')"

@@ -1,4 +1,4 @@
-"""The shared engine factory and migration runner (`crm_adapter.engines`, `crm_adapter.migrations`)."""
+"""The shared engine factory (`crm_adapter.engines`): SQLite and PostgreSQL settings, faults, restarts."""
 
 from __future__ import annotations
 
