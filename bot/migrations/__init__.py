@@ -105,10 +105,21 @@ def current_heads(connection: Connection) -> set[str]:
     return set(connection.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
 
 
+class UnversionedSchemaError(RuntimeError):
+    """The database holds application tables but no migration history to continue from."""
+
+
 def _adopt_legacy(connection: Connection, config: Config) -> None:
     inspector = sa.inspect(connection)
     legacy = [name for name in LEGACY_VERSION_TABLES if inspector.has_table(name)]
     if not legacy:
+        if not inspector.has_table(VERSION_TABLE):
+            ours = [t for t in inspector.get_table_names() if t.startswith(_OUR_PREFIXES)]
+            if ours:  # e.g. crm_adapter.orm.create_tables, for a CRM used on its own: never guess a revision
+                raise UnversionedSchemaError(
+                    f"the database has tables ({', '.join(sorted(ours)[:3])}…) but no migration history "
+                    f"({VERSION_TABLE}); it was not created by these migrations — use a new database"
+                )
         return
     revisions: list[str] = []
     if not inspector.has_table(VERSION_TABLE):
@@ -122,6 +133,7 @@ def _adopt_legacy(connection: Connection, config: Config) -> None:
     logger.info("adopted the former migration trees (%s) at %s", ", ".join(legacy), revisions)
 
 
+_OUR_PREFIXES = ("crm_", "bot_", "audit_")
 # Stable across processes and Python versions (hash() is salted per process).
 _LOCK_KEY = zlib.crc32(b"rm-assistant:alembic_version_rm")
 
@@ -132,6 +144,7 @@ __all__ = [
     "MANIFEST",
     "MIGRATIONS_DIR",
     "VERSION_TABLE",
+    "UnversionedSchemaError",
     "alembic_config",
     "check",
     "current_heads",

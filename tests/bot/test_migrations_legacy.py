@@ -212,3 +212,17 @@ def test_an_old_manifest_file_is_upgraded_keeping_its_rows(tmp_path: Path, layou
         migrations.check(engine, database=MANIFEST)
     finally:
         engine.dispose()
+
+
+def test_tables_without_any_migration_history_are_refused_not_guessed(tmp_path: Path) -> None:
+    """A database whose CRM tables were created from the ORM (a CRM used on its own) has no history to
+    continue from: the upgrade stops with one clear message and changes nothing."""
+    url = f"sqlite:///{tmp_path / 'unversioned.db'}"
+    SqlCRM(url).close()
+    engine = create_database_engine(url)
+    try:
+        with pytest.raises(migrations.UnversionedSchemaError, match="no migration history"):
+            migrations.upgrade(engine)
+        assert VERSION_TABLE not in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
