@@ -17,6 +17,7 @@ table and the old tables dropped, in the same transaction as the upgrade; nothin
 from __future__ import annotations
 
 import logging
+import re
 import zlib
 from pathlib import Path
 
@@ -92,10 +93,20 @@ def check(engine: Engine, *, database: str = MAIN) -> None:
 def revision(engine: Engine, message: str, *, database: str = MAIN) -> None:
     """Autogenerate the next revision from what `bot.schema.metadata` holds and `engine`'s database (at
     head) lacks: `python -m bot.migrations "message"` (see README "Schema")."""
+    config = alembic_config(database=database, compare=True)
     with engine.connect() as connection:
-        command.revision(
-            alembic_config(connection, database=database, compare=True), message=message, autogenerate=True
-        )
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True, rev_id=next_revision_id(message))
+
+
+def next_revision_id(message: str) -> str:
+    """`0011_what_changed`: numbered after the head, at most 32 characters (the version column's width)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head() or "0000"
+    number = int(head.split("_", 1)[0]) + 1 if head[:4].isdigit() else 1
+    slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")[:27].rstrip("_")
+    return f"{number:04d}_{slug}" if slug else f"{number:04d}"
 
 
 def current_heads(connection: Connection) -> set[str]:

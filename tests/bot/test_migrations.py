@@ -152,3 +152,10 @@ def test_the_manifest_is_migrated_and_checked_by_the_same_tree(tmp_path: Path) -
         assert [c.authority for c in again.all_chunks()] == ["本行制度"]
     finally:
         again.close()
+
+
+def test_a_new_revision_is_numbered_after_the_head_and_fits_the_version_column() -> None:
+    assert migrations.next_revision_id("Add client nickname") == "0011_add_client_nickname"
+    long = migrations.next_revision_id("客户 a very long message about what changed in the schema")
+    assert long.startswith("0011_a_very_long") and len(long) <= 32
+    assert migrations.next_revision_id("新增字段") == "0011"
