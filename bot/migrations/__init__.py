@@ -92,7 +92,7 @@ def check(engine: Engine, *, database: str = MAIN) -> None:
 
 def revision(engine: Engine, message: str, *, database: str = MAIN) -> None:
     """Autogenerate the next revision from what `bot.schema.metadata` holds and `engine`'s database (at
-    head) lacks: `python -m bot.migrations "message"` (see README "Schema")."""
+    head) lacks: `python -m bot.migrations revision "message"` (see README "Schema")."""
     config = alembic_config(database=database, compare=True)
     with engine.connect() as connection:
         config.attributes["connection"] = connection
