@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m bot.migrations check  # alembic check: a model change without its migration fails
 
 test: lint
 	$(BIN)/pytest

@@ -47,6 +47,7 @@ from bench_crm import (
 )
 from sqlalchemy import insert
 
+from bot import migrations
 from bot.audit import AuditTrail
 from bot.convlog import create_store_engine
 from bot.core import Clock
@@ -165,7 +166,7 @@ def run(
 ) -> dict[str, Any]:
     rng = random.Random(21)
     with _database(kind, pg_admin_url, False) as url:
-        crm = SqlCRM(url, timezone="Asia/Shanghai")
+        crm = SqlCRM(url, timezone="Asia/Shanghai", prepare_schema=migrations.upgrade)
         audit = AuditTrail(create_store_engine(url))
         try:
             rms = _staff(crm, max(1, n_clients // 500))

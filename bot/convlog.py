@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -21,7 +20,6 @@ from bot.convlog_types import Exchange, ExchangeHead, FeedbackError, LogStats, U
 from bot.core import as_utc
 from crm_adapter.engines import create_database_engine
 from crm_adapter.masking import mask_personal_numbers
-from crm_adapter.migrations import run_migrations
 
 if TYPE_CHECKING:
     from knowledge import Answer
@@ -29,7 +27,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FEEDBACK_VALUES = ("up", "down")
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 class _Base(DeclarativeBase):
@@ -54,6 +51,13 @@ class _ExchangeRow(_Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     feedback_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "chat_id", "update_id", name="uq_bot_exchanges_update"),
+        sa.Index("ix_bot_exchanges_staff_created", "staff_code", "created_at"),
+        sa.Index("ix_bot_exchanges_created", "created_at"),
+        sa.Index("ix_bot_exchanges_grounded", "grounded", "created_at"),
+    )
+
 
 class _ProcessedUpdateRow(_Base):
     __tablename__ = "bot_processed_updates"
@@ -62,6 +66,9 @@ class _ProcessedUpdateRow(_Base):
     update_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
+
+#: The conversation log's tables (gathered into the application's one schema by `bot.schema`).
+METADATA = _Base.metadata
 
 # Core inserts for the per-update writes: no Session / unit-of-work overhead on the hot path.
 _INSERT_EXCHANGE = sa.insert(_ExchangeRow)
@@ -96,9 +103,10 @@ def create_store_engine(database_url: str) -> Engine:
 
 
 def upgrade_schema(engine: Engine) -> None:
-    """Apply the conversation-log migrations (ordered steps in bot/migrations/versions)."""
-    # The version table bot/migrations/env.py configures: existing databases keep their history.
-    run_migrations(engine, script_location=MIGRATIONS_DIR, version_table="alembic_version_bot")
+    """Bring the application database to the head of the one Alembic tree (`bot.migrations`)."""
+    from bot import migrations
+
+    migrations.upgrade(engine)
 
 
 class ConversationLog:

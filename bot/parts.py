@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 def open_crm(settings: Settings) -> SqlCRM:
     """The CRM database named by DATABASE_URL (default: SQLite under RM_DATA_DIR), migrated."""
+    from bot import migrations
     from crm_adapter.sql import SqlCRM  # SQLAlchemy/Alembic load only when a command needs them
 
     if not settings.database_url:
@@ -30,6 +31,7 @@ def open_crm(settings: Settings) -> SqlCRM:
         settings.effective_database_url,
         follow_up_cadence=settings.rm_follow_up_cadence,
         timezone=settings.rm_timezone,
+        prepare_schema=migrations.upgrade,  # the application's one Alembic tree
     )
 
 
@@ -77,6 +79,7 @@ def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool
 
     `progress` shows a progress bar on stderr while (re-)embedding bundled documents (first run only).
     """
+    from bot.migrations import upgrade_manifest
     from knowledge import KnowledgeBase
 
     kb = KnowledgeBase(
@@ -87,6 +90,7 @@ def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool
         top_k=settings.rm_top_k,
         embed_threads=settings.rm_embed_threads,
         max_file_mb=settings.rm_max_upload_mb,
+        prepare_manifest=upgrade_manifest,  # the manifest file is migrated by the same tree
     )
     if sync:
         report = kb.sync_bundled(enabled=settings.rm_bundled_knowledge, progress=progress)

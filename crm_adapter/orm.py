@@ -1,9 +1,14 @@
-"""SQLAlchemy 2.0 typed ORM tables of the CRM. The schema itself is created by Alembic migrations
-(`crm_adapter/migrations`); `tests/crm_adapter/test_migrations.py` checks that both agree."""
+"""SQLAlchemy 2.0 typed ORM tables of the CRM.
+
+The application creates and changes them with its one Alembic tree (`bot.migrations`, whose metadata
+gathers `Base.metadata`; `alembic check` in the tests proves both agree). `create_tables` is for the CRM
+used on its own (its tests, benches): the missing tables straight from this metadata.
+"""
 
 from __future__ import annotations
 
 import logging
+import zlib
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,14 +25,23 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
+    true,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 logger = logging.getLogger(__name__)
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def CString(length: int) -> String:
+    """Byte-order collation on PostgreSQL, so `col >= :prefix AND col < :next` range scans (prefix search
+    on Chinese names and pinyin) use the B-tree and mean what they say, whatever the database locale."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -68,7 +82,7 @@ class StaffRow(Base):
     team: Mapped[str | None] = mapped_column(String(32))
     telegram_id: Mapped[int | None] = mapped_column(BigInteger)
     # Removed staff stay as rows (soft delete) so historic contact records keep their author.
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -81,10 +95,10 @@ class StaffRow(Base):
 class ClientRow(Base):
     __tablename__ = "crm_clients"
 
-    client_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    name_pinyin: Mapped[str] = mapped_column(String(400))
-    name_initials: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[str] = mapped_column(CString(32), primary_key=True)
+    name: Mapped[str] = mapped_column(CString(200))
+    name_pinyin: Mapped[str] = mapped_column(CString(400))
+    name_initials: Mapped[str] = mapped_column(CString(200))
     gender: Mapped[str | None] = mapped_column(String(4))
     birthday: Mapped[date | None] = mapped_column(Date)
     # month * 100 + day, so "birthdays in the next N days" is an indexed IN (...) lookup.
@@ -95,13 +109,13 @@ class ClientRow(Base):
     aum_fen: Mapped[int] = mapped_column(BigInteger)
     tier: Mapped[str] = mapped_column(String(8))
     risk_level: Mapped[str] = mapped_column(String(2))
-    preferences: Mapped[str] = mapped_column(Text, default="")
-    family: Mapped[str] = mapped_column(Text, default="")
-    notes: Mapped[str] = mapped_column(Text, default="")
+    preferences: Mapped[str] = mapped_column(Text, default="", server_default="")
+    family: Mapped[str] = mapped_column(Text, default="", server_default="")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     rm_code: Mapped[str] = mapped_column(ForeignKey("crm_staff.code"))
     kyc_review_due: Mapped[date | None] = mapped_column(Date)
-    aml_risk: Mapped[str] = mapped_column(String(2), default="低")
-    pep: Mapped[bool] = mapped_column(Boolean, default=False)
+    aml_risk: Mapped[str] = mapped_column(String(2), default="低", server_default="低")
+    pep: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     risk_assessed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -128,7 +142,7 @@ class ClientTermRow(Base):
 
     term: Mapped[str] = mapped_column(String(32), primary_key=True)
     client_id: Mapped[str] = mapped_column(
-        ForeignKey("crm_clients.client_id", ondelete="CASCADE"), primary_key=True
+        CString(32), ForeignKey("crm_clients.client_id", ondelete="CASCADE"), primary_key=True
     )
 
     __table_args__ = (Index("ix_crm_client_terms_client_id", "client_id"),)
@@ -138,7 +152,7 @@ class ContactRow(Base):
     __tablename__ = "crm_contacts"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("crm_clients.client_id"))
+    client_id: Mapped[str] = mapped_column(CString(32), ForeignKey("crm_clients.client_id"))
     rm_code: Mapped[str] = mapped_column(ForeignKey("crm_staff.code"))
     channel: Mapped[str] = mapped_column(String(8))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -166,7 +180,7 @@ class BenefitUseRow(Base):
     __tablename__ = "crm_benefit_uses"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("crm_clients.client_id"))
+    client_id: Mapped[str] = mapped_column(CString(32), ForeignKey("crm_clients.client_id"))
     benefit: Mapped[str] = mapped_column(String(64))
     used_on: Mapped[date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(Text, default="")
@@ -191,14 +205,14 @@ class ProductRow(Base):
 
     __tablename__ = "crm_products"
 
-    code: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    name_pinyin: Mapped[str] = mapped_column(String(400))
-    name_initials: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(CString(32), primary_key=True)
+    name: Mapped[str] = mapped_column(CString(100))
+    name_pinyin: Mapped[str] = mapped_column(CString(400))
+    name_initials: Mapped[str] = mapped_column(CString(100))
     type: Mapped[str] = mapped_column(String(20))
     risk_level: Mapped[str] = mapped_column(String(2))
-    issuer: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(8), default="在售")
+    issuer: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    status: Mapped[str] = mapped_column(String(8), default="在售", server_default="在售")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -218,7 +232,7 @@ class AccessLogRow(Base):
     actor: Mapped[str] = mapped_column(String(32))
     client_id: Mapped[str | None] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(32))
-    allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    allowed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
@@ -226,6 +240,19 @@ class AccessLogRow(Base):
         Index("ix_crm_access_log_actor_at", "actor", "at"),
     )
 
+
+def create_tables(engine: Engine) -> None:
+    """Create the CRM tables missing in `engine`'s database (no migrations: a CRM used on its own).
+
+    Processes starting at once on PostgreSQL queue on an advisory lock (SQLite: ``BEGIN IMMEDIATE``)."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK_KEY})
+        Base.metadata.create_all(connection)
+
+
+# Stable across processes (hash() is salted per process).
+_CREATE_LOCK_KEY = zlib.crc32(b"rm-assistant:crm_adapter.create_tables")
 
 __all__ = [
     "AccessLogRow",
@@ -237,4 +264,5 @@ __all__ = [
     "ProductRow",
     "StaffRow",
     "UTCDateTime",
+    "create_tables",
 ]

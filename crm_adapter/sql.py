@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm_adapter import contacts, importing, migrations, reminders, scopes, staffing, validation
+from crm_adapter import contacts, importing, reminders, scopes, staffing, validation
 from crm_adapter.engines import create_database_engine, normalize_database_url
 from crm_adapter.errors import AccessDenied, InvalidInput, NotFound
 from crm_adapter.mapping import RowValues, client_model, contact_model, staff_model
@@ -41,7 +41,7 @@ from crm_adapter.models import (
     NewContact,
     Staff,
 )
-from crm_adapter.orm import AccessLogRow, ClientRow, ContactRow
+from crm_adapter.orm import AccessLogRow, ClientRow, ContactRow, create_tables
 from crm_adapter.port import OnInsert
 from crm_adapter.schedule import normalize_cadence
 from crm_adapter.search import ClientSearch
@@ -71,8 +71,11 @@ class SqlCRM(ComplianceOps, BenefitOps, StaffOps):
         follow_up_cadence: Mapping[str, int] | None = None,
         timezone: str | tzinfo | None = None,
         echo: bool = False,
+        prepare_schema: Callable[[Engine], None] | None = None,
     ) -> None:
-        """Open (and migrate) the database.
+        """Open the database, its schema brought up to date by `prepare_schema(engine)` (the application
+        passes its migrations, `bot.migrations.upgrade`); without it, missing tables are created from
+        the ORM (`crm_adapter.orm.create_tables`).
 
         `timezone` decides what "today" is and which calendar day a contact happened on; naive
         datetimes passed in are read in it. Default: the machine's local zone.
@@ -82,7 +85,7 @@ class SqlCRM(ComplianceOps, BenefitOps, StaffOps):
         url = normalize_database_url(database_url)
         self.dialect = url.get_backend_name()
         self._engine = create_database_engine(url, durable=True, echo=echo)
-        migrations.upgrade(self._engine)
+        (prepare_schema or create_tables)(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._sql = Statements(self.dialect)
         self._closed = False

@@ -63,6 +63,7 @@ class KnowledgeBase(VectorMethods):
         local_dense: bool | None = None,
         embed_threads: int = 1,
         max_file_mb: float | None = None,
+        prepare_manifest: Callable[[Path], None] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -99,7 +100,8 @@ class KnowledgeBase(VectorMethods):
             )
             manifest_path = self.data_dir / f"knowledge_{collection}.sqlite3"
         # The manifest must describe exactly this vector store, hence one manifest per store location.
-        self._manifest = Manifest(manifest_path)
+        # `prepare_manifest`: the application's migrations of the manifest file (see `Manifest`).
+        self._manifest = Manifest(manifest_path, prepare=prepare_manifest)
         self._lock = threading.RLock()  # guards the search snapshot
         # Writes (ingest, sync, remove) run one at a time; searches and answers run concurrently with
         # them and with each other, each on the snapshot it took.

@@ -1,5 +1,8 @@
 """The source manifest and chunk store: one SQLite file (stdlib sqlite3) next to the vector store.
 
+Its tables are declared in `knowledge.manifest_tables` and migrated by the application's Alembic tree
+(`prepare` below); the queries stay on sqlite3, which also tells other writers apart (`version`).
+
 It records a content hash per source (so unchanged files cost no embedding work) and every chunk's text,
 metadata and search tokens (so BM25 is rebuilt without touching Chroma). Each change is one transaction.
 A chunk is written before its vector exists (vector NULL = still to embed, see `knowledge.vectors`).
@@ -10,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,30 +23,6 @@ from typing import Any
 from knowledge.types import SourceInfo
 
 logger = logging.getLogger(__name__)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sources (
-    source TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    category TEXT NOT NULL DEFAULT '',
-    content_hash TEXT NOT NULL,
-    chunks INTEGER NOT NULL,
-    ingested_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    chunk_id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    ord INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    title TEXT NOT NULL,
-    heading TEXT NOT NULL,
-    category TEXT NOT NULL DEFAULT '',
-    tokens TEXT NOT NULL,
-    vector BLOB,  -- float32 embedding, the local dense index (see KnowledgeBase)
-    authority TEXT NOT NULL DEFAULT ''  -- 本行制度 / 培训材料 / 同业案例 (knowledge.authority)
-);
-CREATE INDEX IF NOT EXISTS chunks_by_source ON chunks (source, ord);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,19 +55,20 @@ def _chunk(row: Sequence[Any]) -> StoredChunk:
 class Manifest:
     """Thread-safe access to the manifest database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, prepare: Callable[[Path], None] | None = None) -> None:
+        """Open the manifest at `path`; `prepare(path)` brings its schema up to date first (the
+        application passes its migrations); without it, missing tables are created from their declaration."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        if prepare is None:
+            from knowledge.manifest_tables import create_tables
+
+            prepare = create_tables
+        prepare(path)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
-        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
-        if "vector" not in columns:  # manifests written before the local dense index existed
-            self._conn.execute("ALTER TABLE chunks ADD COLUMN vector BLOB")
-        if "authority" not in columns:  # manifests written before authority levels existed
-            self._conn.execute("ALTER TABLE chunks ADD COLUMN authority TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

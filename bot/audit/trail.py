@@ -15,12 +15,9 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -28,22 +25,25 @@ from bot.audit.records import RECORD_HASH, UNHASHED, RecordKind, check_records, 
 
 logger = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: The first row's `prev_hash`.
 GENESIS = "0" * 64
 #: Advisory-lock key of the chain head on PostgreSQL (any constant unique to this purpose).
 _PG_LOCK_KEY = 0x524D_4155_4449_54  # "RMAUDIT"
 
-_TABLE = sa.table(
+METADATA = sa.MetaData()
+_TABLE = sa.Table(
     "audit_chain",
-    sa.column("id", sa.BigInteger),
-    sa.column("at", sa.DateTime(timezone=True)),
-    sa.column("kind", sa.String),
-    sa.column("actor", sa.String),
-    sa.column("ref", sa.String),
-    sa.column("payload", sa.Text),
-    sa.column("prev_hash", sa.String),
-    sa.column("hash", sa.String),
+    METADATA,
+    # Explicit ids (no autoincrement): a row's id is part of its hash, and a gap is a deletion.
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("actor", sa.String(32), nullable=False),
+    sa.Column("ref", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_chain_kind_ref", "kind", "ref"),
 )
 _HEAD = sa.select(_TABLE.c.id, _TABLE.c.hash).order_by(_TABLE.c.id.desc()).limit(1)
 _INSERT = sa.insert(_TABLE)
@@ -111,11 +111,9 @@ class AuditTrail:
         self._engine = engine
         self._lock = threading.Lock()
         if migrate:
-            cfg = Config()
-            cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-            with engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+            from bot import migrations
+
+            migrations.upgrade(engine)
 
     def append(self, *, kind: str, actor: str, ref: str, payload: Mapping[str, Any]) -> AuditEvent:
         """Add one event at the head of the chain."""

@@ -85,6 +85,19 @@ def lock_id_for(settings: Settings) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+#: The lease table (migration bot_0008_leader_lease; queried with the SQL below).
+METADATA = sa.MetaData()
+LEADER = sa.Table(
+    "bot_leader",
+    METADATA,
+    sa.Column("leader_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    # +1 at every takeover: writes of a process whose term is no longer current are refused
+    sa.Column("term", sa.BigInteger, nullable=False),
+    sa.Column("holder", sa.String(200), nullable=False),
+    # the database's clock (now()) at the last renewal: hosts' clocks are never compared
+    sa.Column("renewed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 _LEASE = "make_interval(secs => :lease)"
 _ENSURE = sa.text(
     "INSERT INTO bot_leader (leader_key, term, holder, renewed_at) VALUES (:k, 0, '', to_timestamp(0)) "

@@ -33,28 +33,29 @@ logger = logging.getLogger(__name__)
 CHANNEL = "telegram"
 PENDING, DONE, FAILED = "pending", "done", "failed"
 
-_meta = sa.MetaData()
+METADATA = sa.MetaData()
 inbox = sa.Table(
     "bot_inbox",
-    _meta,
+    METADATA,
     sa.Column("channel", sa.String(16), primary_key=True),
     sa.Column("update_id", sa.BigInteger, primary_key=True),
     sa.Column("status", sa.String(8), nullable=False),
     sa.Column("payload", sa.JSON),
-    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("done_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_bot_inbox_status", "status", "channel", "update_id"),
 )
 user_data = sa.Table(
     "bot_user_data",
-    _meta,
+    METADATA,
     sa.Column("user_id", sa.BigInteger, primary_key=True),
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 conversations = sa.Table(
     "bot_conversations",
-    _meta,
+    METADATA,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("conv_key", sa.String(128), primary_key=True),
     sa.Column("state", sa.JSON, nullable=False),

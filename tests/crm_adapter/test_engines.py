@@ -1,4 +1,4 @@
-"""The shared engine factory and migration runner (`crm_adapter.engines`, `crm_adapter.migrations`)."""
+"""The shared engine factory (`crm_adapter.engines`): SQLite and PostgreSQL settings, faults, restarts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from crm_adapter.engines import DEFERRED_BEGIN, create_database_engine, normalize_database_url
-from crm_adapter.migrations import run_migrations
 from crm_adapter.sql import SqlCRM
 from tests.crm_adapter.factories import make_contact, seed_org
 
@@ -137,67 +136,3 @@ def test_postgres_connections_killed_by_a_restart_are_replaced(postgres_url: str
     finally:
         control.dispose()
         crm.close()
-
-
-_ENV_PY = """
-from alembic import context
-
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, version_table=context.config.get_main_option("version_table"))
-with context.begin_transaction():
-    context.run_migrations()
-"""
-_VERSION_PY = """
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0001"
-down_revision = None
-
-
-def upgrade() -> None:
-    op.create_table("demo_store", sa.Column("id", sa.Integer, primary_key=True))
-"""
-
-
-@pytest.fixture
-def script_dir(tmp_path: Path) -> Path:
-    """A minimal Alembic directory of a store: one migration creating `demo_store`."""
-    root = tmp_path / "demo_migrations"
-    (root / "versions").mkdir(parents=True)
-    (root / "env.py").write_text(_ENV_PY, encoding="utf-8")
-    (root / "versions" / "0001_demo.py").write_text(_VERSION_PY, encoding="utf-8")
-    return root
-
-
-def test_run_migrations_own_version_table_idempotent(engine: Engine, script_dir: Path) -> None:
-    run_migrations(engine, script_location=script_dir, version_table="alembic_version_demo")
-    run_migrations(engine, script_location=script_dir, version_table="alembic_version_demo")
-    tables = set(sa.inspect(engine).get_table_names())
-    assert {"demo_store", "alembic_version_demo"} <= tables and "alembic_version" not in tables
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version_demo")).scalars().all() == [
-            "0001"
-        ]
-
-
-def test_run_migrations_racing_processes_migrate_once(engine: Engine, script_dir: Path) -> None:
-    """Two starts at once (threads here, processes in production) queue on the migration lock."""
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(2)
-
-    def migrate() -> None:
-        try:
-            barrier.wait()
-            run_migrations(engine, script_location=script_dir, version_table="alembic_version_demo")
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    workers = [threading.Thread(target=migrate) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert not errors
-    with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM alembic_version_demo")).scalar() == 1

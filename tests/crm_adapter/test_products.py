@@ -159,24 +159,3 @@ def test_cli_card_shows_the_risk_view() -> None:
     assert run("crm", "seed-demo", "--clients", "12").exit_code == 0
     card = run("crm", "card", "C0001", "--as", "RM001")
     assert card.exit_code == 0 and "风险测评：" in card.output and "KYC 复核到期" in card.output
-
-
-def test_migration_0003_downgrades_and_upgrades_keeping_clients(org: SqlCRM) -> None:
-    from alembic import command
-    from sqlalchemy import inspect
-
-    from crm_adapter import migrations
-
-    make_client(org, client_id="C0001", name="张伟", risk_assessed_on="2026-01-05")
-    org.import_products(actor=ADMIN, rows=demo_product_rows()[0])
-    config = migrations.alembic_config()
-    with org.engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0002_contact_fingerprint")
-    tables = inspect(org.engine)
-    assert "crm_products" not in tables.get_table_names()
-    assert "risk_assessed_on" not in {c["name"] for c in tables.get_columns("crm_clients")}
-    migrations.upgrade(org.engine)
-    client = org.get_client(actor=ADMIN, client_id="C0001")
-    assert client.name == "张伟" and client.risk_assessed_on is None  # the column came back empty
-    assert org.list_products() == []

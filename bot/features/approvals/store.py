@@ -37,10 +37,10 @@ STATUS_NAMES = {
     FAILED: "入库失败",
 }
 
-_metadata = sa.MetaData()
+METADATA = sa.MetaData()
 _changes = sa.Table(
     "bot_knowledge_changes",
-    _metadata,
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("file_name", sa.String(255), nullable=False),
     sa.Column("stored_path", sa.Text, nullable=False),
@@ -55,6 +55,7 @@ _changes = sa.Table(
     sa.Column("expiry_date", sa.Date),
     sa.Column("source", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_bot_knowledge_changes_status", "status"),
 )
 
 

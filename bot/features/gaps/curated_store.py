@@ -31,10 +31,10 @@ SOURCE_PREFIX = "curated:"
 #: Prefix of a curated answer's reference in the approvals (`A3`, next to documents' `K3`).
 REF_PREFIX = "A"
 
-_metadata = sa.MetaData()
+METADATA = sa.MetaData()
 _answers = sa.Table(
     "bot_curated_answers",
-    _metadata,
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("answer", sa.Text, nullable=False),
@@ -42,21 +42,28 @@ _answers = sa.Table(
     sa.Column("author", sa.String(32), nullable=False),
     sa.Column("author_name", sa.String(64), nullable=False),
     sa.Column("exchange_id", sa.BigInteger),
-    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("status", sa.String(16)),
     sa.Column("decided_by", sa.String(32)),
     sa.Column("decided_at", sa.DateTime(timezone=True)),
     sa.Column("note", sa.Text),
     sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_bot_curated_answers_status", "status"),
 )
 _questions = sa.Table(
     "bot_curated_questions",
-    _metadata,
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("curated_id", sa.Integer, nullable=False),
+    sa.Column(
+        "curated_id",
+        sa.Integer,
+        sa.ForeignKey("bot_curated_answers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.Index("ix_bot_curated_questions_curated", "curated_id"),
 )
 
 

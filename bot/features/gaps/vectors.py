@@ -30,10 +30,10 @@ _CHUNK = 500
 #: Texts → unit vectors (one row per text, float32).
 Embed = Callable[[Sequence[str]], np.ndarray]
 
-_metadata = sa.MetaData()
+METADATA = sa.MetaData()
 _vectors = sa.Table(
     "bot_question_vectors",
-    _metadata,
+    METADATA,
     sa.Column("text_sha256", sa.String(64), primary_key=True),
     sa.Column("vector", sa.LargeBinary, nullable=False),
 )

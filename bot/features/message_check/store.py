@@ -26,10 +26,10 @@ REVISE, OK = "revise", "ok"
 #: How a check is named in chat (/review M12).
 REF_PREFIX = "M"
 
-_metadata = sa.MetaData()
+METADATA = sa.MetaData()
 _checks = sa.Table(
     "bot_message_checks",
-    _metadata,
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("staff_code", sa.String(32), nullable=False),
     sa.Column("channel", sa.String(16), nullable=False),
@@ -39,6 +39,7 @@ _checks = sa.Table(
     sa.Column("findings", sa.JSON, nullable=False),
     sa.Column("rewrite", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_bot_message_checks_staff_created", "staff_code", "created_at"),
 )
 
 

@@ -37,10 +37,10 @@ _REF_RE = re.compile(r"#?([QqCcMm])(\d{1,12})")
 #: Ids per IN (...) list: well under SQLite's oldest limit of 999 bound parameters.
 _CHUNK = 500
 
-_metadata = sa.MetaData()
+METADATA = sa.MetaData()
 _actions = sa.Table(
     "bot_review_actions",
-    _metadata,
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("item_kind", sa.String(16), nullable=False),
     sa.Column("item_id", sa.BigInteger, nullable=False),
@@ -49,6 +49,9 @@ _actions = sa.Table(
     sa.Column("comment", sa.Text),
     sa.Column("actor", sa.String(32), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_bot_review_actions_item", "item_kind", "item_id"),
+    sa.Index("ix_bot_review_actions_created", "created_at"),
+    sa.Index("ix_bot_review_actions_action", "action", "created_at"),
 )
 
 

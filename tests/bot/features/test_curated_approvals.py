@@ -23,7 +23,6 @@ from bot.features.gaps.curated_terms import key_terms, numbers, same_key_terms
 from bot.rendering import Reply
 from bot.settings import Settings
 from crm_adapter import Role, Staff
-from crm_adapter.migrations import run_migrations
 from knowledge import Answer
 from tests.bot.fakes import FakeCRM, FakeKB
 
@@ -237,12 +236,10 @@ def test_a_curated_answer_is_not_served_for_a_question_one_key_word_apart(world:
 
 # --- migration 0006 -----------------------------------------------------------------------------------
 def test_migration_keeps_answers_served_before_it(tmp_path: Path) -> None:
-    from bot.convlog import MIGRATIONS_DIR
+    from bot import migrations
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    run_migrations(
-        engine, script_location=MIGRATIONS_DIR, version_table="alembic_version_bot", revision="0005"
-    )
+    migrations.upgrade(engine, "bot_0005")
     at = datetime(2026, 11, 1, tzinfo=UTC)
     with engine.begin() as conn:
         for active in (True, False):
@@ -257,7 +254,7 @@ def test_migration_keeps_answers_served_before_it(tmp_path: Path) -> None:
             sa.text("INSERT INTO bot_curated_questions (curated_id, question, vector) VALUES (1, 'q', :v)"),
             {"v": np.ones(384, dtype=np.float32).tobytes()},
         )
-    run_migrations(engine, script_location=MIGRATIONS_DIR, version_table="alembic_version_bot")
+    migrations.upgrade(engine)
     from bot.features.gaps import CuratedStore
 
     store = CuratedStore(engine)

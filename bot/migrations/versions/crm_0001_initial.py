@@ -1,6 +1,6 @@
 """CRM schema: staff, clients (+ name terms for substring search), contact records, access log.
 
-Revision ID: 0001_initial
+Revision ID: crm_0001_initial
 Revises:
 Create Date: 2026-11-28
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0001_initial"
+revision: str = "crm_0001_initial"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -27,7 +27,9 @@ def _c_string(length: int) -> sa.types.TypeEngine[str]:
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "crm_staff",
         sa.Column("code", sa.String(32), primary_key=True),
@@ -123,7 +125,9 @@ def upgrade() -> None:
     op.create_index("ix_crm_access_log_actor_at", "crm_access_log", ["actor", "at"])
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_table("crm_access_log")
     op.drop_table("crm_contacts")
     op.drop_table("crm_client_terms")

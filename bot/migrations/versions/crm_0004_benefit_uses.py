@@ -1,7 +1,7 @@
 """The benefit ledger: one row per use of a counted entitlement (issue #21).
 
-Revision ID: 0004_benefit_uses
-Revises: 0003_products_risk
+Revision ID: crm_0004_benefit_uses
+Revises: crm_0003_products_risk
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_benefit_uses"
-down_revision: str | None = "0003_products_risk"
+revision: str = "crm_0004_benefit_uses"
+down_revision: str | None = "crm_0003_products_risk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -20,7 +20,9 @@ depends_on: str | Sequence[str] | None = None
 _BIGINT_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "crm_benefit_uses",
         sa.Column("id", _BIGINT_PK, primary_key=True, autoincrement=True),
@@ -45,5 +47,7 @@ def upgrade() -> None:
     op.create_index("ix_crm_benefit_uses_client_used_on", "crm_benefit_uses", ["client_id", "used_on"])
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_table("crm_benefit_uses")

@@ -3,8 +3,8 @@
 `bot_inbox` supersedes `bot_processed_updates` (the old redelivery claim): the claims already made are
 copied in as finished updates, so an update handled before the upgrade is still not handled twice.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: bot_0002
+Revises: bot_0001
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "bot_0002"
+down_revision = "bot_0001"
 branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "bot_inbox",
         sa.Column("channel", sa.String(16), primary_key=True),
@@ -50,7 +52,9 @@ def upgrade() -> None:
     )
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_table("bot_conversations")
     op.drop_table("bot_user_data")
     op.drop_index("ix_bot_inbox_status", table_name="bot_inbox")

@@ -5,8 +5,8 @@ Answers written before this migration were already being served: they become liv
 retired. `updated_at` moves with every transition, so serving processes notice an approval or a
 retirement made by another process.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: bot_0006
+Revises: bot_0005
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "bot_0006"
+down_revision = "bot_0005"
 branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     # pending | live | rejected | retired
     op.add_column("bot_curated_answers", sa.Column("status", sa.String(16), nullable=True))
     op.add_column("bot_curated_answers", sa.Column("decided_by", sa.String(32), nullable=True))
@@ -42,7 +44,9 @@ def upgrade() -> None:
     op.create_index("ix_bot_curated_answers_status", "bot_curated_answers", ["status"])
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_index("ix_bot_curated_answers_status", table_name="bot_curated_answers")
     for column in ("updated_at", "note", "decided_at", "decided_by", "status"):
         op.drop_column("bot_curated_answers", column)

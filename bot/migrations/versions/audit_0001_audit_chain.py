@@ -1,6 +1,6 @@
 """Audit trail: an append-only hash chain of answers, client-data reads and contact records.
 
-Revision ID: 0001
+Revision ID: audit_0001
 Revises:
 """
 
@@ -9,13 +9,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0001"
+revision = "audit_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "audit_chain",
         # Explicit ids (no autoincrement): a row's id is part of its hash, and a gap is a deletion.
@@ -31,6 +33,8 @@ def upgrade() -> None:
     op.create_index("ix_audit_chain_kind_ref", "audit_chain", ["kind", "ref"])
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_index("ix_audit_chain_kind_ref", "audit_chain")
     op.drop_table("audit_chain")

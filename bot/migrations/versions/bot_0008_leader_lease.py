@@ -4,8 +4,8 @@ the heartbeat is older than the lease, by incrementing the term (see bot/telegra
 One row per leader key (RM_STANDBY_LOCK_ID, else derived from the bot's id). Created on SQLite too (the
 migrations are shared), where it stays empty: SQLite runs one process only.
 
-Revision ID: 0008_leader_lease
-Revises: 0007_message_checks
+Revision ID: bot_0008_leader_lease
+Revises: bot_0007_message_checks
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_leader_lease"
-down_revision = "0007_message_checks"
+revision = "bot_0008_leader_lease"
+down_revision = "bot_0007_message_checks"
 branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "bot_leader",
         sa.Column("leader_key", sa.BigInteger, primary_key=True, autoincrement=False),
@@ -31,5 +33,7 @@ def upgrade() -> None:
     )
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_table("bot_leader")

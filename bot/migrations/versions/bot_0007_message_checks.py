@@ -1,8 +1,8 @@
 """Message checks: every draft an RM checked before sending it to a client (/check, check-message), with
 its verdict, findings and rewrite (personal numbers masked), for the supervisors' /stats and /review.
 
-Revision ID: 0007_message_checks
-Revises: 0006
+Revision ID: bot_0007_message_checks
+Revises: bot_0006
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_message_checks"
-down_revision = "0006"
+revision = "bot_0007_message_checks"
+down_revision = "bot_0006"
 branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "bot_message_checks",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -32,6 +34,8 @@ def upgrade() -> None:
     op.create_index("ix_bot_message_checks_staff_created", "bot_message_checks", ["staff_code", "created_at"])
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_index("ix_bot_message_checks_staff_created", table_name="bot_message_checks")
     op.drop_table("bot_message_checks")

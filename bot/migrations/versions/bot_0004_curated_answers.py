@@ -6,8 +6,8 @@ new questions are matched against; `bot_question_vectors` caches the vectors of 
 gap inbox embeds each question once. Hit counts come from the conversation log (an exchange served from
 a curated answer cites `curated:<id>`), so nothing here is updated on the answer path.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: bot_0004
+Revises: bot_0003
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "bot_0004"
+down_revision = "bot_0003"
 branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "bot_curated_answers",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -54,7 +56,9 @@ def upgrade() -> None:
     )
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_table("bot_question_vectors")
     op.drop_index("ix_bot_curated_questions_curated", table_name="bot_curated_questions")
     op.drop_table("bot_curated_questions")

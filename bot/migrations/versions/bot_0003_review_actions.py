@@ -3,8 +3,8 @@
 One row per action (reviewed, comment, escalate to a trainer, resolve an escalation); an item's state is
 derived from its actions, so nothing is ever overwritten and the table doubles as the audit trail.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: bot_0003
+Revises: bot_0002
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "bot_0003"
+down_revision = "bot_0002"
 branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "bot_review_actions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -35,7 +37,9 @@ def upgrade() -> None:
     op.create_index("ix_bot_review_actions_action", "bot_review_actions", ["action", "created_at"])
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_index("ix_bot_review_actions_action", table_name="bot_review_actions")
     op.drop_index("ix_bot_review_actions_created", table_name="bot_review_actions")
     op.drop_index("ix_bot_review_actions_item", table_name="bot_review_actions")

@@ -1,6 +1,6 @@
 """Conversation log: exchanges and processed updates.
 
-Revision ID: 0001
+Revision ID: bot_0001
 Revises:
 """
 
@@ -9,13 +9,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0001"
+revision = "bot_0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "bot_exchanges",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -45,7 +47,9 @@ def upgrade() -> None:
     )
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_table("bot_processed_updates")
     op.drop_index("ix_bot_exchanges_grounded", table_name="bot_exchanges")
     op.drop_index("ix_bot_exchanges_created", table_name="bot_exchanges")

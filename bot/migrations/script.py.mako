@@ -14,14 +14,19 @@ from alembic import op
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}
-down_revision: str | None = ${repr(down_revision)}
+down_revision: str | Sequence[str] | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
 
-def upgrade() -> None:
+# Every revision runs on both kinds of database (bot.migrations); this one changes the ${database} one.
+def upgrade(database: str = "main") -> None:
+    if database != ${repr(database)}:
+        return
     ${upgrades if upgrades else "pass"}
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != ${repr(database)}:
+        return
     ${downgrades if downgrades else "pass"}

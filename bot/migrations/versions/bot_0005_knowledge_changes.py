@@ -1,7 +1,7 @@
 """Four-eyes knowledge changes: an uploaded document waits here until a second person approves it.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: bot_0005
+Revises: bot_0004
 """
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "bot_0005"
+down_revision = "bot_0004"
 branch_labels = None
 depends_on = None
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.create_table(
         "bot_knowledge_changes",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -37,6 +39,8 @@ def upgrade() -> None:
     op.create_index("ix_bot_knowledge_changes_status", "bot_knowledge_changes", ["status"])
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_index("ix_bot_knowledge_changes_status", table_name="bot_knowledge_changes")
     op.drop_table("bot_knowledge_changes")

@@ -1,7 +1,7 @@
 """Product catalogue (R1–R5) and client risk-assessment / KYC review dates (issue #12).
 
-Revision ID: 0003_products_risk
-Revises: 0002_contact_fingerprint
+Revision ID: crm_0003_products_risk
+Revises: crm_0002_contact_fingerprint
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_products_risk"
-down_revision: str | None = "0002_contact_fingerprint"
+revision: str = "crm_0003_products_risk"
+down_revision: str | None = "crm_0002_contact_fingerprint"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -22,7 +22,9 @@ def _c_string(length: int) -> sa.types.TypeEngine[str]:
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 
 
-def upgrade() -> None:
+def upgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.add_column("crm_clients", sa.Column("risk_assessed_on", sa.Date(), nullable=True))
     op.create_index("ix_crm_clients_kyc_review_due", "crm_clients", ["kyc_review_due"])
 
@@ -44,7 +46,9 @@ def upgrade() -> None:
     op.create_index("ix_crm_products_name_initials", "crm_products", ["name_initials"])
 
 
-def downgrade() -> None:
+def downgrade(database: str = "main") -> None:
+    if database != "main":
+        return
     op.drop_table("crm_products")
     op.drop_index("ix_crm_clients_kyc_review_due", table_name="crm_clients")
     # SQLite drops a column only in batch mode (the table is copied); a plain ALTER on PostgreSQL.
