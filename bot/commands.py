@@ -27,6 +27,16 @@ from bot.features import (
 )
 from bot.features.knowledge_admin import INGESTIBLE_SUFFIXES
 from bot.rendering import Reply, esc, group_refusal, role_name
+from bot.roles import (
+    APPROVERS,
+    CLIENT_READERS,
+    CONTACT_WRITERS,
+    DAY_VIEWERS,
+    EVERYONE,
+    GAP_READERS,
+    KNOWLEDGE_KEEPERS,
+    SUPERVISORS,
+)
 from crm_adapter import Role, Staff
 
 if TYPE_CHECKING:
@@ -39,13 +49,6 @@ Handler = Callable[[Any, Request], Reply]
 
 TELEGRAM, CONSOLE = "telegram", "console"
 BOTH = frozenset({TELEGRAM, CONSOLE})
-EVERYONE = frozenset(Role)
-CLIENT_READERS = frozenset({Role.RM, Role.SUPERVISOR, Role.ADMIN})
-CONTACT_WRITERS = frozenset({Role.RM, Role.ADMIN})
-SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
-KNOWLEDGE_KEEPERS = frozenset({Role.TRAINER, Role.ADMIN})
-GAP_READERS = frozenset({Role.SUPERVISOR, Role.TRAINER, Role.ADMIN})
-APPROVERS = approvals.APPROVER_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ COMMANDS: tuple[Command, ...] = (
             " 姓名或拼音 — 会前简报（权益余量、合规、最近联系、话题建议）",
             benefits.brief, "brief", private_only=True),
     # Supervisors get the same day view of their team's clients (the CRM's scopes decide).
-    Command("today", CONTACT_WRITERS | {Role.SUPERVISOR}, "今日待回访、生日与KYC复核",
+    Command("today", DAY_VIEWERS, "今日待回访、生日与KYC复核",
             " — 今日待办（按紧急程度）：逾期回访、KYC 复核、风险测评、生日、年底未用权益",
             today.today, "today", private_only=True),
     Command("done", CONTACT_WRITERS, "标记待办完成：/done 3", " 编号 [说明] — 标记今日待办已完成",

@@ -11,18 +11,19 @@ import hashlib
 import logging
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot import compliance
+from bot.answer_flags import ANSWER_FLAG_PREFIX, CURATED, WEAK_FLAG
+from bot.answer_flags import answer_is_weak as is_weak
 from bot.audit.records import RECORD_HASH, exchange_fields, record_digest
 from bot.convlog import FeedbackError
 from bot.core import KnowledgeService, Request, ServiceError, clean_text, parse_record_id
 
-# Renderers live apart; re-exported because importers know them from here.
+# The result and its renderers live apart; re-exported because importers know them from here.
 from bot.features.ask_render import EXCERPT_CHARS as EXCERPT_CHARS
-from bot.features.ask_render import feedback_ack, is_weak, render_answer
-from bot.features.ask_render import stored_flags_label as stored_flags_label
+from bot.features.ask_render import feedback_ack, render_answer
+from bot.features.ask_result import AskResult as AskResult
 from bot.features.clients import client_facts, render_matches
 from bot.rendering import Reply
 from crm_adapter.masking import mask_personal_numbers
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from bot.audit import AuditTrail
     from bot.convlog import ConversationLog, Exchange
     from bot.features.clients import ClientService
-    from bot.features.gaps.curated import CuratedAnswer, CuratedAnswers, CuratedMatch
+    from bot.features.gaps.curated import CuratedAnswers, CuratedMatch
     from crm_adapter import Client, Staff
     from knowledge import Answer, ClientFacts
 
@@ -41,12 +42,6 @@ logger = logging.getLogger(__name__)
 
 #: Longest question we pass on to the knowledge base (Telegram allows 4096 characters).
 MAX_QUESTION_CHARS = 1000
-#: Flag stored with an exchange whose answer the knowledge base itself rates as weakly supported.
-WEAK_FLAG = "依据较弱"
-#: Prefix of flags raised by the answer text (not the question), e.g. "回答:承诺收益".
-ANSWER_FLAG_PREFIX = "回答:"
-#: `Answer.composer` of an answer served from a trainer's curated answer.
-CURATED = "curated"
 #: Replies that only make sense inside a flow (/log's confirmation): alone they are no question.
 BARE_REPLIES = frozenset(
     {"确认", "确定", "取消", "好的", "好", "是", "是的", "否", "不", "不是", "对", "嗯", "行", "可以"}
@@ -56,16 +51,6 @@ NOTHING_TO_CONFIRM = (
     "当前没有需要确认或取消的操作。记录客户联系请发送 /log；"
     "有问题请直接输入完整的问题，例如：钻石客户有哪些增值服务？"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AskResult:
-    answer: Answer
-    exchange_id: int | None
-    flags: tuple[str, ...] = ()  # compliance labels raised by the question
-    answer_flags: tuple[str, ...] = ()  # compliance labels raised by the composed answer
-    client: Client | None = None  # the RM's own client the question was about
-    curated: CuratedAnswer | None = None  # served from a trainer's curated answer instead of the KB
 
 
 class AskService:

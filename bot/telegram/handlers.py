@@ -20,7 +20,7 @@ from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ExtBot
 
-from bot import commands
+from bot import commands, roles
 from bot.audit.anchors import render_anchor, take_anchor
 from bot.core import ServiceError
 from bot.features import approvals
@@ -38,7 +38,7 @@ from bot.telegram.log_handlers import cancel as cancel
 from bot.telegram.log_handlers import log as log
 from bot.telegram.log_handlers import log_step as log_step
 from bot.telegram.replies import notify, request, run, say, staff_for
-from crm_adapter import Role, Staff
+from crm_adapter import Staff
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ async def audit_anchor(context: Context) -> None:
     logger.info("audit anchor %s", anchor)
     text = render_anchor(anchor, at)
     for staff in await run(services.staff.with_telegram):
-        if staff.role != Role.COMPLIANCE:
+        if staff.role not in roles.ANCHOR_RECIPIENTS:
             continue
         assert staff.telegram_id is not None
         try:

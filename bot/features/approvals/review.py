@@ -15,12 +15,8 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.features.approvals.store import LIVE, PENDING, ChangeStore, KnowledgeChange
-
-if TYPE_CHECKING:
-    from bot.features.gaps.curated_store import CuratedAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -131,24 +127,6 @@ def document_content(store: ChangeStore, change: KnowledgeChange) -> Content:
     )
 
 
-def curated_content(c: CuratedAnswer) -> Content:
-    from bot.features.gaps.curated_store import PENDING as CURATED_PENDING  # gaps imports approvals
-
-    questions = "\n".join(f"{i}. {q}" for i, q in enumerate(c.questions or (c.question,), 1))
-    source = f"\n\n【来源】{c.source}" if c.source else ""
-    asked = len(c.questions or (c.question,))
-    body = f"【适用问题（{asked} 种问法）】\n{questions}\n\n【答案全文】\n{c.answer}{source}"
-    digest = hashlib.sha256(f"{c.answer}\x00{c.source}\x00{questions}".encode()).hexdigest()
-    return Content(
-        ref=c.change_ref,
-        key=f"{c.change_ref}:{digest}",
-        title=f"{c.change_ref} 审定答案（{c.author_name} 编写）",
-        submitter=c.author,
-        pending=c.status == CURATED_PENDING,
-        pages=paginate(body),
-    )
-
-
 class Shown:
     """Which pages of which content each approver has been shown in this process (bounded)."""
 
@@ -175,7 +153,6 @@ __all__ = [
     "PAGE_CHARS",
     "Content",
     "Shown",
-    "curated_content",
     "document_content",
     "document_text",
     "paginate",

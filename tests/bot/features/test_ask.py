@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.answer_flags import WEAK_FLAG
 from bot.composition import Services
 from bot.convlog import ConversationLog
 from bot.core import ServiceError
@@ -56,7 +57,7 @@ def test_weak_answer_is_said_and_flagged_for_review(services: Services, log: Con
     reply = ask.render_answer(result)
     assert "依据较弱" in reply.text
     stored = log.get(exchange_id=result.exchange_id)  # type: ignore[arg-type]
-    assert stored is not None and ask.WEAK_FLAG in stored.flags and stored.flagged
+    assert stored is not None and WEAK_FLAG in stored.flags and stored.flagged
 
 
 def test_answer_promising_returns_is_not_served_plain(
