@@ -17,17 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from bot.audit.trail import AuditTrail
     from bot.convlog_types import Exchange
     from crm_adapter import BenefitUse, ContactRecord
 
@@ -70,8 +69,16 @@ def record_payload(fields: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     return {**json.loads(text), **extra, RECORD_HASH: hashlib.sha256(text.encode("utf-8")).hexdigest()}
 
 
+class _Trail(Protocol):
+    """What `append_after_save` needs of the trail (`trail.AuditTrail`, which imports this module)."""
+
+    def find(self, *, kind: str, ref: str) -> Sequence[object]: ...
+
+    def append(self, *, kind: str, actor: str, ref: str, payload: Mapping[str, Any]) -> object: ...
+
+
 def append_after_save(
-    trail: AuditTrail, *, kind: str, actor: str, ref: str, fields: Mapping[str, Any]
+    trail: _Trail, *, kind: str, actor: str, ref: str, fields: Mapping[str, Any]
 ) -> None:
     """The audit row of a record saved in another database than the trail (its transaction could not
     hold the append): once per record, so a resend of one already audited appends nothing. A failure is
