@@ -77,9 +77,7 @@ class _Trail(Protocol):
     def append(self, *, kind: str, actor: str, ref: str, payload: Mapping[str, Any]) -> object: ...
 
 
-def append_after_save(
-    trail: _Trail, *, kind: str, actor: str, ref: str, fields: Mapping[str, Any]
-) -> None:
+def append_after_save(trail: _Trail, *, kind: str, actor: str, ref: str, fields: Mapping[str, Any]) -> None:
     """The audit row of a record saved in another database than the trail (its transaction could not
     hold the append): once per record, so a resend of one already audited appends nothing. A failure is
     logged and raised: the request fails, and `audit verify` names the record until a resend audits it."""

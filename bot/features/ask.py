@@ -47,6 +47,9 @@ BARE_REPLIES = frozenset(
     {"确认", "确定", "取消", "好的", "好", "是", "是的", "否", "不", "不是", "对", "嗯", "行", "可以"}
     | {"ok", "okay", "yes", "no", "y", "n"}
 )
+#: `Request.state` key: the question waiting for the RM to pick which of several same-named clients it
+#: meant (Telegram persists it with user_data, so the pick survives a restart).
+PICK_KEY = "ask_pick"
 NOTHING_TO_CONFIRM = (
     "当前没有需要确认或取消的操作。记录客户联系请发送 /log；"
     "有问题请直接输入完整的问题，例如：钻石客户有哪些增值服务？"
@@ -75,8 +78,6 @@ class AskService:
         self.log = log
         self.audit = audit
         self.clients = clients  # resolves "张伟能…" to the RM's own client (None: no CRM, e.g. the CLI)
-        # Staff code → a question waiting for the RM to pick which of several same-named clients it meant.
-        self._pending: dict[str, str] = {}
 
     def ask(
         self,
@@ -270,7 +271,7 @@ def ask(svc: AskService, req: Request) -> Reply:
         return Reply(NOTHING_TO_CONFIRM)
     mentioned = svc.mentioned(req.staff, req.args)
     if len(mentioned) > 1:  # two clients called 张伟: ask which one before applying their facts
-        svc._pending[req.staff.code] = req.args
+        req.state[PICK_KEY] = req.args
         return render_matches(mentioned, prefix="askc", prompt="问题中的客户是哪一位？")
     client = mentioned[0] if mentioned else None
     return _answer(svc, req, client)
@@ -278,8 +279,8 @@ def ask(svc: AskService, req: Request) -> Reply:
 
 def ask_about(svc: AskService, req: Request) -> Reply:
     """Answer the waiting question about the client picked from the list (button data: client id)."""
-    question = svc._pending.pop(req.staff.code, None)
-    if question is None or svc.clients is None:
+    question = req.state.pop(PICK_KEY, None)
+    if not isinstance(question, str) or svc.clients is None:
         raise ServiceError("这个问题已失效，请重新提问。")
     client = svc.clients.get(req.staff, req.args)  # scoped: a tampered id is refused by the CRM
     return _answer(svc, dataclasses.replace(req, args=question), client)

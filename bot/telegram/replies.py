@@ -163,6 +163,7 @@ async def request(update: Update, context: Context, args: str | None = None) -> 
         chat_id=chat.id if chat else None,
         update_id=update.update_id,
         private=chat is not None and chat.type == ChatType.PRIVATE,
+        state=context.user_data if context.user_data is not None else {},
     )
 
 
