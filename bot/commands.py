@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from bot.features import (
     ask,
     benefits,
     clients,
+    contact_log,
     gaps,
     knowledge_admin,
     message_check,
@@ -71,6 +73,10 @@ class Command:
     frontends: frozenset[str] = BOTH
     public: bool = False  # also offered to people who are not registered staff (/start, /help)
     kind: str = "command"  # "document": not a command but a file sent to the bot (help line only)
+    #: A conversation the front end drives (later messages answer it, `/cancel` ends it).
+    flow: bool = False
+    #: The one line when the command cannot be taken at all (the bot's gate failed); "" = the general one.
+    unavailable: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +112,7 @@ COMMANDS: tuple[Command, ...] = (
             clients.client, "clients", private_only=True),
     Command("log", CONTACT_WRITERS, "记录客户联系",
             " — 记录客户联系（引导填写）；或一行：/log 张伟 电话 客户关注海外配置 下次:2026-12-15",
-            private_only=True),
+            private_only=True, flow=True, unavailable=contact_log.NOT_SAVED),
     Command("check", CLIENT_READERS, "发送前检查客户消息",
             " [客户] 消息 — 发给客户前检查：承诺收益、夸大、存款混淆、催促、隐私与适当性，附合规改写",
             message_check.check, "message_check", private_only=True),
@@ -196,6 +202,22 @@ _CALLBACKS = {c.prefix: c for c in CALLBACKS}
 
 def command(name: str) -> Command:
     return _BY_NAME[name]
+
+
+#: A chat command as Telegram sends it: `/log`, `/log@SomeBot`, then a space or the end.
+_COMMAND_TEXT = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?=\s|$)")
+
+
+def command_of(text: str) -> Command | None:
+    """The table row a message's text runs (`/log 张伟 …` → log); None for no command or an unknown one
+    (`/login` is not `/log`)."""
+    m = _COMMAND_TEXT.match(text)
+    return _BY_NAME.get(m.group(1).lower()) if m else None
+
+
+def flows() -> tuple[Command, ...]:
+    """The commands that are conversations the front end drives (`/log`)."""
+    return tuple(c for c in COMMANDS if c.flow)
 
 
 def callback(data: str) -> tuple[Callback, str] | None:

@@ -107,8 +107,9 @@ def _approve(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply:
     # Published means searchable; the front end may follow its vectors (Telegram edits a status line).
     return Reply(
         render_decision(decision),
-        ingest=decision.report if live else None,
-        ingest_name=decision.change.file_name,
+        progress=svc.publisher.progress(decision.change.file_name, decision.report)
+        if live and decision.report is not None
+        else None,
         notices=_tell_submitter(decision.change.submitted_by, req, render_decision(decision)),
     )
 
