@@ -78,6 +78,16 @@ def check_approvable(svc: KnowledgeChangeService, staff: Staff, ref: str) -> Non
     flow.check_approvable(staff, item_id)
 
 
+def read_whole(svc: KnowledgeChangeService, staff: Staff, ref: str) -> Content:
+    """The whole of `ref`, shown at once to an approver who may approve it (the command line prints it
+    all): every page counts as read. ServiceError first when `staff` may not approve it now."""
+    flow, item_id = _workflow(svc, ref)
+    flow.check_approvable(staff, item_id)
+    content = flow.content(item_id)
+    flow.shown.mark_all(staff.code, content)
+    return content
+
+
 def _unread(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply | None:
     """The first page of the change not shown to this approver yet (approval waits for it); None when the
     whole of it was shown. Whoever may not approve it at all hears why first."""
@@ -325,6 +335,7 @@ __all__ = [
     "changes",
     "check_approvable",
     "content_of",
+    "read_whole",
     "reject",
     "reject_button",
     "render_changes",

@@ -142,6 +142,11 @@ class Shown:
                     del self._seen[old]
             self._seen.setdefault((who, key), set()).add(page)
 
+    def mark_all(self, who: str, content: Content) -> None:
+        """Every page of `content` was shown to `who` at once."""
+        for page in range(1, len(content.pages) + 1):
+            self.mark(who, content.key, page)
+
     def first_unseen(self, who: str, content: Content) -> int | None:
         """The first page of `content` not shown to `who` yet (1-based); None when all were."""
         with self._lock:
