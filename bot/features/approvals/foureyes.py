@@ -164,7 +164,16 @@ class FourEyes(Generic[T]):
     def approve(self, staff: Staff, item_id: int) -> T:
         """Approve someone else's pending change: it moves to the kind's approved status."""
         item = self.check_approvable(staff, item_id)
-        return self._decide(staff, item, new=self.kind.approved, note=None, action="approve")
+        try:
+            return self._decide(staff, item, new=self.kind.approved, note=None, action="approve")
+        except ServiceError:
+            raise
+        except Exception:
+            # Fail closed: the approval and its audit row commit together or not at all. The approver is
+            # told in one line that nothing was put in service (other steps reach the general error).
+            ref = self.kind.ref(item)
+            logger.exception("could not record the approval of %s; it stays pending", ref)
+            raise ServiceError(f"{ref} 未能写入审计记录，未启用，请稍后重试") from None
 
     def reject(self, staff: Staff, item_id: int, reason: str) -> T:
         """Reject a pending change (the submitter may withdraw their own)."""
@@ -177,21 +186,14 @@ class FourEyes(Generic[T]):
 
     def _decide(self, staff: Staff, item: T, *, new: str, note: str | None, action: str) -> T:
         ref = self.kind.ref(item)
-        try:
-            done = self.kind.decide(
-                item,
-                new=new,
-                at=self.clock.utcnow(),
-                decided_by=staff.code,
-                note=note,
-                also=self.audited(staff.code, action),
-            )
-        except ServiceError:
-            raise
-        except Exception:
-            # Fail closed: the decision and its audit row commit together or not at all.
-            logger.exception("could not record the %s of %s; it stays pending", action, ref)
-            raise ServiceError(f"{ref} 未能写入审计记录，未{_VERB.get(action, '处理')}，请稍后重试") from None
+        done = self.kind.decide(
+            item,
+            new=new,
+            at=self.clock.utcnow(),
+            decided_by=staff.code,
+            note=note,
+            also=self.audited(staff.code, action),  # in the same transaction: no step without its row
+        )
         if done is None:
             raise ServiceError(f"{ref} 已由他人处理，请用 /changes 查看当前状态")
         logger.info("%s %s by %s", ref, action, staff.code)
@@ -217,8 +219,5 @@ class FourEyes(Generic[T]):
 
         return append
 
-
-#: What a failed step did not do, in the refusal.
-_VERB = {"approve": "启用", "reject": "驳回", "withdraw": "撤回"}
 
 __all__ = ["PENDING", "REJECTED", "Also", "FourEyes", "Kind"]
