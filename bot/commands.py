@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from bot.features import (
     ask,
     benefits,
     clients,
+    contact_log,
     gaps,
     knowledge_admin,
     message_check,
@@ -27,6 +29,16 @@ from bot.features import (
 )
 from bot.features.knowledge_admin import INGESTIBLE_SUFFIXES
 from bot.rendering import Reply, esc, group_refusal, role_name
+from bot.roles import (
+    APPROVERS,
+    CLIENT_READERS,
+    CONTACT_WRITERS,
+    DAY_VIEWERS,
+    EVERYONE,
+    GAP_READERS,
+    KNOWLEDGE_KEEPERS,
+    SUPERVISORS,
+)
 from crm_adapter import Role, Staff
 
 if TYPE_CHECKING:
@@ -39,13 +51,6 @@ Handler = Callable[[Any, Request], Reply]
 
 TELEGRAM, CONSOLE = "telegram", "console"
 BOTH = frozenset({TELEGRAM, CONSOLE})
-EVERYONE = frozenset(Role)
-CLIENT_READERS = frozenset({Role.RM, Role.SUPERVISOR, Role.ADMIN})
-CONTACT_WRITERS = frozenset({Role.RM, Role.ADMIN})
-SUPERVISORS = frozenset({Role.SUPERVISOR, Role.ADMIN})
-KNOWLEDGE_KEEPERS = frozenset({Role.TRAINER, Role.ADMIN})
-GAP_READERS = frozenset({Role.SUPERVISOR, Role.TRAINER, Role.ADMIN})
-APPROVERS = approvals.APPROVER_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,10 @@ class Command:
     frontends: frozenset[str] = BOTH
     public: bool = False  # also offered to people who are not registered staff (/start, /help)
     kind: str = "command"  # "document": not a command but a file sent to the bot (help line only)
+    #: A conversation the front end drives (later messages answer it, `/cancel` ends it).
+    flow: bool = False
+    #: The one line when the command cannot be taken at all (the bot's gate failed); "" = the general one.
+    unavailable: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +112,7 @@ COMMANDS: tuple[Command, ...] = (
             clients.client, "clients", private_only=True),
     Command("log", CONTACT_WRITERS, "记录客户联系",
             " — 记录客户联系（引导填写）；或一行：/log 张伟 电话 客户关注海外配置 下次:2026-12-15",
-            private_only=True),
+            private_only=True, flow=True, unavailable=contact_log.NOT_SAVED),
     Command("check", CLIENT_READERS, "发送前检查客户消息",
             " [客户] 消息 — 发给客户前检查：承诺收益、夸大、存款混淆、催促、隐私与适当性，附合规改写",
             message_check.check, "message_check", private_only=True),
@@ -115,7 +124,7 @@ COMMANDS: tuple[Command, ...] = (
             " 姓名或拼音 — 会前简报（权益余量、合规、最近联系、话题建议）",
             benefits.brief, "brief", private_only=True),
     # Supervisors get the same day view of their team's clients (the CRM's scopes decide).
-    Command("today", CONTACT_WRITERS | {Role.SUPERVISOR}, "今日待回访、生日与KYC复核",
+    Command("today", DAY_VIEWERS, "今日待回访、生日与KYC复核",
             " — 今日待办（按紧急程度）：逾期回访、KYC 复核、风险测评、生日、年底未用权益",
             today.today, "today", private_only=True),
     Command("done", CONTACT_WRITERS, "标记待办完成：/done 3", " 编号 [说明] — 标记今日待办已完成",
@@ -194,6 +203,22 @@ _CALLBACKS = {c.prefix: c for c in CALLBACKS}
 
 def command(name: str) -> Command:
     return _BY_NAME[name]
+
+
+#: A chat command as Telegram sends it: `/log`, `/log@SomeBot`, then a space or the end.
+_COMMAND_TEXT = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@\w+)?(?=\s|$)")
+
+
+def command_of(text: str) -> Command | None:
+    """The table row a message's text runs (`/log 张伟 …` → log); None for no command or an unknown one
+    (`/login` is not `/log`)."""
+    m = _COMMAND_TEXT.match(text)
+    return _BY_NAME.get(m.group(1).lower()) if m else None
+
+
+def flows() -> tuple[Command, ...]:
+    """The commands that are conversations the front end drives (`/log`)."""
+    return tuple(c for c in COMMANDS if c.flow)
 
 
 def callback(data: str) -> tuple[Callback, str] | None:

@@ -56,6 +56,9 @@ class Services:
     _crm: CRMAdapter | None = None
     _log: ConversationLog | None = None
     _audit: AuditTrail | None = None
+    #: Publishing an approved document returns once its vectors are stored too (the command line, whose
+    #: process ends right after), not as soon as it is searchable (the bot, which follows them).
+    wait_for_vectors: bool = False
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     _features: dict[str, Any] = field(default_factory=dict)
 
@@ -245,7 +248,7 @@ class Services:
 
             return KnowledgeChangeService(
                 store=ChangeStore(self.log),
-                publisher=AdminPublisher(self.knowledge, self.kb),
+                publisher=AdminPublisher(self.knowledge, self.kb, wait=self.wait_for_vectors),
                 clock=self.clock,
                 changes_dir=self.settings.ensure_data_dir() / "knowledge_changes",
                 audit=self._audit,
@@ -308,6 +311,7 @@ def open_services(
     progress: bool = False,
     announce: Any = None,
     clock: Clock | None = None,
+    wait_for_vectors: bool = False,
 ) -> Services:
     """Open settings → CRM (migrated) → knowledge base (bundled corpus synced) → conversation log
     (migrated), each once, and the services on top. On a failure, what was opened is closed again.
@@ -315,7 +319,9 @@ def open_services(
     `demo_data` seeds the demo CRM when it has no staff (the console twin's first run); `announce` is
     called with a Chinese progress line for the user (console) or not at all.
     """
-    services = Services(settings=settings, clock=clock or Clock(settings.rm_timezone))
+    services = Services(
+        settings=settings, clock=clock or Clock(settings.rm_timezone), wait_for_vectors=wait_for_vectors
+    )
     stack = services._stack
     try:
         if with_crm or with_log:

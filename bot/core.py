@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 from zoneinfo import ZoneInfo
 
 from crm_adapter import AccessDenied, CRMError, InvalidInput, NotFound, Staff, UnknownStaff
@@ -45,6 +45,10 @@ class Request:
     chat_id: int | None = None
     update_id: int | None = None
     private: bool = True
+    #: The user's state between messages (a pick list waiting for its choice). Telegram: PTB's
+    #: `context.user_data`, persisted with the Application (JSON values only); the console twin: its
+    #: session's dict; the CLI: a throwaway dict.
+    state: MutableMapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "args", clean_text(self.args))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import time
 
+from bot import roles
 from bot.core import ServiceError
-from crm_adapter import CRMAdapter, NotFound, Role, Staff
+from crm_adapter import CRMAdapter, NotFound, Staff
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +55,14 @@ class StaffDirectory:
 
     def digest_recipients(self) -> list[Staff]:
         """RMs who have a Telegram account (they get the morning digest)."""
-        return [s for s in self.with_telegram() if s.role == Role.RM]
+        return [s for s in self.with_telegram() if roles.is_rm(s)]
 
     def first_rm(self, preferred: str) -> Staff:
         """`preferred` when it exists, else the first registered RM (the console's default identity)."""
         try:
             return self.by_code(preferred)
         except ServiceError:
-            rms = sorted((s for s in self._crm.list_staff() if s.role == Role.RM), key=lambda s: s.code)
+            rms = sorted((s for s in self._crm.list_staff() if roles.is_rm(s)), key=lambda s: s.code)
             if not rms:
                 raise ServiceError(
                     "还没有登记任何客户经理，请用 rm-assistant chat --as 工号 指定身份。"

@@ -13,12 +13,9 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from crm_adapter import Role
-
-if TYPE_CHECKING:
-    from knowledge import IngestReport
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +60,15 @@ class Notice:
         return role in self.roles and staff_code != self.exclude
 
 
+class Progress(Protocol):
+    """Background work a reply reports on, in the feature's own words."""
+
+    def status(self) -> tuple[str, bool]:
+        """The status line as it is now (HTML) and whether the work is finished. Blocking: front ends
+        call it in a worker thread."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """One rendered reply: HTML text, an optional inline keyboard, optional typed-answer choices.
@@ -79,10 +85,9 @@ class Reply:
     choose: bool = False  # the keyboard is a pick the user must make to go on
     #: A PNG shown after the text (Telegram: sendPhoto; console and CLI: written to a file).
     photo: bytes | None = field(default=None, repr=False)
-    #: A knowledge-base ingest whose background vectors the front end may follow (Telegram: one status
-    #: message edited as they arrive; console: nothing), and the document's name for that message.
-    ingest: IngestReport | None = field(default=None, repr=False)
-    ingest_name: str = ""
+    #: Work the reply started that goes on in the background (a published document's vectors): the front
+    #: end may follow it (Telegram: one status message edited as it moves; console: nothing).
+    progress: Progress | None = field(default=None, repr=False)
     notices: tuple[Notice, ...] = ()
 
 

@@ -34,13 +34,10 @@ def _services() -> Iterator[Services]:
     from crm_adapter import CRMError
 
     try:
-        services = open_services(get_settings())
+        # The command line waits for a publication's vectors: its process ends right after.
+        services = open_services(get_settings(), wait_for_vectors=True)
     except CRMError as exc:
         raise click.ClickException(str(exc)) from None
-    from bot.features.approvals import AdminPublisher
-
-    # The command line waits for a publication's vectors: its process ends right after.
-    services.approvals.publisher = AdminPublisher(services.knowledge, services.kb, wait=True)
     try:
         yield services
     except (ServiceError, CRMError) as exc:
@@ -119,15 +116,12 @@ def register(kb_group: click.Group) -> None:
         """Approve a pending document (K3) or curated answer (A3) that someone else submitted: its whole
         text is printed first, and the approval needs a confirmation."""
         from bot.features import approvals
-        from bot.features.approvals.chat import check_approvable, content_of, render_full
+        from bot.features.approvals.chat import read_whole, render_full
 
         with _services() as services:
             staff = _staff(services, actor)
-            check_approvable(services.approvals, staff, ref)
-            content = content_of(services.approvals, ref)
+            content = read_whole(services.approvals, staff, ref)  # refused first if it may not approve it
             click.echo(to_plain(render_full(content)))
-            for page in range(1, len(content.pages) + 1):
-                services.approvals.shown.mark(staff.code, content.key, page)
             if not yes and not click.confirm(f"以上为 {content.ref} 全文。确认批准？", default=False):
                 raise click.ClickException(f"未确认，{content.ref} 未批准")
             req = Request(staff=staff, args=ref, frontend="cli")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from bot import roles
 from bot.core import ServiceError
 from bot.settings import get_settings
 
@@ -56,7 +57,6 @@ def check_message(
         )
     messages = _read_messages(messages_file) if messages_file else [text.strip()] if text else []
     from bot.cli.crm import _crm, _ensure_operator
-    from bot.commands import CLIENT_READERS
     from bot.composition import open_services
     from bot.features.message_check import render_check
     from bot.rendering import to_plain
@@ -68,7 +68,7 @@ def check_message(
             staff = crm.get_staff(code=code)
         except NotFound:
             raise click.ClickException(f"unknown staff code {code}") from None
-        if staff.role not in CLIENT_READERS:
+        if staff.role not in roles.CLIENT_READERS:
             raise click.ClickException(
                 f"{code} may not check client messages (RMs, supervisors and admins may)"
             )

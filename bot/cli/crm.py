@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from bot import roles
 from bot.cli.crm_output import (
     client_json,
     client_rows,
@@ -92,9 +93,9 @@ def _ensure_operator(crm: CRMAdapter) -> str:
     try:
         staff = crm.get_staff(code=OPERATOR_CODE)
     except NotFound:
-        staff = crm.add_staff(staff=Staff(code=OPERATOR_CODE, name=OPERATOR_NAME, role=Role.ADMIN))
+        staff = crm.add_staff(staff=Staff(code=OPERATOR_CODE, name=OPERATOR_NAME, role=roles.OPERATOR))
         logger.info("created the CLI operator identity %s (admin, no Telegram id)", OPERATOR_CODE)
-    if staff.role is not Role.ADMIN:
+    if staff.role is not roles.OPERATOR:
         raise click.ClickException(f"员工编号 {OPERATOR_CODE} 已被占用且不是管理员，请用 --as 指定管理员")
     return staff.code
 

@@ -68,16 +68,17 @@ def _files(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def _changes() -> list[KnowledgeChange]:
-    """Knowledge changes recorded in the application database (none when it holds none yet)."""
-    from bot.convlog import ConversationLog
-    from bot.features.approvals import ChangeStore
+@contextmanager
+def _sources_and_changes() -> Iterator[tuple[KnowledgeBase, list[KnowledgeChange]]]:
+    """The knowledge base, and the knowledge changes recorded in the application database (through the
+    approvals service; none when it holds none yet)."""
+    from bot.composition import open_services
+    from knowledge import KnowledgeBase
 
-    log = ConversationLog(get_settings().effective_database_url)
-    try:
-        return ChangeStore(log).list(limit=1000)
-    finally:
-        log.close()
+    with open_services(get_settings(), with_crm=False, progress=True) as services:
+        kb = services.kb
+        assert isinstance(kb, KnowledgeBase)  # the CLI always opens the real one
+        yield kb, services.approvals.recent(limit=1000)
 
 
 def _span(c: KnowledgeChange) -> str:
@@ -233,9 +234,8 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True)
     def list_sources(as_json: bool) -> None:
         """List indexed sources with their status and dates, then the changes not (yet) served."""
-        with _knowledge_base() as kb:
+        with _sources_and_changes() as (kb, changes):
             sources = kb.sources()
-        changes = _changes()
         by_source = {c.source: c for c in reversed(changes) if c.status == "live" and c.source}
         waiting = [c for c in changes if c.status in ("pending", "approved")]
         if as_json:

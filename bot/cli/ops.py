@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from bot import roles
 from bot.cli.export import export
 from bot.core import ServiceError
 from bot.settings import get_settings
 
 if TYPE_CHECKING:
     from bot.composition import Services
-    from bot.features.ask import AskResult
+    from bot.features.ask_result import AskResult
     from crm_adapter import Client, Staff
 
 logger = logging.getLogger(__name__)
@@ -141,14 +142,13 @@ def chart(words: tuple[str, ...], output: Path, actor: str | None) -> None:
     from bot.cli.crm import _crm, _ensure_operator
     from bot.composition import open_services
     from bot.features.supervision import render_stats_chart
-    from crm_adapter import Role
 
     with _crm() as crm:
         code = actor or _ensure_operator(crm)
         with open_services(get_settings(), crm=crm, with_kb=False) as services:
             try:
                 staff = crm.get_staff(code=code)
-                if staff.role not in (Role.SUPERVISOR, Role.TRAINER, Role.ADMIN):
+                if not roles.may_read_gaps(staff):
                     raise ServiceError(f"{staff.code} 不是主管、培训师或管理员，没有使用统计可看。")
                 view = services.supervision.stats(staff, list(words))
             except ServiceError as exc:

@@ -11,7 +11,7 @@ import builtins
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import commands
 from bot.core import Request, ServiceError
@@ -48,6 +48,7 @@ class ConsoleSession:
         self._input = input
         self._output = output
         self._last_exchange: int | None = None
+        self._state: dict[str, Any] = {}  # between lines, like Telegram's user_data (`Request.state`)
 
     # --- io -------------------------------------------------------------------------------------
     def say(self, html_text: str) -> None:
@@ -63,15 +64,23 @@ class ConsoleSession:
         return line.strip()
 
     def request(self, args: str = "") -> Request:
-        return Request(staff=self.staff, args=args, frontend=commands.CONSOLE)
+        return Request(staff=self.staff, args=args, frontend=commands.CONSOLE, state=self._state)
 
     def show(self, reply: Reply) -> None:
         """Print a reply; a pick list asks for its number at once and runs the picked button."""
-        if not (reply.choose and reply.keyboard):
-            self.say(reply.text)
-            if reply.photo:
-                self._output(f"（图表已保存：{self._save_photo(reply.photo)}）")
+        if reply.choose and reply.keyboard:
+            picked = self._pick(reply)
+            if picked is not None:
+                self.show(picked)
             return
+        self.say(reply.text)
+        if reply.photo:
+            self._output(f"（图表已保存：{self._save_photo(reply.photo)}）")
+
+    def _pick(self, reply: Reply) -> Reply | None:
+        """Ask for the number of a pick list's option and run its button; None when another command was
+        typed instead (it runs, the list is left)."""
+        assert reply.keyboard is not None
         self.say(reply.text.splitlines()[0])  # the prompt; the buttons below are the list
         buttons = [b for row in reply.keyboard for b in row]
         for i, b in enumerate(buttons, 1):
@@ -80,10 +89,10 @@ class ConsoleSession:
         if choice.startswith("/"):  # another command instead of a number: the list is left, the command runs
             self._output("（已放弃选择）")
             self.handle(choice)
-            return
+            return None
         if not (choice.isdigit() and 1 <= int(choice) <= len(buttons)):
             raise ServiceError("无效的序号，已取消。")
-        self.show(commands.run_callback(self.services, buttons[int(choice) - 1].data, self.request()))
+        return commands.run_callback(self.services, buttons[int(choice) - 1].data, self.request())
 
     def _save_photo(self, png: bytes) -> Path:
         """A reply's image, written under RM_DATA_DIR/charts (the console cannot show it)."""
@@ -150,10 +159,15 @@ class ConsoleSession:
             raise ServiceError("用法：/as 工号，例如 /as SUP01")
         self.staff = self.services.staff.by_code(code)
         self._last_exchange = None
+        self._state.clear()  # another person: nothing of the last one's waits
         self.whoami()
 
     def question(self, text: str) -> None:
-        reply = ask_feature(self.services.ask, self.request(text))
+        reply: Reply | None = ask_feature(self.services.ask, self.request(text))
+        if reply is not None and reply.choose and reply.keyboard:  # "which 张伟?": then the answer
+            reply = self._pick(reply)
+        if reply is None:
+            return
         self.say(reply.text)
         buttons = [b for row in reply.keyboard or () for b in row]
         self._last_exchange = int(buttons[0].data.rsplit(":", 1)[1]) if buttons else None

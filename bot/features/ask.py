@@ -11,18 +11,19 @@ import hashlib
 import logging
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot import compliance
+from bot.answer_flags import ANSWER_FLAG_PREFIX, CURATED, WEAK_FLAG
+from bot.answer_flags import answer_is_weak as is_weak
 from bot.audit.records import RECORD_HASH, exchange_fields, record_digest
 from bot.convlog import FeedbackError
 from bot.core import KnowledgeService, Request, ServiceError, clean_text, parse_record_id
 
-# Renderers live apart; re-exported because importers know them from here.
+# The result and its renderers live apart; re-exported because importers know them from here.
 from bot.features.ask_render import EXCERPT_CHARS as EXCERPT_CHARS
-from bot.features.ask_render import feedback_ack, is_weak, render_answer
-from bot.features.ask_render import stored_flags_label as stored_flags_label
+from bot.features.ask_render import feedback_ack, render_answer
+from bot.features.ask_result import AskResult as AskResult
 from bot.features.clients import client_facts, render_matches
 from bot.rendering import Reply
 from crm_adapter.masking import mask_personal_numbers
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from bot.audit import AuditTrail
     from bot.convlog import ConversationLog, Exchange
     from bot.features.clients import ClientService
-    from bot.features.gaps.curated import CuratedAnswer, CuratedAnswers, CuratedMatch
+    from bot.features.gaps.curated import CuratedAnswers, CuratedMatch
     from crm_adapter import Client, Staff
     from knowledge import Answer, ClientFacts
 
@@ -41,31 +42,18 @@ logger = logging.getLogger(__name__)
 
 #: Longest question we pass on to the knowledge base (Telegram allows 4096 characters).
 MAX_QUESTION_CHARS = 1000
-#: Flag stored with an exchange whose answer the knowledge base itself rates as weakly supported.
-WEAK_FLAG = "依据较弱"
-#: Prefix of flags raised by the answer text (not the question), e.g. "回答:承诺收益".
-ANSWER_FLAG_PREFIX = "回答:"
-#: `Answer.composer` of an answer served from a trainer's curated answer.
-CURATED = "curated"
 #: Replies that only make sense inside a flow (/log's confirmation): alone they are no question.
 BARE_REPLIES = frozenset(
     {"确认", "确定", "取消", "好的", "好", "是", "是的", "否", "不", "不是", "对", "嗯", "行", "可以"}
     | {"ok", "okay", "yes", "no", "y", "n"}
 )
+#: `Request.state` key: the question waiting for the RM to pick which of several same-named clients it
+#: meant (Telegram persists it with user_data, so the pick survives a restart).
+PICK_KEY = "ask_pick"
 NOTHING_TO_CONFIRM = (
     "当前没有需要确认或取消的操作。记录客户联系请发送 /log；"
     "有问题请直接输入完整的问题，例如：钻石客户有哪些增值服务？"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AskResult:
-    answer: Answer
-    exchange_id: int | None
-    flags: tuple[str, ...] = ()  # compliance labels raised by the question
-    answer_flags: tuple[str, ...] = ()  # compliance labels raised by the composed answer
-    client: Client | None = None  # the RM's own client the question was about
-    curated: CuratedAnswer | None = None  # served from a trainer's curated answer instead of the KB
 
 
 class AskService:
@@ -90,8 +78,6 @@ class AskService:
         self.log = log
         self.audit = audit
         self.clients = clients  # resolves "张伟能…" to the RM's own client (None: no CRM, e.g. the CLI)
-        # Staff code → a question waiting for the RM to pick which of several same-named clients it meant.
-        self._pending: dict[str, str] = {}
 
     def ask(
         self,
@@ -285,7 +271,7 @@ def ask(svc: AskService, req: Request) -> Reply:
         return Reply(NOTHING_TO_CONFIRM)
     mentioned = svc.mentioned(req.staff, req.args)
     if len(mentioned) > 1:  # two clients called 张伟: ask which one before applying their facts
-        svc._pending[req.staff.code] = req.args
+        req.state[PICK_KEY] = req.args
         return render_matches(mentioned, prefix="askc", prompt="问题中的客户是哪一位？")
     client = mentioned[0] if mentioned else None
     return _answer(svc, req, client)
@@ -293,8 +279,8 @@ def ask(svc: AskService, req: Request) -> Reply:
 
 def ask_about(svc: AskService, req: Request) -> Reply:
     """Answer the waiting question about the client picked from the list (button data: client id)."""
-    question = svc._pending.pop(req.staff.code, None)
-    if question is None or svc.clients is None:
+    question = req.state.pop(PICK_KEY, None)
+    if not isinstance(question, str) or svc.clients is None:
         raise ServiceError("这个问题已失效，请重新提问。")
     client = svc.clients.get(req.staff, req.args)  # scoped: a tampered id is refused by the CRM
     return _answer(svc, dataclasses.replace(req, args=question), client)

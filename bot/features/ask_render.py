@@ -6,22 +6,16 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot import compliance
+from bot.answer_flags import answer_is_weak as is_weak
 from bot.rendering import Button, Keyboard, Reply, clip, esc, plain_quote
 
 if TYPE_CHECKING:
-    from bot.convlog import Exchange
-    from bot.features.ask import AskResult
-    from knowledge import Answer
+    from bot.features.ask_result import AskResult
 
 logger = logging.getLogger(__name__)
 
 #: Longest quote shown under an answer for one source.
 EXCERPT_CHARS = 120
-
-
-def is_weak(answer: Answer) -> bool:
-    """Whether the knowledge base itself rates the answer as weakly supported."""
-    return bool(getattr(answer, "weak", False))
 
 
 def render_answer(result: AskResult) -> Reply:
@@ -102,16 +96,4 @@ def feedback_ack(value: str) -> str:
     return "感谢反馈！" if value == "up" else "已记录，我们会改进这类回答。"
 
 
-def stored_flags_label(e: Exchange) -> list[str]:
-    """The marks a supervisor sees next to an exchange."""
-    marks: list[str] = []
-    if not e.grounded:
-        marks.append("无依据")
-    if e.feedback == "down":
-        marks.append("👎")
-    elif e.feedback == "up":
-        marks.append("👍")
-    return marks + list(e.flags)
-
-
-__all__ = ["EXCERPT_CHARS", "feedback_ack", "is_weak", "render_answer", "stored_flags_label"]
+__all__ = ["EXCERPT_CHARS", "feedback_ack", "render_answer"]

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from bot import roles
 from bot.core import Clock, KnowledgeService, Request, ServiceError, crm_call
 from bot.features.suitability import assessment_expired
 from bot.rendering import Button, Reply, esc, fmt_date
-from crm_adapter import Client, ClientCard, CRMAdapter, Role, Staff
+from crm_adapter import Client, ClientCard, CRMAdapter, Staff
 from crm_adapter.masking import mask_personal_numbers
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ class ClientService:
         """The staff member's own clients a question names, wherever the name stands ("张伟手术住院安排
         有几次", "帮欧阳静怡问下专家号"): the longest name that is one of theirs wins (张伟明 over 张伟);
         none when it names nobody in scope, several when the name is shared (the RM picks)."""
-        if staff.role is Role.TRAINER:  # trainers see no client data
+        if not roles.sees_client_data(staff):
             return ()
         try:
             names = self._names()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core import KnowledgeService, Request, ServiceError
 from bot.rendering import Reply, clip, esc
@@ -73,6 +74,25 @@ class KnowledgeAdminService:
     def vector_progress(self, report: IngestReport) -> VectorProgress:
         """How many of the vectors of an ingest's new chunks are stored."""
         return self.kb.vector_progress([*report.added, *report.updated], report.chunks_added)
+
+
+class _VectorsOf(Protocol):
+    def vector_progress(self, report: IngestReport) -> VectorProgress: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestProgress:
+    """A published document's background vectors, as a reply's `Progress` (searchable → n/N → the report)."""
+
+    admin: _VectorsOf
+    name: str
+    report: IngestReport
+
+    def status(self) -> tuple[str, bool]:
+        progress = self.admin.vector_progress(self.report)
+        if progress.finished:
+            return render_ingest(self.name, self.report, progress), True
+        return render_progress(self.name, progress), False
 
 
 def kb(svc: KnowledgeAdminService, req: Request) -> Reply:

@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from crm_adapter import Role
+from bot import roles
 from crm_adapter.masking import mask_personal_numbers
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ MIN_INITIALS = 3
 #: How long the CRM's client names are reused before they are read again.
 NAMES_TTL_SECONDS = 60.0
 #: Roles that never see client data in the texts they are shown.
-REDACTED_ROLES = frozenset({Role.TRAINER})
 #: Vowel-free abbreviations an RM may write that could also be a client's initials.
 _ABBREVIATIONS = frozenset({
     "bbc", "cbrc", "cctv", "cfp", "cfpb", "cnh", "crm", "crs", "csrc", "gdp", "hkd", "kyc", "lpr", "mbs",
@@ -256,7 +255,7 @@ class ClientPrivacy:
 
     def for_viewer(self, staff: Staff) -> Callable[[str], str]:
         """What to apply to question texts shown to `staff`: redaction for trainers, nothing otherwise."""
-        return self.redactor().redact if staff.role in REDACTED_ROLES else _unchanged
+        return self.redactor().redact if roles.is_redacted(staff) else _unchanged
 
     def forget(self) -> None:
         """Read the names again on next use (after a client import)."""
@@ -264,4 +263,4 @@ class ClientPrivacy:
             self._cached = None
 
 
-__all__ = ["PLACEHOLDER", "REDACTED_ROLES", "ClientPrivacy", "ClientRedactor", "fold"]
+__all__ = ["PLACEHOLDER", "ClientPrivacy", "ClientRedactor", "fold"]

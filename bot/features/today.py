@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
+from bot import roles
 from bot.core import Clock, Request, ServiceError, crm_call
 from bot.features import suitability
 from bot.rendering import Reply, esc, fmt_date
-from crm_adapter import BirthdayReminder, Client, CRMAdapter, FollowUp, RiskAssessmentDue, Role, Staff, Tier
+from crm_adapter import BirthdayReminder, Client, CRMAdapter, FollowUp, RiskAssessmentDue, Staff, Tier
 from crm_adapter.models import KycReview
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ class TodayService:
         if not 1 <= number <= len(items):
             raise ServiceError(f"今日清单中没有第 {number} 项（共 {len(items)} 项），请先发送 /today 查看。")
         item = items[number - 1]
-        if item.client.rm_code != staff.code and staff.role is not Role.ADMIN:
+        if item.client.rm_code != staff.code and not roles.acts_for_anyone(staff):
             raise ServiceError("只能标记自己客户的事项。")
         self.audit.append(
             kind=MARK_KIND,
@@ -282,9 +283,9 @@ def render_today(view: TodayView, *, greeting: str | None = None) -> str:
     if items:
         lines += ["", f"<b>今日待办（按紧急程度，共 {len(items)} 项）</b>"]
         lines += [_item_line(n, item, view.staff) for n, item in enumerate(items, 1)]
-        if view.staff.role is not Role.SUPERVISOR:
+        if roles.marks_day_items(view.staff):
             lines.append("<i>完成后发送 /done 编号；跳过请写原因：/skip 编号 原因</i>")
-    if view.staff.role is Role.SUPERVISOR and items:
+    if roles.team_scoped(view.staff) and items:
         lines += ["", "<b>完成情况</b>"]
         lines += [f"• {esc(rm)}：{n_done}/{total}" for rm, n_done, total in completion(items)]
     return "\n".join(lines)

@@ -109,11 +109,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 def _log_conversation() -> ConversationHandler[Context]:
     text = filters.TEXT & ~filters.COMMAND
     return ConversationHandler(
-        entry_points=[CommandHandler("log", handlers.log)],
+        entry_points=[CommandHandler(handlers.FLOW, handlers.log)],
         states={state: [MessageHandler(text, handlers.log_step(state))] for state in STATES},
         fallbacks=[CommandHandler("cancel", handlers.cancel)],
         allow_reentry=True,
-        name="log",
+        name=handlers.FLOW,
         persistent=True,
     )
 

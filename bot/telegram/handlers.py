@@ -20,7 +20,7 @@ from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, ExtBot
 
-from bot import commands
+from bot import commands, roles
 from bot.audit.anchors import render_anchor, take_anchor
 from bot.core import ServiceError
 from bot.features import approvals
@@ -28,17 +28,19 @@ from bot.features.ask import ask as ask_feature
 from bot.features.today import render_digest
 from bot.rendering import error_text, refusal_unregistered, service_error, split_html
 from bot.telegram.context import Context
-from bot.telegram.log_handlers import DRAFT_KEY, LOG_NOT_SAVED, edit_of_saved, ignored_edit
+from bot.telegram.log_handlers import DRAFT_KEY, edit_of_saved, ignored_edit
 
 # Re-exported: app.py registers the /log conversation and tests name its texts through this module.
 from bot.telegram.log_handlers import EDIT_NOT_APPLIED as EDIT_NOT_APPLIED
 from bot.telegram.log_handlers import EDIT_NOT_IN_DRAFT as EDIT_NOT_IN_DRAFT
+from bot.telegram.log_handlers import FLOW as FLOW
+from bot.telegram.log_handlers import LOG_NOT_SAVED as LOG_NOT_SAVED
 from bot.telegram.log_handlers import LOG_SAVED_REPLY_FAILED as LOG_SAVED_REPLY_FAILED
 from bot.telegram.log_handlers import cancel as cancel
 from bot.telegram.log_handlers import log as log
 from bot.telegram.log_handlers import log_step as log_step
 from bot.telegram.replies import notify, request, run, say, staff_for
-from crm_adapter import Role, Staff
+from crm_adapter import Staff
 
 logger = logging.getLogger(__name__)
 
@@ -81,15 +83,18 @@ async def gate(update: Update, context: Context) -> None:
     except Exception:
         # Fail closed: no handler runs. One short reply (at most one per update) so nobody waits.
         logger.error("access gate failed on update %s; dropping it", update.update_id, exc_info=True)
-        await notify(update, context, LOG_NOT_SAVED if _in_log(update, context) else GATE_UNAVAILABLE)
+        await notify(update, context, _unavailable(update, context))
         raise ApplicationHandlerStop from None
 
 
-def _in_log(update: Update, context: Context) -> bool:
-    """The update is a /log or an answer inside the /log flow."""
+def _unavailable(update: Update, context: Context) -> str:
+    """The one line of an update the gate could not take: the command's own (a /log: not saved), the
+    flow's when it answers one in progress, else the general one."""
     message = update.effective_message
-    text = (message.text or "") if message is not None else ""
-    return text.startswith("/log") or DRAFT_KEY in (context.user_data or {})
+    row = commands.command_of((message.text or "") if message is not None else "")
+    if row is None and DRAFT_KEY in (context.user_data or {}):
+        row = commands.command(FLOW)  # an answer inside the /log in progress
+    return row.unavailable if row is not None and row.unavailable else GATE_UNAVAILABLE
 
 
 async def _admit(update: Update, context: Context) -> None:
@@ -250,7 +255,7 @@ async def audit_anchor(context: Context) -> None:
     logger.info("audit anchor %s", anchor)
     text = render_anchor(anchor, at)
     for staff in await run(services.staff.with_telegram):
-        if staff.role != Role.COMPLIANCE:
+        if staff.role not in roles.ANCHOR_RECIPIENTS:
             continue
         assert staff.telegram_id is not None
         try:

@@ -43,8 +43,10 @@ EDIT_NOT_APPLIED = "修改后的 /log 消息不会重新登记；如需登记或
 EDIT_OF_CANCELLED = "这条联系记录已取消，修改未被采用；如需登记，请重新发送 /log。"
 #: An edited message that is no answer of the /log in progress: the draft stays as it is.
 EDIT_NOT_IN_DRAFT = "您修改的消息不属于当前这条联系记录，草稿未改。"
+#: The row of the command table this conversation runs.
+FLOW = "log"
 #: A /log could not be stored (the CRM or its database failed): the record was NOT saved.
-LOG_NOT_SAVED = "客户系统暂时不可用，联系记录未保存，请稍后重发。"
+LOG_NOT_SAVED = contact_log.NOT_SAVED
 #: The record was saved but its confirmation could not be sent: do not resend.
 LOG_SAVED_REPLY_FAILED = "✅ 联系记录已保存（刚才的确认消息未能送达），无需重发。"
 
@@ -197,7 +199,7 @@ async def _advance(
 async def log(update: Update, context: Context) -> int | None:
     """Record a client contact: the one-line form, or start the guided flow."""
     req = await request(update, context)
-    commands.check(commands.command("log"), req)
+    commands.check(commands.command(FLOW), req)
     if update.edited_message is not None:
         return await _log_edit(update, context, req, None)
     contacts = context.bot_data.services.contacts
@@ -238,6 +240,7 @@ __all__ = [
     "EDIT_NOT_APPLIED",
     "EDIT_NOT_IN_DRAFT",
     "EDIT_OF_CANCELLED",
+    "FLOW",
     "LOG_NOT_SAVED",
     "LOG_SAVED_REPLY_FAILED",
     "cancel",

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from telegram import (
     InlineKeyboardButton,
@@ -20,12 +20,9 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 
 from bot.core import Request, ServiceError
-from bot.rendering import Notice, Reply, split_html
+from bot.rendering import Notice, Progress, Reply, split_html
 from bot.telegram.context import BotData, Context
 from crm_adapter import Staff
-
-if TYPE_CHECKING:
-    from knowledge import IngestReport
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +66,8 @@ async def say(update: Update, context: Context, reply: Reply, *, in_flow: bool =
             await context.bot.send_photo(chat_id=chat.id, photo=reply.photo)
         except TelegramError as exc:  # the text is delivered; the chart is its companion
             logger.warning("could not send the image of a reply to chat %s: %s", chat.id, exc)
-    if reply.ingest is not None:
-        await follow_ingest(update, context, reply.ingest_name, reply.ingest)
+    if reply.progress is not None:
+        await follow(update, context, reply.progress)
     for notice in reply.notices:
         await tell(context, notice)
 
@@ -86,49 +83,41 @@ async def tell(context: Context, notice: Notice) -> None:
             logger.warning("could not send a notice to %s: %s", staff.code, exc)
 
 
-#: Fewest seconds between two edits of an ingest's status message (Telegram limits edits per chat).
+#: Fewest seconds between two edits of a progress message (Telegram limits edits per chat).
 UPLOAD_EDIT_INTERVAL = 2.0
 
 
-async def follow_ingest(update: Update, context: Context, name: str, report: IngestReport) -> None:
-    """One status message, edited as the ingest's vectors arrive (searchable → vectors n/N → the report).
+async def follow(update: Update, context: Context, progress: Progress) -> None:
+    """One status message, edited as a reply's background work moves on (e.g. a published document:
+    searchable → vectors n/N → the report). The wording is the feature's.
 
-    Returns at once; a task of the Application follows the vectors, so the chat is free meanwhile.
+    Returns at once; a task of the Application follows the work, so the chat is free meanwhile.
     """
-    from bot.features import knowledge_admin
-
     chat = update.effective_chat
     if chat is None:
         return
-    admin = context.bot_data.services.knowledge
-    progress = await run(admin.vector_progress, report)
-    if progress.finished:
-        await context.bot.send_message(
-            chat_id=chat.id, text=knowledge_admin.render_ingest(name, report, progress)
-        )
+    text, finished = await run(progress.status)
+    status = await context.bot.send_message(chat_id=chat.id, text=text)
+    if finished:
         return
-    status = await context.bot.send_message(
-        chat_id=chat.id, text=knowledge_admin.render_progress(name, progress)
-    )
 
     async def show(text: str) -> None:
         try:
             await status.edit_text(text)
         except TelegramError as exc:  # a lost edit costs only the progress line
-            logger.warning("could not edit the ingest status in chat %s: %s", status.chat_id, exc)
+            logger.warning("could not edit the progress message in chat %s: %s", status.chat_id, exc)
 
-    async def follow(progress: Any) -> None:
-        shown = progress.done
-        while not progress.finished and context.application.running:  # stop() ends it within a tick
+    async def follow_up(shown: str) -> None:
+        while context.application.running:  # stop() ends it within a tick
             await asyncio.sleep(UPLOAD_EDIT_INTERVAL)
-            progress = await run(admin.vector_progress, report)
-            if progress.done != shown and not progress.finished:
-                shown = progress.done
-                await show(knowledge_admin.render_progress(name, progress))
-        if progress.finished:
-            await show(knowledge_admin.render_ingest(name, report, progress))
+            text, finished = await run(progress.status)
+            if text != shown:
+                shown = text
+                await show(text)
+            if finished:
+                return
 
-    context.application.create_task(follow(progress), update=update)
+    context.application.create_task(follow_up(text), update=update)
 
 
 async def staff_for(data: BotData, telegram_id: int) -> Staff | None:
@@ -163,6 +152,7 @@ async def request(update: Update, context: Context, args: str | None = None) -> 
         chat_id=chat.id if chat else None,
         update_id=update.update_id,
         private=chat is not None and chat.type == ChatType.PRIVATE,
+        state=context.user_data if context.user_data is not None else {},
     )
 
 

@@ -97,3 +97,15 @@ def test_unknown_commands_and_buttons(services: Services, crm: FakeCRM) -> None:
         )
     with pytest.raises(ServiceError, match="失效"):
         commands.run_callback(services, "zz:1", req)
+
+
+def test_a_message_names_its_command_row_exactly() -> None:
+    from bot.features import contact_log
+
+    log = commands.command("log")
+    assert commands.command_of("/log 张伟 电话 例行问候") is log and commands.command_of("/log") is log
+    assert commands.command_of("/log@RMAssistantBot 张伟") is log
+    assert commands.command_of("/login") is None and commands.command_of("log 张伟") is None
+    assert commands.command_of("/client 张伟") is commands.command("client")
+    # the flows the front ends drive, and what the gate says when it cannot take one: from the table
+    assert commands.flows() == (log,) and log.unavailable == contact_log.NOT_SAVED

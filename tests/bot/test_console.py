@@ -216,3 +216,29 @@ def test_console_log_confirmation_offers_the_arranged_benefit(settings: Settings
     assert "✅ 已登记" in answered
     [use] = crm.benefit_uses(actor="RM001", client_id=diamond.client_id)
     assert use.benefit == "全程导医" and use.contact_id is not None
+
+
+def test_console_pick_of_a_same_named_client_answers_for_the_one_picked(
+    settings: Settings, services: Any
+) -> None:
+    """The console keeps the waiting question in its own session state (Telegram: persisted user_data)."""
+    services.crm.import_clients(
+        actor="ADM01",
+        rows=[{"name": "张伟", "birthday": "", "phone": "", "aum": "800000", "risk_level": "C3",
+               "rm_code": "RM001", "client_id": "C9001"}],
+    )  # fmt: skip
+    twin = services.crm.get_client(actor="RM001", client_id="C9001")
+    out: list[str] = []
+    lines = ["张伟手术住院安排有几次"]
+
+    def typed(prompt: str) -> str:
+        if prompt.startswith("序号"):  # pick the option naming the second 张伟
+            return next(line.split("]")[0].strip(" [") for line in out if "C9001" in line)
+        if not lines:
+            raise EOFError
+        return lines.pop(0)
+
+    code = run_console(settings, input=typed, output=out.append, services=services, staff_code="RM001")
+    text = "\n".join(out)
+    assert code == 0 and "哪一位" in text, text
+    assert f"依据客户卡片：张伟，{twin.tier.value}客户" in text and "已失效" not in text

@@ -31,3 +31,31 @@ async def test_bare_confirmation_hint_and_client_named_before_a_noun(bot_world: 
         [done] = await send(fake, RM, "确认")
         assert "已记录" in (done.visible_text or "")
     assert bot_world.log.stats().questions == 1
+
+
+async def test_the_which_client_pick_survives_a_restart(bot_world: BotWorld) -> None:
+    """The question waiting for "which 张伟?" lives in the RM's persisted user_data: a new Application on
+    the same database answers the pick made after the restart, for the client picked."""
+    fake, crm = bot_world.fake, bot_world.crm
+    report = crm.import_clients(
+        actor="ADM01",
+        rows=[{"name": "张伟", "birthday": "", "phone": "", "aum": "800000", "risk_level": "C3",
+               "rm_code": "RM001", "client_id": "C9001"}],
+    )  # fmt: skip
+    assert not report.errors, report.errors
+    twin = crm.get_client(actor="RM001", client_id="C9001")
+    async with running(bot_world.build()):
+        [pick] = await send(fake, RM, "张伟手术住院安排有几次")
+        assert "哪一位" in (pick.visible_text or "") and f"askc:{twin.client_id}" in pick.callback_data
+    assert bot_world.log.stats().questions == 0  # nothing answered before the pick
+    async with running(bot_world.build()):  # a restart: nothing of the first process is left in memory
+        mark = fake.mark()
+        fake.push_callback(RM, f"askc:{twin.client_id}", message=pick)
+        [answer] = await fake.wait_for_messages_async(RM, 1, since=mark, timeout=30)
+        text = answer.visible_text or ""
+        assert f"依据客户卡片：张伟，{twin.tier.value}客户" in text and "已失效" not in text
+        mark = fake.mark()
+        fake.push_callback(RM, f"askc:{twin.client_id}", message=pick)  # used once
+        [again] = await fake.wait_for_messages_async(RM, 1, since=mark, timeout=30)
+        assert "已失效" in (again.visible_text or "")
+    assert bot_world.log.stats().questions == 1

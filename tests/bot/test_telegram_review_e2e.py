@@ -9,8 +9,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from bot.answer_flags import WEAK_FLAG
 from bot.core import Clock
-from bot.features.ask import WEAK_FLAG
 from bot.features.supervision import ReviewLog, SupervisionService
 from bot.features.supervision.views import ReviewView
 from crm_adapter import Channel, NewContact

@@ -1,8 +1,10 @@
 """Four-eyes knowledge changes (issue #12): uploads wait for a second person's approval, and documents'
 effective and expiry dates decide when they are served.
 
-Modules: `store` (ChangeStore: `bot_knowledge_changes`), `service` (KnowledgeChangeService), `curated`
-(CuratedChangeService: trainers' curated answers through the same four eyes), `review` (what an approver
+Modules: `foureyes` (the one four-eyes workflow: roles, never one's own, decided once, audited),
+`store` (ChangeStore: `bot_knowledge_changes`), `service` (KnowledgeChangeService: documents as a kind of
+change, published on their dates), `curated` (CuratedChangeService: trainers' curated answers, the other
+kind), `review` (what an approver
 reads: the full text, paged, a new version's diff, and which pages each approver was shown), `people`
 (four eyes compare people: staff codes and Telegram ids), `chat` (the command table's handlers and the
 renderers).
@@ -27,8 +29,6 @@ from bot.features.approvals.chat import (
 )
 from bot.features.approvals.curated import CuratedChangeService, parse_curated_ref
 from bot.features.approvals.service import (
-    APPROVER_ROLES,
-    SUBMITTER_ROLES,
     AdminPublisher,
     Decision,
     KnowledgeChangeService,
@@ -39,9 +39,7 @@ from bot.features.approvals.service import (
 from bot.features.approvals.store import STATUS_NAMES, ChangeStore, KnowledgeChange
 
 __all__ = [
-    "APPROVER_ROLES",
     "STATUS_NAMES",
-    "SUBMITTER_ROLES",
     "AdminPublisher",
     "ChangeStore",
     "CuratedChangeService",

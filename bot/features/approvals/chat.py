@@ -1,8 +1,8 @@
 """Chat side of four-eyes knowledge changes: `/changes`, `/approve K3`, `/reject K3 理由` and their buttons.
 
-Documents are `K3`, trainers' curated answers `A3`: the same commands and buttons decide both. Handlers
-parse, call `KnowledgeChangeService` (or its `curated` service) and render; the renderers are pure
-functions shared by the console twin and the CLI.
+Documents are `K3`, trainers' curated answers `A3`: the same commands, buttons and four-eyes workflow
+(`foureyes.FourEyes`) decide both. Handlers parse, call the workflow of the ref's kind and render; the
+renderers are pure functions shared by the console twin and the CLI.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import logging
 from collections.abc import Sequence
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
+from bot import roles
 from bot.core import Request, ServiceError
-from bot.features.approvals.curated import CuratedChangeService, parse_curated_ref
+from bot.features.approvals.foureyes import FourEyes
 from bot.features.approvals.review import Content
-from bot.features.approvals.service import APPROVER_ROLES, Decision, KnowledgeChangeService, parse_change_ref
+from bot.features.approvals.service import Decision, KnowledgeChangeService
 from bot.features.approvals.store import PENDING, KnowledgeChange
 from bot.features.gaps.curated_store import PENDING as CURATED_PENDING
 from bot.features.gaps.curated_store import REF_PREFIX, CuratedAnswer
@@ -25,13 +27,15 @@ from crm_adapter import Staff
 logger = logging.getLogger(__name__)
 
 
-def _curated(svc: KnowledgeChangeService, ref: str) -> tuple[CuratedChangeService, int] | None:
-    """(the curated-answer approvals, its id) for a ref `A3`; None for a document's ref."""
-    if not ref.strip().upper().startswith(REF_PREFIX):
-        return None
-    if svc.curated is None:
-        raise ServiceError("审定答案审批未启用")
-    return svc.curated, parse_curated_ref(ref)
+def _workflow(svc: KnowledgeChangeService, ref: str) -> tuple[FourEyes[Any], int]:
+    """The four-eyes workflow deciding `ref` (documents K3, curated answers A3) and its id."""
+    if ref.strip().upper().startswith(REF_PREFIX):
+        if svc.curated is None:
+            raise ServiceError("审定答案审批未启用")
+        flow: FourEyes[Any] = svc.curated.four_eyes
+    else:
+        flow = svc.four_eyes
+    return flow, flow.parse_ref(ref)
 
 
 def changes(svc: KnowledgeChangeService, req: Request) -> Reply:
@@ -47,19 +51,12 @@ def changes(svc: KnowledgeChangeService, req: Request) -> Reply:
     return render_changes(svc.recent(limit=20), viewer=req.staff.code, tz=svc.clock.tz, curated=curated)
 
 
-def _content(svc: KnowledgeChangeService, ref: str) -> Content:
-    found = _curated(svc, ref)
-    if found is not None:
-        service, curated_id = found
-        return service.content(curated_id)
-    return svc.content(parse_change_ref(ref))
-
-
 def _view(svc: KnowledgeChangeService, req: Request, ref: str, page: int, *, note: str = "") -> Reply:
     """One page of a change's full text; the page counts as read by this staff member."""
-    content = _content(svc, ref)
+    flow, item_id = _workflow(svc, ref)
+    content = flow.content(item_id)
     page = min(max(page, 1), len(content.pages))
-    svc.shown.mark(req.staff.code, content.key, page)
+    flow.shown.mark(req.staff.code, content.key, page)
     return render_page(content, page, viewer=req.staff.code, note=note)
 
 
@@ -71,24 +68,32 @@ def view_button(svc: KnowledgeChangeService, req: Request) -> Reply:
 
 def content_of(svc: KnowledgeChangeService, ref: str) -> Content:
     """The whole of change `ref` (K3 or A3) as an approver reads it."""
-    return _content(svc, ref)
+    flow, item_id = _workflow(svc, ref)
+    return flow.content(item_id)
 
 
 def check_approvable(svc: KnowledgeChangeService, staff: Staff, ref: str) -> None:
     """Refuse (ServiceError) when `staff` may not approve `ref` now, whatever they have read."""
-    found = _curated(svc, ref)
-    if found is not None:
-        found[0].check_approvable(staff, found[1])
-    else:
-        svc.check_approvable(staff, parse_change_ref(ref))
+    flow, item_id = _workflow(svc, ref)
+    flow.check_approvable(staff, item_id)
+
+
+def read_whole(svc: KnowledgeChangeService, staff: Staff, ref: str) -> Content:
+    """The whole of `ref`, shown at once to an approver who may approve it (the command line prints it
+    all): every page counts as read. ServiceError first when `staff` may not approve it now."""
+    flow, item_id = _workflow(svc, ref)
+    flow.check_approvable(staff, item_id)
+    content = flow.content(item_id)
+    flow.shown.mark_all(staff.code, content)
+    return content
 
 
 def _unread(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply | None:
     """The first page of the change not shown to this approver yet (approval waits for it); None when the
     whole of it was shown. Whoever may not approve it at all hears why first."""
-    check_approvable(svc, req.staff, ref)
-    content = _content(svc, ref)
-    page = svc.shown.first_unseen(req.staff.code, content)
+    flow, item_id = _workflow(svc, ref)
+    flow.check_approvable(req.staff, item_id)
+    content, page = flow.first_unread(req.staff, item_id)
     if page is None:
         return None
     note = (
@@ -102,19 +107,19 @@ def _approve(svc: KnowledgeChangeService, req: Request, ref: str) -> Reply:
     unread = _unread(svc, req, ref)
     if unread is not None:
         return unread
-    found = _curated(svc, ref)
-    if found is not None:
-        service, curated_id = found
-        approved = service.approve(req.staff, curated_id)
+    flow, item_id = _workflow(svc, ref)
+    if flow is not svc.four_eyes:
+        approved = flow.approve(req.staff, item_id)
         outcome = render_curated_decision(approved)
         return Reply(outcome, notices=_tell_submitter(approved.author, req, outcome))
-    decision = svc.approve(req.staff, parse_change_ref(ref))
+    decision = svc.approve(req.staff, item_id)
     live = decision.change.status == "live" and decision.report is not None
     # Published means searchable; the front end may follow its vectors (Telegram edits a status line).
     return Reply(
         render_decision(decision),
-        ingest=decision.report if live else None,
-        ingest_name=decision.change.file_name,
+        progress=svc.publisher.progress(decision.change.file_name, decision.report)
+        if live and decision.report is not None
+        else None,
         notices=_tell_submitter(decision.change.submitted_by, req, render_decision(decision)),
     )
 
@@ -128,13 +133,12 @@ def _tell_submitter(submitter: str, req: Request, outcome: str) -> tuple[Notice,
 
 
 def _reject(svc: KnowledgeChangeService, req: Request, ref: str, reason: str) -> Reply:
-    found = _curated(svc, ref)
-    if found is not None:
-        service, curated_id = found
-        rejected = service.reject(req.staff, curated_id, reason)
+    flow, item_id = _workflow(svc, ref)
+    if flow is not svc.four_eyes:
+        rejected = flow.reject(req.staff, item_id, reason)
         outcome = render_curated_rejected(rejected)
         return Reply(outcome, notices=_tell_submitter(rejected.author, req, outcome))
-    change = svc.reject(req.staff, parse_change_ref(ref), reason)
+    change = svc.reject(req.staff, item_id, reason)
     outcome = render_rejected(change)
     return Reply(outcome, notices=_tell_submitter(change.submitted_by, req, outcome))
 
@@ -195,7 +199,7 @@ def render_submitted(change: KnowledgeChange) -> str:
 
 def submitted_reply(change: KnowledgeChange, *, submitter: Staff) -> Reply:
     """The submitter's confirmation, and a notice to every other approver."""
-    notice = Notice(APPROVER_ROLES, render_waiting(change, submitter=submitter), exclude=submitter.code)
+    notice = Notice(roles.APPROVERS, render_waiting(change, submitter=submitter), exclude=submitter.code)
     return Reply(render_submitted(change), notices=(notice,))
 
 
@@ -331,6 +335,7 @@ __all__ = [
     "changes",
     "check_approvable",
     "content_of",
+    "read_whole",
     "reject",
     "reject_button",
     "render_changes",

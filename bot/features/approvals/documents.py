@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from bot.core import ServiceError
+from bot.features.knowledge_admin import IngestProgress
 
 if TYPE_CHECKING:
+    from bot.rendering import Progress
     from knowledge import IngestReport
+    from knowledge.vectors import VectorProgress
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +35,10 @@ class Publisher(Protocol):
     def ingest(self, path: Path) -> IngestReport: ...
 
     def remove(self, source: str) -> int: ...
+
+    def progress(self, name: str, report: IngestReport) -> Progress | None:
+        """What is left of a publication in the background (its vectors), for the front end to follow."""
+        ...
 
 
 class AdminPublisher:
@@ -52,6 +59,9 @@ class AdminPublisher:
     def ingest(self, path: Path) -> IngestReport:
         return self._admin.ingest(path, wait=self._wait)
 
+    def progress(self, name: str, report: IngestReport) -> Progress | None:
+        return IngestProgress(self._admin, name, report)
+
     def remove(self, source: str) -> int:
         remove = getattr(self._kb, "remove", None)
         if remove is None:  # a knowledge base that cannot remove cannot honour expiry: fail loudly
@@ -65,6 +75,8 @@ class KnowledgeAdmin(Protocol):
     def check_size(self, size: int | None) -> None: ...
 
     def ingest(self, path: Path, *, wait: bool = True) -> IngestReport: ...
+
+    def vector_progress(self, report: IngestReport) -> VectorProgress: ...
 
 
 def document_dates(path: Path) -> tuple[date | None, date | None]:

@@ -15,12 +15,8 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.features.approvals.store import LIVE, PENDING, ChangeStore, KnowledgeChange
-
-if TYPE_CHECKING:
-    from bot.features.gaps.curated_store import CuratedAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -131,24 +127,6 @@ def document_content(store: ChangeStore, change: KnowledgeChange) -> Content:
     )
 
 
-def curated_content(c: CuratedAnswer) -> Content:
-    from bot.features.gaps.curated_store import PENDING as CURATED_PENDING  # gaps imports approvals
-
-    questions = "\n".join(f"{i}. {q}" for i, q in enumerate(c.questions or (c.question,), 1))
-    source = f"\n\n【来源】{c.source}" if c.source else ""
-    asked = len(c.questions or (c.question,))
-    body = f"【适用问题（{asked} 种问法）】\n{questions}\n\n【答案全文】\n{c.answer}{source}"
-    digest = hashlib.sha256(f"{c.answer}\x00{c.source}\x00{questions}".encode()).hexdigest()
-    return Content(
-        ref=c.change_ref,
-        key=f"{c.change_ref}:{digest}",
-        title=f"{c.change_ref} 审定答案（{c.author_name} 编写）",
-        submitter=c.author,
-        pending=c.status == CURATED_PENDING,
-        pages=paginate(body),
-    )
-
-
 class Shown:
     """Which pages of which content each approver has been shown in this process (bounded)."""
 
@@ -164,6 +142,11 @@ class Shown:
                     del self._seen[old]
             self._seen.setdefault((who, key), set()).add(page)
 
+    def mark_all(self, who: str, content: Content) -> None:
+        """Every page of `content` was shown to `who` at once."""
+        for page in range(1, len(content.pages) + 1):
+            self.mark(who, content.key, page)
+
     def first_unseen(self, who: str, content: Content) -> int | None:
         """The first page of `content` not shown to `who` yet (1-based); None when all were."""
         with self._lock:
@@ -175,7 +158,6 @@ __all__ = [
     "PAGE_CHARS",
     "Content",
     "Shown",
-    "curated_content",
     "document_content",
     "document_text",
     "paginate",

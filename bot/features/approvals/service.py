@@ -9,8 +9,10 @@
   effective date waits (status approved) and is published from 00:00 of that day in the bank's time
   zone; a live one is removed from the knowledge base from 00:00 of its expiry date. `refresh()` does
   both; the bot runs it at start and just after every midnight.
-- Every step is appended to the audit trail (kind `knowledge_change`, ref `K<id>`).
-- Trainers' curated answers go through the same approvals (`curated.py`, refs `A<id>`).
+- Every step is appended to the audit trail (kind `knowledge_change`, ref `K<id>`) in the same
+  transaction as the step.
+- Deciding (roles, never one's own, decided once, audited) is the one four-eyes workflow of
+  `foureyes.py`, which trainers' curated answers go through too (`curated.py`, refs `A<id>`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,34 +37,28 @@ from bot.features.approvals.documents import (
     sha256_of,
     store_bytes,
 )
-from bot.features.approvals.people import SUBMITTER_TELEGRAM_ID, TelegramIdOf, check_not_submitter
-from bot.features.approvals.review import Content, Shown, document_content
+from bot.features.approvals.foureyes import Also, FourEyes
+from bot.features.approvals.people import TelegramIdOf
+from bot.features.approvals.review import Content, document_content
 from bot.features.approvals.store import (
     APPROVED,
     EXPIRED,
     FAILED,
     LIVE,
     PENDING,
-    REJECTED,
     ChangeStore,
     KnowledgeChange,
 )
-from crm_adapter.models import Role, Staff
+from crm_adapter.models import Staff
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Engine
 
     from bot.audit import AuditTrail
     from bot.features.approvals.curated import CuratedChangeService
-    from bot.features.approvals.store import Also
     from knowledge import IngestReport
 
 logger = logging.getLogger(__name__)
-
-#: Who may approve or reject a knowledge change (never their own).
-APPROVER_ROLES = frozenset({Role.TRAINER, Role.COMPLIANCE, Role.ADMIN})
-#: Who may submit one.
-SUBMITTER_ROLES = frozenset({Role.TRAINER, Role.ADMIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +69,79 @@ class Decision:
     report: IngestReport | None = None
 
 
+class DocumentKind:
+    """Documents as a kind of four-eyes change (`foureyes.Kind`): refs `K3`, audit kind `knowledge_change`;
+    an approved document waits for its effective date, then `KnowledgeChangeService` publishes it."""
+
+    prefix = "K"
+    audit_kind = "knowledge_change"
+    approved = APPROVED
+    no_such = "没有编号为 {ref} 的知识变更"
+    ref_hint = "请写知识变更编号，例如 K3（/changes 查看待审批的变更）"
+    may_not_approve = "只有培训师、合规人员或管理员可以审批知识库变更"
+    may_not_submit = "只有培训师可以提交知识库变更"
+    own_change = "{ref} 是您本人提交的：按四眼原则，须由另一位培训师或合规人员批准。"
+
+    def __init__(self, store: ChangeStore) -> None:
+        self.store = store
+
+    @property
+    def engine(self) -> Engine:
+        return self.store.engine
+
+    def load(self, item_id: int) -> KnowledgeChange | None:
+        return self.store.get(change_id=item_id)
+
+    def ref(self, item: KnowledgeChange) -> str:
+        return item.ref
+
+    def submitter(self, item: KnowledgeChange) -> str:
+        return item.submitted_by
+
+    def status(self, item: KnowledgeChange) -> str:
+        return item.status
+
+    def status_name(self, item: KnowledgeChange) -> str:
+        return item.status_name
+
+    def content(self, item: KnowledgeChange) -> Content:
+        """The whole document (and its diff against the version it replaces)."""
+        return document_content(self.store, item)
+
+    def refusal(self, item: KnowledgeChange, today: date) -> str | None:
+        if item.expiry_date is not None and item.expiry_date <= today:
+            return f"{item.ref} 的失效日期 {item.expiry_date} 已到，不能批准（可驳回，或撤回后重新提交）"
+        return None
+
+    def payload(self, item: KnowledgeChange, action: str, extra: dict[str, object]) -> dict[str, object]:
+        return record_payload(item.to_dict(), action=action, **extra)
+
+    def decide(
+        self,
+        item: KnowledgeChange,
+        *,
+        new: str,
+        at: datetime,
+        decided_by: str,
+        note: str | None,
+        also: Also | None,
+    ) -> KnowledgeChange | None:
+        return self.store.transition(
+            change_id=item.id, old=PENDING, new=new, at=at, decided_by=decided_by, note=note, also=also
+        )
+
+
 def parse_change_ref(text: str) -> int:
     """`K3`, `k3`, `#3` or `3` → 3."""
-    number = parse_record_id(text.strip().lstrip("#").upper().removeprefix("K"))
+    number = parse_record_id(text.strip().lstrip("#").upper().removeprefix(DocumentKind.prefix))
     if number is None:
-        raise ServiceError("请写知识变更编号，例如 K3（/changes 查看待审批的变更）")
+        raise ServiceError(DocumentKind.ref_hint)
     return number
 
 
 class KnowledgeChangeService:
+    """Documents through the four eyes (`foureyes.FourEyes`), then published on their dates."""
+
     def __init__(
         self,
         *,
@@ -93,24 +154,25 @@ class KnowledgeChangeService:
         telegram_id_of: TelegramIdOf | None = None,
     ) -> None:
         self.store = store
-        self.telegram_id_of = telegram_id_of  # four eyes compare people: the id registered for a code
         self.curated = curated  # curated answers share the approvals UI (refs A3 next to K3)
         self.publisher = publisher
         self.clock = clock
         self.changes_dir = changes_dir
         self.audit = audit
-        self.shown = Shown()  # which pages of what each approver has read (approve needs all of them)
+        self.four_eyes = FourEyes(
+            DocumentKind(store), clock=clock, audit=audit, telegram_id_of=telegram_id_of
+        )
+        self.shown = self.four_eyes.shown  # which pages of what each approver has read
 
     def content(self, change_id: int) -> Content:
         """What an approver reads: the whole document (and its diff against the version it replaces)."""
-        return document_content(self.store, self.get(change_id))
+        return self.four_eyes.content(change_id)
 
     # --- submitting ----------------------------------------------------------------------------
     def submit(self, staff: Staff, path: Path, *, file_name: str | None = None) -> KnowledgeChange:
         """Queue `path` for approval: its bytes are read once, and exactly those are kept with their hash
         (the original may be deleted or replaced afterwards)."""
-        if staff.role not in SUBMITTER_ROLES:
-            raise ServiceError("只有培训师可以提交知识库变更")
+        self.four_eyes.check_submitter(staff)
         name = file_name or path.name
         self.publisher.check_file(name)
         if not path.is_file():
@@ -126,8 +188,7 @@ class KnowledgeChangeService:
 
     def submit_bytes(self, staff: Staff, data: bytes, *, file_name: str) -> KnowledgeChange:
         """Queue a document's bytes for approval, recorded as submitted by `staff`."""
-        if staff.role not in SUBMITTER_ROLES:
-            raise ServiceError("只有培训师可以提交知识库变更")
+        self.four_eyes.check_submitter(staff)
         name = file_name
         self.publisher.check_file(name)
         check_size = getattr(self.publisher, "check_size", None)
@@ -152,66 +213,26 @@ class KnowledgeChangeService:
             at=self.clock.utcnow(),
             effective_date=effective,
             expiry_date=expiry,
-            also=self._audited(staff.code, "submit", **{SUBMITTER_TELEGRAM_ID: staff.telegram_id}),
+            also=self.four_eyes.submitted(staff),
         )
         logger.info("knowledge change %s submitted by %s: %s", change.ref, staff.code, name)
         return change
 
     # --- deciding ------------------------------------------------------------------------------
     def check_approvable(self, staff: Staff, change_id: int) -> KnowledgeChange:
-        """The pending change `staff` may approve now, or ServiceError: a role that may not approve, the
-        same person who submitted it (under any of their codes), or an expiry date already reached."""
-        change = self._pending(change_id)
-        if staff.role not in APPROVER_ROLES:
-            raise ServiceError("只有培训师、合规人员或管理员可以审批知识库变更")
-        check_not_submitter(
-            staff,
-            audit=self.audit,
-            kind="knowledge_change",
-            ref=change.ref,
-            code=change.submitted_by,
-            telegram_id_of=self.telegram_id_of,
-            message=f"{change.ref} 是您本人提交的：按四眼原则，须由另一位培训师或合规人员批准。",
-        )
-        today = self.clock.today()  # the bank's time zone
-        if change.expiry_date is not None and change.expiry_date <= today:
-            raise ServiceError(
-                f"{change.ref} 的失效日期 {change.expiry_date} 已到，不能批准（可驳回，或撤回后重新提交）"
-            )
-        return change
+        """The pending change `staff` may approve now, or ServiceError (`FourEyes.check_approvable`)."""
+        return self.four_eyes.check_approvable(staff, change_id)
 
     def approve(self, staff: Staff, change_id: int) -> Decision:
         """Approve someone else's pending change; publish it now unless its effective date is ahead."""
-        change = self.check_approvable(staff, change_id)
-        claimed = self.store.transition(
-            change_id=change.id, old=PENDING, new=APPROVED, at=self.clock.utcnow(), decided_by=staff.code,
-            also=self._audited(staff.code, "approve"),
-        )  # fmt: skip
-        if claimed is None:
-            raise ServiceError(f"{change.ref} 已由他人处理，请用 /changes 查看当前状态")
+        claimed = self.four_eyes.approve(staff, change_id)
         if claimed.effective_date is not None and claimed.effective_date > self.clock.today():
             return Decision(claimed)
         return self._publish(claimed, actor=staff.code)
 
     def reject(self, staff: Staff, change_id: int, reason: str) -> KnowledgeChange:
         """Reject a pending change (the submitter may withdraw their own)."""
-        change = self._pending(change_id)
-        own = change.submitted_by == staff.code
-        if not own and staff.role not in APPROVER_ROLES:
-            raise ServiceError("只有培训师、合规人员或管理员可以审批知识库变更")
-        note = reason.strip() or ("提交人撤回" if own else "未说明理由")
-        done = self.store.transition(
-            change_id=change.id,
-            old=PENDING,
-            new=REJECTED,
-            at=self.clock.utcnow(),
-            decided_by=staff.code,
-            note=note,
-            also=self._audited(staff.code, "withdraw" if own else "reject"),
-        )
-        if done is None:
-            raise ServiceError(f"{change.ref} 已由他人处理，请用 /changes 查看当前状态")
-        return done
+        return self.four_eyes.reject(staff, change_id, reason)
 
     def recent(self, *, statuses: Sequence[str] | None = None, limit: int = 20) -> list[KnowledgeChange]:
         if statuses is None:
@@ -219,10 +240,7 @@ class KnowledgeChangeService:
         return self.store.list(statuses=tuple(statuses), limit=limit)
 
     def get(self, change_id: int) -> KnowledgeChange:
-        change = self.store.get(change_id=change_id)
-        if change is None:
-            raise ServiceError(f"没有编号为 K{change_id} 的知识变更")
-        return change
+        return self.four_eyes.get(change_id)
 
     # --- effective and expiry dates ------------------------------------------------------------
     def refresh(self) -> list[KnowledgeChange]:
@@ -240,12 +258,6 @@ class KnowledgeChangeService:
         return done
 
     # --- internals -----------------------------------------------------------------------------
-    def _pending(self, change_id: int) -> KnowledgeChange:
-        change = self.get(change_id)
-        if change.status != PENDING:
-            raise ServiceError(f"{change.ref} 当前状态为“{change.status_name}”，不能再审批")
-        return change
-
     def _publish(self, change: KnowledgeChange, *, actor: str) -> Decision:
         path = Path(change.stored_path)
         now = self.clock.utcnow()
@@ -315,29 +327,14 @@ class KnowledgeChangeService:
             also=self._audited("system", "expire"),
         )  # fmt: skip
 
-    def _audited(self, actor: str, action: str, **extra: object) -> Also | None:
-        """The audit append of a step, run inside the store's transaction (fail closed: a step that
-        cannot be audited does not happen); on another database, in its own transaction just before."""
-        audit = self.audit
-        if audit is None:
-            return None
-        joined = audit.shares_database(self.store.engine)
-
-        def append(conn: Connection, change: KnowledgeChange) -> None:
-            payload = record_payload(change.to_dict(), action=action, **extra)
-            if joined:
-                audit.append_in(conn, kind="knowledge_change", actor=actor, ref=change.ref, payload=payload)
-            else:
-                audit.append(kind="knowledge_change", actor=actor, ref=change.ref, payload=payload)
-
-        return append
+    def _audited(self, actor: str, action: str) -> Also | None:
+        return self.four_eyes.audited(actor, action)
 
 
 __all__ = [
-    "APPROVER_ROLES",
-    "SUBMITTER_ROLES",
     "AdminPublisher",
     "Decision",
+    "DocumentKind",
     "KnowledgeChangeService",
     "Publisher",
     "dates_of",

@@ -8,6 +8,7 @@ import re
 from datetime import date, timedelta
 
 from bot.core import Request, ServiceError, crm_call
+from bot.dates import FULL_DATE, SHORT_DATE
 from bot.features.benefits import entitlements as ent
 from bot.features.benefits.service import BenefitService, BenefitSheet, PreparedUse, UseResult
 from bot.rendering import Button, Reply, esc
@@ -16,8 +17,6 @@ from crm_adapter import Client, ContactRecord, Staff
 logger = logging.getLogger(__name__)
 
 USAGE = "用法：/used 客户 权益 [日期] [备注]，例如 /used 张伟 专家挂号 11-03；只写客户：查看今年权益余量"
-_FULL_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
-_SHORT_DATE = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})日?$")
 _RELATIVE = {"今天": 0, "昨天": 1, "前天": 2}
 _CONTACT_REF = re.compile(r"^#(\d{1,12})$")
 #: A /log summary saying a benefit was arranged or used ("帮客户约了专家号", "已安排体检").
@@ -32,10 +31,10 @@ def parse_day(token: str, today: date) -> date | None:
     if token in _RELATIVE:
         return today - timedelta(days=_RELATIVE[token])
     try:
-        m = _FULL_DATE.match(token)
+        m = FULL_DATE.fullmatch(token)
         if m:
             return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        m = _SHORT_DATE.match(token)
+        m = SHORT_DATE.fullmatch(token)
         if m:
             day = date(today.year, int(m.group(1)), int(m.group(2)))
             return day if day <= today else date(today.year - 1, day.month, day.day)

@@ -28,6 +28,10 @@ from crm_adapter import Channel, Client, ContactRecord
 
 logger = logging.getLogger(__name__)
 
+#: A /log could not be stored (the CRM or its database failed, or the bot could not take the message):
+#: the record was NOT saved. Every front end says it in these words.
+NOT_SAVED = "客户系统暂时不可用，联系记录未保存，请稍后重发。"
+
 #: States of the guided /log conversation (persisted by PTB: keep the values stable).
 CLIENT, CHANNEL, SUMMARY, FOLLOW_UP, CONFIRM = range(5)
 STATES = (CLIENT, CHANNEL, SUMMARY, FOLLOW_UP, CONFIRM)

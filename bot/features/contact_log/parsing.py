@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from bot.core import ServiceError
+from bot.dates import upcoming_day
 from crm_adapter import Channel
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ CONFIRM_WORDS = frozenset({"确认", "确定", "是", "好", "对", "ok", "y", "
 #: Words (and the empty answer) that skip the follow-up date.
 SKIP_WORDS = frozenset({"", "无", "不需要", "跳过", "不设置", "不用", "skip", "-"})
 
-_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _FOLLOW_UP_PREFIX = re.compile(r"^(?:下次|回访|跟进)[:：]\s*(.*)$")
 
 
@@ -99,39 +99,9 @@ def parse_follow_up(text: str, today: date) -> date | None:
     text = text.strip().replace("／", "/")
     if text.lower() in SKIP_WORDS:
         return None
-    result: date | None = None
-    if text == "今天":
-        result = today
-    elif text in {"明天", "明日"}:
-        result = today + timedelta(days=1)
-    elif text == "后天":
-        result = today + timedelta(days=2)
-    elif m := re.fullmatch(r"(\d{1,3})\s*天后", text):
-        result = today + timedelta(days=int(m.group(1)))
-    elif m := re.fullmatch(r"(下)?(?:周|星期|礼拜)([一二三四五六日天])", text):
-        target = _WEEKDAYS[m.group(2)]
-        if m.group(1):
-            monday_next = today + timedelta(days=7 - today.weekday())
-            result = monday_next + timedelta(days=target)
-        else:
-            delta = (target - today.weekday()) % 7 or 7
-            result = today + timedelta(days=delta)
-    elif m := re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text):
-        result = date_or_none(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    elif m := re.fullmatch(r"(\d{1,2})[-/.月](\d{1,2})日?", text):
-        month, day = int(m.group(1)), int(m.group(2))
-        result = date_or_none(today.year, month, day)
-        if result is not None and result < today:
-            result = date_or_none(today.year + 1, month, day)
+    result = upcoming_day(text, today)
     if result is None:
         raise ServiceError(f"无法识别日期“{text}”，可写 2026-12-15、12-15、明天 或 下周一。")
     if result < today:
         raise ServiceError("下次跟进日期不能早于今天。")
     return result
-
-
-def date_or_none(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None

@@ -5,7 +5,8 @@ question matches, and knowledge usage (hits per curated answer and document, unu
 Modules: `vectors` (question vectors, cached), `cluster` (scikit-learn clustering), `curated_store`
 (curated answers and their four-eyes status), `curated_terms` (the key-term check), `curated` (the
 matcher), `service` (GapService), `render`, `chat` (the command table's handlers). Approving a curated
-answer is `bot.features.approvals.curated`.
+answer is the approvals feature's (one four-eyes workflow for documents and curated answers); this
+package does not import it.
 """
 
 from __future__ import annotations

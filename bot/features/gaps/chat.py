@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from bot import roles
 from bot.core import Request, ServiceError, parse_record_id
-from bot.features.approvals.service import APPROVER_ROLES
 from bot.features.gaps.render import render_curated, render_gaps, render_usage
 from bot.features.gaps.service import GapService
 from bot.rendering import Notice, Reply, clip, esc
@@ -41,7 +41,7 @@ def curate(svc: GapService, req: Request) -> Reply:
         f"（{esc(clip(curated.questions[0], 40)) if curated.questions else ''}），等待审批："
         f"/changes {curated.change_ref} 查看全文（读完后可批准）"
     )
-    notice = Notice(APPROVER_ROLES, waiting, exclude=req.staff.code)  # every other approver is told
+    notice = Notice(roles.APPROVERS, waiting, exclude=req.staff.code)  # every other approver is told
     return Reply(render_curated(curated), notices=(notice,))
 
 

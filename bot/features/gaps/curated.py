@@ -25,6 +25,7 @@ from bot.features.gaps.curated_store import (
     LIVE,
     PENDING,
     SOURCE_PREFIX,
+    Also,
     CuratedAnswer,
     CuratedStore,
 )
@@ -141,20 +142,29 @@ class CuratedAnswers:
                 return CuratedMatch(self._by_id[curated_id], float(sims[i]), asked), float(sims[i])
         return None, float(sims[order[0]]) if len(order) else -1.0
 
-    def retire(self, curated_id: int, *, at: datetime | None = None) -> CuratedAnswer | None:
+    def retire(
+        self, curated_id: int, *, at: datetime | None = None, also: Also | None = None
+    ) -> CuratedAnswer | None:
         """Stop serving (or withdraw, while pending) answer `curated_id`; the answer as it is now, or
         None if it is neither live nor pending."""
-        if not self.store.deactivate(curated_id=curated_id, at=at):
+        if not self.store.deactivate(curated_id=curated_id, at=at, also=also):
             return None
         self._refresh(force=True)
         return self.store.get(curated_id=curated_id)
 
     def decide(
-        self, curated_id: int, *, new: str, at: datetime, decided_by: str, note: str | None = None
+        self,
+        curated_id: int,
+        *,
+        new: str,
+        at: datetime,
+        decided_by: str,
+        note: str | None = None,
+        also: Also | None = None,
     ) -> CuratedAnswer | None:
         """Approve (`new=LIVE`) or reject a pending answer; None when it is not pending any more."""
         done = self.store.transition(
-            curated_id=curated_id, old=(PENDING,), new=new, at=at, decided_by=decided_by, note=note
+            curated_id=curated_id, old=(PENDING,), new=new, at=at, decided_by=decided_by, note=note, also=also
         )
         if done is not None and new == LIVE:
             self._refresh(force=True)  # served from the next question on, in this process at once
@@ -171,6 +181,7 @@ class CuratedAnswers:
         exchange_id: int | None,
         at: datetime,
         status: str = PENDING,
+        also: Also | None = None,
     ) -> CuratedAnswer:
         """Store a curated answer, pending a second person's approval unless `status` says otherwise."""
         distinct = list(dict.fromkeys(q for q in questions if q.strip()))
@@ -185,6 +196,7 @@ class CuratedAnswers:
             at=at,
             questions=list(zip(distinct, vectors, strict=True)),
             status=status,
+            also=also,
         )
         if status == LIVE:
             self._refresh(force=True)

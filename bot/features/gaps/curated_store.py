@@ -10,13 +10,13 @@ decision and a decided answer is never decided again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.core import as_utc
 from bot.features.gaps.vectors import from_bytes, to_bytes
@@ -135,11 +135,19 @@ def _to_answer(m: sa.RowMapping, questions: tuple[str, ...]) -> CuratedAnswer:
     )
 
 
+#: Run inside a write's transaction with the stored answer (the audit append of a four-eyes step).
+Also = Callable[[Connection, "CuratedAnswer"], object]
+
+
 class CuratedStore:
     """Repository of curated answers on the conversation log's (migrated) database; thread-safe."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
 
     def add(
         self,
@@ -153,6 +161,7 @@ class CuratedStore:
         at: datetime,
         questions: Sequence[tuple[str, np.ndarray]],
         status: str = PENDING,
+        also: Also | None = None,
     ) -> CuratedAnswer:
         """Store an answer and the questions it answers (with their vectors), in one transaction."""
         values = {
@@ -175,8 +184,10 @@ class CuratedStore:
                 sa.insert(_questions),
                 [{"curated_id": curated_id, "question": q, "vector": to_bytes(v)} for q, v in questions],
             )
-        found = self.get(curated_id=curated_id)
-        assert found is not None
+            found = self._get_in(conn, curated_id)
+            assert found is not None
+            if also is not None:
+                also(conn, found)
         return found
 
     def transition(
@@ -188,8 +199,10 @@ class CuratedStore:
         at: datetime,
         decided_by: str | None = None,
         note: str | None = None,
+        also: Also | None = None,
     ) -> CuratedAnswer | None:
-        """Move the answer from one of `old` to `new`; None when it was in none of them (someone else won)."""
+        """Move the answer from one of `old` to `new`; None when it was in none of them (someone else won).
+        `also` runs inside the same transaction with the changed answer (the audit append)."""
         values: dict[str, object] = {"status": new, "active": new == LIVE, "updated_at": at}
         if decided_by is not None:
             values.update(decided_by=decided_by, decided_at=at)
@@ -203,25 +216,34 @@ class CuratedStore:
         with self._engine.begin() as conn:
             if conn.execute(stmt).rowcount != 1:
                 return None
-        return self.get(curated_id=curated_id)
+            done = self._get_in(conn, curated_id)
+            assert done is not None
+            if also is not None:
+                also(conn, done)
+        return done
 
-    def deactivate(self, *, curated_id: int, at: datetime | None = None) -> bool:
+    def deactivate(self, *, curated_id: int, at: datetime | None = None, also: Also | None = None) -> bool:
         """Stop serving (or withdraw a pending) answer, kept for the log's hit counts; False if none."""
         when = at or datetime.now(UTC)
-        return self.transition(curated_id=curated_id, old=(LIVE, PENDING), new=RETIRED, at=when) is not None
+        done = self.transition(curated_id=curated_id, old=(LIVE, PENDING), new=RETIRED, at=when, also=also)
+        return done is not None
 
     def get(self, *, curated_id: int) -> CuratedAnswer | None:
         """One answer in any status, with its questions."""
         with self._engine.connect() as conn:
-            row = conn.execute(sa.select(_answers).where(_answers.c.id == curated_id)).first()
-            if row is None:
-                return None
-            asked = conn.execute(
-                sa.select(_questions.c.question)
-                .where(_questions.c.curated_id == curated_id)
-                .order_by(_questions.c.id)
-            )
-            return _to_answer(row._mapping, tuple(str(q) for (q,) in asked))
+            return self._get_in(conn, curated_id)
+
+    @staticmethod
+    def _get_in(conn: Connection, curated_id: int) -> CuratedAnswer | None:
+        row = conn.execute(sa.select(_answers).where(_answers.c.id == curated_id)).first()
+        if row is None:
+            return None
+        asked = conn.execute(
+            sa.select(_questions.c.question)
+            .where(_questions.c.curated_id == curated_id)
+            .order_by(_questions.c.id)
+        )
+        return _to_answer(row._mapping, tuple(str(q) for (q,) in asked))
 
     def recent(self, *, statuses: Sequence[str] = STATUSES, limit: int = 50) -> list[CuratedAnswer]:
         """Answers in `statuses`, newest first, with their questions."""
@@ -282,6 +304,7 @@ __all__ = [
     "RETIRED",
     "SOURCE_PREFIX",
     "STATUS_NAMES",
+    "Also",
     "CuratedAnswer",
     "CuratedStore",
 ]

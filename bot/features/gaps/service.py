@@ -4,7 +4,7 @@ The inbox takes the questions of the last `GAP_DAYS` days that went unanswered, 
 👎, clusters them by meaning (client data redacted first, so questions about different clients meet)
 and shows the largest clusters first with their count, examples and what an RM would get now. A trainer
 turns a cluster (or any exchange) into a curated answer, served once a second person approved it
-(`bot.features.approvals.curated`); `usage` counts how often curated answers and
+(the approvals feature decides it, through `CuratedSubmissions`); `usage` counts how often curated answers and
 documents served answers, and lists documents no answer used in `USAGE_DAYS` days.
 """
 
@@ -16,21 +16,20 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from bot import roles
+from bot.answer_flags import CURATED, WEAK_FLAG, is_gap
 from bot.core import Clock, KnowledgeService, ServiceError, parse_record_id
-from bot.features.ask import CURATED, WEAK_FLAG
 from bot.features.gaps.cluster import cluster
 from bot.features.gaps.curated import MAX_ANSWER_CHARS, SOURCE_PREFIX, CuratedAnswer, CuratedAnswers
 from bot.features.gaps.curated_store import PENDING
 from bot.features.gaps.vectors import QuestionVectors
-from bot.features.privacy import REDACTED_ROLES
 from bot.features.supervision.store import EXCHANGE, parse_ref
-from crm_adapter import Role, Staff
+from crm_adapter import Staff
 
 if TYPE_CHECKING:
     from bot.convlog import ConversationLog
-    from bot.features.approvals.curated import CuratedChangeService
     from bot.features.privacy import ClientPrivacy
     from bot.features.supervision import SupervisionService
     from bot.features.supervision.views import Escalation
@@ -46,6 +45,23 @@ SHOWN = 8
 EXAMPLES = 3
 UNANSWERED, WEAK, DOWN = "未能回答", "依据较弱", "👎"
 _SOURCE = re.compile(r"\s*(?:来源|出处|source)\s*[:：]\s*", re.IGNORECASE)
+
+
+class CuratedSubmissions(Protocol):
+    """The four eyes a curated answer goes through (the approvals feature provides them): submitting
+    stores it pending a second person's approval; retiring needs none."""
+
+    def submit(
+        self,
+        staff: Staff,
+        *,
+        questions: Sequence[str],
+        answer: str,
+        source: str | None,
+        exchange_id: int | None,
+    ) -> CuratedAnswer: ...
+
+    def retire(self, staff: Staff, curated_id: int) -> CuratedAnswer: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +156,7 @@ class GapService:
         clock: Clock,
         supervision: SupervisionService | None = None,
         vectors: QuestionVectors | None = None,
-        changes: CuratedChangeService | None = None,
+        changes: CuratedSubmissions | None = None,
     ) -> None:
         self.log = log
         self.kb = kb
@@ -158,12 +174,10 @@ class GapService:
         since = self.clock.today() - timedelta(days=days)
         start, end = self.clock.utc_range(since, self.clock.today())
         codes = None
-        if staff.role == Role.SUPERVISOR and self.supervision is not None:
+        if roles.team_scoped(staff) and self.supervision is not None:
             codes = self.supervision.team_codes(staff)
         heads = self.log.exchange_heads(staff_codes=codes, since=start, until=end)
-        wanted = [h for h in heads if (not h.grounded) or WEAK_FLAG in h.flags or h.feedback == "down"][
-            :MAX_QUESTIONS
-        ]
+        wanted = [h for h in heads if is_gap(h)][:MAX_QUESTIONS]
         full = self.log.get_many([h.id for h in wanted])
         redact_all = self.privacy.redactor()
         shown = self.privacy.for_viewer(staff)
@@ -218,8 +232,8 @@ class GapService:
             questions=len(items),
             clusters=shown,
             escalations=escalations,
-            redacted=staff.role in REDACTED_ROLES,
-            can_curate=staff.role in (Role.TRAINER, Role.ADMIN),
+            redacted=roles.is_redacted(staff),
+            can_curate=roles.may_curate(staff),
             page=page,
             more=max(0, len(groups) - first - len(shown)),
         )

@@ -8,6 +8,7 @@ Modules: `service` (SupervisionService), `store` (ReviewLog: the review actions)
 
 from __future__ import annotations
 
+from bot.dates import Window, parse_date_range, parse_window
 from bot.features.supervision.charts import render_stats_chart, save_png
 from bot.features.supervision.chat import (
     escalate,
@@ -24,7 +25,6 @@ from bot.features.supervision.chat import (
     stats,
     unanswered,
 )
-from bot.features.supervision.dates import Window, parse_date_range, parse_window
 from bot.features.supervision.render import (
     render_escalated,
     render_result,

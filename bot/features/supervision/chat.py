@@ -14,10 +14,11 @@ import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 
+from bot import roles
 from bot.core import Request, ServiceError
+from bot.dates import Window
 from bot.features.message_check.render import render_stored
 from bot.features.supervision.charts import render_stats_chart
-from bot.features.supervision.dates import Window
 from bot.features.supervision.render import (
     render_check_state,
     render_escalated,
@@ -30,7 +31,6 @@ from bot.features.supervision.service import SupervisionService
 from bot.features.supervision.store import COMMENT, ESCALATE, EXCHANGE, RESOLVE, REVIEWED
 from bot.features.supervision.views import ReviewView
 from bot.rendering import Button, Keyboard, Reply
-from crm_adapter import Role
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def _escalated_reply(svc: SupervisionService, req: Request, notice: str = "") ->
     names = {s.code: s.name for s in svc.crm.list_staff()}
     text = render_escalated(items, names=names, tz=svc.clock.tz)
     keyboard: Keyboard | None = None
-    if req.staff.role in (Role.TRAINER, Role.ADMIN):
+    if roles.sees_all_exchanges(req.staff):
         buttons = [Button(f"🛠 {e.ref} 已处理", f"rvfix:{e.ref}") for e in items[:20]]
         keyboard = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)) or None
     return Reply(f"{notice}\n\n{text}" if notice else text, keyboard=keyboard)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.features.ask import stored_flags_label
+from bot.answer_flags import stored_flags_label
 from bot.features.supervision.store import (
     COMMENT,
     ESCALATE,

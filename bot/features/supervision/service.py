@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot import compliance
+from bot import compliance, roles
 from bot.core import Clock, ServiceError, crm_call
+from bot.dates import Window, parse_window
 from bot.features import suitability
-from bot.features.privacy import REDACTED_ROLES, ClientPrivacy
-from bot.features.supervision.dates import Window, parse_window
+from bot.features.privacy import ClientPrivacy
 from bot.features.supervision.store import (
     CHECK,
     COMMENT,
@@ -39,7 +39,7 @@ from bot.features.supervision.views import (
     StatsView,
     UnansweredView,
 )
-from crm_adapter import ContactRecord, CRMAdapter, Role, Staff
+from crm_adapter import ContactRecord, CRMAdapter, Staff
 
 if TYPE_CHECKING:
     from bot.audit import AuditTrail
@@ -168,7 +168,7 @@ class SupervisionService:
         """A recorded message check of the supervisor's team (`/review M12`)."""
         found = self.checks.get(check_id) if self.checks is not None else None
         if found is None or (
-            staff.role != Role.ADMIN and found.staff_code not in {m.code for m in self._team(staff)}
+            not roles.acts_for_anyone(staff) and found.staff_code not in {m.code for m in self._team(staff)}
         ):
             raise ServiceError(f"找不到消息检查 M{check_id}，或它不属于您的团队。")
         return found
@@ -231,7 +231,7 @@ class SupervisionService:
             exchange = self.log.get(exchange_id=item_id)
             if exchange is None:
                 raise ServiceError(f"找不到问答 {ref}。")
-            if staff.role in (Role.TRAINER, Role.ADMIN):
+            if roles.sees_all_exchanges(staff):
                 return exchange.staff_code
             if exchange.staff_code not in {m.code for m in self._team(staff)}:
                 raise ServiceError(f"问答 {ref} 不属于您的团队。")
@@ -246,11 +246,11 @@ class SupervisionService:
     # --- escalations and gaps -------------------------------------------------------------------
     def escalations(self, staff: Staff, *, limit: int = 30) -> tuple[Escalation, ...]:
         """Exchanges escalated to the trainers and not resolved (a supervisor: their team's)."""
-        codes = [m.code for m in self._team(staff)] if staff.role == Role.SUPERVISOR else None
+        codes = [m.code for m in self._team(staff)] if roles.team_scoped(staff) else None
         actions = self.reviews.open_escalations(staff_codes=codes)[:limit]
         found = self.log.get_many([a.item_id for a in actions])
         items = tuple(Escalation(action=a, exchange=found.get(a.item_id)) for a in actions)
-        if staff.role not in REDACTED_ROLES:
+        if not roles.is_redacted(staff):
             return items
         redact = self.privacy.redact
         return tuple(_redacted(e, redact) for e in items)
@@ -260,11 +260,11 @@ class SupervisionService:
         today = self.clock.today()
         since = today - timedelta(days=days)
         start, _ = self.clock.utc_range(since, today)
-        items = self.log.unanswered(since=start, limit=50 if staff.role == Role.SUPERVISOR else 20)
-        if staff.role == Role.SUPERVISOR:
+        items = self.log.unanswered(since=start, limit=50 if roles.team_scoped(staff) else 20)
+        if roles.team_scoped(staff):
             team = {m.code for m in self._team(staff)}
             items = [u for u in items if team.intersection(u.staff_codes)]
-        if staff.role in REDACTED_ROLES:
+        if roles.is_redacted(staff):
             items = merged_questions(
                 [dataclasses.replace(u, question=self.privacy.redact(u.question)) for u in items]
             )
@@ -276,7 +276,7 @@ class SupervisionService:
         window = parse_window(args, self.clock.today(), default_days=30, allow_staff=False)
         since, until = window.since, window.until
         start, end = self.clock.utc_range(since, until)
-        if staff.role == Role.SUPERVISOR:
+        if roles.team_scoped(staff):
             members = self._team(staff)
             codes: list[str] | None = [m.code for m in members]
             names = {m.code: m.name for m in members}
@@ -286,10 +286,10 @@ class SupervisionService:
         heads = self.log.exchange_heads(staff_codes=codes, since=start, until=end)
         by_staff: dict[str, int] = {}
         flagged_contacts: dict[str, int] = {}
-        with_contacts = staff.role != Role.TRAINER  # trainers see knowledge usage, not client activity
+        with_contacts = roles.sees_client_activity(staff)
         if with_contacts:
             rm_codes = (
-                codes if codes is not None else [s.code for s in self.crm.list_staff() if s.role == Role.RM]
+                codes if codes is not None else [s.code for s in self.crm.list_staff() if roles.is_rm(s)]
             )
             for code in rm_codes:
                 records = self._contacts(staff, code, since, until)

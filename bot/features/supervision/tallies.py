@@ -8,9 +8,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
+from bot.answer_flags import exchange_is_weak as is_weak
 from bot.convlog import LogStats
 from bot.convlog_types import UnansweredQuestion
-from bot.features.supervision.views import DayCounts, is_weak
+from bot.features.supervision.views import DayCounts
 
 if TYPE_CHECKING:
     from bot.convlog import ExchangeHead

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from bot.answer_flags import exchange_is_weak as is_weak
 from bot.convlog import LogStats
-from bot.features.ask import WEAK_FLAG
 from bot.features.suitability import TOPIC_PREFIX
 from bot.features.supervision.store import CONTACT, EXCHANGE, ItemState, ReviewAction, item_ref
 from crm_adapter import ContactRecord
@@ -34,11 +34,6 @@ class FlaggedContact:
     def suitability(self) -> bool:
         """A suitability finding stored with the record: shown before everything else."""
         return any(f.startswith(TOPIC_PREFIX) for f in self.flags)
-
-
-def is_weak(head: ExchangeHead | Exchange) -> bool:
-    """A grounded answer the knowledge base itself rated as weakly supported."""
-    return head.grounded and WEAK_FLAG in head.flags
 
 
 @dataclass(frozen=True, slots=True)

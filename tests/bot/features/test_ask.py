@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.answer_flags import WEAK_FLAG
 from bot.composition import Services
 from bot.convlog import ConversationLog
 from bot.core import ServiceError
@@ -56,7 +57,7 @@ def test_weak_answer_is_said_and_flagged_for_review(services: Services, log: Con
     reply = ask.render_answer(result)
     assert "依据较弱" in reply.text
     stored = log.get(exchange_id=result.exchange_id)  # type: ignore[arg-type]
-    assert stored is not None and ask.WEAK_FLAG in stored.flags and stored.flagged
+    assert stored is not None and WEAK_FLAG in stored.flags and stored.flagged
 
 
 def test_answer_promising_returns_is_not_served_plain(
@@ -112,17 +113,21 @@ def test_ambiguous_client_mention_asks_which_one_first(services: Services, crm: 
     from tests.bot.fakes import make_client
 
     crm.clients["C0010"] = make_client("C0010", "刘洋", "liuyang", "RM001")  # a second 刘洋, 钻石
-    pick = ask.ask(services.ask, req(crm, "RM001", "刘洋能约几次专家号？"))
+    state: dict[str, object] = {}  # the RM's state between messages (Telegram: persisted user_data)
+    pick = ask.ask(services.ask, req(crm, "RM001", "刘洋能约几次专家号？", state=state))
     assert pick.choose and pick.keyboard is not None and not kb.asked  # nothing answered yet
     assert {row[0].data for row in pick.keyboard} == {"askc:C0003", "askc:C0010"}
-    reply = ask.ask_about(services.ask, req(crm, "RM001", "C0010"))
+    reply = ask.ask_about(services.ask, req(crm, "RM001", "C0010", state=state))
     assert kb.asked == ["刘洋能约几次专家号？"] and kb.clients[-1] is not None
     assert kb.clients[-1].tier == "钻石" and "依据客户卡片：刘洋" in reply.text
     with pytest.raises(ServiceError, match="失效"):  # the pending question is used once
-        ask.ask_about(services.ask, req(crm, "RM001", "C0010"))
-    ask.ask(services.ask, req(crm, "RM001", "刘洋能约几次专家号？"))
+        ask.ask_about(services.ask, req(crm, "RM001", "C0010", state=state))
+    ask.ask(services.ask, req(crm, "RM001", "刘洋能约几次专家号？", state=state))
+    with pytest.raises(ServiceError, match="失效"):  # another session (or user) has nothing waiting
+        ask.ask_about(services.ask, req(crm, "RM001", "C0010", state={}))
+    ask.ask(services.ask, req(crm, "RM001", "刘洋能约几次专家号？", state=state))
     with pytest.raises(ServiceError):  # a tampered id outside the RM's scope is refused by the CRM
-        ask.ask_about(services.ask, req(crm, "RM001", "C0009"))
+        ask.ask_about(services.ask, req(crm, "RM001", "C0009", state=state))
 
 
 def test_a_quoted_table_reads_as_cells() -> None:

@@ -102,12 +102,13 @@ def audited(request: pytest.FixtureRequest, tmp_path: Path, kb: FakeKB, crm: Fak
 def test_the_pick_list_and_an_answers_client_facts_are_audited(audited: Services, crm: FakeCRM) -> None:
     s = audited
     assert s.audit is not None
-    pick = ask.ask(s.ask, req(crm, "RM001", "刘洋能约几次专家号？客户电话13812345678"))
+    state: dict[str, object] = {}
+    pick = ask.ask(s.ask, req(crm, "RM001", "刘洋能约几次专家号？客户电话13812345678", state=state))
     assert pick.choose
     [listed] = s.audit.find(kind="client_list", ref="ask")
     assert listed.actor == "RM001" and listed.payload["clients"] == ["C0003", "C0010"]
     assert "13812345678" not in listed.payload["question"]
-    reply = ask.ask_about(s.ask, req(crm, "RM001", "C0003"))
+    reply = ask.ask_about(s.ask, req(crm, "RM001", "C0003", state=state))
     exchange_id = reply.keyboard[0][0].data.rsplit(":", 1)[1] if reply.keyboard else ""
     [read] = s.audit.find(kind="client_read", ref="C0003")
     assert read.actor == "RM001" and read.payload["what"] == "answer"
@@ -131,13 +132,14 @@ def test_nothing_is_shown_of_a_client_when_the_audit_fails(
 
     monkeypatch.setattr(s.audit, "append", refuse)
     monkeypatch.setattr(s.audit, "append_in", refuse)
+    state: dict[str, object] = {}
     with pytest.raises(sa.exc.OperationalError):
-        ask.ask(s.ask, req(crm, "RM001", "刘洋能约几次专家号？"))  # the pick list
+        ask.ask(s.ask, req(crm, "RM001", "刘洋能约几次专家号？", state=state))  # the pick list
     with pytest.raises(sa.exc.OperationalError):
         ask.ask(s.ask, req(crm, "RM001", "张伟能约几次专家号？"))  # one client: the answer with its facts
     assert s.log.stats().questions == 0
     monkeypatch.undo()
     with pytest.raises(Exception, match="失效"):  # the pick list was never shown: nothing waits for a pick
-        ask.ask_about(s.ask, req(crm, "RM001", "C0003"))
+        ask.ask_about(s.ask, req(crm, "RM001", "C0003", state=state))
     reply = ask.ask(s.ask, req(crm, "RM001", "张伟能约几次专家号？"))
     assert "依据客户卡片：张伟" in reply.text and s.audit.find(kind="client_read", ref="C0001")

@@ -183,6 +183,7 @@ def test_an_approval_that_cannot_be_audited_is_not_served(
         raise RuntimeError("audit database down")
 
     monkeypatch.setattr(s.audit, "append", broken)
+    monkeypatch.setattr(s.audit, "append_in", broken)  # the approval's own transaction appends
     with pytest.raises(ServiceError, match="未启用"):
         approve(s, "TRN02", "A1")
     monkeypatch.undo()

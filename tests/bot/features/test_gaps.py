@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from bot import commands
+from bot.answer_flags import CURATED, WEAK_FLAG
 from bot.composition import Services
 from bot.convlog import ConversationLog
 from bot.core import Request, ServiceError
 from bot.features import ask
-from bot.features.ask import CURATED, WEAK_FLAG
 from bot.features.gaps import CuratedAnswers, CuratedStore, QuestionVectors, cluster
 from bot.features.gaps.service import split_source
 from bot.features.privacy import PLACEHOLDER, ClientPrivacy, ClientRedactor

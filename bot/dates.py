@@ -1,4 +1,7 @@
-"""The words of /review and /stats: date ranges (one token or two), an RM, a page."""
+"""Date words of the chat, in one place: a day (`2026-12-15`, `12-15`, `明天`, `下周一`, `3天后`), a range
+(`2026-11-01~2026-11-30`, `本周`, `上月`, `7天`) and the words of /review and /stats (a range, an RM, a page).
+
+Features parse dates only through this module; each keeps its own error wording."""
 
 from __future__ import annotations
 
@@ -9,13 +12,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.core import ServiceError
-from bot.features.contact_log.parsing import date_or_none
 
 logger = logging.getLogger(__name__)
 
 _SEPARATORS = "~～至到—–"
 _SPLIT = re.compile(r"~|～|\.\.|至|到|—|–")
-_DAY = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
+#: A full date: 2026-12-15, 2026/12/15, 2026.12.15, 2026年12月15日.
+FULL_DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
+#: A day of this year: 12-15, 12/15, 12月15日.
+SHORT_DATE = re.compile(r"(\d{1,2})[-/.月](\d{1,2})日?")
+_DAY = FULL_DATE
 _MONTH = re.compile(r"(\d{4})[-/.年](\d{1,2})月?")
 _PAGE = re.compile(r"(?:第(\d{1,4})页|[pP](\d{1,4})|(\d{1,4})页)")
 
@@ -23,6 +29,48 @@ RANGE_HELP = (
     "日期范围可写 2026-11-01 2026-11-30、2026-11-01~2026-11-30、2026-11-20、2026-11、"
     "今天、昨天、本周、上周、本月、上月 或 7天。"
 )
+
+
+_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+
+
+def date_or_none(year: int, month: int, day: int) -> date | None:
+    """The date, or None when there is no such day (2026-02-30)."""
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def upcoming_day(text: str, today: date) -> date | None:
+    """A day from today on, as RMs write it: 2026-12-15, 12-15 (past this year → next year), 12月15日,
+    今天, 明天, 后天, 周三, 下周一, 3天后; None when the text is no such day.
+
+    A full date in the past is returned as it is: the caller words the refusal."""
+    text = text.strip().replace("／", "/")
+    if text == "今天":
+        return today
+    if text in {"明天", "明日"}:
+        return today + timedelta(days=1)
+    if text == "后天":
+        return today + timedelta(days=2)
+    if m := re.fullmatch(r"(\d{1,3})\s*天后", text):
+        return today + timedelta(days=int(m.group(1)))
+    if m := re.fullmatch(r"(下)?(?:周|星期|礼拜)([一二三四五六日天])", text):
+        target = _WEEKDAYS[m.group(2)]
+        if m.group(1):
+            monday_next = today + timedelta(days=7 - today.weekday())
+            return monday_next + timedelta(days=target)
+        return today + timedelta(days=(target - today.weekday()) % 7 or 7)
+    if m := FULL_DATE.fullmatch(text):
+        return date_or_none(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if m := SHORT_DATE.fullmatch(text):
+        month, day = int(m.group(1)), int(m.group(2))
+        result = date_or_none(today.year, month, day)
+        if result is not None and result < today:
+            result = date_or_none(today.year + 1, month, day)
+        return result
+    return None
 
 
 @dataclass(frozen=True, slots=True)
