@@ -206,8 +206,8 @@ def select(
                 fit += 0.3
             elif q.kind == q_mod.AMOUNT and _HAS_NUMBER.search(unit.text):
                 fit += 0.1
-            if wants_list:
-                fit += listing.list_fit(unit.text)
+            if wants_list and focus > 0:
+                fit += _list_fit(unit.text, ch.heading, lambda toks, text: matched(toks, text, focus_words))
             if titled[ci]:
                 fit += 0.3  # the section is titled with the question ("1+N模式是什么")
             verbatim = bool(stem) and stem in unit.text
@@ -278,6 +278,9 @@ def select(
     key = answerable.key_terms(q, weight, single)
     cov = answerable.coverage(key, first[3], candidates[first[1]].chunk, hit, alts, parts, index)
     uncovered, foreign, term_coverage = cov.uncovered, cov.foreign, cov.term_coverage
+    if wants_list and listing.items(first[3].text) >= 3:
+        # "覆盖哪些品种" answered by "提供基金、股权、债券…": the kind of item is not the topic.
+        foreign = tuple(t for t in foreign if not answerable.names_kind(q, t))
     if (
         foreign
         and not cov.specific
@@ -292,10 +295,14 @@ def select(
     if wants_list and not missing and verdict is None:
         # The sections of one counted heading may be the list asked for ("三个维度 > 维度一…").
         topic = [t for t in focus_words if len(t) > 1 and not listing.asks_list(t)]
-        key_topic = [t for t in key if not listing.asks_list(t)]  # a section must name every key term
+        # A section must name every key term but the predicate ("健康医疗给客户提供些啥" → 健康, 医疗).
+        key_topic = [t for t in key if not listing.asks_list(t) and not answerable.predicate(q, t)]
         sections = listing.sibling_sections([c.chunk for c in candidates[:MAX_CANDIDATES]], topic)
         opening = {s[1]: s for s in scored if s[2] == 0}  # a section's first sentence names its item
-        if sections and all(ci in opening for ci in sections):
+        granted = answerable.tier_list(subject, candidates, first) if subject else None
+        if granted is not None:
+            lead = [granted]
+        elif sections and all(ci in opening for ci in sections):
             lead = [opening[ci] for ci in sections]
         elif corpus:
             listed = answerable.complete_list(candidates, corpus, key_topic, lead, hit)
@@ -383,6 +390,17 @@ def _lead(
         lead.append(item)
         covered |= unit.tokens
     return lead
+
+
+def _list_fit(text: str, heading: str, topic: Callable[[set[str], str], float]) -> float:
+    """A list's fit to a list question, none when the question's topic is only one of its items ("赠书都送
+    些什么" is not answered by "共性权益共八类：旅游定制、…和赠书服务"): the topic heads the list."""
+    fit = listing.list_fit(text)
+    if fit and listing.items(text) >= 3:
+        about = f"{listing.head(text)} {heading}"
+        if topic(set(tokenize(about)), about) == 0:
+            return 0.0
+    return fit
 
 
 def _titled(heading: str, asked: str) -> bool:

@@ -210,6 +210,18 @@ _QUANTITY_TEXT = "以上 以下 以内 之间 超过 低于 不足 不到 达到
 #: Words of quantity and comparison: they say how much, never what about ("多少钱以上要上报").
 QUANTITY_WORDS = frozenset(_QUANTITY_TEXT.split())
 
+#: Pronouns, modals and adverbs a segmenter leaves glued together ("我能", "能先", "我得"): a word made of
+#: these alone says who asks and how, never what about.
+_FUNCTION_CHARS = frozenset("我你他她它咱这那能要会可得该先再也还就都又才把被给让")
+#: A deictic phrase ("这块", "这一档", "那边"): points at the topic, does not name it.
+_DEICTIC = re.compile(r"^[这那]?一?(?:块|档|边|方面|种|类|个|些|项|部分|样|儿|里)$")
+
+
+def filler(word: str) -> bool:
+    """A question word that names no topic: function characters glued by the segmenter, or a deictic."""
+    return bool(word) and (all(c in _FUNCTION_CHARS for c in word) or bool(_DEICTIC.match(word)))
+
+
 #: Markers before an action that forbid it / allow or require it (the rule's own modal words).
 PROHIBIT = ("不得", "禁止", "严禁", "不准", "不允许", "不能", "不可以", "不可", "切勿", "杜绝")
 DISCOURAGE = ("不要", "不宜", "不应", "不应当", "避免", "不提倡")
