@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 STRONG_DENSE = 0.885  # the best dense match alone is enough above this
 MIN_DENSE = 0.85  # below this nothing counts
 MIN_COVERAGE = 0.45  # in between, the best chunk must hold this share of the question's IDF mass
+#: A conduct question in colloquial words (`_conduct`): share of its weight in words the documents use, and
+#: the best passage's share of that.
+MIN_KNOWN_SHARE, MIN_KNOWN_COVERAGE = 0.4, 0.5
 MIN_FOCUS = 0.5  # the lead (with its heading) must hold this share of the topic words' IDF mass
 MIN_TERM_COVERAGE = 0.6  # below this, a lead lacking a key term no document uses is about something else
 MAX_CITATIONS = 3
@@ -62,6 +65,8 @@ _SLOT_FILLERS = {
 }
 #: `Evidence.marker` of a no decided by the rule's own exception or condition.
 CONDITION = "condition"
+#: `Evidence.marker` of a no to leaving undone what the rule requires ("能先不核实身份吗").
+SKIPPED = "skipped"
 _PUNCT = re.compile(r"[\s？?！!。，,、：:“”\"'（）()]")
 
 
@@ -134,6 +139,7 @@ def select(
     # a synonym counts as the word itself (告诉 → 泄露).
     parts = {t: [p for p in tokenize(t) if p != t] for t in weight}
     alts = {t: (*lexicon.synonyms(t)[1:], *lexicon.related(t)) for t in weight}
+    part_alts = {p: lexicon.synonyms(p) for ps in parts.values() for p in ps}
     single = _single_focus(q)
     # Topic words: not generic, and known to the corpus (a word no document uses cannot be matched; the
     # relevance gate has already weighed it).
@@ -148,7 +154,14 @@ def select(
     def hit(t: str, tokens: frozenset[str] | set[str], text: str) -> float:
         if t in tokens or any(a in tokens or (len(a) > 1 and a in text) for a in alts[t]):
             return 1.0
-        partial = 0.8 * sum(p in tokens for p in parts[t]) / len(parts[t]) if parts[t] else 0.0
+        # A part counts by its synonyms too (违规操作 → 违规 → "不合规").
+        partial = (
+            0.8
+            * sum(any(a in tokens or (len(a) > 1 and a in text) for a in part_alts[p]) for p in parts[t])
+            / len(parts[t])
+            if parts[t]
+            else 0.0
+        )
         if len(t) > 2:
             # 专家号 / 专家挂号: most of a longer word's characters in the sentence is nearly a match.
             chars = sum(c in text for c in t) / len(t)
@@ -165,6 +178,10 @@ def select(
     covs = [matched(chunk_tokens(c), c.chunk.text, weight) / total for c in candidates]
     best = max(range(len(candidates)), key=lambda i: (covs[i], -i))
     relevant = top_dense >= STRONG_DENSE or (covs[best] >= MIN_COVERAGE and top_dense >= MIN_DENSE)
+    if not relevant and top_dense >= MIN_DENSE:
+        relevant = _conduct(
+            q, candidates, weight, total, index, lambda c, w: matched(chunk_tokens(c), c.chunk.text, w)
+        )
     if not relevant:
         logger.debug("no evidence for %r: coverage %.2f dense %.3f", q.text[:80], covs[best], top_dense)
         return _none(q, coverage=covs[best], top_dense=top_dense)
@@ -239,10 +256,16 @@ def select(
             missing = "action"
         else:
             # The best sentence about the action that says yes or no; none: the question is not settled.
-            objects = polarity.objects(q.action)
+            befalls = q.action.startswith("被")  # "会被辞退吗": what befalls the RM, not what they do
+            objects = polarity.objects(q_mod.SKIP.sub("", q.action) if q.skips else q.action)
             for item in with_action[:6]:
+                # A duty earlier in the sentence covers the action when the object names it, or when
+                # the question asks to leave the action out ("应在开户环节…，做好客户身份验证").
                 verdict, marker = polarity.verdict(
-                    item[3].text, terms, focused=by_object and item[4] >= MIN_FOCUS
+                    item[3].text,
+                    terms,
+                    focused=(by_object or q.skips or q.asks_requirement or befalls) and item[4] >= MIN_FOCUS,
+                    consequence=befalls,
                 )
                 if verdict == "yes" and not polarity.names_all(item[3].text, objects):
                     # "可提供保守的投资组合" does not allow recommending 高风险产品: a yes must be about
@@ -253,6 +276,13 @@ def select(
                     break
             else:
                 first, missing = with_action[0], "verdict"
+        if q.skips and verdict is not None:
+            # "能先不核实身份吗" against "应…做好客户身份验证": a duty may not be left undone; a
+            # prohibition or a permission says nothing about leaving the action out.
+            if verdict == "yes" and marker in lexicon.REQUIRE:
+                verdict, marker = "no", SKIPPED
+            else:
+                verdict, marker, missing = None, "", "verdict"
     elif not focused:
         # Only sentences about other tiers: the rule for this tier is not written down.
         conflicts = [x for x in scored if x[4] <= -MIN_FOCUS]
@@ -390,6 +420,37 @@ def _lead(
         lead.append(item)
         covered |= unit.tokens
     return lead
+
+
+def _conduct(
+    q: Question,
+    candidates: Sequence[Candidate],
+    weight: dict[str, float],
+    total: float,
+    index: BM25Index,
+    matched: Callable[[Candidate, dict[str, float]], float],
+) -> bool:
+    """A yes/no question about what the RM may do, in an RM's own words ("客户资料我能发给朋友帮忙做营销吗"):
+    colloquial words no document uses (朋友, 帮忙) weigh like the rarest word and sink its coverage. It is
+    still about the documents when most of its weight is in words they use, a retrieved passage holds most
+    of those, and a retrieved sentence is about its action. Off-topic yes/no questions ("股票明天会涨吗")
+    fail the first test: their words are not the documents' words."""
+    terms, _by_object = _action_terms(q)
+    if not terms or not total:
+        return False
+    known = {
+        t: w
+        for t, w in weight.items()
+        if not lexicon.filler(t)
+        and any(index.idf(a) > 0 for a in (t, *lexicon.synonyms(t)[1:], *lexicon.related(t)))
+    }
+    known_total = sum(known.values())
+    if known_total < MIN_KNOWN_SHARE * total:
+        return False
+    best = max(matched(c, known) for c in candidates) / known_total
+    return best >= MIN_KNOWN_COVERAGE and any(
+        _find_action(unit, terms) >= 0 for c in candidates[:MAX_CANDIDATES] for unit in units(c.chunk.text)
+    )
 
 
 def _list_fit(text: str, heading: str, topic: Callable[[set[str], str], float]) -> float:

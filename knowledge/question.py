@@ -101,6 +101,11 @@ class Question:
         return self.tiers[0] if len(self.tiers) == 1 else None
 
     @property
+    def skips(self) -> bool:
+        """The action asked about is leaving something undone ("能先不核实身份吗", "可以不管吗")."""
+        return bool(SKIP.match(self.action))
+
+    @property
     def subject_amount(self) -> Decimal | None:
         if self.client is not None and self.client.aum is not None:
             return Decimal(self.client.aum)
@@ -210,6 +215,8 @@ def _action(text: str) -> str:
     return _COUNT_TAIL.sub("", action) or action
 
 
+#: An action that is an omission: 不 / 不用 / 没 before the verb (not 不得, a rule's word, nor 不同).
+SKIP = re.compile(r"^(?:不用|不去|不再|不做|不|没有|没)(?![得同少足错])")
 _COUNT_TAIL = re.compile(r"\s*第?[0-9一二两三四五六七八九十]+\s*[次回遍]$")
 
 
