@@ -116,7 +116,7 @@ def understand(text: str, client: ClientFacts | None = None) -> Question:
     """Classify `text` (any length; only its first MAX_CHARS characters are read)."""
     full = _SPACE.sub(" ", text).strip()
     head = full[:MAX_CHARS]
-    slot = next((name for name, pattern in _SLOTS if pattern.search(head)), None)
+    slot = next((name for name, pattern in _SLOTS if pattern.search(_unreported(head))), None)
     amounts = parse_amounts(head)
     action = _action(head)
     if slot in _QUANTITY_SLOTS:
@@ -210,13 +210,28 @@ def _action(text: str) -> str:
         return ""
     action = m.group("action").strip()
     # "就推产品" / "直接告诉" : leading adverbs are not the action.
-    action = re.sub(r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|一上来就|一开始就)+", "", action)
+    action = re.sub(
+        r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|跟着|随之|及时|赶紧|立刻|立即|一上来就|一开始就)+",
+        "",
+        action,
+    )
     # "做两回" / "洗20次": the count is compared with the rule's ceiling (counts.py), not part of the action.
     return _COUNT_TAIL.sub("", action) or action
 
 
+#: Someone else's question the RM reports ("客户老婆问客户存了多少钱，能告诉她吗"): its 多少钱 is not what
+#: the RM asks; 请问 / 问一下 open the RM's own question.
+_REPORTED = re.compile(r"(?<![请想])问(?![一下问题])[^，,。；;？?！!\s]*")
+
+
+def _unreported(text: str) -> str:
+    """The text without a reported question, when what is left still asks yes or no."""
+    rest = _REPORTED.sub("", text)
+    return rest if rest != text and _YES_NO.search(rest) else text
+
+
 #: An action that is an omission: 不 / 不用 / 没 before the verb (not 不得, a rule's word, nor 不同).
-SKIP = re.compile(r"^(?:不用|不去|不再|不做|不|没有|没)(?![得同少足错])")
+SKIP = re.compile(r"^(?:放着|搁着|晾着)?(?:不用|不去|不再|不做|不|没有|没)(?![得同少足错])")
 _COUNT_TAIL = re.compile(r"\s*第?[0-9一二两三四五六七八九十]+\s*[次回遍]$")
 
 
