@@ -22,7 +22,7 @@ def action_terms(q: Question) -> tuple[tuple[str, ...], bool]:
     ("把客户名单发给同事" → 发给 …), and its other words for when no sentence has the verbs."""
     if q.kind != q_mod.YES_NO or not q.action:
         return (), False
-    # "先不核实身份": the rule is on the action left undone (核实身份), the question's 不 is read by evidence.
+    # "先不登记证件": the rule is on the action left undone (登记证件), the question's 不 is read by evidence.
     action = q_mod.SKIP.sub("", q.action) if q.skips else q.action
     found = verbs(action)
     main = [w for w in found if w not in lexicon.GENERIC_WORDS and w not in lexicon.LIGHT_VERBS]

@@ -183,15 +183,15 @@ _LIST_WORD = r"(?:哪些|哪几[个类种项样块件]?|什么|啥)"
 
 
 def names_kind(q: Question, t: str) -> bool:
-    """In a list question, the word right after the list word names the kind of item ("覆盖哪些品种",
-    "要带什么材料"): an enumeration lists its items without that word."""
+    """In a list question, the word right after the list word names the kind of item ("涵盖哪些币种",
+    "要交什么证件"): an enumeration lists its items without that word."""
     asking = q_mod.asking_part(q.text[: q_mod.MAX_CHARS]).lower()
     return bool(re.search(_LIST_WORD + re.escape(t.lower()), asking))
 
 
 def predicate(q: Question, t: str) -> bool:
     """In a list question, the word right before the list word is what is done with the items ("提供些啥",
-    "都送些什么", "要查什么"), not the topic a section heading names."""
+    "都寄些什么", "要核对什么"), not the topic a section heading names."""
     asking = q_mod.asking_part(q.text[: q_mod.MAX_CHARS]).lower()
     return bool(re.search(re.escape(t.lower()) + r"(?:都|一)?些?" + _LIST_WORD, asking))
 

@@ -65,7 +65,7 @@ _SLOT_FILLERS = {
 }
 #: `Evidence.marker` of a no decided by the rule's own exception or condition.
 CONDITION = "condition"
-#: `Evidence.marker` of a no to leaving undone what the rule requires ("能先不核实身份吗").
+#: `Evidence.marker` of a no to leaving undone what the rule requires ("能先不登记证件吗").
 SKIPPED = "skipped"
 _PUNCT = re.compile(r"[\s？?！!。，,、：:“”\"'（）()]")
 
@@ -256,7 +256,7 @@ def select(
             missing = "action"
         else:
             # The best sentence about the action that says yes or no; none: the question is not settled.
-            befalls = q.action.startswith("被")  # "会被辞退吗": what befalls the RM, not what they do
+            befalls = q.action.startswith("被")  # "会被通报吗": what befalls the RM, not what they do
             objects = polarity.objects(q_mod.SKIP.sub("", q.action) if q.skips else q.action)
             for item in with_action[:6]:
                 # A duty earlier in the sentence covers the action when the object names it, or when
@@ -277,7 +277,7 @@ def select(
             else:
                 first, missing = with_action[0], "verdict"
         if q.skips and verdict is not None:
-            # "能先不核实身份吗" against "应…做好客户身份验证": a duty may not be left undone; a
+            # "能先不登记证件吗" against "开户时应…登记身份证件": a duty may not be left undone; a
             # prohibition or a permission says nothing about leaving the action out.
             if verdict == "yes" and marker in lexicon.REQUIRE:
                 verdict, marker = "no", SKIPPED
@@ -309,7 +309,7 @@ def select(
     cov = answerable.coverage(key, first[3], candidates[first[1]].chunk, hit, alts, parts, index)
     uncovered, foreign, term_coverage = cov.uncovered, cov.foreign, cov.term_coverage
     if wants_list and listing.items(first[3].text) >= 3:
-        # "覆盖哪些品种" answered by "提供基金、股权、债券…": the kind of item is not the topic.
+        # "涵盖哪些币种" answered by "美元、欧元、日元…": the kind of item is not the topic.
         foreign = tuple(t for t in foreign if not answerable.names_kind(q, t))
     if (
         foreign
@@ -325,7 +325,7 @@ def select(
     if wants_list and not missing and verdict is None:
         # The sections of one counted heading may be the list asked for ("三个维度 > 维度一…").
         topic = [t for t in focus_words if len(t) > 1 and not listing.asks_list(t)]
-        # A section must name every key term but the predicate ("健康医疗给客户提供些啥" → 健康, 医疗).
+        # A section must name every key term but the predicate ("出行这块给客户提供些啥" → 出行).
         key_topic = [t for t in key if not listing.asks_list(t) and not answerable.predicate(q, t)]
         sections = listing.sibling_sections([c.chunk for c in candidates[:MAX_CANDIDATES]], topic)
         opening = {s[1]: s for s in scored if s[2] == 0}  # a section's first sentence names its item
@@ -430,14 +430,14 @@ def _conduct(
     index: BM25Index,
     matched: Callable[[Candidate, dict[str, float]], float],
 ) -> bool:
-    """A yes/no question about what the RM may do, in an RM's own words ("客户资料我能发给朋友帮忙做营销吗"):
-    colloquial words no document uses (朋友, 帮忙) weigh like the rarest word and sink its coverage. It is
-    still about the documents when most of its weight is in words they use, a retrieved passage holds most
-    of those, and a retrieved sentence is about its action. Off-topic yes/no questions ("股票明天会涨吗")
-    fail the first test: their words are not the documents' words."""
+    """A yes/no question about what the RM may do, in an RM's own words ("客户资料能发给老同学帮忙看看吗"):
+    colloquial words no document uses (老同学, 帮忙) weigh like the rarest word and sink its coverage. It is
+    still about the documents when they know its act (发给 as 泄露), most of its weight is in words they
+    use, a retrieved passage holds most of those, and a retrieved sentence is about its action. Off-topic
+    yes/no questions (will a share price rise) fail: their words and acts are not the documents'."""
     terms, _by_object = _action_terms(q)
-    if not terms or not total:
-        return False
+    if not terms or not total or not any(index.idf(a) > 0 for a in lexicon.synonyms(terms[0])):
+        return False  # the act asked about must be one the documents know ("请假去旅游" is not)
     known = {
         t: w
         for t, w in weight.items()
@@ -454,8 +454,8 @@ def _conduct(
 
 
 def _list_fit(text: str, heading: str, topic: Callable[[set[str], str], float]) -> float:
-    """A list's fit to a list question, none when the question's topic is only one of its items ("赠书都送
-    些什么" is not answered by "共性权益共八类：旅游定制、…和赠书服务"): the topic heads the list."""
+    """A list's fit to a list question, none when the question's topic is only one of its items ("体检都查
+    些什么" is not answered by "权益共五类：出行、体检、…"): the topic heads the list."""
     fit = listing.list_fit(text)
     if fit and listing.items(text) >= 3:
         about = f"{listing.head(text)} {heading}"

@@ -34,8 +34,8 @@ def verdict(
     ("不得泄露" → no), then a permission, duty or future ("应先了解", "将视情节追责"). Earlier in the
     sentence only a permission or duty counts, in a sentence without a prohibition, and only when the
     sentence is about the question's topic (`focused`): "应在开户环节…，做好客户身份验证". A question about
-    what befalls someone (`consequence`, "会被辞退吗") also takes a future earlier in the sentence: "将视情节
-    追责，措施包括…辞退"."""
+    what befalls someone (`consequence`, "会被通报吗") also takes a future earlier in the sentence: "将视情节
+    追责，措施包括…通报批评"."""
     earlier = _NEAR_RE if consequence else _POSITIVE_RE
     positive = ""
     for t in terms:

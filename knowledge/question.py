@@ -102,7 +102,7 @@ class Question:
 
     @property
     def skips(self) -> bool:
-        """The action asked about is leaving something undone ("能先不核实身份吗", "可以不管吗")."""
+        """The action asked about is leaving something undone ("能先不登记证件吗", "可以不回复吗")."""
         return bool(SKIP.match(self.action))
 
     @property
@@ -219,7 +219,7 @@ def _action(text: str) -> str:
     return _COUNT_TAIL.sub("", action) or action
 
 
-#: Someone else's question the RM reports ("客户老婆问客户存了多少钱，能告诉她吗"): its 多少钱 is not what
+#: Someone else's question the RM reports ("客户家人问他账户里有多少钱，能说吗"): its 多少钱 is not what
 #: the RM asks; 请问 / 问一下 open the RM's own question.
 _REPORTED = re.compile(r"(?<![请想])问(?![一下问题])[^，,。；;？?！!\s]*")
 
