@@ -203,7 +203,7 @@ _GENERIC_TEXT = """
     如何 多少 几 哪些 哪个 哪 要 需要 应该 得 会 有 没有 算 是 属于 等级 级别
     每年 一年 次 几次 多久 规定 要求 知识库 资料 日均 金融资产 资产 万 元 钻石
     白金 黄金 潜在 钻石客户 白金客户 黄金客户 潜在客户 私人银行客户 私行客户 高净值
-    享受 享有 每个 每位 一次 每次 一回 具体
+    享受 享有 每个 每位 一次 每次 一回 具体 比较
 """
 #: Words that carry no topic of their own in a question about our rules.
 GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
