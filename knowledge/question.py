@@ -231,7 +231,7 @@ def _unreported(text: str) -> str:
 
 
 #: An action that is an omission: 不 / 不用 / 没 before the verb (not 不得, a rule's word, nor 不同).
-SKIP = re.compile(r"^(?:放着|搁着|晾着)?(?:不用|不去|不再|不做|不|没有|没)(?![得同少足错])")
+SKIP = re.compile(r"^(?:放着|搁着|晾着)?(?:不用|不去|不再|不做|不|没有|没)(?![得同少足错限超到满])")
 _COUNT_TAIL = re.compile(r"\s*第?[0-9一二两三四五六七八九十]+\s*[次回遍]$")
 
 
