@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from knowledge import conditions, lexicon, listing
 from knowledge import question as q_mod
+from knowledge.actions import action_terms, find_action
 from knowledge.lexical import BM25Index, tokenize
 from knowledge.manifest import StoredChunk
 from knowledge.passages import Unit, units
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 Scored = tuple[float, int, int, Unit, float]
 #: Sections are looked for among this many retrieved chunks (and their documents).
 NEAR_CANDIDATES = 7
+#: A conduct question in colloquial words (`conduct_relevant`): share of its weight in words the documents
+#: use, and the best passage's share of that.
+MIN_KNOWN_SHARE, MIN_KNOWN_COVERAGE = 0.4, 0.5
 SPECIFIC_IDF = 3.0  # a word this rare in the corpus names a topic (服务, 以上 do not)
 Hit = Callable[[str, set[str], str], float]  # evidence's match of a question word in a text (0…1)
 
@@ -238,3 +242,34 @@ def limit(
     item = next((s for s in scored if s[1] == ci and s[3].text == unit.text), None)
     ui = next(i for i, u in enumerate(passage) if u.text == unit.text) if unit is not first[3] else first[2]
     return (item or (first[0], ci, ui, unit, first[4])), found
+
+
+def conduct_relevant(
+    q: Question,
+    candidates: Sequence[Candidate],
+    weight: dict[str, float],
+    total: float,
+    index: BM25Index,
+    matched: Callable[[Candidate, dict[str, float]], float],
+) -> bool:
+    """A yes/no question about what the RM may do, in an RM's own words ("客户资料能发给老同学帮忙看看吗"):
+    colloquial words no document uses (老同学, 帮忙) weigh like the rarest word and sink its coverage. It is
+    still about the documents when they know its act (发给 as 泄露), most of its weight is in words they
+    use, a retrieved passage holds most of those, and a retrieved sentence is about its action. Off-topic
+    yes/no questions (will a share price rise) fail: their words and acts are not the documents'."""
+    terms, _by_object = action_terms(q)
+    if not terms or not total or not any(index.idf(a) > 0 for a in lexicon.synonyms(terms[0])):
+        return False  # the act asked about must be one the documents know ("请假去旅游" is not)
+    known = {
+        t: w
+        for t, w in weight.items()
+        if not lexicon.filler(t)
+        and any(index.idf(a) > 0 for a in (t, *lexicon.synonyms(t)[1:], *lexicon.related(t)))
+    }
+    known_total = sum(known.values())
+    if known_total < MIN_KNOWN_SHARE * total:
+        return False
+    best = max(matched(c, known) for c in candidates) / known_total
+    return best >= MIN_KNOWN_COVERAGE and any(
+        find_action(unit, terms) >= 0 for c in candidates[:NEAR_CANDIDATES] for unit in units(c.chunk.text)
+    )

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from knowledge import answerable, authority, lexicon, listing, polarity
+from knowledge import answerable, authority, leads, lexicon, listing, polarity
 from knowledge import question as q_mod
 from knowledge.actions import action_terms as _action_terms
 from knowledge.actions import find_action as _find_action
@@ -38,15 +38,10 @@ logger = logging.getLogger(__name__)
 STRONG_DENSE = 0.885  # the best dense match alone is enough above this
 MIN_DENSE = 0.85  # below this nothing counts
 MIN_COVERAGE = 0.45  # in between, the best chunk must hold this share of the question's IDF mass
-#: A conduct question in colloquial words (`_conduct`): share of its weight in words the documents use, and
-#: the best passage's share of that.
-MIN_KNOWN_SHARE, MIN_KNOWN_COVERAGE = 0.4, 0.5
 MIN_FOCUS = 0.5  # the lead (with its heading) must hold this share of the topic words' IDF mass
 MIN_TERM_COVERAGE = 0.6  # below this, a lead lacking a key term no document uses is about something else
 MAX_CITATIONS = 3
 MAX_CANDIDATES = 7  # sentences are read from this many retrieved chunks
-MAX_LEAD_SENTENCES = 3
-MAX_LIST_SENTENCES = 5  # a list gathered from sibling sections
 MAX_QUESTION_TOKENS = 48  # the rarest words of a long question are enough to weigh sentences
 QUESTION_CHARS = 600  # sentences are weighed against this much of a long question
 RANK_DECAY = 1.0  # unit scores from the n-th retrieved chunk are divided by (1 + RANK_DECAY * n)
@@ -179,7 +174,7 @@ def select(
     best = max(range(len(candidates)), key=lambda i: (covs[i], -i))
     relevant = top_dense >= STRONG_DENSE or (covs[best] >= MIN_COVERAGE and top_dense >= MIN_DENSE)
     if not relevant and top_dense >= MIN_DENSE:
-        relevant = _conduct(
+        relevant = answerable.conduct_relevant(
             q, candidates, weight, total, index, lambda c, w: matched(chunk_tokens(c), c.chunk.text, w)
         )
     if not relevant:
@@ -224,7 +219,9 @@ def select(
             elif q.kind == q_mod.AMOUNT and _HAS_NUMBER.search(unit.text):
                 fit += 0.1
             if wants_list and focus > 0:
-                fit += _list_fit(unit.text, ch.heading, lambda toks, text: matched(toks, text, focus_words))
+                fit += listing.topic_fit(
+                    unit.text, ch.heading, lambda toks, text: matched(toks, text, focus_words)
+                )
             if titled[ci]:
                 fit += 0.3  # the section is titled with the question ("1+N模式是什么")
             verbatim = bool(stem) and stem in unit.text
@@ -320,7 +317,11 @@ def select(
     ):
         missing = "subject"  # the nearest topic is not the answer: not stated
     parents = [listing.parent_of(c.chunk.heading) for c in candidates]
-    lead = _lead(first, scored, q_tokens, slot_re, wants_list, parents) if not missing else [first]
+    lead = (
+        leads.gather(first, scored, q_tokens, slot_re, wants_list, parents, min_focus=MIN_FOCUS)
+        if not missing
+        else [first]
+    )
     list_intro = ""
     if wants_list and not missing and verdict is None:
         # The sections of one counted heading may be the list asked for ("三个维度 > 维度一…").
@@ -379,89 +380,6 @@ def select(
         candidates=tuple(candidates[:MAX_CANDIDATES]),
         lead_rank=first[1],
     )
-
-
-def _lead(
-    first: tuple[float, int, int, Unit, float],
-    scored: list[tuple[float, int, int, Unit, float]],
-    q_tokens: list[str],
-    slot_re: re.Pattern[str] | None,
-    wants_list: bool,
-    parents: Sequence[str] = (),
-) -> list[tuple[float, int, int, Unit, float]]:
-    lead = [first]
-    covered = set(first[3].tokens)
-    top_score = first[0]
-    # A list question whose best sentence lists nothing: the items may be sibling sections of one
-    # heading, each holding the topic ("开户反洗钱要查什么" → 身份验证 / 黑名单 / 政要 sections).
-    siblings = wants_list and listing.items(first[3].text) < 3 and bool(parents) and bool(parents[first[1]])
-    limit, chars, floor = (MAX_LIST_SENTENCES, 360, 0.5) if siblings else (MAX_LEAD_SENTENCES, 200, 0.7)
-    for item in scored:
-        score, ci, _ui, unit, focus = item
-        if len(lead) >= limit or sum(len(u.text) for *_, u, _f in lead) > chars:
-            break
-        if score < floor * top_score:
-            break
-        if item is first or any(unit.text == u.text for *_, u, _f in lead) or focus < MIN_FOCUS:
-            continue
-        new = {t for t in q_tokens if t in unit.tokens and t not in covered}
-        if siblings and ci != first[1] and parents[ci] == parents[first[1]]:
-            if any(c == ci for _s, c, *_ in lead):
-                continue  # one sentence per section
-        elif ci == first[1]:
-            # A neighbour from the same passage joins when it adds words, the asked-for number or the list.
-            fills = (slot_re is not None and slot_re.search(unit.text)) or (
-                wants_list and listing.is_enumeration(unit.text)
-            )
-            if not new and not fills:
-                continue
-        elif score < 0.9 * top_score or not new or (siblings and score < 0.7 * top_score):
-            continue  # another source must be nearly as good and add something
-        lead.append(item)
-        covered |= unit.tokens
-    return lead
-
-
-def _conduct(
-    q: Question,
-    candidates: Sequence[Candidate],
-    weight: dict[str, float],
-    total: float,
-    index: BM25Index,
-    matched: Callable[[Candidate, dict[str, float]], float],
-) -> bool:
-    """A yes/no question about what the RM may do, in an RM's own words ("客户资料能发给老同学帮忙看看吗"):
-    colloquial words no document uses (老同学, 帮忙) weigh like the rarest word and sink its coverage. It is
-    still about the documents when they know its act (发给 as 泄露), most of its weight is in words they
-    use, a retrieved passage holds most of those, and a retrieved sentence is about its action. Off-topic
-    yes/no questions (will a share price rise) fail: their words and acts are not the documents'."""
-    terms, _by_object = _action_terms(q)
-    if not terms or not total or not any(index.idf(a) > 0 for a in lexicon.synonyms(terms[0])):
-        return False  # the act asked about must be one the documents know ("请假去旅游" is not)
-    known = {
-        t: w
-        for t, w in weight.items()
-        if not lexicon.filler(t)
-        and any(index.idf(a) > 0 for a in (t, *lexicon.synonyms(t)[1:], *lexicon.related(t)))
-    }
-    known_total = sum(known.values())
-    if known_total < MIN_KNOWN_SHARE * total:
-        return False
-    best = max(matched(c, known) for c in candidates) / known_total
-    return best >= MIN_KNOWN_COVERAGE and any(
-        _find_action(unit, terms) >= 0 for c in candidates[:MAX_CANDIDATES] for unit in units(c.chunk.text)
-    )
-
-
-def _list_fit(text: str, heading: str, topic: Callable[[set[str], str], float]) -> float:
-    """A list's fit to a list question, none when the question's topic is only one of its items ("体检都查
-    些什么" is not answered by "权益共五类：出行、体检、…"): the topic heads the list."""
-    fit = listing.list_fit(text)
-    if fit and listing.items(text) >= 3:
-        about = f"{listing.head(text)} {heading}"
-        if topic(set(tokenize(about)), about) == 0:
-            return 0.0
-    return fit
 
 
 def _titled(heading: str, asked: str) -> bool:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from knowledge.lexical import tokenize
 from knowledge.manifest import StoredChunk
 from knowledge.numerals import chinese_int
 
@@ -68,6 +69,17 @@ def list_fit(text: str) -> float:
     else:
         return 0.0
     return fit + (COUNTED if _COUNTED.search(text) else 0.0)
+
+
+def topic_fit(text: str, heading: str, topic: Callable[[set[str], str], float]) -> float:
+    """A list's fit to a list question, none when the question's topic is only one of its items ("体检都查
+    些什么" is not answered by "权益共五类：出行、体检、…"): the topic heads the list."""
+    fit = list_fit(text)
+    if fit and items(text) >= 3:
+        about = f"{head(text)} {heading}"
+        if topic(set(tokenize(about)), about) == 0:
+            return 0.0
+    return fit
 
 
 _COUNT_IN_HEADING = re.compile(r"([一二两三四五六七八九十\d]+)\s*(?:大类|个|类|项|种|步|部分|方面|要点|条)")
