@@ -104,10 +104,12 @@ _GRANTS = re.compile(r"享有|享受|可获得|配有")
 
 def tier_list(tier: str, candidates: Sequence[Candidate], first: Scored) -> Scored | None:
     """A list question about one tier ("白金客户的服务有哪些") whose best sentence is about several tiers
-    ("把客户分为钻石客户、白金客户和黄金客户三类…": the tiers are its items) is answered by the sentence
-    that grants that tier its list ("白金客户享有A、B、C和D"); asides in brackets do not count as tiers."""
-    if lexicon.tiers_in(_ASIDE.sub("", first[3].text)) == (tier,):
-        return None
+    ("把客户分为钻石客户、白金客户和黄金客户三类…": the tiers are its items) or about another tier is
+    answered by the sentence that grants that tier its list ("白金客户享有A、B、C和D"); asides in brackets
+    do not count as tiers."""
+    named = lexicon.tiers_in(_ASIDE.sub("", first[3].text))
+    if not named or named == (tier,):
+        return None  # a best sentence about this tier alone, or about no tier, is about the topic asked
     for ci, cand in enumerate(candidates[:NEAR_CANDIDATES]):
         for ui, unit in enumerate(units(cand.chunk.text)):
             text = _ASIDE.sub("", unit.text)

@@ -97,6 +97,10 @@ def test_one_tiers_list_comes_from_the_sentence_granting_it() -> None:
     )
     kept = (1.0, 0, 0, units(aside.text)[0], 1.0)
     assert answerable.tier_list("黄金", [Candidate(aside, 0.0, 0.0, 0.0)], kept) is None
+    # A best sentence naming no tier is about the topic asked, not a classification of the tiers.
+    topic = _chunk(5, "出行服务", "私人银行客户可享受专车接送、酒店预订和行李托运。")
+    untiered = (1.0, 0, 0, units(topic.text)[0], 1.0)
+    assert answerable.tier_list("白金", [Candidate(topic, 0.0, 0.0, 0.0), candidates[2]], untiered) is None
 
 
 def test_the_kind_of_item_and_the_predicate_are_not_the_topic() -> None:
