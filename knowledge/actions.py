@@ -22,14 +22,16 @@ def action_terms(q: Question) -> tuple[tuple[str, ...], bool]:
     ("把客户名单发给同事" → 发给 …), and its other words for when no sentence has the verbs."""
     if q.kind != q_mod.YES_NO or not q.action:
         return (), False
-    found = verbs(q.action)
+    # "先不登记证件": the rule is on the action left undone (登记证件), the question's 不 is read by evidence.
+    action = q_mod.SKIP.sub("", q.action) if q.skips else q.action
+    found = verbs(action)
     main = [w for w in found if w not in lexicon.GENERIC_WORDS and w not in lexicon.LIGHT_VERBS]
-    rest = [w for w in tokenize(q.action, precise=True) if w not in lexicon.GENERIC_WORDS and w not in main]
+    rest = [w for w in tokenize(action, precise=True) if w not in lexicon.GENERIC_WORDS and w not in main]
     if not found and len(rest) >= 2:
         main, rest = [rest[-1]], rest[:-1]  # untagged "客户资料带回家": the verb comes last
     rest = [w for w in rest if w not in lexicon.LIGHT_VERBS]
     # The verb with its object ("介绍产品") too: synonyms are often phrases (介绍产品 → 推销).
-    main += [f"{v}{w}" for v in main for w in rest if f"{v}{w}" in q.action and f"{v}{w}" not in main]
+    main += [f"{v}{w}" for v in main for w in rest if f"{v}{w}" in action and f"{v}{w}" not in main]
     if main:
         # A specific verb ("带回家") must be found itself: a modal next to the object belongs to another
         # verb ("不得泄露客户的个人信息" says nothing about taking files home).
@@ -41,7 +43,7 @@ def action_terms(q: Question) -> tuple[tuple[str, ...], bool]:
             for w in tokenize(q.text[: q_mod.MAX_CHARS], precise=True)
             if w not in lexicon.GENERIC_WORDS and w not in lexicon.LIGHT_VERBS and len(w) > 1
         ]
-        return tuple(dict.fromkeys(lexicon.expand(rest or [q.action]))), False
+        return tuple(dict.fromkeys(lexicon.expand(rest or [action]))), False
     # "要做身份验证吗": the object names the action; a duty earlier in the sentence may cover it.
     return tuple(dict.fromkeys(lexicon.expand(rest))), True
 

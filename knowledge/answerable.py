@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from knowledge import conditions, lexicon, listing
 from knowledge import question as q_mod
+from knowledge.actions import action_terms, find_action
 from knowledge.lexical import BM25Index, tokenize
 from knowledge.manifest import StoredChunk
 from knowledge.passages import Unit, units
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 Scored = tuple[float, int, int, Unit, float]
 #: Sections are looked for among this many retrieved chunks (and their documents).
 NEAR_CANDIDATES = 7
+#: A conduct question in colloquial words (`conduct_relevant`): share of its weight in words the documents
+#: use, and the best passage's share of that.
+MIN_KNOWN_SHARE, MIN_KNOWN_COVERAGE = 0.4, 0.5
 SPECIFIC_IDF = 3.0  # a word this rare in the corpus names a topic (服务, 以上 do not)
 Hit = Callable[[str, set[str], str], float]  # evidence's match of a question word in a text (0…1)
 
@@ -76,15 +80,46 @@ def complete_list(
     """The list the document writes as sub-headings of a section named like the question's topic
     ("机场贵宾服务都有啥" → 专属机场贵宾服务 > 全程专人引领 / 机票折扣 / …): every item is quoted, with the
     line naming them. None when no section fits, or when the lead is already a full list headed by the
-    topic ("推广活动可分为七类：…"; one that has the topic as an item, "共八类：…、汽车维护、…", is not)."""
+    topic ("推广活动可分为七类：…"; one that has the topic as an item, "共八类：…、汽车维护、…", is not, nor
+    one that opens a section of the list without a count: "客户关怀还包括健康、教育、文化…" is one item)."""
     listed = section_list(candidates, corpus, topic, hit)
     if listed is None:
         return None
     extended, items, parent = listed
-    heads = [listing.head(s[3].text) for s in lead if listing.items(s[3].text) >= 3]
+    inside = {candidates[s[1]].chunk.chunk_id for s in items if s[1] < len(candidates)}
+    heads = [
+        listing.head(s[3].text)
+        for s in lead
+        if listing.items(s[3].text) >= 3
+        and (listing.counted(s[3].text) or candidates[s[1]].chunk.chunk_id not in inside)
+    ]
     if any(all(hit(t, set(tokenize(h)), h) >= 0.8 for t in topic) for h in heads):
         return None
     return extended, items, listing.intro(parent, items_chunks(extended, items))
+
+
+_ASIDE = re.compile(r"（[^（）]*）|\([^()]*\)")
+_GRANTS = re.compile(r"享有|享受|可获得|配有")
+
+
+def tier_list(tier: str, candidates: Sequence[Candidate], first: Scored) -> Scored | None:
+    """A list question about one tier ("白金客户的服务有哪些") whose best sentence is about several tiers
+    ("把客户分为钻石客户、白金客户和黄金客户三类…": the tiers are its items) or about another tier is
+    answered by the sentence that grants that tier its list ("白金客户享有A、B、C和D"); asides in brackets
+    do not count as tiers."""
+    named = lexicon.tiers_in(_ASIDE.sub("", first[3].text))
+    if not named or named == (tier,):
+        return None  # a best sentence about this tier alone, or about no tier, is about the topic asked
+    for ci, cand in enumerate(candidates[:NEAR_CANDIDATES]):
+        for ui, unit in enumerate(units(cand.chunk.text)):
+            text = _ASIDE.sub("", unit.text)
+            if (
+                lexicon.tiers_in(text) == (tier,)
+                and _GRANTS.search(text)
+                and (listing.items(text) >= 3 or listing.is_enumeration(text))
+            ):
+                return (first[0], ci, ui, unit, 1.0)
+    return None
 
 
 def items_chunks(candidates: Sequence[Candidate], items: Sequence[Scored]) -> list[StoredChunk]:
@@ -150,9 +185,32 @@ def key_terms(q: Question, weight: Mapping[str, float], single: set[str]) -> dic
     }
 
 
+_LIST_WORD = r"(?:哪些|哪几[个类种项样块件]?|什么|啥)"
+
+
+def names_kind(q: Question, t: str) -> bool:
+    """In a list question, the word right after the list word names the kind of item ("涵盖哪些币种",
+    "要交什么证件"): an enumeration lists its items without that word."""
+    asking = q_mod.asking_part(q.text[: q_mod.MAX_CHARS]).lower()
+    return bool(re.search(_LIST_WORD + re.escape(t.lower()), asking))
+
+
+def predicate(q: Question, t: str) -> bool:
+    """In a list question, the word right before the list word is what is done with the items ("提供些啥",
+    "都寄些什么", "要核对什么"), not the topic a section heading names."""
+    asking = q_mod.asking_part(q.text[: q_mod.MAX_CHARS]).lower()
+    return bool(re.search(re.escape(t.lower()) + r"(?:都|一)?些?" + _LIST_WORD, asking))
+
+
 def key(t: str, single: set[str]) -> bool:
-    """A key term of the question: a content word (not a light verb, a question word or a particle)."""
-    return (len(t) > 1 or t in single) and t not in lexicon.LIGHT_VERBS and not q_mod.is_question_word(t)
+    """A key term of the question: a content word (not a light verb, a question word, a particle or a
+    deictic such as 这块)."""
+    return (
+        (len(t) > 1 or t in single)
+        and t not in lexicon.LIGHT_VERBS
+        and not q_mod.is_question_word(t)
+        and not lexicon.filler(t)
+    )
 
 
 _MODAL_HEAD = "要能需可会该得"
@@ -186,3 +244,34 @@ def limit(
     item = next((s for s in scored if s[1] == ci and s[3].text == unit.text), None)
     ui = next(i for i, u in enumerate(passage) if u.text == unit.text) if unit is not first[3] else first[2]
     return (item or (first[0], ci, ui, unit, first[4])), found
+
+
+def conduct_relevant(
+    q: Question,
+    candidates: Sequence[Candidate],
+    weight: dict[str, float],
+    total: float,
+    index: BM25Index,
+    matched: Callable[[Candidate, dict[str, float]], float],
+) -> bool:
+    """A yes/no question about what the RM may do, in an RM's own words ("客户资料能发给老同学帮忙看看吗"):
+    colloquial words no document uses (老同学, 帮忙) weigh like the rarest word and sink its coverage. It is
+    still about the documents when they know its act (发给 as 泄露), most of its weight is in words they
+    use, a retrieved passage holds most of those, and a retrieved sentence is about its action. Off-topic
+    yes/no questions (will a share price rise) fail: their words and acts are not the documents'."""
+    terms, _by_object = action_terms(q)
+    if not terms or not total or not any(index.idf(a) > 0 for a in lexicon.synonyms(terms[0])):
+        return False  # the act asked about must be one the documents know ("请假去旅游" is not)
+    known = {
+        t: w
+        for t, w in weight.items()
+        if not lexicon.filler(t)
+        and any(index.idf(a) > 0 for a in (t, *lexicon.synonyms(t)[1:], *lexicon.related(t)))
+    }
+    known_total = sum(known.values())
+    if known_total < MIN_KNOWN_SHARE * total:
+        return False
+    best = max(matched(c, known) for c in candidates) / known_total
+    return best >= MIN_KNOWN_COVERAGE and any(
+        find_action(unit, terms) >= 0 for c in candidates[:NEAR_CANDIDATES] for unit in units(c.chunk.text)
+    )

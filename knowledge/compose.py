@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from knowledge import lexicon
-from knowledge.evidence import CONDITION, Evidence
+from knowledge.evidence import CONDITION, SKIPPED, Evidence
 from knowledge.passages import terminate
 from knowledge.question import no_word, yes_word
 from knowledge.types import Answer
@@ -69,7 +69,7 @@ def from_evidence(ev: Evidence) -> Answer:
 
 def _needs(ev: Evidence) -> bool:
     # "要不要…" answered by a prohibition is still 不可以; only a missing requirement is 不需要.
-    if ev.marker == CONDITION:
+    if ev.marker in (CONDITION, SKIPPED):
         return False  # the question's case fails the rule's condition: a refusal, not "not required"
     return ev.question.asks_requirement and ev.marker not in lexicon.PROHIBIT
 

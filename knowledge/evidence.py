@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from knowledge import answerable, authority, lexicon, listing, polarity
+from knowledge import answerable, authority, leads, lexicon, listing, polarity
 from knowledge import question as q_mod
 from knowledge.actions import action_terms as _action_terms
 from knowledge.actions import find_action as _find_action
@@ -42,8 +42,6 @@ MIN_FOCUS = 0.5  # the lead (with its heading) must hold this share of the topic
 MIN_TERM_COVERAGE = 0.6  # below this, a lead lacking a key term no document uses is about something else
 MAX_CITATIONS = 3
 MAX_CANDIDATES = 7  # sentences are read from this many retrieved chunks
-MAX_LEAD_SENTENCES = 3
-MAX_LIST_SENTENCES = 5  # a list gathered from sibling sections
 MAX_QUESTION_TOKENS = 48  # the rarest words of a long question are enough to weigh sentences
 QUESTION_CHARS = 600  # sentences are weighed against this much of a long question
 RANK_DECAY = 1.0  # unit scores from the n-th retrieved chunk are divided by (1 + RANK_DECAY * n)
@@ -62,6 +60,8 @@ _SLOT_FILLERS = {
 }
 #: `Evidence.marker` of a no decided by the rule's own exception or condition.
 CONDITION = "condition"
+#: `Evidence.marker` of a no to leaving undone what the rule requires ("能先不登记证件吗").
+SKIPPED = "skipped"
 _PUNCT = re.compile(r"[\s？?！!。，,、：:“”\"'（）()]")
 
 
@@ -134,6 +134,7 @@ def select(
     # a synonym counts as the word itself (告诉 → 泄露).
     parts = {t: [p for p in tokenize(t) if p != t] for t in weight}
     alts = {t: (*lexicon.synonyms(t)[1:], *lexicon.related(t)) for t in weight}
+    part_alts = {p: lexicon.synonyms(p) for ps in parts.values() for p in ps}
     single = _single_focus(q)
     # Topic words: not generic, and known to the corpus (a word no document uses cannot be matched; the
     # relevance gate has already weighed it).
@@ -148,7 +149,14 @@ def select(
     def hit(t: str, tokens: frozenset[str] | set[str], text: str) -> float:
         if t in tokens or any(a in tokens or (len(a) > 1 and a in text) for a in alts[t]):
             return 1.0
-        partial = 0.8 * sum(p in tokens for p in parts[t]) / len(parts[t]) if parts[t] else 0.0
+        # A part counts by its synonyms too (违规操作 → 违规 → "不合规").
+        partial = (
+            0.8
+            * sum(any(a in tokens or (len(a) > 1 and a in text) for a in part_alts[p]) for p in parts[t])
+            / len(parts[t])
+            if parts[t]
+            else 0.0
+        )
         if len(t) > 2:
             # 专家号 / 专家挂号: most of a longer word's characters in the sentence is nearly a match.
             chars = sum(c in text for c in t) / len(t)
@@ -165,6 +173,10 @@ def select(
     covs = [matched(chunk_tokens(c), c.chunk.text, weight) / total for c in candidates]
     best = max(range(len(candidates)), key=lambda i: (covs[i], -i))
     relevant = top_dense >= STRONG_DENSE or (covs[best] >= MIN_COVERAGE and top_dense >= MIN_DENSE)
+    if not relevant and top_dense >= MIN_DENSE:
+        relevant = answerable.conduct_relevant(
+            q, candidates, weight, total, index, lambda c, w: matched(chunk_tokens(c), c.chunk.text, w)
+        )
     if not relevant:
         logger.debug("no evidence for %r: coverage %.2f dense %.3f", q.text[:80], covs[best], top_dense)
         return _none(q, coverage=covs[best], top_dense=top_dense)
@@ -206,8 +218,10 @@ def select(
                 fit += 0.3
             elif q.kind == q_mod.AMOUNT and _HAS_NUMBER.search(unit.text):
                 fit += 0.1
-            if wants_list:
-                fit += listing.list_fit(unit.text)
+            if wants_list and focus > 0:
+                fit += listing.topic_fit(
+                    unit.text, ch.heading, lambda toks, text: matched(toks, text, focus_words)
+                )
             if titled[ci]:
                 fit += 0.3  # the section is titled with the question ("1+N模式是什么")
             verbatim = bool(stem) and stem in unit.text
@@ -239,10 +253,16 @@ def select(
             missing = "action"
         else:
             # The best sentence about the action that says yes or no; none: the question is not settled.
-            objects = polarity.objects(q.action)
+            befalls = q.action.startswith("被")  # "会被通报吗": what befalls the RM, not what they do
+            objects = polarity.objects(q_mod.SKIP.sub("", q.action) if q.skips else q.action)
             for item in with_action[:6]:
+                # A duty earlier in the sentence covers the action when the object names it, or when
+                # the question asks to leave the action out ("应在开户环节…，做好客户身份验证").
                 verdict, marker = polarity.verdict(
-                    item[3].text, terms, focused=by_object and item[4] >= MIN_FOCUS
+                    item[3].text,
+                    terms,
+                    focused=(by_object or q.skips or q.asks_requirement or befalls) and item[4] >= MIN_FOCUS,
+                    consequence=befalls,
                 )
                 if verdict == "yes" and not polarity.names_all(item[3].text, objects):
                     # "可提供保守的投资组合" does not allow recommending 高风险产品: a yes must be about
@@ -253,6 +273,13 @@ def select(
                     break
             else:
                 first, missing = with_action[0], "verdict"
+        if q.skips and verdict is not None:
+            # "能先不登记证件吗" against "开户时应…登记身份证件": a duty may not be left undone; a
+            # prohibition or a permission says nothing about leaving the action out.
+            if verdict == "yes" and marker in lexicon.REQUIRE:
+                verdict, marker = "no", SKIPPED
+            else:
+                verdict, marker, missing = None, "", "verdict"
     elif not focused:
         # Only sentences about other tiers: the rule for this tier is not written down.
         conflicts = [x for x in scored if x[4] <= -MIN_FOCUS]
@@ -278,6 +305,9 @@ def select(
     key = answerable.key_terms(q, weight, single)
     cov = answerable.coverage(key, first[3], candidates[first[1]].chunk, hit, alts, parts, index)
     uncovered, foreign, term_coverage = cov.uncovered, cov.foreign, cov.term_coverage
+    if wants_list and listing.items(first[3].text) >= 3:
+        # "涵盖哪些币种" answered by "美元、欧元、日元…": the kind of item is not the topic.
+        foreign = tuple(t for t in foreign if not answerable.names_kind(q, t))
     if (
         foreign
         and not cov.specific
@@ -287,15 +317,23 @@ def select(
     ):
         missing = "subject"  # the nearest topic is not the answer: not stated
     parents = [listing.parent_of(c.chunk.heading) for c in candidates]
-    lead = _lead(first, scored, q_tokens, slot_re, wants_list, parents) if not missing else [first]
+    lead = (
+        leads.gather(first, scored, q_tokens, slot_re, wants_list, parents, min_focus=MIN_FOCUS)
+        if not missing
+        else [first]
+    )
     list_intro = ""
     if wants_list and not missing and verdict is None:
         # The sections of one counted heading may be the list asked for ("三个维度 > 维度一…").
         topic = [t for t in focus_words if len(t) > 1 and not listing.asks_list(t)]
-        key_topic = [t for t in key if not listing.asks_list(t)]  # a section must name every key term
+        # A section must name every key term but the predicate ("出行这块给客户提供些啥" → 出行).
+        key_topic = [t for t in key if not listing.asks_list(t) and not answerable.predicate(q, t)]
         sections = listing.sibling_sections([c.chunk for c in candidates[:MAX_CANDIDATES]], topic)
         opening = {s[1]: s for s in scored if s[2] == 0}  # a section's first sentence names its item
-        if sections and all(ci in opening for ci in sections):
+        granted = answerable.tier_list(subject, candidates, first) if subject else None
+        if granted is not None:
+            lead = [granted]
+        elif sections and all(ci in opening for ci in sections):
             lead = [opening[ci] for ci in sections]
         elif corpus:
             listed = answerable.complete_list(candidates, corpus, key_topic, lead, hit)
@@ -342,47 +380,6 @@ def select(
         candidates=tuple(candidates[:MAX_CANDIDATES]),
         lead_rank=first[1],
     )
-
-
-def _lead(
-    first: tuple[float, int, int, Unit, float],
-    scored: list[tuple[float, int, int, Unit, float]],
-    q_tokens: list[str],
-    slot_re: re.Pattern[str] | None,
-    wants_list: bool,
-    parents: Sequence[str] = (),
-) -> list[tuple[float, int, int, Unit, float]]:
-    lead = [first]
-    covered = set(first[3].tokens)
-    top_score = first[0]
-    # A list question whose best sentence lists nothing: the items may be sibling sections of one
-    # heading, each holding the topic ("开户反洗钱要查什么" → 身份验证 / 黑名单 / 政要 sections).
-    siblings = wants_list and listing.items(first[3].text) < 3 and bool(parents) and bool(parents[first[1]])
-    limit, chars, floor = (MAX_LIST_SENTENCES, 360, 0.5) if siblings else (MAX_LEAD_SENTENCES, 200, 0.7)
-    for item in scored:
-        score, ci, _ui, unit, focus = item
-        if len(lead) >= limit or sum(len(u.text) for *_, u, _f in lead) > chars:
-            break
-        if score < floor * top_score:
-            break
-        if item is first or any(unit.text == u.text for *_, u, _f in lead) or focus < MIN_FOCUS:
-            continue
-        new = {t for t in q_tokens if t in unit.tokens and t not in covered}
-        if siblings and ci != first[1] and parents[ci] == parents[first[1]]:
-            if any(c == ci for _s, c, *_ in lead):
-                continue  # one sentence per section
-        elif ci == first[1]:
-            # A neighbour from the same passage joins when it adds words, the asked-for number or the list.
-            fills = (slot_re is not None and slot_re.search(unit.text)) or (
-                wants_list and listing.is_enumeration(unit.text)
-            )
-            if not new and not fills:
-                continue
-        elif score < 0.9 * top_score or not new or (siblings and score < 0.7 * top_score):
-            continue  # another source must be nearly as good and add something
-        lead.append(item)
-        covered |= unit.tokens
-    return lead
 
 
 def _titled(heading: str, asked: str) -> bool:

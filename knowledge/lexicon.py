@@ -42,7 +42,8 @@ _GROUPS_TEXT = """
 联系 沟通 联络 打电话 电话
 投诉 抱怨 不满 告状
 开户 开立账户 开账户
-政要 官员 政府高级官员 PEP 政治公众人物
+政要 官员 政府高级官员 PEP 政治公众人物 高官
+上报 及时报告 报送
 黑名单 制裁名单
 着装 穿 衣服 打扮
 生日 过生日 生日祝福
@@ -54,6 +55,7 @@ _GROUPS_TEXT = """
 洗钱 反洗钱 AML
 尽职调查 尽调 KYC 身份验证 核实身份 身份核验 核验身份 身份核实
 门槛 起点 准入 标准 要求
+验证 核实 核验 核对
 等级 级别 档次
 体检 检查身体
 首家 第一家 头一家
@@ -201,7 +203,7 @@ _GENERIC_TEXT = """
     如何 多少 几 哪些 哪个 哪 要 需要 应该 得 会 有 没有 算 是 属于 等级 级别
     每年 一年 次 几次 多久 规定 要求 知识库 资料 日均 金融资产 资产 万 元 钻石
     白金 黄金 潜在 钻石客户 白金客户 黄金客户 潜在客户 私人银行客户 私行客户 高净值
-    享受 享有 每个 每位 一次 每次 一回 具体
+    享受 享有 每个 每位 一次 每次 一回 具体 比较
 """
 #: Words that carry no topic of their own in a question about our rules.
 GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
@@ -209,6 +211,18 @@ GENERIC_WORDS = frozenset(_GENERIC_TEXT.split())
 _QUANTITY_TEXT = "以上 以下 以内 之间 超过 低于 不足 不到 达到 多于 少于 很多 许多 一些 大量 左右"
 #: Words of quantity and comparison: they say how much, never what about ("多少钱以上要上报").
 QUANTITY_WORDS = frozenset(_QUANTITY_TEXT.split())
+
+#: Pronouns, modals and adverbs a segmenter leaves glued together ("我能", "能先", "我得"): a word made of
+#: these alone says who asks and how, never what about.
+_FUNCTION_CHARS = frozenset("我你他她它咱这那能要会可得该先再也还就都又才把被给让")
+#: A deictic phrase ("这块", "这一档", "那边"): points at the topic, does not name it.
+_DEICTIC = re.compile(r"^[这那]?一?(?:块|档|边|方面|种|类|个|些|项|部分|样|儿|里)$")
+
+
+def filler(word: str) -> bool:
+    """A question word that names no topic: function characters glued by the segmenter, or a deictic."""
+    return bool(word) and (all(c in _FUNCTION_CHARS for c in word) or bool(_DEICTIC.match(word)))
+
 
 #: Markers before an action that forbid it / allow or require it (the rule's own modal words).
 PROHIBIT = ("不得", "禁止", "严禁", "不准", "不允许", "不能", "不可以", "不可", "切勿", "杜绝")

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from knowledge.lexical import tokenize
 from knowledge.manifest import StoredChunk
 from knowledge.numerals import chinese_int
 
 logger = logging.getLogger(__name__)
 
 WANTS_LIST = re.compile(
-    r"哪些|哪几|包括什么|包含什么|包括哪|有什么|有啥|有哪|分为|分成|几类|几种|(?:查|检查|核实|注意)什么"
+    r"哪些|哪几|(?:包括|包含|涵盖|覆盖)(?:什么|啥|哪)|有什么|有啥|有哪|些(?:什么|啥)|分为|分成|几类|几种"
+    r"|(?:查|检查|核实|注意|准备|带)(?:什么|啥)|什么(?:材料|资料|证件|手续)"
 )
 ENUMERATION = re.compile(r"、.+、|包括|包含|分为|分成|如下|[：:].+[，；、]")
 _COUNTED = re.compile(r"[一二两三四五六七八九十\d]+\s*(?:大类|类|项|种|步|部分|方面|个要点|要点|点)[：:]")
@@ -53,6 +55,11 @@ def items(text: str) -> int:
     return max(text.count(sep) for sep in _SEPARATORS) + 1
 
 
+def counted(text: str) -> bool:
+    """The sentence announces its list by a count ("可分为七类：", "共三项：")."""
+    return bool(_COUNTED.search(text))
+
+
 def list_fit(text: str) -> float:
     """How much a sentence looks like the answer to a list question (0 when it lists nothing)."""
     if items(text) >= 3:
@@ -62,6 +69,17 @@ def list_fit(text: str) -> float:
     else:
         return 0.0
     return fit + (COUNTED if _COUNTED.search(text) else 0.0)
+
+
+def topic_fit(text: str, heading: str, topic: Callable[[set[str], str], float]) -> float:
+    """A list's fit to a list question, none when the question's topic is only one of its items ("体检都查
+    些什么" is not answered by "权益共五类：出行、体检、…"): the topic heads the list."""
+    fit = list_fit(text)
+    if fit and items(text) >= 3:
+        about = f"{head(text)} {heading}"
+        if topic(set(tokenize(about)), about) == 0:
+            return 0.0
+    return fit
 
 
 _COUNT_IN_HEADING = re.compile(r"([一二两三四五六七八九十\d]+)\s*(?:大类|个|类|项|种|步|部分|方面|要点|条)")
@@ -111,7 +129,15 @@ def section_items(chunk: StoredChunk, corpus: Sequence[StoredChunk]) -> list[Sto
     found = _COUNT_IN_HEADING.search(parent.rsplit(_SECTION, 1)[-1])
     if len(first) < 2 or (found is not None and chinese_int(found.group(1)) != len(first)):
         return []
-    return list(first.values())
+    sections = list(first.values())
+    if found is None:
+        # "其他等级的医疗次数": a remark about what the items leave out, not an item.
+        items = [c for c in sections if not leaf(c.heading).startswith(_REMARK)]
+        sections = items if len(items) >= 2 else sections
+    return sections
+
+
+_REMARK = ("其他", "其它")
 
 
 def leaf(heading: str) -> str:
@@ -120,5 +146,7 @@ def leaf(heading: str) -> str:
 
 def intro(parent: str, sections: Sequence[StoredChunk]) -> str:
     """The lead line of a list of sections: "专属机场贵宾服务包括以下4项：全程专人引领、机票折扣、…。"."""
-    names = "、".join(leaf(c.heading) for c in sections)
+    leaves = [leaf(c.heading) for c in sections]
+    # A heading that itself holds 、 ("健康、教育、文化类增值服务") would blur the items: separate with ；.
+    names = ("；" if any("、" in n for n in leaves) else "、").join(leaves)
     return f"{leaf(parent)}包括以下{len(sections)}项：{names}。"

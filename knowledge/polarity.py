@@ -27,11 +27,16 @@ _MODAL_WINDOW = 14
 _CONTINUES = ("并", "且", "同时", "以及", "还")
 
 
-def verdict(text: str, terms: Sequence[str], *, focused: bool) -> tuple[str | None, str]:
+def verdict(
+    text: str, terms: Sequence[str], *, focused: bool, consequence: bool = False
+) -> tuple[str | None, str]:
     """yes / no from the modal word before the action. In the action's own clause a prohibition wins
     ("不得泄露" → no), then a permission, duty or future ("应先了解", "将视情节追责"). Earlier in the
     sentence only a permission or duty counts, in a sentence without a prohibition, and only when the
-    sentence is about the question's topic (`focused`): "应在开户环节…，做好客户身份验证"."""
+    sentence is about the question's topic (`focused`): "应在开户环节…，做好客户身份验证". A question about
+    what befalls someone (`consequence`, "会被通报吗") also takes a future earlier in the sentence: "将视情节
+    追责，措施包括…通报批评"."""
+    earlier = _NEAR_RE if consequence else _POSITIVE_RE
     positive = ""
     for t in terms:
         pos = text.find(t)
@@ -50,7 +55,7 @@ def verdict(text: str, terms: Sequence[str], *, focused: bool) -> tuple[str | No
                 return "yes", near.group(0)
             sentence = re.split(r"[。！？]", before)[-1]
             if focused and not positive and not any(n in sentence for n in _NEGATIVE):
-                found = _POSITIVE_RE.search(sentence)
+                found = earlier.search(sentence)
                 positive = found.group(0) if found else ""
             pos = text.find(t, pos + 1)
     return ("yes", positive) if positive else (None, "")

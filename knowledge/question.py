@@ -51,7 +51,8 @@ _YES_NO = re.compile(
     r"|吗[？?。！!\s]*$|能不能|可不可以|可否|是否|行不行|要不要|需不需要|该不该|有没有|算不算|是不是|会不会|准不准"
 )
 _LIST = re.compile(
-    r"哪些|哪[几两二三四五六七八九十]|包括什么|包含什么|有什么|有啥|分为|分成|几类|几种|几个方面|几部分|几步"
+    r"哪些|哪[几两二三四五六七八九十]|(?:包括|包含|涵盖|覆盖)(?:什么|啥)|有什么|有啥|些(?:什么|啥)|分为|分成|几类|几种"
+    r"|几个方面|几部分|几步"
 )
 _PROCEDURE = re.compile(r"怎么|如何|怎样|流程|步骤|办法|咋|做法|处理")
 _DEFINITION = re.compile(r"是什么|什么是|指什么|什么意思|是指|含义|定义|是谁|啥是|干什么的|是啥")
@@ -100,6 +101,11 @@ class Question:
         return self.tiers[0] if len(self.tiers) == 1 else None
 
     @property
+    def skips(self) -> bool:
+        """The action asked about is leaving something undone ("能先不登记证件吗", "可以不回复吗")."""
+        return bool(SKIP.match(self.action))
+
+    @property
     def subject_amount(self) -> Decimal | None:
         if self.client is not None and self.client.aum is not None:
             return Decimal(self.client.aum)
@@ -110,7 +116,7 @@ def understand(text: str, client: ClientFacts | None = None) -> Question:
     """Classify `text` (any length; only its first MAX_CHARS characters are read)."""
     full = _SPACE.sub(" ", text).strip()
     head = full[:MAX_CHARS]
-    slot = next((name for name, pattern in _SLOTS if pattern.search(head)), None)
+    slot = next((name for name, pattern in _SLOTS if pattern.search(_unreported(head))), None)
     amounts = parse_amounts(head)
     action = _action(head)
     if slot in _QUANTITY_SLOTS:
@@ -204,11 +210,28 @@ def _action(text: str) -> str:
         return ""
     action = m.group("action").strip()
     # "就推产品" / "直接告诉" : leading adverbs are not the action.
-    action = re.sub(r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|一上来就|一开始就)+", "", action)
+    action = re.sub(
+        r"^(?:就|直接|先|马上|随便|私下|把|给|帮|替|再|也|都|跟着|随之|及时|赶紧|立刻|立即|一上来就|一开始就)+",
+        "",
+        action,
+    )
     # "做两回" / "洗20次": the count is compared with the rule's ceiling (counts.py), not part of the action.
     return _COUNT_TAIL.sub("", action) or action
 
 
+#: Someone else's question the RM reports ("客户家人问他账户里有多少钱，能说吗"): its 多少钱 is not what
+#: the RM asks; 请问 / 问一下 open the RM's own question.
+_REPORTED = re.compile(r"(?<![请想])问(?![一下问题])[^，,。；;？?！!\s]*")
+
+
+def _unreported(text: str) -> str:
+    """The text without a reported question, when what is left still asks yes or no."""
+    rest = _REPORTED.sub("", text)
+    return rest if rest != text and _YES_NO.search(rest) else text
+
+
+#: An action that is an omission: 不 / 不用 / 没 before the verb (not 不得, a rule's word, nor 不同).
+SKIP = re.compile(r"^(?:放着|搁着|晾着)?(?:不用|不去|不再|不做|不|没有|没)(?![得同少足错限超到满])")
 _COUNT_TAIL = re.compile(r"\s*第?[0-9一二两三四五六七八九十]+\s*[次回遍]$")
 
 
