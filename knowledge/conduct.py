@@ -11,9 +11,14 @@ A match is not a violation when a negation opens it in the same clause ("这款�
 "不得承诺保本"), when it is asked rather than stated ("是否保本？", "收益能不能到5%"), when it is quoted to
 warn against it ("“稳赚不赔”的广告别信"), when the rule's `unless` pattern appears in its clause (or
 sentence: "请您本人完成测评"), when the rule's `near` pattern is missing from its sentence, when the writer
-declines to promise or reports someone else's promise ("我没法保证…", "有人跟您说保本"), or when it is a
-condition ("…的话"). Spaces, emoji and zero-width characters are removed and dialect forms ("唔会蚀本",
-"勿会少") read as Mandarin before matching (`knowledge/conduct_text.py`).
+declines to promise or reports someone else's promise ("我没法保证…", "有人跟您说保本"), when it is a
+condition ("…的话"), when a clause says no product can ("没有哪款产品能保证稳赚"; a second negation turns it
+back: "没有哪个客户不是稳赚的"), when it is attributed to others in a sentence that warns ("谨防保本高收益的
+骗局"), when the writer declines the act ("题目我不能替您选"), when a promise of principal is said of a
+deposit and no other product ("大额存单是保本保息的存款产品"), or when a superlative or an urgency is said
+of something other than a product in a message about no product ("全省最好的高中"). Spaces, emoji and
+zero-width characters are removed and dialect forms ("唔会蚀本", "勿会少") read as Mandarin before matching
+(`knowledge/conduct_text.py`).
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from knowledge.conduct_text import (
+    about_something_else,
     clause_end,
     clause_start,
     expand,
     mandarin,
+    said_of_a_deposit,
     sentence_end,
     sentence_start,
     stated,
@@ -53,6 +60,16 @@ CATEGORIES = (
     "suitability",
 )
 #: Forms of address after a client's name at the start of a message ("张伟先生，您好").
+#: Categories that are only about a product: a superlative or an urgency said of a school or an
+#: appointment, in a message that names no product or money, is no finding.
+ABOUT_A_PRODUCT = ("superlative", "pressure")
+#: Categories where a promise said of a deposit, and of no other product, is a fact.
+DEPOSIT_FACTS = ("guarantee",)
+#: A person or a person's number: what a privacy finding is about.
+_PERSON = re.compile(
+    r"客户|先生|女士|小姐|总|姐|哥|阿姨|叔|伯|老板|老师|他|她|家|人|朋友|同事|邻居|身份证|证件|卡|手机|电话|"
+    r"号码|账号|账户|[0-9０-９]{11,}"
+)
 _ADDRESS = (
     r"(?:先生|女士|小姐|总|老师|阿姨|叔叔|姐|哥|大哥|大姐)?\s*"
     r"(?:[，,：:！!\s]|您好|你好|早上好|下午好|晚上好)"
@@ -255,6 +272,10 @@ class ConductRules:
             text, sentence_start(text, start), sentence_end(text, end)
         ):
             return False
+        if rule.category in ABOUT_A_PRODUCT and about_something_else(text, start, end):
+            return False
+        if rule.category in DEPOSIT_FACTS and not asked and said_of_a_deposit(text, start, end):
+            return False
         return not rule.negatable or stated(text, start, end, asked=asked)
 
     def _privacy(self, text: str, names: NameIndex, recipient: str | None) -> list[ConductFinding]:
@@ -278,6 +299,35 @@ class ConductRules:
             if any(p.search(sentence) for p in rule.patterns):
                 out.append(ConductFinding(rule, name, at, at + len(name)))
         return out
+
+    def second_opinion_holds(
+        self, category: str, text: str, start: int, end: int, *, names: NameIndex | None = None
+    ) -> bool:
+        """Whether the learned second opinion's finding of `category` in the sentence `text[start:end]`
+        stands: not when the sentence is about something other than a product (as for the rules), nor
+        when a rule of the category matched in it and the rules read the match as negated, warned
+        against, quoted or a deposit's fact: the model reads no negation, the rules do. (A match the
+        rules let go for an `unless` word leaves the model's opinion standing.) A privacy finding needs
+        a person in the sentence (a form of address, a known client's name from `names`) or a number as
+        long as a phone, card or ID number: a parcel's tracking number is nobody's data."""
+        if category in ABOUT_A_PRODUCT and about_something_else(text, start, end):
+            return False
+        if category == "privacy" and not (
+            _PERSON.search(text, start, end) or (names and names.find(text[start:end]))
+        ):
+            return False
+        sentence = mandarin(without_filler(text[start:end])[0])
+        for rule in self.rules:
+            if rule.category != category or not rule.negatable:
+                continue
+            for pattern in rule.patterns:
+                for m in pattern.finditer(sentence):
+                    a, b = m.start(), m.end()
+                    if b > a and not stated(sentence, a, b):
+                        return False
+                    if b > a and category in DEPOSIT_FACTS and said_of_a_deposit(sentence, a, b):
+                        return False
+        return True
 
     def findings_in(
         self, texts: Iterable[str], categories: Collection[str], *, asked: bool = False

@@ -28,7 +28,9 @@ _NOT_NEGATION = re.compile(
     r"千万别错过|无比|无敌"
 )
 #: Quotation marks: a promise in quotes next to a warning ("“稳赚不赔”的广告别信") is cited, not made.
-_QUOTES = {"“": "”", "「": "」", "『": "』", '"': '"', "‘": "’"}
+#: The straight ones open and close alike ("'保本高收益'平台").
+_QUOTES = {"“": "”", "「": "」", "『": "』", "‘": "’"}
+_STRAIGHT_QUOTES = "\"'"
 _CLOSERS = frozenset(_QUOTES.values())
 _DISTANCING = re.compile(
     r"不|别|勿|没|小心|谨慎|警惕|轻信|当心|所谓|这种|那种|这类|那类|之类|类似|广告|宣传|骗|假的|谣言"
@@ -54,6 +56,65 @@ _DENIED_AFTER = re.compile(
 )
 #: A condition, not a claim ("要本金有保障的话，只有存款").
 _CONDITION_AFTER = re.compile(r"^的话")
+#: Words that warn against a claim ("千万别信", "多留个心眼", "是骗局"), looked for in the sentence of a
+#: claim attributed to others: then the sentence reports the claim, it does not make it.
+_WARNING = re.compile(
+    r"别信|不要信|不要相信|别相信|不可信|不能信|信不得|千万别(?!错过|犹豫|担心|客气)|"
+    r"(?:小心|当心)(?!别?错过|买不到|抢不到|没了|卖完|晚了)|心眼|提防|警惕|谨防|防范|骗局|骗子|诈骗|"
+    r"骗人的|骗钱|被骗|受骗|陷阱|忽悠|套路|不靠谱|不正规|非法|违规|牌照|假的|上当|别投|不要投|别碰|不要碰|"
+    r"远离|擦亮眼|三思|别听|不要听|(?:是|都是|根本)不存在|没有这(?:种|样|回)"
+)
+#: Who or what a claim is attributed to, before it in its clause ("网上那种", "所谓", "任何人跟您说").
+_ATTRIBUTED = re.compile(
+    r"所谓|号称|声称|宣称|鼓吹|吹嘘|标榜|打着|那种|这种|那些|这类|那类|某些|有些|一些|什么|"
+    r"(?:人|别人|他们|外面|网上|朋友|亲戚|平台|机构|公司|中介|广告|短视频|直播)"
+    r"(?:都)?(?:跟|对|和|给|向)?(?:您|你)?(?:说|讲|承诺|保证|宣传|推销|推荐|吹)"
+)
+#: ... or labelled as a claim right after it ("保本高收益的骗局", "稳赚这种话").
+_CLAIM_AFTER = re.compile(
+    r"^[的之类]{0,3}(?:这种|那种|这类|之类)?(?:说法|话|宣传|广告|骗局|陷阱|套路|噱头|幌子|口号|字眼|承诺|平台|项目)"
+)
+#: "No product can…" ("没有哪款产品能保证稳赚", "世上不存在零风险的投资"): the whole clause after it is
+#: denied, unless a second negation turns it back ("没有哪个客户不是稳赚的") or it compares ("没有哪款像它
+#: 一样稳").
+_NO_SUCH = re.compile(
+    r"(?:没有|没|哪有|哪来的?|不存在|不会有)(?:哪|任何|什么|一(?:款|只|个|家|种|样)|谁|人)|"
+    r"(?:谁|任何人|任何机构|任何产品)(?:都|也)(?:不能|不敢|没法|无法|不会)"
+)
+_TURNED_BACK = re.compile(r"不|非|没|无|比|像|如|一样|似的|及")
+#: The writer declines an act for the client ("题目我不能替您选"): a negation before the act inside the
+#: match. (A negation before a loss, "不会亏", is the promise itself.)
+_DENIED_ACT = re.compile(
+    r"(?:不能|不会|不可以|不可|不得|无法|没法|不便|不该|不应|不|别|勿)(?:再|帮|随便)?(?:替|帮|代|给)(?:您|你|客户)"
+    r"[^，,。；;！!？?]{0,6}?(?:填|选|做|勾|答|签|改|调|测|操作|弄|写)"
+)
+#: The client's own wish ("您说想要保本的"), answered in its sentence with deposits or bonds, is not
+#: the writer's promise ("您要是想稳赚，就买这款" is).
+_WISH = re.compile(
+    r"(?:您|你|客户)(?:说|要是|如果|若是?|是)?(?:只|就|更|比较|主要)?"
+    r"(?:想|想要|希望|需要|追求|看重|在意|在乎|要求|偏好|喜欢|倾向)(?:的是|的|个|一个|那种)?$"
+)
+#: A deposit (or a government bond) is principal-protected in fact: a promise said of one, with no
+#: other product named beside it and no comparison with one, is a fact ("大额存单是保本保息的存款产品";
+#: not "这个产品保本，跟国债一样").
+_DEPOSIT = re.compile(r"存款|存单|定存|定期(?!定额|定投|开放)|国债|储蓄(?!险)")
+_NOT_DEPOSIT = re.compile(
+    r"理财|基金|债基|信托|(?<!存款)保险|保单|年金|股票|私募|资管|净值|(?<!存款)产品|这款|这只|那款|那只|它|"
+    r"这个|那个|[Rr][1-5]|比(?!较)|跟|像|如同|一样|相当于|等于|等同|差不多|媲美"
+)
+#: What a superlative or urgency is said of: a school, a hospital, an appointment, a meal, a service
+#: notice ("全省最好的高中", "体检预约最后一天") is no product, unless the message talks products or money.
+_OTHER_SUBJECT = re.compile(
+    r"学校|高中|初中|小学|大学|幼儿园|考上|考试|成绩|中考|高考|老师|医院|医生|专家号|科室|体检|挂号|门诊|"
+    r"手术|住院|药|餐厅|饭店|馆|菜|小吃|酒店|民宿|景点|景区|天气|生日|婚礼|讲座|活动|沙龙|"
+    r"网点|营业|柜台|停车|车位|排队|证件|身份证|护照|报名|课程|航班|机票|高铁|演出|门票|电影|书|快递|预约|"
+    r"医保|社保|公积金|签证|房子|小区"
+)
+_PRODUCT_TALK = re.compile(
+    r"理财|基金|信托|保险|保单|年金|产品|收益|年化|净值|认购|申购|[Rr][1-5]|投资|股票|债|存单|存款|利率|利息|"
+    r"回报|分红|费率|配置|购买|买入|下单|额度|打款|转账|这款|这只|上车|入手|持仓|资管|私募|黄金|业绩|"
+    r"本金|钱|价格|优惠|费用|[0-9０-９]+\s?(?:%|％|万|元)"
+)
 #: Dialect forms mapped to Mandarin, each to a string of the same length so that positions still hold
 #: (Cantonese "唔会蚀本", Shanghainese "勿会少", Northeastern "指定不带亏").
 _DIALECT_PAIRS = (
@@ -114,6 +175,13 @@ def _quoted_warning(text: str, start: int, end: int) -> bool:
     """The match lies inside quotation marks in a sentence that warns against or disowns what is quoted
     ("外面说“稳赚不赔”的都要小心", "“亏了算我的”这种话我们不会说")."""
     s_start, s_end = sentence_start(text, start), sentence_end(text, end)
+    for mark in _STRAIGHT_QUOTES:  # inside when an odd number of them opens before the match
+        if text.count(mark, s_start, start) % 2 == 1:
+            j = text.find(mark, end, s_end)
+            if j >= 0:
+                i = text.rfind(mark, s_start, start)
+                outside = text[s_start:i] + "　" + text[j + 1 : s_end]
+                return bool(_DISTANCING.search(outside))
     for i in range(start - 1, s_start - 1, -1):
         close = _QUOTES.get(text[i])
         if close is None:
@@ -126,6 +194,52 @@ def _quoted_warning(text: str, start: int, end: int) -> bool:
         outside = text[s_start:i] + "　" + text[j + 1 : s_end]
         return bool(_DISTANCING.search(outside))
     return False
+
+
+def _claimed_by_others(text: str, start: int, end: int, c_start: int, c_end: int) -> bool:
+    """The match is a claim attributed to others ("任何人跟您说保本…", "谨防保本高收益的骗局") in a
+    sentence that warns against it."""
+    attributed = _ATTRIBUTED.search(text, max(c_start, start - 12), start) or _CLAIM_AFTER.match(
+        text[end:c_end]
+    )
+    if not attributed:
+        return False
+    s_start, s_end = sentence_start(text, start), sentence_end(text, end)
+    return bool(_WARNING.search(text[s_start:start] + "　" + text[end:s_end]))
+
+
+def _no_such(text: str, start: int, c_start: int) -> bool | None:
+    """True: the clause says "no product can…" before the match and nothing turns it back; False: a
+    second negation turns it back ("没有哪个客户不是稳赚的" affirms); None: no such words."""
+    last = None
+    for m in _NO_SUCH.finditer(text, c_start, start):
+        last = m
+    if last is None:
+        return None
+    between = _NOT_NEGATION.sub("　", text[last.end() : start])
+    if _NEGATION.search(between):
+        return False
+    return not _TURNED_BACK.search(between)
+
+
+def said_of_a_deposit(text: str, start: int, end: int) -> bool:
+    """The match's clause, or else its sentence, names a deposit (or a government bond) and no other
+    product: what is true of deposits ("到期一分不少") is then a fact, not a promise."""
+    for a, b in (
+        (clause_start(text, start), clause_end(text, end)),
+        (sentence_start(text, start), sentence_end(text, end)),
+    ):
+        if _DEPOSIT.search(text, a, b):
+            return not _NOT_DEPOSIT.search(text, a, b)
+    return False
+
+
+def about_something_else(text: str, start: int, end: int) -> bool:
+    """The match's sentence is about something other than a product (a school, a hospital, an
+    appointment, a meal) and the message names no product, investment or money."""
+    if _PRODUCT_TALK.search(text):
+        return False
+    return bool(_OTHER_SUBJECT.search(text, sentence_start(text, start), sentence_end(text, end)))
 
 
 def clause_start(text: str, at: int) -> int:
@@ -162,11 +276,23 @@ def stated(text: str, start: int, end: int, *, asked: bool = False) -> bool:
     before = _NOT_NEGATION.sub("　", text[max(c_start, start - NEGATION_WINDOW) : start])
     if asked:  # "是不是保本" asks about the promise; it does not deny it
         before = _ASKING.sub("　", before)
+    no_such = None if asked else _no_such(text, start, c_start)
+    if no_such is not None:
+        return not no_such and not _QUESTION_AFTER.match(text[end:c_end])  # two negations affirm
     if _NEGATION.search(before):
         return False
     if not asked and _PROHIBITION.search(text, max(c_start, start - PROHIBITION_WINDOW), start):
         return False
     if not asked and (_DENIED_PROMISE.search(text, c_start, start) or _REPORTED.search(text, c_start, start)):
+        return False
+    if not asked and (
+        _claimed_by_others(text, start, end, c_start, c_end)
+        or _DENIED_ACT.search(text, c_start, end)
+        or (
+            _WISH.search(text[max(c_start, start - NEGATION_WINDOW) : start])
+            and _DEPOSIT.search(text, sentence_start(text, start), sentence_end(text, end))
+        )
+    ):
         return False
     if not asked and _DENIED_AFTER.match(text[end:c_end]):
         return False

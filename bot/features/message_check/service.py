@@ -176,11 +176,14 @@ class MessageCheckService:
 
     def _second_opinion(self, text: str, found: set[str]) -> list[Finding]:
         """The model's categories that no rule found: the sentence it rates highest, cited by the
-        category's article, with the category's suggestion; the rewrite drops the sentence."""
+        category's article, with the category's suggestion; the rewrite drops the sentence. A flag the
+        rules overrule (a sentence about no product, a match they read as negated) is dropped."""
         assert self.model is not None
         out = []
         for flag in self.model.flags(text):
-            if flag.category in found:
+            if flag.category in found or not self.rules.second_opinion_holds(
+                flag.category, text, flag.start, flag.end, names=self.names()
+            ):
                 continue
             rule = self.rules.cited_for(flag.category)
             out.append(

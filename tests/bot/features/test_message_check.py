@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.composition import Services
@@ -15,8 +16,8 @@ from bot.features import message_check
 from bot.features.message_check import CheckStore, MessageCheckService
 from bot.features.supervision import SupervisionService
 from crm_adapter import Client
-from knowledge.conduct import default_rules
-from knowledge.conduct_model import default_model
+from knowledge.conduct import CATEGORIES, default_rules
+from knowledge.conduct_model import STOP, ConductModel, default_model
 from tests.bot.app_fixtures import req
 from tests.bot.fakes import FakeCRM
 
@@ -202,3 +203,27 @@ def test_the_model_stops_a_paraphrased_promise_and_cites_its_category(services: 
 def test_disclosures_stay_ok_with_the_model(services: Services, text: str) -> None:
     svc = MessageCheckService(clock=services.clock, model=default_model())
     assert svc.evaluate(text).verdict == "ok"
+
+
+def test_the_models_superlative_about_no_product_is_dropped(services: Services) -> None:
+    categories = [c for c in CATEGORIES if c != "suitability"]
+    heads = [*categories, STOP]
+    coef = np.zeros((1, len(heads)))
+    coef[0, heads.index("superlative")] = coef[0, heads.index(STOP)] = 12.0
+    model = ConductModel.from_arrays(
+        {
+            "categories": np.array(categories),
+            "vocabulary": np.array(["最"]),
+            "idf": np.ones(1),
+            "coef": coef,
+            "intercept": np.full(len(heads), -4.0),
+            "threshold": np.array(0.5),
+            "ngram_range": np.array([1, 3]),
+        }
+    )
+    svc = MessageCheckService(clock=services.clock, model=model)
+    school = "恭喜！您儿子考进了全市最难进的高中。"
+    assert model.flags(school) and svc.evaluate(school).verdict == "ok"
+    product = "这只基金是我见过最省心的。"
+    assert default_rules().scan(product) == ()  # only the model finds it
+    assert [f.rule for f in svc.evaluate(product).findings] == ["model:superlative"]
