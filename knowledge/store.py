@@ -68,6 +68,7 @@ class Neighbour:
     id: str
     similarity: float  # cosine similarity
     metadata: Mapping[str, Any]
+    text: str  # the document stored with the vector
 
 
 class VectorCollection:
@@ -205,7 +206,8 @@ class VectorCollection:
         )
         # langchain-chroma returns the collection's distance: cosine distance here.
         return [
-            Neighbour(str(doc.id), 1.0 - float(distance), doc.metadata or {}) for doc, distance in results
+            Neighbour(str(doc.id), 1.0 - float(distance), doc.metadata or {}, doc.page_content)
+            for doc, distance in results
         ]
 
     def _call(self, run: Callable[[Any], Any]) -> Any:
