@@ -105,6 +105,12 @@ def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool
         embed_threads=settings.rm_embed_threads,
         max_file_mb=settings.rm_max_upload_mb,
     )
+    if settings.chroma_host:  # a server that cannot be reached fails the start with one line
+        try:
+            kb.check_vector_index()
+        except BaseException:
+            kb.close()
+            raise
     if sync:
         report = kb.sync_bundled(enabled=settings.rm_bundled_knowledge, progress=progress)
         if report.added or report.updated or report.removed:

@@ -263,6 +263,11 @@ class KnowledgeBase(VectorMethods):
                 )
             self._store_checked = True
 
+    def check_vector_index(self) -> None:
+        """Open the Chroma collection now; raises `VectorIndexUnavailable` (one line) when it cannot be
+        reached, so a process configured for a Chroma server fails at start, not on the first question."""
+        self._store.count()
+
     def _dense_query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
         self._check_store()
         return [(n.id, n.similarity) for n in self._store.query(vector, k)]

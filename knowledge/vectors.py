@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from knowledge.ingest import passage_text
 from knowledge.manifest import Manifest, StoredChunk
-from knowledge.store import VectorCollection
+from knowledge.store import VectorCollection, VectorIndexUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +160,9 @@ class VectorWorker:
                     self._on_batch()
                 with self._cond:
                     self._cond.notify_all()
+        except VectorIndexUnavailable as exc:  # Chroma is down: one line, the chunks stay pending
+            logger.warning("%s; vectors not stored, retried on the next start", exc)
+            self.error = exc
         except Exception as exc:  # the engine or the store failed: chunks stay pending for the next start
             logger.exception("embedding pending chunks failed; they stay BM25-only until the next start")
             self.error = exc
