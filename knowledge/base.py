@@ -23,7 +23,7 @@ from knowledge.sources import BUNDLED_PREFIX, Tombstones, resolve
 from knowledge.store import ChromaLocation, VectorCollection
 from knowledge.types import Answer, ClientFacts, Hit, IngestReport, SourceInfo
 from knowledge.vector_methods import VectorMethods
-from knowledge.vectors import VectorProgress, VectorWorker, chunk_metadata, store_batch
+from knowledge.vectors import VectorProgress, VectorWorker, store_batch
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -235,42 +235,6 @@ class KnowledgeBase(VectorMethods):
 
     def _store_vectors(self, chunks: list[StoredChunk], vectors: list[list[float]]) -> None:
         store_batch(self._store, self._manifest, chunks, vectors)
-
-    def _check_store(self) -> None:
-        """Put back into Chroma the manifest's vectors it lacks (a new server, a deleted or older
-        directory): the shipped bundled vectors and every embedded chunk come back without embedding."""
-        if self._store_checked:
-            return
-        with self._check_lock:  # not the write lock: a search never waits for an ingest
-            if self._store_checked:
-                return
-            import numpy as np
-
-            stored = [c for c in self._manifest.all_chunks() if c.vector]
-            have = self._store.ids() if stored else set()
-            missing = [c for c in stored if c.chunk_id not in have]
-            if missing:
-                logger.info(
-                    "restoring %d vectors into Chroma %s from the manifest",
-                    len(missing),
-                    self._store.location,
-                )
-                self._store.upsert(
-                    ids=[c.chunk_id for c in missing],
-                    vectors=[np.frombuffer(c.vector, dtype=np.float32).tolist() for c in missing],
-                    texts=[prep.passage_text(c.title, c.heading, c.text) for c in missing],
-                    metadatas=[chunk_metadata(c) for c in missing],
-                )
-            self._store_checked = True
-
-    def check_vector_index(self) -> None:
-        """Open the Chroma collection now; raises `VectorIndexUnavailable` (one line) when it cannot be
-        reached, so a process configured for a Chroma server fails at start, not on the first question."""
-        self._store.count()
-
-    def _dense_query(self, vector: list[float], k: int) -> list[tuple[str, float]]:
-        self._check_store()
-        return [(n.id, n.similarity) for n in self._store.query(vector, k)]
 
     def remove(self, source: str) -> int:
         """Delete one source: its key, a path resolving to it, its file name or its title (see

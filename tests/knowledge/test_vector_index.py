@@ -59,6 +59,13 @@ def test_an_emptied_collection_is_rebuilt_from_the_manifest_without_embedding(
         again.close()
 
 
+def test_a_collection_emptied_while_serving_is_refilled(loaded_kb: KnowledgeBase) -> None:
+    query = "钻石客户每年能约几次专家挂号"
+    before = [h.chunk_id for h in loaded_kb.search(query, mode="dense", top_k=3)]
+    loaded_kb._store.delete(sorted(loaded_kb._store.ids()))  # the same process: already checked once
+    assert [h.chunk_id for h in loaded_kb.search(query, mode="dense", top_k=3)] == before
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
