@@ -89,7 +89,7 @@ class VectorCollection:
         self._name = name
         self._embeddings = embeddings
         self._vs: Any = None  # langchain_chroma.Chroma
-        self._collection: Any = None  # chromadb Collection, for upserting given vectors
+        self._native: Any = None  # chromadb's own Collection (public client API), for upserting given vectors
         self._client: Any = None
         self._lock = threading.RLock()
 
@@ -130,7 +130,7 @@ class VectorCollection:
                     )
                 except Exception as exc:  # connection refused, unreadable directory, version mismatch
                     raise self._unavailable(exc) from exc
-                self._client, self._collection, self._vs = client, collection, vs
+                self._client, self._native, self._vs = client, collection, vs
                 logger.debug("Chroma collection %s opened", self.location)
         return self._vs
 
@@ -150,7 +150,7 @@ class VectorCollection:
         for start in range(0, len(ids), UPSERT_BATCH):
             end = start + UPSERT_BATCH
             try:
-                self._collection.upsert(
+                self._native.upsert(
                     ids=list(ids[start:end]),
                     embeddings=[[float(x) for x in v] for v in vectors[start:end]],
                     documents=list(texts[start:end]),
@@ -182,7 +182,7 @@ class VectorCollection:
     def count(self) -> int:
         self._open()
         try:
-            return int(self._collection.count())
+            return int(self._native.count())
         except Exception as exc:
             raise self._unavailable(exc) from exc
 
@@ -219,4 +219,4 @@ class VectorCollection:
 
     def close(self) -> None:
         with self._lock:
-            self._vs = self._collection = self._client = None
+            self._vs = self._native = self._client = None
