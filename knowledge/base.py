@@ -20,7 +20,7 @@ from knowledge.manifest import Manifest, StoredChunk
 from knowledge.retrieval import DEFAULT_RRF_K, MODES, Candidate, Retrieved, retrieve
 from knowledge.rules import Entitlement
 from knowledge.sources import BUNDLED_PREFIX, Tombstones, resolve
-from knowledge.store import ChromaStore
+from knowledge.store import ChromaLocation, VectorCollection
 from knowledge.types import Answer, ClientFacts, Hit, IngestReport, SourceInfo
 from knowledge.vector_methods import VectorMethods
 from knowledge.vectors import VectorProgress, VectorWorker, store_batch
@@ -60,7 +60,6 @@ class KnowledgeBase(VectorMethods):
         top_k: int = 5,
         fusion: str = "score",
         rrf_k: float = DEFAULT_RRF_K,
-        local_dense: bool | None = None,
         embed_threads: int = 1,
         max_file_mb: float | None = None,
         prepare_manifest: Callable[[Path], None] | None = None,
@@ -78,27 +77,19 @@ class KnowledgeBase(VectorMethods):
             raise ValueError("fusion must be 'score' or 'rrf'")
         self._fusion = fusion
         self._rrf_k = rrf_k
-        # Dense search reads the vectors mirrored in the manifest (numpy, exact cosine) for the embedded
-        # store: a fresh CLI process then never imports chromadb/langchain_chroma (~2 s on this machine).
-        # With a Chroma server the server is queried (it may be shared and is the reference there).
-        self._local_dense = (chroma_host is None) if local_dense is None else local_dense
         self._cache_dir = self.data_dir / "cache"
+        # Chroma is the dense index, written and queried (embedded under data_dir, or a server). The
+        # manifest keeps each chunk's vector too, as the durable copy an empty collection is rebuilt from.
         if chroma_host:
-            self._store = ChromaStore(
-                embeddings=self._document_embeddings,
-                host=chroma_host,
-                port=chroma_port,
-                collection=collection,
-            )
+            self.chroma = ChromaLocation(host=chroma_host, port=chroma_port)
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{chroma_host}_{chroma_port}")
             manifest_path = self.data_dir / f"knowledge_{collection}@{safe}.sqlite3"
         else:
-            self._store = ChromaStore(
-                embeddings=self._document_embeddings,
-                persist_dir=self.data_dir / "chroma",
-                collection=collection,
-            )
+            self.chroma = ChromaLocation(persist_dir=self.data_dir / "chroma")
             manifest_path = self.data_dir / f"knowledge_{collection}.sqlite3"
+        self._store = VectorCollection(self.chroma, collection, embeddings=self._document_embeddings)
+        self._store_checked = False  # the collection was compared with the manifest (`_dense_query`)
+        self._check_lock = threading.Lock()
         # The manifest must describe exactly this vector store, hence one manifest per store location.
         # `prepare_manifest`: the application's migrations of the manifest file (see `Manifest`).
         self._manifest = Manifest(manifest_path, prepare=prepare_manifest)
@@ -281,7 +272,7 @@ class KnowledgeBase(VectorMethods):
         """Swap in a snapshot built here, by the writer: readers keep the old one until then and never
         wait for a rebuild after a write of this process."""
         version = self._manifest.version()
-        snap = Snapshot.build(self._manifest.all_chunks(), local_dense=self._local_dense)
+        snap = Snapshot.build(self._manifest.all_chunks())
         with self._lock:
             self._snapshot = snap
             self._seen_version = version
@@ -294,7 +285,7 @@ class KnowledgeBase(VectorMethods):
         with self._lock:
             snap = self._snapshot
             if snap is None or version != self._seen_version:
-                snap = Snapshot.build(self._manifest.all_chunks(), local_dense=self._local_dense)
+                snap = Snapshot.build(self._manifest.all_chunks())
                 self._snapshot = snap
                 self._seen_version = version
             return snap
@@ -308,7 +299,7 @@ class KnowledgeBase(VectorMethods):
             k=k,
             mode=mode,
             embed=self._embed_query,
-            store_query=None if self._local_dense else self._store.query,
+            store_query=self._dense_query,
             fusion=self._fusion,
             rrf_k=self._rrf_k,
             cache_dir=self._cache_dir,

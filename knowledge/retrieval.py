@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from knowledge import authority, lexicon
-from knowledge.index import Snapshot, top_cosine
+from knowledge.index import Snapshot
 from knowledge.lexical import CHAR_PREFIX, search_tokens
 from knowledge.manifest import StoredChunk
 from knowledge.question import names_peer_bank
@@ -257,14 +257,14 @@ def retrieve(
             bm25_scores[chunks[pos].chunk_id] = score
         rankings["bm25"] = list(bm25_scores)
     if mode in ("hybrid", "dense"):
+        if store_query is None:
+            raise ValueError("dense search needs the vector index (store_query)")
         vector = embed(query[:EMBED_CHARS])
-        if snap.matrix is not None:
-            for pos, sim in top_cosine(snap.matrix, vector, pool):
-                dense_scores[chunks[pos].chunk_id] = sim
-        elif store_query is not None:
-            for chunk_id, sim in store_query(vector, min(pool, len(chunks))):
-                if chunk_id in snap.by_id:  # ignore vectors the manifest does not know (foreign writers)
-                    dense_scores[chunk_id] = sim
+        for chunk_id, sim in store_query(vector, min(pool, len(chunks))):
+            # Vectors the snapshot does not count as stored (foreign writers, a batch stored after the
+            # snapshot was taken) are left out: one snapshot answers the same way every time.
+            if snap.dense_ready(chunk_id):
+                dense_scores[chunk_id] = sim
         rankings["dense"] = list(dense_scores)
     fused = rrf(rankings, k=rrf_k) if fusion == "rrf" else score_fusion(bm25_scores, dense_scores)
     if mode == "hybrid":

@@ -14,10 +14,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from knowledge.ingest import passage_text
 from knowledge.manifest import Manifest, StoredChunk
+from knowledge.store import VectorCollection, VectorIndexUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +160,9 @@ class VectorWorker:
                     self._on_batch()
                 with self._cond:
                     self._cond.notify_all()
+        except VectorIndexUnavailable as exc:  # Chroma is down: one line, the chunks stay pending
+            logger.warning("%s; vectors not stored, retried on the next start", exc)
+            self.error = exc
         except Exception as exc:  # the engine or the store failed: chunks stay pending for the next start
             logger.exception("embedding pending chunks failed; they stay BM25-only until the next start")
             self.error = exc
@@ -184,15 +187,20 @@ def as_bytes(vector: Sequence[float]) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
 
+def chunk_metadata(chunk: StoredChunk) -> dict[str, str]:
+    return {"source": chunk.source, "title": chunk.title, "heading": chunk.heading}
+
+
 def store_batch(
-    store: Any, manifest: Manifest, chunks: list[StoredChunk], vectors: list[list[float]]
+    store: VectorCollection, manifest: Manifest, chunks: list[StoredChunk], vectors: list[list[float]]
 ) -> None:
-    """Write one embedded batch to Chroma and the manifest; drop vectors of chunks removed meanwhile."""
-    store.add_vectors(
+    """Write one embedded batch to Chroma (the index searched) and the manifest (the durable copy an empty
+    collection is rebuilt from); drop vectors of chunks removed meanwhile."""
+    store.upsert(
         ids=[c.chunk_id for c in chunks],
-        texts=[passage_text(c.title, c.heading, c.text) for c in chunks],
-        metadatas=[{"source": c.source, "title": c.title, "heading": c.heading} for c in chunks],
         vectors=vectors,
+        texts=[passage_text(c.title, c.heading, c.text) for c in chunks],
+        metadatas=[chunk_metadata(c) for c in chunks],
     )
     gone = manifest.set_vectors([(c.chunk_id, as_bytes(v)) for c, v in zip(chunks, vectors, strict=True)])
     if gone:

@@ -94,6 +94,13 @@ def _telegram_message(exc: BaseException) -> str | None:
     return f"the Telegram Bot API refused a request: {exc.message}"
 
 
+def _vector_message(exc: BaseException) -> str | None:
+    store = sys.modules.get("knowledge.store")
+    if store is not None and isinstance(exc, store.VectorIndexUnavailable):
+        return f"{exc} (CHROMA_HOST / CHROMA_PORT / RM_DATA_DIR)"
+    return None
+
+
 def describe_operator_error(exc: BaseException) -> tuple[str, int] | None:
     """(message, exit code) when `exc` (or an exception it was raised from) is an operator error."""
     seen: set[int] = set()
@@ -106,7 +113,7 @@ def describe_operator_error(exc: BaseException) -> tuple[str, int] | None:
             match = _SETTINGS_FIELD_RE.search(str(current))
             name = match.group("field").upper() if match else "a setting"
             return f"invalid setting: {name}: cannot parse the value", EXIT_SETTINGS
-        message = _database_message(current) or _telegram_message(current)
+        message = _database_message(current) or _telegram_message(current) or _vector_message(current)
         if message is not None:
             return message, EXIT_OPERATOR
         if isinstance(current, OSError):  # the data directory, a file, a socket (ConfigurationError too)

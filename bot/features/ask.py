@@ -18,7 +18,7 @@ from bot.answer_flags import ANSWER_FLAG_PREFIX, CURATED, WEAK_FLAG
 from bot.answer_flags import answer_is_weak as is_weak
 from bot.audit.records import RECORD_HASH, exchange_fields, record_digest
 from bot.convlog import FeedbackError
-from bot.core import KnowledgeService, Request, ServiceError, clean_text, parse_record_id
+from bot.core import KB_UNAVAILABLE, KnowledgeService, Request, ServiceError, clean_text, parse_record_id
 
 # The result and its renderers live apart; re-exported because importers know them from here.
 from bot.features.ask_render import EXCERPT_CHARS as EXCERPT_CHARS
@@ -27,6 +27,7 @@ from bot.features.ask_result import AskResult as AskResult
 from bot.features.clients import client_facts, render_matches
 from bot.rendering import Reply
 from crm_adapter.masking import mask_personal_numbers
+from knowledge.store import VectorIndexUnavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -102,7 +103,11 @@ class AskService:
         if counted is not None:
             answer = counted
         else:
-            answer = self.kb.ask(question, client=facts) if facts is not None else self.kb.ask(question)
+            try:
+                answer = self.kb.ask(question, client=facts) if facts is not None else self.kb.ask(question)
+            except VectorIndexUnavailable as exc:  # fail closed: no answer from half the evidence
+                logger.error("%s", exc)
+                raise ServiceError(KB_UNAVAILABLE) from None
         snapshot = self.kb.snapshot_id()  # what the answer was read from (audited with it)
         # A trainer's curated answer replaces the extractive one. The KB runs first: retrieval embeds the
         # question, so the lookup finds its vector cached; a confident answer from the rule tables (which

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bot.core import KnowledgeService, Request, ServiceError
+from bot.core import KB_UNAVAILABLE, KnowledgeService, Request, ServiceError
 from bot.rendering import Reply, clip, esc
 from knowledge.ingest import size_refusal
 from knowledge.loaders import SUFFIXES_IN_ORDER
+from knowledge.store import VectorIndexUnavailable
 
 if TYPE_CHECKING:
     from knowledge import Hit, IngestReport
@@ -44,7 +45,11 @@ class KnowledgeAdminService:
         query = " ".join(query.split())
         if not query:
             raise ServiceError("用法：/kb 查询内容，例如 /kb 钻石客户 增值服务")
-        return self.kb.search(query, top_k=top_k)
+        try:
+            return self.kb.search(query, top_k=top_k)
+        except VectorIndexUnavailable as exc:  # fail closed, as answers do
+            logger.error("%s", exc)
+            raise ServiceError(KB_UNAVAILABLE) from None
 
     @staticmethod
     def safe_name(filename: str) -> str:

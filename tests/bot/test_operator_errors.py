@@ -68,6 +68,7 @@ SUBPROCESS_CASES = [
     ("cadence-unknown-tier", {CADENCE: '{"VIP": 7}'}, LIST, 2, CADENCE),
     ("digest-time", {"RM_DIGEST_TIME": "25:99"}, LIST, 2, "RM_DIGEST_TIME"),
     ("top-k", {"RM_TOP_K": "abc"}, ["ask", "q"], 2, "RM_TOP_K"),
+    ("chroma-down", {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": "9"}, ["kb", "search", "x"], 1, "CHROMA_"),
     (
         "api-url",
         {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": "notaurl"},

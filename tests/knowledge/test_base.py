@@ -170,24 +170,6 @@ def test_other_process_changes_are_noticed(tmp_path: Path, docs_dir: Path) -> No
     reader.close()
 
 
-def test_chroma_uses_our_embeddings_and_no_telemetry(loaded_kb: KnowledgeBase) -> None:
-    store = loaded_kb._store
-    store.count()
-    assert store._client.get_settings().anonymized_telemetry is False
-    assert store._vs.embeddings.inner is loaded_kb._embeddings  # our model, wrapped to keep the vectors
-
-
-def test_local_dense_index_agrees_with_chroma(loaded_kb: KnowledgeBase, tmp_path: Path) -> None:
-    chroma_side = KnowledgeBase(
-        data_dir=loaded_kb.data_dir, embeddings=loaded_kb._embeddings, local_dense=False
-    )
-    for query in ("钻石客户每年能约几次专家挂号", "黑名单客户能开户吗", "男性顾问穿什么"):
-        local = [(h.chunk_id, round(h.score, 4)) for h in loaded_kb.search(query, mode="dense", top_k=3)]
-        remote = [(h.chunk_id, round(h.score, 4)) for h in chroma_side.search(query, mode="dense", top_k=3)]
-        assert local == remote
-    chroma_side.close()
-
-
 def test_repeated_question_reuses_its_evidence_until_documents_change(
     loaded_kb: KnowledgeBase, fake_embeddings: FakeEmbeddings, docs_dir: Path
 ) -> None:

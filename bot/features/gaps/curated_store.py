@@ -274,16 +274,16 @@ class CuratedStore:
             rows = conn.execute(sa.select(_answers).where(_answers.c.active).order_by(_answers.c.id))
             return [_to_answer(r._mapping, tuple(asked.get(int(r._mapping["id"]), ()))) for r in rows]
 
-    def vectors(self) -> list[tuple[int, str, np.ndarray]]:
-        """(answer id, question, vector) of every question of a live answer."""
+    def vectors(self) -> list[tuple[int, int, str, np.ndarray]]:
+        """(question id, answer id, question, vector) of every question of a live answer."""
         stmt = (
-            sa.select(_questions.c.curated_id, _questions.c.question, _questions.c.vector)
+            sa.select(_questions.c.id, _questions.c.curated_id, _questions.c.question, _questions.c.vector)
             .join(_answers, _answers.c.id == _questions.c.curated_id)
             .where(_answers.c.active)
             .order_by(_questions.c.id)
         )
         with self._engine.connect() as conn:
-            return [(int(c), str(q), from_bytes(v)) for c, q, v in conn.execute(stmt)]
+            return [(int(i), int(c), str(q), from_bytes(v)) for i, c, q, v in conn.execute(stmt)]
 
     def version(self) -> tuple[int, int, str]:
         """(live answers, highest question id, last transition): changes whenever an answer is added,

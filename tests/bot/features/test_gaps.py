@@ -21,6 +21,7 @@ from bot.features.gaps.service import split_source
 from bot.features.privacy import PLACEHOLDER, ClientPrivacy, ClientRedactor
 from bot.rendering import Reply
 from knowledge import Answer, Citation
+from knowledge.store import ChromaLocation, VectorCollection
 from tests.bot.fakes import FakeCRM
 
 NO_ANSWER = Answer(question="q", lead=("没有找到。",), citations=(), grounded=False, composer="none")
@@ -217,21 +218,30 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Conversati
     log.close()
 
 
-def test_curated_store_and_vectors_on_both_databases(store: ConversationLog) -> None:
-    """Migration 0004: curated answers with their question vectors, the vector cache, the matcher."""
+def test_curated_store_and_vectors_on_both_databases(store: ConversationLog, tmp_path: Path) -> None:
+    """Migration 0004: curated answers with their question vectors, the vector cache, the matcher; the
+    vectors are searched and read back in Chroma collections."""
+    where = ChromaLocation(persist_dir=tmp_path / "chroma")
     calls: list[list[str]] = []
 
     def embed(texts: Sequence[str]) -> np.ndarray:
         calls.append(list(texts))
         return np.array([[1.0, 0.0] if "开户" in t else [0.0, 1.0] for t in texts], dtype=np.float32)
 
-    vectors = QuestionVectors(store.engine, embed)
+    questions = VectorCollection(where, "rm_question_vectors")
+    vectors = QuestionVectors(store.engine, embed, index=questions)
     got = vectors.get(["开户吗", "贵宾厅", "开户吗"])
-    assert got.shape == (3, 2) and calls == [["开户吗", "贵宾厅"]]
-    again = QuestionVectors(store.engine, embed)  # a new process: read back, not embedded again
+    assert got.shape == (3, 2) and calls == [["开户吗", "贵宾厅"]] and questions.count() == 2
+    again = QuestionVectors(store.engine, embed, index=questions)  # a new process: read back
     assert np.array_equal(again.get(["贵宾厅", "开户吗"]), got[[1, 0]]) and len(calls) == 1
+    questions.delete(sorted(questions.ids()))  # a new Chroma: the database's copy fills it again
+    third = QuestionVectors(store.engine, embed, index=questions)
+    assert np.array_equal(third.get(["开户吗"]), got[[0]]) and len(calls) == 1 and questions.count() == 1
     privacy = ClientPrivacy(FakeCRM())
-    matcher = CuratedAnswers(store=CuratedStore(store.engine), vectors=vectors, redact=privacy.redact)
+    index = VectorCollection(where, "rm_curated_questions")
+    matcher = CuratedAnswers(
+        store=CuratedStore(store.engine), vectors=vectors, index=index, redact=privacy.redact
+    )
     assert matcher.match("张伟要开户") is None and len(calls) == 1  # nothing curated: nothing embedded
     added = matcher.add(
         questions=["某客户要开户", "某客户要开户"], answer="带身份证", source=None, author="TRN01",
@@ -245,8 +255,10 @@ def test_curated_store_and_vectors_on_both_databases(store: ConversationLog) -> 
     found = matcher.match("张伟要开户")
     assert found is not None and found.curated.id == added.id and calls[-1] == ["张伟要开户"]
     assert matcher.match("贵宾厅在哪") is None
+    assert index.count() == 1  # the live question, searched in Chroma
     [listed] = CuratedStore(store.engine).list_all()
     assert listed.created_at == added.created_at and listed.exchange_id == 7 and listed.source is None
+    assert matcher.retire(added.id) is not None and index.count() == 0 and matcher.match("张伟要开户") is None
 
 
 def test_a_gap_question_is_embedded_when_asked(live_services: Services) -> None:
