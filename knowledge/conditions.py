@@ -104,9 +104,14 @@ def unmet(question: str, sentence: str, *, required: bool = False) -> Limit | No
         # What must be the bank's own: the words after 本行 ("信用卡支付票款"); the question must be about
         # the same thing ("信用卡") for its "别的银行" to contradict it.
         rest = [w for w in tokenize(clause[own.end() :], precise=True) if len(w) > 1]
-        if rest and any(_mentions(question, w) for w in rest[:2]):
+        if rest and any(_mentions(question, w) or _same_card(question, w) for w in rest[:2]):
             return Limit(clause, sentence, other.group(0))
     return None
+
+
+def _same_card(question: str, word: str) -> bool:
+    """ "用别的行的卡付" is about the card the rule names ("本行信用卡"): any card of another bank fails it."""
+    return word.endswith("卡") and "卡" in question
 
 
 def limit(question: str, sentences: Iterable[str]) -> Limit | None:

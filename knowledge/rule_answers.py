@@ -31,6 +31,8 @@ CONFIRM = "请向分行私人银行部门确认"
 NO_TIER_STANDARD = "资料未规定客户等级（钻石、白金、黄金客户）的资产标准"
 NO_ENTRY_STANDARD = "资料未规定本行私人银行客户的准入门槛（资产标准）"
 CRM_TIER = "客户等级以CRM系统中的记录为准"
+#: A benefit named this fully ("免费洗车", "专家挂号") is what a yes/no question asks about.
+_FULL_NAME = 4
 _COUNTED = re.compile(r"\d+\s*次|[一二两三四五六七八九十]+次|不限次数")
 # Slots an entitlement lookup answers; "where/when/who" questions go to the documents' text.
 _ENTITLEMENT_SLOTS = (None, "count", "discount", "condition", "price", "threshold", "frequency")
@@ -68,7 +70,10 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
     matches = book.matching(q.text)
     # A benefit named in a question about someone (a tier, an amount, a client, 私行客户) or about a count,
     # discount, price or condition; "客户请我吃饭可以去吗" is about the RM's conduct, not an entitlement.
-    subject = bool(q.subject_tier) or amount is not None or q.private_bank
+    # A yes/no question naming a benefit by its full name ("免费洗车能上门吗") or holding the card asks
+    # about the benefit too, when the row covers what it asks to do (上门 of 免费洗车（可上门）; not 延期).
+    named = q.kind == q_mod.YES_NO and bool(matches) and matches[0][1] >= _FULL_NAME and _covers(q, matches)
+    subject = bool(q.subject_tier) or amount is not None or q.private_bank or named or "私行卡" in q.text
     if matches and q.slot in _ENTITLEMENT_SLOTS and (q.slot is not None or subject):
         if listing.wants_list(q.text[:MAX_CHARS]) and not listing.is_enumeration(_pick(q, matches).value):
             # "柜面哪些业务免手续费": the table row says 全部免收, the document's text names the items.
@@ -328,7 +333,19 @@ def _pick(q: Question, matches: list[tuple[Entitlement, int]]) -> Entitlement:
         top = [e for e in top if "折" in e.value] or top
     elif q.slot == "count":
         top = [e for e in top if "次" in e.value] or top
-    return top[0]
+    # Rows named alike ("洗车"): the one whose name, conditions and value share most with the question
+    # ("洗车能上门吗" → 免费洗车（可上门）; "日均3000万以上" → the row with that asset condition).
+    text = q.text[:MAX_CHARS]
+    return max(top, key=lambda e: _shared(text, f"{e.benefit}{e.asset_text}{e.condition}{e.value}"))
+
+
+def _covers(q: Question, matches: list[tuple[Entitlement, int]]) -> bool:
+    e = _pick(q, matches)
+    return not q.action or _shared(q.action, f"{e.benefit}{e.asset_text}{e.condition}{e.value}") > 0
+
+
+def _shared(text: str, row: str) -> int:
+    return len({row[i : i + 2] for i in range(len(row) - 1)} & {text[i : i + 2] for i in range(len(text) - 1)})
 
 
 def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, int]]) -> Answer:
