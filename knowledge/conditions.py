@@ -110,7 +110,7 @@ def unmet(question: str, sentence: str, *, required: bool = False) -> Limit | No
 
 
 def _same_card(question: str, word: str) -> bool:
-    """ "用别的行的卡付" is about the card the rule names ("本行信用卡"): any card of another bank fails it."""
+    """ "用别的行的卡付" is about the card the rule names ("本行信用卡"): another bank's card fails it."""
     return word.endswith("卡") and "卡" in question
 
 

@@ -17,6 +17,8 @@ from knowledge import conditions, listing
 from knowledge import question as q_mod
 from knowledge.amounts import format_amount
 from knowledge.entitlement_status import Status as _Status
+from knowledge.entitlement_status import covers as _covers
+from knowledge.entitlement_status import pick as _pick
 from knowledge.entitlement_status import status as _status
 from knowledge.entitlement_status import table_source as _table_source
 from knowledge.entitlement_status import tables as _tables
@@ -71,7 +73,7 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
     # A benefit named in a question about someone (a tier, an amount, a client, 私行客户) or about a count,
     # discount, price or condition; "客户请我吃饭可以去吗" is about the RM's conduct, not an entitlement.
     # A yes/no question naming a benefit by its full name ("免费洗车能上门吗") or holding the card asks
-    # about the benefit too, when the row covers what it asks to do (上门 of 免费洗车（可上门）; not 延期).
+    # about the benefit too, when the row settles it (entitlement_status.covers).
     named = q.kind == q_mod.YES_NO and bool(matches) and matches[0][1] >= _FULL_NAME and _covers(q, matches)
     subject = bool(q.subject_tier) or amount is not None or q.private_bank or named or "私行卡" in q.text
     if matches and q.slot in _ENTITLEMENT_SLOTS and (q.slot is not None or subject):
@@ -324,28 +326,6 @@ def _subject(q: Question, tier: str | None, used_amount: bool) -> str:
     if used_amount and c.aum is not None:
         return f"{c.name}日均金融资产{format_amount(Decimal(c.aum))}（{tier or c.tier}客户）："
     return f"{c.name}为{(tier or c.tier).removesuffix('客户')}客户："
-
-
-def _pick(q: Question, matches: list[tuple[Entitlement, int]]) -> Entitlement:
-    best = matches[0][1]
-    top = [e for e, length in matches if length == best]
-    if q.slot == "discount":
-        top = [e for e in top if "折" in e.value] or top
-    elif q.slot == "count":
-        top = [e for e in top if "次" in e.value] or top
-    # Rows named alike ("洗车"): the one whose name, conditions and value share most with the question
-    # ("洗车能上门吗" → 免费洗车（可上门）; "日均3000万以上" → the row with that asset condition).
-    text = q.text[:MAX_CHARS]
-    return max(top, key=lambda e: _shared(text, f"{e.benefit}{e.asset_text}{e.condition}{e.value}"))
-
-
-def _covers(q: Question, matches: list[tuple[Entitlement, int]]) -> bool:
-    e = _pick(q, matches)
-    return not q.action or _shared(q.action, f"{e.benefit}{e.asset_text}{e.condition}{e.value}") > 0
-
-
-def _shared(text: str, row: str) -> int:
-    return len({row[i : i + 2] for i in range(len(row) - 1)} & {text[i : i + 2] for i in range(len(text) - 1)})
 
 
 def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, int]]) -> Answer:

@@ -6,7 +6,7 @@ is not answered by the grant:
 
 * a universal case ("所有客户", "每个机场") against a rule restricted to some of them (an asset condition,
   a tier, 指定, a named place);
-* another kind of the same thing ("社区医院") against a rule that names a specific kind ("指定的三级甲等医院");
+* another kind of the same thing ("社区医院") against a rule naming a specific kind ("指定的三级甲等医院");
 * a different value: 不限次数 against "每年5次", 免费 against "六折", 每月 against "每季度" for the item asked
   about.
 
@@ -42,7 +42,9 @@ _MODIFIER_START = re.compile(r"适用于|面向|可在|在|到|对于|对|给")
 _NOUN_TAGS = ("n", "vn", "j", "s")
 _PLACE_TAGS = frozenset({"ns", "nr", "nt", "nz"})
 #: Modifiers that do not name a kind of their own (the bank, the client group, fillers).
-_NOT_KINDS = frozenset({"私行", "私人", "银行", "本行", "我行", "客户", "贵宾", "私行卡", "那个", "这个", "咱们"})
+_NOT_KINDS = frozenset(
+    {"私行", "私人", "银行", "本行", "我行", "客户", "贵宾", "私行卡", "那个", "这个", "咱们"}
+)
 _UNLIMITED = re.compile(r"不限次数?|无限次?|不限量|次数不限|没有次数限制|随便(?:用|约|洗|去)")
 _COUNTED = re.compile(r"[\d一二两三四五六七八九十]+\s*次")
 #: 免费 in the question; "白洗车" is the colloquial "free car wash" (白 before a verb, not 白金).
@@ -190,7 +192,7 @@ def _period(unit: str) -> str:
 
 
 def _other_period(question: str, period: str, clauses: list[str]) -> Conflict | None:
-    """ "专刊是每个月寄吗" against "每月…畅销书，每季度…专刊": the period of the clause about the item asked."""
+    """ "专刊是每个月寄吗" against "每月…畅销书，每季度…专刊": the period of the clause about the item."""
     terms = {w for w, f in _words(_FREQUENCY.sub("", question)) if len(w) >= 2 and _noun(f)}
     timed = [(c, _period(m.group(1))) for c in clauses if (m := _FREQUENCY.search(c))]
     if not terms or not timed:
