@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from knowledge import authority
-from knowledge.evidence import Evidence
-from knowledge.question import LIST
+from knowledge import authority, listing
+from knowledge.evidence import CONDITION, Evidence
+from knowledge.question import LIST, MAX_CHARS
 from knowledge.types import Answer, AnswerFeatures
 
 logger = logging.getLogger(__name__)
@@ -92,8 +92,12 @@ def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> A
     }
     if ev is None:
         # A rule-table answer matched the entitlement the question names: its terms are the row's.
-        return AnswerFeatures(**common, term_coverage=1.0)
+        asks_list = listing.wants_list(answer.question[:MAX_CHARS])
+        return AnswerFeatures(
+            **common, term_coverage=1.0, rules_list=float(answer.composer == "rules" and asks_list)
+        )
     cands = ev.candidates
+    tier = ev.question.subject_tier
     fused = [c.fused for c in cands]
     dense = sorted((c.dense for c in cands), reverse=True)
     top = fused[0] if fused else 0.0
@@ -118,4 +122,8 @@ def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> A
         peer_case=float(ev.lead_authority == authority.PEER_CASE),
         term_coverage=ev.term_coverage,
         list_single=float(ev.question.kind == LIST and len(ev.lead) < 2 and not ev.list_intro),
+        # A no the rule's own condition or the scope check decided (the evidence's yes turned over).
+        condition=float(ev.marker == CONDITION or (verdict == "no" and ev.verdict != "no")),
+        tier_missing=float(tier is not None and all(tier not in text for text, _n in ev.lead)),
+        uncovered=min(len(ev.uncovered), 3) / 3,
     )

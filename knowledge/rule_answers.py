@@ -36,6 +36,14 @@ CRM_TIER = "客户等级以CRM系统中的记录为准"
 #: A benefit named this fully ("免费洗车", "专家挂号") is what a yes/no question asks about.
 _FULL_NAME = 4
 _COUNTED = re.compile(r"\d+\s*次|[一二两三四五六七八九十]+次|不限次数")
+#: What a row's value must state to answer a slot: "几次" a count, "几折" a discount, "费用" a price.
+_SLOT_VALUES = {
+    "count": (_COUNTED, "次数"),
+    "discount": (re.compile(r"[\d一二三四五六七八九.]+\s*折"), "具体折扣"),
+    "price": (re.compile(r"免费|免收|收费|\d+\s*元|不收"), "费用"),
+}
+_ASKS_NUMBER = re.compile(r"几|多少")
+_DISCOUNTED = re.compile(r"折|优惠")
 # Slots an entitlement lookup answers; "where/when/who" questions go to the documents' text.
 _ENTITLEMENT_SLOTS = (None, "count", "discount", "condition", "price", "threshold", "frequency")
 
@@ -340,8 +348,12 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
     if st.verdict in ("yes", "depends") and broken is not None:
         # "用别家银行的信用卡付款也有折扣吗": the row's condition rules out the case the question names.
         st = _Status("no", f"{e.benefit}的条件是{e.condition}")
-    elif st.verdict in ("yes", "depends") and q.slot == "count" and not _COUNTED.search(e.value):
-        st = _Status("uncounted", "")
+    elif st.verdict in ("yes", "depends") and q.slot in _SLOT_VALUES:
+        pattern, label = _SLOT_VALUES[q.slot]
+        if q.slot == "discount" and not _ASKS_NUMBER.search(q.text[:MAX_CHARS]):
+            pattern = _DISCOUNTED  # "有折扣吗" asks whether, not how much
+        if not pattern.search(e.value):
+            st = _Status("uncounted", label)  # the row does not state what is asked
     cites = _Citations()
     n = cites.n(e.cite)
     prefix = _subject(q, tier, used_amount=e.asset is not None and amount is not None)
@@ -367,7 +379,7 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
             lead.append(e.others.removeprefix("不享有").strip("（）") + "。")
     elif st.verdict == "uncounted":
         verdict = "not_stated"
-        lead = [f"{prefix}资料未规定{e.benefit}的次数（规定为：{e.value}），{CONFIRM}。[{n}]"]
+        lead = [f"{prefix}资料未规定{e.benefit}的{st.reason}（规定为：{e.value}），{CONFIRM}。[{n}]"]
     elif st.verdict == "not_stated" and st.reason:
         verdict = "not_stated"
         lead = [f"{prefix}资料未规定{st.reason}，{CRM_TIER}，{CONFIRM}。", _rule_sentence(e, n)]

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import jieba.posseg
 
-from knowledge import lexicon
+from knowledge import answerable, lexicon
+from knowledge.compose import UNDECIDED_TEXT
 from knowledge.question import MAX_CHARS, Question, no_word
 from knowledge.types import Answer
 
@@ -41,6 +42,8 @@ _MODIFIER_START = re.compile(r"适用于|面向|可在|在|到|对于|对|给")
 #: Noun-like part-of-speech tags (jieba): the head a quantifier or a modifier applies to.
 _NOUN_TAGS = ("n", "vn", "j", "s")
 _PLACE_TAGS = frozenset({"ns", "nr", "nt", "nz"})
+#: Modifiers that name a kind: places, distinguishing words (私立), adjectives (普通); not numerals.
+_KIND_TAGS = _PLACE_TAGS | {"b", "a"}
 #: Modifiers that do not name a kind of their own (the bank, the client group, fillers).
 _NOT_KINDS = frozenset(
     {"私行", "私人", "银行", "本行", "我行", "客户", "贵宾", "私行卡", "那个", "这个", "咱们"}
@@ -53,6 +56,8 @@ _DISCOUNT = re.compile(r"[\d一二三四五六七八九.]+\s*折|折扣|打折")
 _FREE_RULE = re.compile(r"免费|免收|免")
 _FREQUENCY = re.compile(r"每一?个?(年|月|季度?|周|星期|天|日)")
 _SAME_PERIOD = {"季度": "季", "星期": "周", "日": "天"}
+#: A quoted rule that grants something (only then does its scope say no to another case).
+_GRANTS = re.compile(r"可享受|可在|享受|享有|提供|赠送|可以|可")
 _ASKS_IS = re.compile(r"是不是|是否|是.{1,12}吗")
 
 
@@ -65,19 +70,26 @@ class Conflict:
 
 
 def revise(q: Question, answer: Answer) -> Answer:
-    """`answer` with its yes turned into a no when the question names a case outside the rule's scope."""
-    if not answer.grounded or answer.verdict != "yes":
+    """`answer` with its yes turned into a no when the question names a case outside the rule's scope; a
+    yes/no question answered by a quoted grant ("…可在指定的三级甲等医院…体检") is checked the same way."""
+    if not answer.grounded or answer.verdict not in ("yes", None):
         return answer
-    found = conflict(q.text[:MAX_CHARS], _CITE.sub("", "".join(answer.lead)))
+    lead = tuple(part for part in answer.lead if part != UNDECIDED_TEXT)
+    text = _CITE.sub("", "".join(lead))
+    if answer.verdict is None and not (answerable.asks_yes_no(q) and _GRANTS.search(text)):
+        return answer
+    found = conflict(q.text[:MAX_CHARS], text, values=answer.verdict == "yes")
     if found is None:
         return answer
     logger.debug("scope: %r outside %r", found.named, found.clause)
-    return dataclasses.replace(answer, lead=_led_by_no(q, answer.lead), verdict="no")
+    return dataclasses.replace(answer, lead=_led_by_no(q, lead), verdict="no")
 
 
-def conflict(question: str, rule: str) -> Conflict | None:
-    """The first case the question names that `rule` (the cited text of a yes) does not cover."""
-    return _universal(question, rule) or _other_kind(question, rule) or _other_value(question, rule)
+def conflict(question: str, rule: str, *, values: bool = True) -> Conflict | None:
+    """The first case the question names that `rule` (the cited text of a yes) does not cover; `values`:
+    also a count, price or period the rule does not give."""
+    found = _universal(question, rule) or _other_kind(question, rule)
+    return found or (_other_value(question, rule) if values else None)
 
 
 _YES = re.compile(r"(?:^|(?<=：))(?:可以|能|会|有|是|需要)[。：:]")
@@ -154,8 +166,9 @@ def _other_kind(question: str, rule: str) -> Conflict | None:
         if not _noun(flag) or len(word) < 2:
             continue
         if word in rule:
-            head, kind = word, (words[i - 1] if i else ("", ""))
-            modifier = kind[0] if _noun(kind[1]) or kind[1] in _PLACE_TAGS else ""
+            before = [w for w in words[:i] if w[0] != "的"]  # "县城的医院": the modifier before 的
+            head, kind = word, (before[-1] if before else ("", ""))
+            modifier = kind[0] if _noun(kind[1]) or kind[1] in _KIND_TAGS else ""
         else:
             # One word for both ("社区医院"): its tail is the rule's noun.
             tail = next((word[k:] for k in range(1, len(word) - 1) if word[k:] in rule), "")
