@@ -114,3 +114,29 @@ def test_a_row_that_does_not_state_the_amount_asked(bundled: KnowledgeBase) -> N
     answer = bundled.ask("酒店餐饮贵宾折扣能打几折")
     assert answer.verdict == "not_stated" and "具体折扣" in answer.answer, answer.answer
     assert bundled.ask("持私行VIP卡去酒店吃饭有折扣吗").verdict == "yes"  # whether, not how much
+
+
+@pytest.mark.parametrize("question", ["AUM要多少才可以升白金", "客户资产做到多少能成为钻石客户"])
+def test_a_tier_threshold_is_not_stated(bundled: KnowledgeBase, question: str) -> None:
+    # Tiers are CRM data: the documents define no asset standard for them (issue #17 item 1).
+    answer = bundled.ask(question)
+    assert answer.verdict == "not_stated", answer.answer
+    assert "CRM" in answer.answer or "没有规定" in answer.answer, answer.answer
+    assert "万" not in answer.answer.split("。")[0], answer.answer
+
+
+def test_a_tier_is_not_an_asset_condition(bundled: KnowledgeBase) -> None:
+    from decimal import Decimal
+
+    from knowledge import ClientFacts
+
+    # A 钻石 client with 2000万: the free car wash needs 3000万 of assets, whatever the tier.
+    client = ClientFacts(name="赵一", tier="钻石", aum=Decimal("20000000"))
+    answer = bundled.ask("赵一能免费洗车吗", client=client)
+    assert answer.verdict == "no" and "3000万" in answer.answer, answer.answer
+    # The tier alone does not settle an asset condition.
+    answer = bundled.ask("钻石客户能免费洗车吗")
+    assert answer.verdict != "yes" and "3000万" in answer.answer, answer.answer
+    # An amount alone settles it.
+    answer = bundled.ask("日均4000万的客户免费洗车能上门吗")
+    assert answer.verdict == "yes" and "上门" in answer.answer, answer.answer
