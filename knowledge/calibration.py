@@ -81,13 +81,14 @@ def model(name: str = MODEL_FILE) -> Model | None:
 def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> AnswerFeatures:
     """The model's inputs for `answer` composed from `ev` (None for rule-table answers)."""
     verdict = answer.verdict
+    text = _MARKER.sub("", answer.answer)
     common = {
         "rules": float(answer.composer == "rules"),
         "llm": float(answer.composer == "llm"),
         "verdict_yes": float(verdict == "yes"),
         "verdict_no": float(verdict == "no"),
         "verdict_not_stated": float(verdict == "not_stated"),
-        "number": float(bool(_DIGIT.search(_MARKER.sub("", answer.answer)))),
+        "number": float(bool(_DIGIT.search(text))),
         "findings": float(flagged),
     }
     if ev is None:
@@ -108,7 +109,7 @@ def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> A
         agree = ((bm25_top == 0) + (dense_top == 0)) / 2
     return AnswerFeatures(
         **common,
-        undecided=float(ev.missing == "verdict"),
+        undecided=float(ev.missing == "verdict" and verdict is None),  # no later stage decided it
         listed=float(len(ev.lead) >= 2),
         top_fused=top,
         fused_gap=(top - fused[1]) / top if len(fused) > 1 and top > 0 else 1.0 if fused else 0.0,
