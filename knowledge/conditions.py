@@ -74,6 +74,14 @@ def _mentions(question: str, word: str) -> str:
     return ""
 
 
+def excepted(sentence: str) -> str:
+    """The first clause of `sentence` that excludes some case ("但CA和ZH航班不提供…", "X除外"), or ""."""
+    for clause in (c.strip() for c in _CLAUSES.split(sentence)):
+        if clause and (_DENIED.search(clause) or any(p.search(clause) for p in _EXCEPT)):
+            return clause
+    return ""
+
+
 def exception(question: str, sentence: str) -> Limit | None:
     """The clause of `sentence` that excludes a case the question names ("国航" vs "CA和ZH航班不提供")."""
     for clause in (c.strip() for c in _CLAUSES.split(sentence)):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import jieba.posseg
 
-from knowledge import answerable, lexicon
+from knowledge import answerable, conditions, lexicon
 from knowledge.compose import UNDECIDED_TEXT
 from knowledge.question import MAX_CHARS, Question, no_word
 from knowledge.types import Answer
@@ -142,6 +142,8 @@ def _narrowed(prefix: str, question: str) -> bool:
 
 
 def _universal(question: str, rule: str) -> Conflict | None:
+    """ "所有客户/机场/航班" against a rule restricted to some of them, or one that excepts some."""
+    excepted = conditions.excepted(rule)
     for m in _UNIVERSAL.finditer(question):
         nouns: list[str] = []
         for word, flag in _words(question[m.end() :]):
@@ -152,6 +154,8 @@ def _universal(question: str, rule: str) -> Conflict | None:
         if not heads:
             continue  # "每个月": a frequency, not every one of a kind
         head = heads[-1]
+        if any(alt and alt in excepted for alt in lexicon.synonyms(head)):
+            return Conflict(m.group(0) + "".join(nouns), excepted)  # "所有航班" vs "但CA和ZH航班不提供"
         for clause in _clauses(rule):
             for alt in lexicon.synonyms(head):
                 if alt and alt in clause and _restricted(alt, clause, question):

@@ -20,6 +20,7 @@ BOOKS = "每位私人银行客户每月赠送一本畅销书，每季度赠送�
 COUNT = "钻石客户可享受专家挂号预约：每年5次。"
 DISCOUNT = "客户持本行私人银行卡到完美汽车行洗车，可享受六折优惠。"
 OPEN = "私人银行客户使用医院贵宾休息室不限次数。"
+FLIGHTS = "贵宾客户致电理财经理即可提前办理登机牌，但CA和ZH航班不提供该服务。"
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,7 @@ OPEN = "私人银行客户使用医院贵宾休息室不限次数。"
         ("专家挂号是不是随便约不限次数", COUNT, "随便约"),
         ("持私行卡洗车是免费的吧", DISCOUNT, "免费"),
         ("私人银行专刊每周都寄吗", BOOKS, "每周"),
+        ("是不是任何航班都能提前办理登机牌", FLIGHTS, "任何航班"),
     ],
 )
 def test_a_case_outside_the_rule(question: str, rule: str, named: str) -> None:
@@ -48,6 +50,7 @@ def test_a_case_outside_the_rule(question: str, rule: str, named: str) -> None:
         ("畅销书是每个月送吗", BOOKS),  # the period of the item asked about
         ("医院贵宾休息室是不是不限次数", OPEN),
         ("专家挂号一年能约5次吗", COUNT),
+        ("所有私行客户都能提前办理登机牌吗", FLIGHTS),  # the exception is about flights, not clients
     ],
 )
 def test_a_case_within_the_rule(question: str, rule: str) -> None:
