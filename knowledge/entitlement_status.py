@@ -115,3 +115,23 @@ def shared(text: str, row: str) -> int:
     """Character pairs the two texts share."""
     pairs = {text[i : i + 2] for i in range(len(text) - 1)}
     return len({row[i : i + 2] for i in range(len(row) - 1)} & pairs)
+
+
+#: What a row's value must state to answer a slot: "几次" a count, "几折" a discount, "费用" a price.
+_SLOT_VALUES = {
+    "count": (re.compile(r"\d+\s*次|[一二两三四五六七八九十]+次|不限次数"), "次数"),
+    "discount": (re.compile(r"[\d一二三四五六七八九.]+\s*折"), "具体折扣"),
+    "price": (re.compile(r"免费|免收|收费|\d+\s*元|不收"), "费用"),
+}
+_ASKS_NUMBER = re.compile(r"几|多少")
+_DISCOUNTED = re.compile(r"折|优惠")
+
+
+def unstated_slot(q: Question, e: Entitlement) -> str:
+    """What the question asks of the row (次数, 具体折扣, 费用) that its value does not state, or ""."""
+    if q.slot not in _SLOT_VALUES:
+        return ""
+    pattern, label = _SLOT_VALUES[q.slot]
+    if q.slot == "discount" and not _ASKS_NUMBER.search(q.text[:MAX_CHARS]):
+        pattern = _DISCOUNTED  # "有折扣吗" asks whether, not how much
+    return "" if pattern.search(e.value) else label

@@ -22,6 +22,7 @@ from knowledge.entitlement_status import pick as _pick
 from knowledge.entitlement_status import status as _status
 from knowledge.entitlement_status import table_source as _table_source
 from knowledge.entitlement_status import tables as _tables
+from knowledge.entitlement_status import unstated_slot as _unstated_slot
 from knowledge.lexicon import PB_TIERS, TIERS
 from knowledge.question import MAX_CHARS, Question
 from knowledge.rules import Entitlement, RuleBook, RuleSource, TierRule
@@ -35,15 +36,6 @@ NO_ENTRY_STANDARD = "资料未规定本行私人银行客户的准入门槛（�
 CRM_TIER = "客户等级以CRM系统中的记录为准"
 #: A benefit named this fully ("免费洗车", "专家挂号") is what a yes/no question asks about.
 _FULL_NAME = 4
-_COUNTED = re.compile(r"\d+\s*次|[一二两三四五六七八九十]+次|不限次数")
-#: What a row's value must state to answer a slot: "几次" a count, "几折" a discount, "费用" a price.
-_SLOT_VALUES = {
-    "count": (_COUNTED, "次数"),
-    "discount": (re.compile(r"[\d一二三四五六七八九.]+\s*折"), "具体折扣"),
-    "price": (re.compile(r"免费|免收|收费|\d+\s*元|不收"), "费用"),
-}
-_ASKS_NUMBER = re.compile(r"几|多少")
-_DISCOUNTED = re.compile(r"折|优惠")
 # Slots an entitlement lookup answers; "where/when/who" questions go to the documents' text.
 _ENTITLEMENT_SLOTS = (None, "count", "discount", "condition", "price", "threshold", "frequency")
 
@@ -348,12 +340,8 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
     if st.verdict in ("yes", "depends") and broken is not None:
         # "用别家银行的信用卡付款也有折扣吗": the row's condition rules out the case the question names.
         st = _Status("no", f"{e.benefit}的条件是{e.condition}")
-    elif st.verdict in ("yes", "depends") and q.slot in _SLOT_VALUES:
-        pattern, label = _SLOT_VALUES[q.slot]
-        if q.slot == "discount" and not _ASKS_NUMBER.search(q.text[:MAX_CHARS]):
-            pattern = _DISCOUNTED  # "有折扣吗" asks whether, not how much
-        if not pattern.search(e.value):
-            st = _Status("uncounted", label)  # the row does not state what is asked
+    elif st.verdict in ("yes", "depends") and (label := _unstated_slot(q, e)):
+        st = _Status("uncounted", label)  # the row does not state what is asked
     cites = _Citations()
     n = cites.n(e.cite)
     prefix = _subject(q, tier, used_amount=e.asset is not None and amount is not None)
