@@ -70,7 +70,7 @@ def draft(
         return Draft(compose.no_answer(q.text), None)
     ruled = rule_answers.answer(q, snap.rules)
     if ruled is not None:
-        ruled = scope.revise(q, confirm.revise(q, counts.revise(q, ruled), None))
+        ruled = scope.required(q, scope.revise(q, confirm.revise(q, counts.revise(q, ruled), None)), None)
         return Draft(check.check(ruled, None), None)
     found = retrieve(q.text, expansion(q, tokenize_question), "hybrid")
     if q.action:
@@ -90,7 +90,7 @@ def draft(
         corpus=snap.chunks,
     )
     composed = peer_cases.revise(counts.revise(q, compose.from_evidence(ev)), ev)
-    composed = unstated.revise(scope.revise(q, confirm.revise(q, composed, ev)), ev)
+    composed = scope.required(q, unstated.revise(scope.revise(q, confirm.revise(q, composed, ev)), ev), ev)
     return Draft(check.check(composed, ev), ev)
 
 

@@ -26,8 +26,10 @@ import jieba.posseg
 
 from knowledge import answerable, conditions, lexicon
 from knowledge.compose import UNDECIDED_TEXT
-from knowledge.question import MAX_CHARS, Question, no_word
-from knowledge.types import Answer
+from knowledge.evidence import Evidence
+from knowledge.passages import terminate, units
+from knowledge.question import MAX_CHARS, Question, no_word, yes_word
+from knowledge.types import Answer, Citation
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ _FREQUENCY = re.compile(r"每一?个?(年|月|季度?|周|星期|天|日)")
 _SAME_PERIOD = {"季度": "季", "星期": "周", "日": "天"}
 #: A quoted rule that grants something (only then does its scope say no to another case).
 _GRANTS = re.compile(r"可享受|可在|享受|享有|提供|赠送|可以|可")
+#: Retrieved passages read for a condition the question proposes.
+_REQUIRED_PASSAGES = 3
 _ASKS_IS = re.compile(r"是不是|是否|是.{1,12}吗")
 
 
@@ -83,6 +87,33 @@ def revise(q: Question, answer: Answer) -> Answer:
         return answer
     logger.debug("scope: %r outside %r", found.named, found.clause)
     return dataclasses.replace(answer, lead=_led_by_no(q, lead), verdict="no")
+
+
+def required(q: Question, answer: Answer, ev: Evidence | None) -> Answer:
+    """A requirement the question proposes ("是不是得用我们行的信用卡付") that a condition of the retrieved
+    rule states ("…的条件是客户须使用本行信用卡支付票款"), for a question left undecided or unsettled: 需要,
+    with that sentence quoted. (Another bank's card is not answered here: paying with it may be possible,
+    only the benefit needs the bank's own.)"""
+    if not q.asks_requirement:
+        return answer
+    if ev is None and answer.composer == "rules" and answer.grounded and answer.verdict is None:
+        # A rule-table row: its condition cell is quoted in the lead ("（拨打96777预订并用本行信用卡付款）").
+        if conditions.met(q.text[:MAX_CHARS], _CITE.sub("", answer.answer), required=True) is None:
+            return answer
+        return dataclasses.replace(answer, lead=(yes_word(q), *answer.lead), verdict="yes")
+    if ev is None or not ev.relevant:
+        return answer
+    if answer.verdict not in (None, "not_stated") or (answer.grounded and answer.verdict is not None):
+        return answer
+    for cand in ev.candidates[:_REQUIRED_PASSAGES]:
+        for unit in units(cand.chunk.text):
+            if conditions.met(q.text[:MAX_CHARS], unit.text) is None:
+                continue
+            ch = cand.chunk
+            cite = Citation(n=1, source=ch.source, title=ch.title, text=ch.text, heading=ch.heading)
+            lead = (yes_word(q), f"{terminate(unit.text)}[1]")
+            return Answer(q.text, lead, (cite,), grounded=True, composer="extractive", verdict="yes")
+    return answer
 
 
 def conflict(question: str, rule: str, *, values: bool = True) -> Conflict | None:

@@ -143,3 +143,20 @@ def test_a_tier_is_not_an_asset_condition(bundled: KnowledgeBase) -> None:
     # An amount alone settles it.
     answer = bundled.ask("日均4000万的客户免费洗车能上门吗")
     assert answer.verdict == "yes" and "上门" in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize(
+    "question", ["订机票要打9.9折，必须用咱行信用卡付款吗", "机票想再打折是不是得刷我们行的信用卡"]
+)
+def test_a_requirement_the_rule_states(bundled: KnowledgeBase, question: str) -> None:
+    answer = bundled.ask(question)
+    assert answer.verdict == "yes" and answer.lead[0] == "需要。" and "本行信用卡" in answer.answer, answer
+
+
+def test_the_own_bank_condition() -> None:
+    from knowledge import conditions
+
+    rule = "享受该机票折扣的条件是客户须使用本行信用卡支付票款。"
+    assert conditions.met("是不是得用我们行的信用卡付票款", rule) is not None
+    assert conditions.met("是不是得用别的银行的信用卡", rule) is None  # another bank's: not a requirement met
+    assert conditions.met("是不是得提前预约", rule) is None  # not the thing the rule names
