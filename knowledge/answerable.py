@@ -167,7 +167,7 @@ def section_list(
     return None
 
 
-_ASKS = re.compile(r"[吗么嘛][？?。！!\s]*$|能不能|可不可以|有没有|是否")
+_ASKS = re.compile(r"[吗么嘛][？?。！!\s]*$|[行能可好成对]不[？?。！!\s]*$|能不能|可不可以|有没有|是否")
 
 
 def asks_yes_no(q: Question) -> bool:

@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from knowledge import authority
-from knowledge.evidence import Evidence
-from knowledge.question import LIST
+from knowledge import authority, listing
+from knowledge.evidence import CONDITION, Evidence
+from knowledge.question import LIST, MAX_CHARS
 from knowledge.types import Answer, AnswerFeatures
 
 logger = logging.getLogger(__name__)
@@ -81,19 +81,24 @@ def model(name: str = MODEL_FILE) -> Model | None:
 def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> AnswerFeatures:
     """The model's inputs for `answer` composed from `ev` (None for rule-table answers)."""
     verdict = answer.verdict
+    text = _MARKER.sub("", answer.answer)
     common = {
         "rules": float(answer.composer == "rules"),
         "llm": float(answer.composer == "llm"),
         "verdict_yes": float(verdict == "yes"),
         "verdict_no": float(verdict == "no"),
         "verdict_not_stated": float(verdict == "not_stated"),
-        "number": float(bool(_DIGIT.search(_MARKER.sub("", answer.answer)))),
+        "number": float(bool(_DIGIT.search(text))),
         "findings": float(flagged),
     }
     if ev is None:
         # A rule-table answer matched the entitlement the question names: its terms are the row's.
-        return AnswerFeatures(**common, term_coverage=1.0)
+        asks_list = listing.wants_list(answer.question[:MAX_CHARS])
+        return AnswerFeatures(
+            **common, term_coverage=1.0, rules_list=float(answer.composer == "rules" and asks_list)
+        )
     cands = ev.candidates
+    tier = ev.question.subject_tier
     fused = [c.fused for c in cands]
     dense = sorted((c.dense for c in cands), reverse=True)
     top = fused[0] if fused else 0.0
@@ -104,7 +109,7 @@ def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> A
         agree = ((bm25_top == 0) + (dense_top == 0)) / 2
     return AnswerFeatures(
         **common,
-        undecided=float(ev.missing == "verdict"),
+        undecided=float(ev.missing == "verdict" and verdict is None),  # no later stage decided it
         listed=float(len(ev.lead) >= 2),
         top_fused=top,
         fused_gap=(top - fused[1]) / top if len(fused) > 1 and top > 0 else 1.0 if fused else 0.0,
@@ -118,4 +123,8 @@ def features(answer: Answer, ev: Evidence | None, *, flagged: bool = False) -> A
         peer_case=float(ev.lead_authority == authority.PEER_CASE),
         term_coverage=ev.term_coverage,
         list_single=float(ev.question.kind == LIST and len(ev.lead) < 2 and not ev.list_intro),
+        # A no the rule's own condition or the scope check decided (the evidence's yes turned over).
+        condition=float(ev.marker == CONDITION or (verdict == "no" and ev.verdict != "no")),
+        tier_missing=float(tier is not None and all(tier not in text for text, _n in ev.lead)),
+        uncovered=min(len(ev.uncovered), 3) / 3,
     )

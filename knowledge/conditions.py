@@ -35,6 +35,8 @@ _REQUIRES = re.compile(r"须|必须|需|仅限|限于|只限|只能|仅|条件")
 _OWN = re.compile(r"本行|我行|本人")
 # The question names someone else's instead: "别的银行的信用卡", "他行卡", "其他银行".
 _OTHER = re.compile(r"(?:别的|其他|其它|另一家|别家|外|他)(?:银行|行|家)(?:的)?|非本行|跨行")
+# The question names the bank's own: "我们行的", "咱行", "本行".
+_OWN_ASKED = re.compile(r"(?:我们|咱们|咱|我|本)(?:银行|行)")
 _JOINERS = re.compile(r"和|及|与|、|或|以及|/")
 _NOT_NAMES = frozenset({"客户", "服务", "业务", "本行", "贵宾", "私人银行", "该", "此", "所有"})
 
@@ -74,6 +76,14 @@ def _mentions(question: str, word: str) -> str:
     return ""
 
 
+def excepted(sentence: str) -> str:
+    """The first clause of `sentence` that excludes some case ("但CA和ZH航班不提供…", "X除外"), or ""."""
+    for clause in (c.strip() for c in _CLAUSES.split(sentence)):
+        if clause and (_DENIED.search(clause) or any(p.search(clause) for p in _EXCEPT)):
+            return clause
+    return ""
+
+
 def exception(question: str, sentence: str) -> Limit | None:
     """The clause of `sentence` that excludes a case the question names ("国航" vs "CA和ZH航班不提供")."""
     for clause in (c.strip() for c in _CLAUSES.split(sentence)):
@@ -95,6 +105,19 @@ def unmet(question: str, sentence: str, *, required: bool = False) -> Limit | No
     other = _OTHER.search(question)
     if other is None:
         return None
+    return _own_condition(question, sentence, other.group(0), required=required)
+
+
+def met(question: str, sentence: str, *, required: bool = False) -> Limit | None:
+    """The condition of `sentence` the question proposes as a requirement: "是不是得用我们行的信用卡" and
+    "须使用本行信用卡支付" (the question names the bank's own and the same thing)."""
+    own = _OWN_ASKED.search(question)
+    if own is None or _OTHER.search(question):
+        return None
+    return _own_condition(question, sentence, own.group(0), required=required)
+
+
+def _own_condition(question: str, sentence: str, named: str, *, required: bool) -> Limit | None:
     for clause in (c.strip() for c in _CLAUSES.split(sentence)):
         if not required and not _REQUIRES.search(clause):
             continue
@@ -104,9 +127,14 @@ def unmet(question: str, sentence: str, *, required: bool = False) -> Limit | No
         # What must be the bank's own: the words after 本行 ("信用卡支付票款"); the question must be about
         # the same thing ("信用卡") for its "别的银行" to contradict it.
         rest = [w for w in tokenize(clause[own.end() :], precise=True) if len(w) > 1]
-        if rest and any(_mentions(question, w) for w in rest[:2]):
-            return Limit(clause, sentence, other.group(0))
+        if rest and any(_mentions(question, w) or _same_card(question, w) for w in rest[:2]):
+            return Limit(clause, sentence, named)
     return None
+
+
+def _same_card(question: str, word: str) -> bool:
+    """ "用别的行的卡付" is about the card the rule names ("本行信用卡"): another bank's card fails it."""
+    return word.endswith("卡") and "卡" in question
 
 
 def limit(question: str, sentences: Iterable[str]) -> Limit | None:

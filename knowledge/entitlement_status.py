@@ -1,13 +1,16 @@
-"""Entitlement rows of the rule book (stage 4a): whether one is given to a client of a tier or an amount
-(yes, no, not stated or "depends", with the reason a lead states), and the table each row comes from."""
+"""Entitlement rows of the rule book (stage 4a): which row a question names, whether one is given to a client
+of a tier or an amount (yes, no, not stated or "depends", with the reason a lead states), and the table each
+row comes from."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from knowledge.amounts import format_amount
 from knowledge.lexicon import PB_TIERS
+from knowledge.question import MAX_CHARS, Question
 from knowledge.rules import Entitlement, RuleBook, RuleSource
 
 
@@ -80,3 +83,55 @@ def table_source(rows: list[Entitlement]) -> RuleSource:
     return RuleSource(
         first.source, first.title, first.heading, "\n".join(e.cite.text for e in rows), first.authority
     )
+
+
+def pick(q: Question, matches: list[tuple[Entitlement, int]]) -> Entitlement:
+    """The row the question names: the longest name, then the kind of value asked, then shared words."""
+    best = matches[0][1]
+    top = [e for e, length in matches if length == best]
+    if q.slot == "discount":
+        top = [e for e in top if "折" in e.value] or top
+    elif q.slot == "count":
+        top = [e for e in top if "次" in e.value] or top
+    # Rows named alike ("洗车"): the one whose name, conditions and value share most with the question
+    # ("洗车能上门吗" → 免费洗车（可上门）; "日均3000万以上" → the row with that asset condition).
+    text = q.text[:MAX_CHARS]
+    return max(top, key=lambda e: shared(text, f"{e.benefit}{e.asset_text}{e.condition}{e.value}"))
+
+
+def covers(q: Question, matches: list[tuple[Entitlement, int]]) -> bool:
+    """The row the question names settles it: the row has an asset condition (which only the table states
+    as a condition) and covers what the question asks (上门 of 免费洗车（可上门）, a count; not 延期)."""
+    e = pick(q, matches)
+    row = f"{e.benefit}{e.asset_text}{e.condition}{e.value}"
+    counted = bool(_ASKS_COUNT.search(q.text[:MAX_CHARS])) and "次" in e.value
+    return e.asset is not None and (counted or shared(q.action, row) > 0)
+
+
+_ASKS_COUNT = re.compile(r"[\d一二两三四五六七八九十]+\s*次")
+
+
+def shared(text: str, row: str) -> int:
+    """Character pairs the two texts share."""
+    pairs = {text[i : i + 2] for i in range(len(text) - 1)}
+    return len({row[i : i + 2] for i in range(len(row) - 1)} & pairs)
+
+
+#: What a row's value must state to answer a slot: "几次" a count, "几折" a discount, "费用" a price.
+_SLOT_VALUES = {
+    "count": (re.compile(r"\d+\s*次|[一二两三四五六七八九十]+次|不限次数"), "次数"),
+    "discount": (re.compile(r"[\d一二三四五六七八九.]+\s*折"), "具体折扣"),
+    "price": (re.compile(r"免费|免收|收费|\d+\s*元|不收"), "费用"),
+}
+_ASKS_NUMBER = re.compile(r"几|多少")
+_DISCOUNTED = re.compile(r"折|优惠")
+
+
+def unstated_slot(q: Question, e: Entitlement) -> str:
+    """What the question asks of the row (次数, 具体折扣, 费用) that its value does not state, or ""."""
+    if q.slot not in _SLOT_VALUES:
+        return ""
+    pattern, label = _SLOT_VALUES[q.slot]
+    if q.slot == "discount" and not _ASKS_NUMBER.search(q.text[:MAX_CHARS]):
+        pattern = _DISCOUNTED  # "有折扣吗" asks whether, not how much
+    return "" if pattern.search(e.value) else label

@@ -11,7 +11,8 @@ can be read in one place:
 5. `compose.from_evidence` (and `llm.compose` when configured), then `counts.revise` (a count asked
    against the rule's ceiling), `peer_cases.revise` (a case study never settles our own rule) and
    `confirm.revise` (a fact proposed by the question and stated by the rule unrestricted is a yes),
-   `unstated.revise` (a detail no document mentions is not stated).
+   `scope.revise` (a yes for a case outside the rule's scope is a no), `unstated.revise` (a detail no
+   document mentions is not stated).
 6. `check.check`: confidence, findings (承诺收益 …), citation consistency.
 """
 
@@ -32,6 +33,7 @@ from knowledge import (
     peer_cases,
     question,
     rule_answers,
+    scope,
     unstated,
 )
 from knowledge.index import Snapshot
@@ -68,7 +70,8 @@ def draft(
         return Draft(compose.no_answer(q.text), None)
     ruled = rule_answers.answer(q, snap.rules)
     if ruled is not None:
-        return Draft(check.check(confirm.revise(q, counts.revise(q, ruled), None), None), None)
+        ruled = scope.required(q, scope.revise(q, confirm.revise(q, counts.revise(q, ruled), None)), None)
+        return Draft(check.check(ruled, None), None)
     found = retrieve(q.text, expansion(q, tokenize_question), "hybrid")
     if q.action:
         # The rule on an action is often phrased far from the question ("能告诉吗" / "不得泄露"): a
@@ -87,7 +90,7 @@ def draft(
         corpus=snap.chunks,
     )
     composed = peer_cases.revise(counts.revise(q, compose.from_evidence(ev)), ev)
-    composed = unstated.revise(confirm.revise(q, composed, ev), ev)
+    composed = scope.required(q, unstated.revise(scope.revise(q, confirm.revise(q, composed, ev)), ev), ev)
     return Draft(check.check(composed, ev), ev)
 
 

@@ -30,7 +30,7 @@ _TIER_ASK = (
 )
 _THRESHOLD_ASK = (
     r"门槛|准入|起点|多少(?:资产|钱|万)?才(?:能|算|够|可以)|要多少(?:资产|钱)|需要多少(?:资产|钱)?"
-    r"|标准是|什么标准|多少资产|最低要多少|多少钱以上|多少钱才|多少钱算|多少以上"
+    r"|标准是|什么标准|多少资产|最低要多少|多少钱以上|多少钱才|多少钱算|多少以上|多少[^，,。？?]{0,6}(?:升|成为)"
 )
 # Slot patterns, first match wins; the slot names what the answer must contain.
 _SLOTS: tuple[tuple[str, re.Pattern[str]], ...] = (

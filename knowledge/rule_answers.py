@@ -17,9 +17,12 @@ from knowledge import conditions, listing
 from knowledge import question as q_mod
 from knowledge.amounts import format_amount
 from knowledge.entitlement_status import Status as _Status
+from knowledge.entitlement_status import covers as _covers
+from knowledge.entitlement_status import pick as _pick
 from knowledge.entitlement_status import status as _status
 from knowledge.entitlement_status import table_source as _table_source
 from knowledge.entitlement_status import tables as _tables
+from knowledge.entitlement_status import unstated_slot as _unstated_slot
 from knowledge.lexicon import PB_TIERS, TIERS
 from knowledge.question import MAX_CHARS, Question
 from knowledge.rules import Entitlement, RuleBook, RuleSource, TierRule
@@ -31,7 +34,8 @@ CONFIRM = "请向分行私人银行部门确认"
 NO_TIER_STANDARD = "资料未规定客户等级（钻石、白金、黄金客户）的资产标准"
 NO_ENTRY_STANDARD = "资料未规定本行私人银行客户的准入门槛（资产标准）"
 CRM_TIER = "客户等级以CRM系统中的记录为准"
-_COUNTED = re.compile(r"\d+\s*次|[一二两三四五六七八九十]+次|不限次数")
+#: A benefit named this fully ("免费洗车", "专家挂号") is what a yes/no question asks about.
+_FULL_NAME = 4
 # Slots an entitlement lookup answers; "where/when/who" questions go to the documents' text.
 _ENTITLEMENT_SLOTS = (None, "count", "discount", "condition", "price", "threshold", "frequency")
 
@@ -68,7 +72,10 @@ def answer(q: Question, book: RuleBook) -> Answer | None:
     matches = book.matching(q.text)
     # A benefit named in a question about someone (a tier, an amount, a client, 私行客户) or about a count,
     # discount, price or condition; "客户请我吃饭可以去吗" is about the RM's conduct, not an entitlement.
-    subject = bool(q.subject_tier) or amount is not None or q.private_bank
+    # A yes/no question naming a benefit by its full name ("免费洗车能上门吗") or holding the card asks
+    # about the benefit too, when the row settles it (entitlement_status.covers).
+    named = q.kind == q_mod.YES_NO and bool(matches) and matches[0][1] >= _FULL_NAME and _covers(q, matches)
+    subject = bool(q.subject_tier) or amount is not None or q.private_bank or named or "私行卡" in q.text
     if matches and q.slot in _ENTITLEMENT_SLOTS and (q.slot is not None or subject):
         if listing.wants_list(q.text[:MAX_CHARS]) and not listing.is_enumeration(_pick(q, matches).value):
             # "柜面哪些业务免手续费": the table row says 全部免收, the document's text names the items.
@@ -321,16 +328,6 @@ def _subject(q: Question, tier: str | None, used_amount: bool) -> str:
     return f"{c.name}为{(tier or c.tier).removesuffix('客户')}客户："
 
 
-def _pick(q: Question, matches: list[tuple[Entitlement, int]]) -> Entitlement:
-    best = matches[0][1]
-    top = [e for e, length in matches if length == best]
-    if q.slot == "discount":
-        top = [e for e in top if "折" in e.value] or top
-    elif q.slot == "count":
-        top = [e for e in top if "次" in e.value] or top
-    return top[0]
-
-
 def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, int]]) -> Answer:
     e = _pick(q, matches)
     tier = q.subject_tier
@@ -343,8 +340,8 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
     if st.verdict in ("yes", "depends") and broken is not None:
         # "用别家银行的信用卡付款也有折扣吗": the row's condition rules out the case the question names.
         st = _Status("no", f"{e.benefit}的条件是{e.condition}")
-    elif st.verdict in ("yes", "depends") and q.slot == "count" and not _COUNTED.search(e.value):
-        st = _Status("uncounted", "")
+    elif st.verdict in ("yes", "depends") and (label := _unstated_slot(q, e)):
+        st = _Status("uncounted", label)  # the row does not state what is asked
     cites = _Citations()
     n = cites.n(e.cite)
     prefix = _subject(q, tier, used_amount=e.asset is not None and amount is not None)
@@ -370,7 +367,7 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
             lead.append(e.others.removeprefix("不享有").strip("（）") + "。")
     elif st.verdict == "uncounted":
         verdict = "not_stated"
-        lead = [f"{prefix}资料未规定{e.benefit}的次数（规定为：{e.value}），{CONFIRM}。[{n}]"]
+        lead = [f"{prefix}资料未规定{e.benefit}的{st.reason}（规定为：{e.value}），{CONFIRM}。[{n}]"]
     elif st.verdict == "not_stated" and st.reason:
         verdict = "not_stated"
         lead = [f"{prefix}资料未规定{st.reason}，{CRM_TIER}，{CONFIRM}。", _rule_sentence(e, n)]

@@ -102,6 +102,10 @@ class AnswerFeatures:
     findings: float = 0.0  # the check stage raised a content finding (承诺收益 …)
     term_coverage: float = 0.0  # share of the question's key terms the lead holds (evidence.term_coverage)
     list_single: float = 0.0  # a list question answered with one sentence and no list of the items
+    condition: float = 0.0  # the verdict was decided by the rule's condition or scope (a no for the case)
+    tier_missing: float = 0.0  # the question names a tier the lead does not mention
+    uncovered: float = 0.0  # key terms of the question the lead lacks (count, capped at 3, over 3)
+    rules_list: float = 0.0  # a rule-table answer to a list question (the table lists entitlements only)
 
     def vector(self) -> tuple[float, ...]:
         """The values in field order (the order of `names()`)."""

@@ -8,7 +8,9 @@ uncovered, the reply says the documents do not settle it and quotes the related 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 
 import jieba.posseg
 
@@ -25,6 +27,7 @@ _THING_TAGS = frozenset({"n", "nz", "ns", "nt", "vn"})
 #: Tag initials of adverbs, pronouns, numerals, measure words, particles, prepositions, conjunctions.
 _FILLER_TAGS = frozenset("drmqupcyez")
 
+_SAYS_UNSTATED = re.compile(r"资料(?:中)?(?:没有|未)(?:规定|写明|列明)")
 #: Below this share of the question's key terms in the lead, a foreign term decides "not stated".
 MAX_COVERAGE = 0.8
 
@@ -33,6 +36,9 @@ def revise(answer: Answer, ev: Evidence | None) -> Answer:
     """`answer`, or a not-stated reply when the question asks about something no document mentions."""
     if ev is None or not answer.grounded or answer.verdict is not None or not ev.lead:
         return answer
+    if _SAYS_UNSTATED.match(ev.lead[0][0]):
+        # The knowledge base itself says the documents do not define it ("资料没有规定…的资产标准").
+        return dataclasses.replace(answer, verdict="not_stated")
     if not ev.foreign or ev.term_coverage >= MAX_COVERAGE:
         return answer
     things = [t for t in ev.foreign if _names_a_thing(t)]
