@@ -242,3 +242,33 @@ def test_console_pick_of_a_same_named_client_answers_for_the_one_picked(
     text = "\n".join(out)
     assert code == 0 and "哪一位" in text, text
     assert f"依据客户卡片：张伟，{twin.tier.value}客户" in text and "已失效" not in text
+
+
+def test_console_drives_the_conversation_the_command_table_names(
+    settings: Settings, services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #19: `/log` is no console built-in: the console runs the conversation the table's row names
+    (its feature's steps, on the row's service) under the row's access rule, like every other command."""
+    import dataclasses
+
+    from bot import commands
+    from bot.features.contact_log import Step
+    from bot.rendering import Reply
+
+    seen: list[tuple[object, ...]] = []
+
+    def start(svc: Any, req: Any) -> Step:
+        seen.append(("start", type(svc).__name__, req.args))
+        return Step((Reply("第一问"),), 7, {"n": 1})
+
+    def step(svc: Any, req: Any, state: int, draft: Any) -> Step:
+        seen.append(("step", type(svc).__name__, req.args, state, dict(draft)))
+        return Step((Reply("谈话结束"),), None, draft)
+
+    row = dataclasses.replace(commands.command("log"), flow=commands.Flow(start, step))
+    monkeypatch.setitem(commands._BY_NAME, "log", row)
+    code, out, _ = run(settings, services, ["/log", "答一", "/as TRN01", "/log 张伟 电话 例行问候"])
+    assert code == 0
+    assert seen == [("start", "ContactLogService", ""), ("step", "ContactLogService", "答一", 7, {"n": 1})]
+    assert "记录客户联系（随时输入 /cancel 取消）" in out and "第一问" in out and "谈话结束" in out
+    assert "/log 仅供客户经理" in out  # the trainer: refused by the row's roles, before any step ran
