@@ -20,8 +20,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bot.audit.records import RECORD_HASH, exchange_fields, record_digest, standard_kinds
+from bot.audit.records import RECORD_HASH, exchange_fields, record_digest
 from bot.audit.trail import GENESIS, AuditTrail, row_hash
+from bot.composition import audited_records
 from bot.convlog import create_store_engine
 
 INSERT = sa.text(
@@ -109,7 +110,7 @@ def per_answer(url: str, n: int) -> dict[str, tuple[float, float]]:
                 )  # fmt: skip
             times.append((time.perf_counter() - t0) * 1000)
     t0 = time.perf_counter()
-    report = trail.verify(records=standard_kinds(trail.engine))
+    report = trail.verify(records=audited_records(trail.engine))
     print(f"verify with the records: {report.rows:,} rows, {report.records:,} records, "
           f"{time.perf_counter() - t0:.2f} s")  # fmt: skip
     trail.close()

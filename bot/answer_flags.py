@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from bot.convlog import Exchange
+    from bot.convlog_types import Exchange
     from knowledge import Answer
 
 #: Flag stored with an exchange whose answer the knowledge base itself rates as weakly supported.

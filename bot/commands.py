@@ -54,13 +54,23 @@ BOTH = frozenset({TELEGRAM, CONSOLE})
 
 
 @dataclass(frozen=True, slots=True)
+class Flow:
+    """A conversation a front end drives with the feature's own steps: `start(service, req)` takes the
+    command's message, `step(service, req, state, draft)` each answer; both return a step with
+    `replies`, the next `state` (None: over) and the `draft` to keep (`bot.features.contact_log.Step`)."""
+
+    start: Callable[[Any, Request], Any]
+    step: Callable[[Any, Request, int, Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     """One row of the table.
 
-    `run` is None where the front end implements the command itself (`/log` is a conversation,
-    `/cancel` ends one, the console's `/as` switches identity); it is called with the `Services`
-    attribute named by `service` (None: no service). `menu` is the Telegram menu text ("" = not in the
-    menu); `usage` is the `/help` line (the command name is prepended).
+    `run` is None where the front end implements the command itself (`/cancel` ends a conversation,
+    the console's `/as` switches identity) or drives its `flow` (`/log`); either is called with the
+    `Services` attribute named by `service` (None: no service). `menu` is the Telegram menu text
+    ("" = not in the menu); `usage` is the `/help` line (the command name is prepended).
     """
 
     name: str
@@ -74,7 +84,7 @@ class Command:
     public: bool = False  # also offered to people who are not registered staff (/start, /help)
     kind: str = "command"  # "document": not a command but a file sent to the bot (help line only)
     #: A conversation the front end drives (later messages answer it, `/cancel` ends it).
-    flow: bool = False
+    flow: Flow | None = None
     #: The one line when the command cannot be taken at all (the bot's gate failed); "" = the general one.
     unavailable: str = ""
 
@@ -112,7 +122,8 @@ COMMANDS: tuple[Command, ...] = (
             clients.client, "clients", private_only=True),
     Command("log", CONTACT_WRITERS, "记录客户联系",
             " — 记录客户联系（引导填写）；或一行：/log 张伟 电话 客户关注海外配置 下次:2026-12-15",
-            private_only=True, flow=True, unavailable=contact_log.NOT_SAVED),
+            service="contacts", private_only=True, flow=Flow(contact_log.start, contact_log.step),
+            unavailable=contact_log.NOT_SAVED),
     Command("check", CLIENT_READERS, "发送前检查客户消息",
             " [客户] 消息 — 发给客户前检查：承诺收益、夸大、存款混淆、催促、隐私与适当性，附合规改写",
             message_check.check, "message_check", private_only=True),
@@ -218,7 +229,7 @@ def command_of(text: str) -> Command | None:
 
 def flows() -> tuple[Command, ...]:
     """The commands that are conversations the front end drives (`/log`)."""
-    return tuple(c for c in COMMANDS if c.flow)
+    return tuple(c for c in COMMANDS if c.flow is not None)
 
 
 def callback(data: str) -> tuple[Callback, str] | None:
@@ -273,6 +284,22 @@ def run_command(services: Services, name: str, req: Request) -> Reply:
         raise ServiceError("未知命令，发送 /help 查看可用命令。")
     check(row, req)
     return row.run(getattr(services, row.service) if row.service else None, req)
+
+
+def start_flow(services: Services, name: str, req: Request) -> tuple[Command, Any]:
+    """Begin a conversation through the table: access check, then its feature's first step; returns the
+    row (to feed the next answers to, `step_flow`) and that step."""
+    row = _BY_NAME.get(name)
+    if row is None or row.flow is None or req.frontend not in row.frontends:
+        raise ServiceError("未知命令，发送 /help 查看可用命令。")
+    check(row, req)
+    return row, row.flow.start(getattr(services, row.service) if row.service else None, req)
+
+
+def step_flow(services: Services, row: Command, req: Request, state: int, draft: Any) -> Any:
+    """Feed one answer to a conversation `start_flow` began (a ServiceError leaves its state as it was)."""
+    assert row.flow is not None
+    return row.flow.step(getattr(services, row.service) if row.service else None, req, state, draft)
 
 
 def run_callback(services: Services, data: str, req: Request) -> Reply:

@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core import Clock, KnowledgeService
 from bot.features.approvals import CuratedChangeService, KnowledgeChangeService
-from bot.features.ask import AskService
+from bot.features.approvals.store import audited_changes
+from bot.features.ask import AskService, audited_exchanges
 from bot.features.benefits import BenefitService, BriefService, log_offer, use_from_log
+from bot.features.benefits.service import audited_benefit_uses
 from bot.features.clients import ClientService
 from bot.features.contact_log import ContactLogService
+from bot.features.contact_log.service import audited_contacts
 from bot.features.knowledge_admin import KnowledgeAdminService
 from bot.features.message_check import CheckStore, MessageCheckService
 from bot.features.privacy import ClientPrivacy
@@ -33,7 +36,9 @@ from knowledge.conduct_model import default_model
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bot.audit import AuditTrail
+    from sqlalchemy.engine import Engine
+
+    from bot.audit import AuditTrail, RecordKind
     from bot.convlog import ConversationLog
     from bot.features.gaps import CuratedAnswers, GapService
     from bot.settings import Settings
@@ -240,7 +245,10 @@ class Services:
         def build() -> KnowledgeAdminService:
             on_change = self.clients.forget_knowledge if self._crm is not None else (lambda: None)
             return KnowledgeAdminService(
-                kb=self.kb, on_change=on_change, max_upload_mb=self.settings.rm_max_upload_mb
+                kb=self.kb,
+                on_change=on_change,
+                max_upload_mb=self.settings.rm_max_upload_mb,
+                audit=self._audit,
             )
 
         return self._feature("knowledge", build)
@@ -362,6 +370,14 @@ def open_services(
     return services
 
 
+def audited_records(engine: Engine) -> list[RecordKind]:
+    """Every kind of record the audit trail vouches for, read live from the application database
+    (`engine`): what `audit verify` hands to `AuditTrail.verify(records=…)`. Each feature that appends a
+    record's hash reads its own rows back; a new audited kind is added here."""
+    return [audited_contacts(engine), audited_benefit_uses(engine), audited_exchanges(engine),
+            audited_changes(engine)]  # fmt: skip
+
+
 def _close(part: Any) -> None:
     try:
         part.close()
@@ -372,6 +388,7 @@ def _close(part: Any) -> None:
 __all__ = [
     "NotOpened",
     "Services",
+    "audited_records",
     "build_llm",
     "open_audit",
     "open_crm",

@@ -6,8 +6,9 @@ canonical JSON of the record's fields as stored. `audit verify` recomputes it fr
 names each record that was edited (hash differs), deleted (audited, no longer there) or never audited.
 
 To audit a new kind of record: append its event with `record_payload(fields)` (better: inside the
-transaction that stores it, `AuditTrail.append_in`), and add a `RecordKind` reading the live rows to
-`standard_kinds` (or pass it to `AuditTrail.verify(records=…)`). The fields must be exactly what the
+transaction that stores it, `AuditTrail.append_in`); the feature that stores it offers a `RecordKind`
+reading the live rows, and the composition root adds it to `audited_records`, which it hands to
+`AuditTrail.verify(records=…)` (this package imports no feature). The fields must be exactly what the
 live row gives back (the same function builds them on both sides); fields that legitimately change
 later (👍/👎 on an exchange) are left out.
 """
@@ -25,6 +26,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from sqlalchemy import FromClause
     from sqlalchemy.engine import Engine
 
     from bot.convlog_types import Exchange
@@ -164,54 +166,14 @@ def check_records(
     return problems, checked
 
 
-def _ref_order(ref: str) -> tuple[int, str]:
-    digits = ref.lstrip("KQCA")
-    return (int(digits), ref) if digits.isdigit() else (0, ref)
-
-
-def standard_kinds(engine: Engine) -> list[RecordKind]:
-    """Contact records, benefit uses, exchanges and knowledge changes on the application database
-    (`engine`)."""
-    return [
-        RecordKind("contact", "联系记录", "C", lambda: _contacts(engine)),
-        RecordKind("benefit_use", "权益使用", "B", lambda: _benefit_uses(engine)),
-        RecordKind("answer", "问答", "Q", lambda: _exchanges(engine)),
-        RecordKind("knowledge_change", "知识变更", "", lambda: _changes(engine)),
-    ]
-
-
-def _contacts(engine: Engine, batch: int = 5000) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def table_rows(engine: Engine, table: FromClause, *, batch: int = 5000) -> Iterator[Any]:
+    """Every row of `table` in id order, read in pages (nothing if the table does not exist): what a
+    feature's `RecordKind` reads its live records from."""
     import sqlalchemy as sa
 
-    from crm_adapter.mapping import contact_model
-    from crm_adapter.orm import ContactRow
-
-    last: int | None = None
+    last: Any = None
     with engine.connect() as conn:
-        if not sa.inspect(conn).has_table(ContactRow.__tablename__):
-            return
-        while True:
-            stmt = sa.select(ContactRow.__table__).order_by(ContactRow.id).limit(batch)
-            if last is not None:
-                stmt = stmt.where(ContactRow.id > last)
-            page = conn.execute(stmt).all()
-            if not page:
-                return
-            for row in page:
-                yield str(row.id), contact_fields(contact_model(row))
-            last = int(page[-1].id)
-
-
-def _benefit_uses(engine: Engine, batch: int = 5000) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    import sqlalchemy as sa
-
-    from crm_adapter.benefits import use_model
-    from crm_adapter.orm import BenefitUseRow
-
-    table = BenefitUseRow.__table__
-    last: int | None = None
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table(BenefitUseRow.__tablename__):
+        if not sa.inspect(conn).has_table(getattr(table, "name", "")):  # a mapped class's __table__
             return
         while True:
             stmt = sa.select(table).order_by(table.c.id).limit(batch)
@@ -220,28 +182,13 @@ def _benefit_uses(engine: Engine, batch: int = 5000) -> Iterator[tuple[str, Mapp
             page = conn.execute(stmt).all()
             if not page:
                 return
-            for row in page:
-                yield str(row.id), benefit_use_fields(use_model(row))
-            last = int(page[-1].id)
+            yield from page
+            last = page[-1].id
 
 
-def _exchanges(engine: Engine) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    from bot.convlog import iter_all_exchanges
-
-    for exchange in iter_all_exchanges(engine):
-        yield str(exchange.id), exchange_fields(exchange)
-
-
-def _changes(engine: Engine) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    import sqlalchemy as sa
-
-    from bot.features.approvals.store import ChangeStore
-
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("bot_knowledge_changes"):
-            return
-    for change in ChangeStore(engine).list(limit=2**31 - 1):
-        yield change.ref, change.to_dict()
+def _ref_order(ref: str) -> tuple[int, str]:
+    digits = ref.lstrip("KQCA")
+    return (int(digits), ref) if digits.isdigit() else (0, ref)
 
 
 __all__ = [
@@ -253,5 +200,5 @@ __all__ = [
     "exchange_fields",
     "record_digest",
     "record_payload",
-    "standard_kinds",
+    "table_rows",
 ]

@@ -38,9 +38,8 @@ def audit() -> None:
 )
 def verify(anchor_text: str | None) -> None:
     """Walk the chain and compare every audited record with its live row (exit 1 on any finding)."""
-    from bot.audit.records import standard_kinds
     from bot.audit.trail import Anchor
-    from bot.composition import open_audit
+    from bot.composition import audited_records, open_audit
 
     try:
         anchor = Anchor.parse(anchor_text) if anchor_text is not None else None
@@ -48,7 +47,7 @@ def verify(anchor_text: str | None) -> None:
         raise click.BadParameter(str(exc), param_hint="--anchor") from None
     trail = open_audit(get_settings())
     try:
-        report = trail.verify(records=standard_kinds(trail.engine), anchor=anchor)
+        report = trail.verify(records=audited_records(trail.engine), anchor=anchor)
     finally:
         trail.close()
     if not report.ok:

@@ -19,20 +19,30 @@ BUNDLED_PREFIX = "bundled:"  # knowledge.BUNDLED_PREFIX, without importing knowl
 
 if TYPE_CHECKING:
     from bot.features.approvals import KnowledgeChange
-    from knowledge import Hit, IngestReport, KnowledgeBase
+    from bot.features.knowledge_admin import KnowledgeAdminService
+    from knowledge import Hit, KnowledgeBase
 
 logger = logging.getLogger(__name__)
 
 
 @contextmanager
 def _knowledge_base() -> Iterator[KnowledgeBase]:
+    """The knowledge base alone (searching and listing change nothing the audit trail records)."""
+    with _publishing(with_log=False) as (kb, _admin):
+        yield kb
+
+
+@contextmanager
+def _publishing(*, with_log: bool = True) -> Iterator[tuple[KnowledgeBase, KnowledgeAdminService]]:
+    """The knowledge base, and the upkeep service that records an operator's immediate publication in
+    the audit trail (both opened by the composition root)."""
     from bot.composition import open_services
     from knowledge import KnowledgeBase
 
-    with open_services(get_settings(), with_crm=False, with_log=False, progress=True) as services:
+    with open_services(get_settings(), with_crm=False, with_log=with_log, progress=True) as services:
         kb = services.kb
         assert isinstance(kb, KnowledgeBase)  # the CLI always opens the real one
-        yield kb
+        yield kb, services.knowledge
 
 
 def _dump(obj: object) -> str:
@@ -93,27 +103,6 @@ def _dates(c: KnowledgeChange) -> dict[str, object]:
     }
 
 
-def _audit_publication(report: IngestReport) -> None:
-    """Record what the operator published at once (the four-eyes path records its own steps)."""
-    from bot.composition import open_audit
-
-    changed = [*report.added, *report.updated, *report.removed]
-    if not changed:
-        return
-    trail = open_audit(get_settings())
-    try:
-        for source in changed:
-            action = "remove" if source in report.removed else "publish"
-            trail.append(
-                kind="knowledge_change",
-                actor="CLI",
-                ref=source,
-                payload={"action": action, "by": "kb ingest"},
-            )
-    finally:
-        trail.close()
-
-
 def register(cli: click.Group) -> None:
     """Add the `kb` group to the root group."""
 
@@ -140,10 +129,10 @@ def register(cli: click.Group) -> None:
 
             submit_paths(_files(paths), None)
             return
-        with _knowledge_base() as kb:
+        with _publishing() as (kb, admin):
             report = kb.ingest(list(paths), progress=True)
+            admin.record_published(report, actor="CLI", by="kb ingest")
             kb.finish_vectors(progress=True)
-        _audit_publication(report)
         if as_json:
             click.echo(
                 _dump(
@@ -202,20 +191,21 @@ def register(cli: click.Group) -> None:
     def remove(source: str) -> None:
         """Remove one source and its chunks: its name in `kb list`, its file name (高尔夫权益.docx) or its
         title. A removed bundled document stays removed (undo with `kb restore`)."""
+        from knowledge import IngestReport
         from knowledge.sources import AmbiguousSource
 
-        with _knowledge_base() as kb:
+        with _publishing() as (kb, admin):
             known = {s.source for s in kb.sources()}
             try:
                 removed = kb.remove(source)
             except AmbiguousSource as exc:
                 raise click.ClickException(str(exc)) from None
             gone = sorted(known - {s.source for s in kb.sources()})
+            if removed:
+                gone_report = IngestReport(removed=tuple(gone or [source]))
+                admin.record_published(gone_report, actor="CLI", by="kb remove")
         if not removed:
             raise click.ClickException(f"知识库中没有这个来源：{source}")
-        from knowledge import IngestReport
-
-        _audit_publication(IngestReport(removed=tuple(gone or [source])))
         name = gone[0] if gone else source
         note = "；内置文档，重启后也不会恢复（kb restore 可恢复）" if name.startswith(BUNDLED_PREFIX) else ""
         click.echo(f"已删除 {name}（{removed} 个片段{note}）")

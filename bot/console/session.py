@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from bot import commands
 from bot.core import Request, ServiceError
-from bot.features import contact_log
 from bot.features.ask import ask as ask_feature
 from bot.features.ask import feedback as feedback_feature
 from bot.features.supervision.charts import save_png
@@ -122,6 +121,10 @@ class ConsoleSession:
             return
         command, _, rest = line.partition(" ")
         name = command[1:].lower()
+        row = commands.command_of(line)
+        if row is not None and row.flow is not None:  # a conversation: its steps, driven here
+            self.converse(row.name, rest.strip())
+            return
         builtin = self._builtins().get(name)
         if builtin is not None:
             commands.check(commands.command(name), self.request())
@@ -140,7 +143,6 @@ class ConsoleSession:
         return {
             "whoami": lambda _r: self.whoami(),
             "as": self.switch,
-            "log": self.log,
             "up": lambda _r: self.feedback("up"),
             "down": lambda _r: self.feedback("down"),
             "cancel": lambda _r: self._output("当前没有进行中的操作。"),
@@ -179,12 +181,12 @@ class ConsoleSession:
             raise ServiceError("还没有可以评价的回答。")
         self.say(feedback_feature(self.services.ask, self.request(f"{value}:{self._last_exchange}")).text)
 
-    def log(self, rest: str) -> None:
-        """Drive the shared /log flow: prompt, read, step, until it is done or cancelled."""
-        commands.check(commands.command("log"), self.request())
+    def converse(self, name: str, rest: str) -> None:
+        """Drive a conversation of the command table (`/log`): prompt, read, step, until it is done or
+        cancelled; a command typed instead of an answer leaves it and runs."""
+        row, step = commands.start_flow(self.services, name, self.request(rest))
         if not rest:
-            self._output("记录客户联系（随时输入 /cancel 取消）")
-        step = contact_log.start(self.services.contacts, self.request(rest))
+            self._output(f"{row.menu}（随时输入 /cancel 取消）")
         state, draft = step.state, step.draft
         self._print_step(step.replies)
         while state is not None:
@@ -193,12 +195,12 @@ class ConsoleSession:
                 self._output("已取消。")
                 return
             if answer.startswith("/"):  # a command is never a client name or a summary
-                self._output("（/log 未保存，已取消）")
+                self._output(f"（/{row.name} 未保存，已取消）")
                 self.handle(answer)
                 return
             answer = _option(step.replies[-1], answer) if step.replies else answer
             try:
-                step = contact_log.step(self.services.contacts, self.request(answer), state, draft)
+                step = commands.step_flow(self.services, row, self.request(answer), state, draft)
             except ServiceError as exc:
                 self._output(f"⚠️ {to_plain(exc.message)}")
                 continue

@@ -10,14 +10,14 @@ import dataclasses
 import hashlib
 import logging
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from bot import compliance
 from bot.answer_flags import ANSWER_FLAG_PREFIX, CURATED, WEAK_FLAG
 from bot.answer_flags import answer_is_weak as is_weak
-from bot.audit.records import RECORD_HASH, exchange_fields, record_digest
-from bot.convlog import FeedbackError
+from bot.audit.records import RECORD_HASH, RecordKind, exchange_fields, record_digest
+from bot.convlog import FeedbackError, iter_all_exchanges
 from bot.core import KB_UNAVAILABLE, KnowledgeService, Request, ServiceError, clean_text, parse_record_id
 
 # The result and its renderers live apart; re-exported because importers know them from here.
@@ -30,7 +30,7 @@ from crm_adapter.masking import mask_personal_numbers
 from knowledge.store import VectorIndexUnavailable
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Engine
 
     from bot.audit import AuditTrail
     from bot.convlog import ConversationLog, Exchange
@@ -237,6 +237,16 @@ def _audit_payload(
         ],
         RECORD_HASH: record_digest(exchange_fields(exchange)),  # `audit verify` checks the live row
     }
+
+
+def audited_exchanges(engine: Engine) -> RecordKind:
+    """Exchanges (question, answer, sources, composer) as `audit verify` reads them back from `engine`."""
+
+    def rows() -> Iterator[tuple[str, Mapping[str, object]]]:
+        for exchange in iter_all_exchanges(engine):
+            yield str(exchange.id), exchange_fields(exchange)
+
+    return RecordKind("answer", "问答", "Q", rows)
 
 
 def _client_read(client: Client, exchange_id: int | None) -> dict[str, object]:

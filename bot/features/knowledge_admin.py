@@ -16,6 +16,7 @@ from knowledge.loaders import SUFFIXES_IN_ORDER
 from knowledge.store import VectorIndexUnavailable
 
 if TYPE_CHECKING:
+    from bot.audit import AuditTrail
     from knowledge import Hit, IngestReport
     from knowledge.vectors import VectorProgress
 
@@ -36,10 +37,12 @@ class KnowledgeAdminService:
         kb: KnowledgeService,
         on_change: Callable[[], None] = lambda: None,
         max_upload_mb: int = 20,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.kb = kb
         self._on_change = on_change
         self.max_upload_mb = max_upload_mb
+        self._audit = audit
 
     def search(self, query: str, *, top_k: int = 5) -> list[Hit]:
         query = " ".join(query.split())
@@ -75,6 +78,21 @@ class KnowledgeAdminService:
         report = self.kb.ingest([path], wait=wait)
         self._on_change()
         return report
+
+    def record_published(self, report: IngestReport, *, actor: str, by: str) -> None:
+        """Append to the audit trail what an operator published or removed at once, without four eyes
+        (`kb ingest`, `kb remove`; the four-eyes path records its own steps). Without a trail nothing
+        may be published this way: it raises."""
+        changed = [*report.added, *report.updated, *report.removed]
+        if not changed:
+            return
+        if self._audit is None:
+            raise RuntimeError("an immediate publication needs the audit trail, which was not opened")
+        for source in changed:
+            action = "remove" if source in report.removed else "publish"
+            self._audit.append(
+                kind="knowledge_change", actor=actor, ref=source, payload={"action": action, "by": by}
+            )
 
     def vector_progress(self, report: IngestReport) -> VectorProgress:
         """How many of the vectors of an ingest's new chunks are stored."""

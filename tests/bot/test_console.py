@@ -242,3 +242,54 @@ def test_console_pick_of_a_same_named_client_answers_for_the_one_picked(
     text = "\n".join(out)
     assert code == 0 and "哪一位" in text, text
     assert f"依据客户卡片：张伟，{twin.tier.value}客户" in text and "已失效" not in text
+
+
+def test_console_drives_the_conversation_the_command_table_names(
+    settings: Settings, services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #19: `/log` is no console built-in: the console runs the conversation the table's row names
+    (its feature's steps, on the row's service) under the row's access rule, like every other command."""
+    import dataclasses
+
+    from bot import commands
+    from bot.features.contact_log import Step
+    from bot.rendering import Reply
+
+    seen: list[tuple[object, ...]] = []
+
+    def start(svc: Any, req: Any) -> Step:
+        seen.append(("start", type(svc).__name__, req.args))
+        return Step((Reply("第一问"),), 7, {"n": 1})
+
+    def step(svc: Any, req: Any, state: int, draft: Any) -> Step:
+        seen.append(("step", type(svc).__name__, req.args, state, dict(draft)))
+        return Step((Reply("谈话结束"),), None, draft)
+
+    row = dataclasses.replace(commands.command("log"), flow=commands.Flow(start, step))
+    monkeypatch.setitem(commands._BY_NAME, "log", row)
+    code, out, _ = run(settings, services, ["/log", "答一", "/as TRN01", "/log 张伟 电话 例行问候"])
+    assert code == 0
+    assert seen == [("start", "ContactLogService", ""), ("step", "ContactLogService", "答一", 7, {"n": 1})]
+    assert "记录客户联系（随时输入 /cancel 取消）" in out and "第一问" in out and "谈话结束" in out
+    assert "/log 仅供客户经理" in out  # the trainer: refused by the row's roles, before any step ran
+
+
+def test_a_document_approved_in_a_console_session_is_answerable_in_that_session(
+    settings: Settings, services: Any, session_kb: Any, tmp_path: Any
+) -> None:
+    """Issue #19 item 6: a trainer submits a small document, someone else approves it, and a question in
+    the same console session is answered from it (before the approval it is not)."""
+    doc = tmp_path / "星辰理财.md"
+    doc.write_text("# 星辰理财\n\n星辰稳健理财面向白金客户，起购金额100万元，期限180天。\n", encoding="utf-8")
+    question = "星辰稳健理财的起购金额是多少？"
+    lines = [question, f"/upload {doc}", "/as CMP01", "/changes K1", "/approve K1", "/as RM001", question]
+    try:
+        code, out, _ = run(settings, services, lines, staff_code="TRN01")
+    finally:  # the knowledge base is shared by the session's tests: the document leaves it again
+        session_kb.finish_vectors()
+        session_kb.remove(doc.name)
+    before, _, after = out.partition("已批准并发布")
+    assert code == 0 and "已提交知识库变更 K1" in before and after, out
+    assert "100万元" not in before.split("已提交知识库变更")[0]  # not in the knowledge base before
+    answer = after.split("当前身份：王敏")[1]
+    assert "100万元" in answer and "星辰理财" in answer and "参考依据" in answer, answer

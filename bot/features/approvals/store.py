@@ -7,7 +7,7 @@ make one decision, and a decided change can never be decided again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.audit.records import RecordKind
 from bot.core import as_utc
 
 if TYPE_CHECKING:
@@ -214,3 +215,16 @@ class ChangeStore:
             if also is not None:
                 also(conn, change)
         return change
+
+
+def audited_changes(engine: Engine) -> RecordKind:
+    """Knowledge changes as `audit verify` reads them back from `engine`."""
+
+    def rows() -> Iterator[tuple[str, Mapping[str, object]]]:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table(_changes.name):
+                return
+        for change in ChangeStore(engine).list(limit=2**31 - 1):
+            yield change.ref, change.to_dict()
+
+    return RecordKind("knowledge_change", "知识变更", "", rows)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.audit.records import append_after_save, benefit_use_fields
+from bot.audit.records import RecordKind, append_after_save, benefit_use_fields, table_rows
 from bot.core import Clock, ServiceError, crm_call
 from bot.features.benefits import entitlements as ent
 
@@ -36,6 +36,10 @@ from crm_adapter.contacts import normalized_summary
 from crm_adapter.port import OnUseInsert
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from sqlalchemy.engine import Engine
+
     from bot.audit import AuditTrail
     from bot.features.clients import ClientService
     from knowledge import Answer
@@ -347,6 +351,18 @@ def build_sheet(
     return BenefitSheet(client, year, tuple(balances), tuple(others), tuple(by_name.values()))
 
 
+def audited_benefit_uses(engine: Engine) -> RecordKind:
+    """Benefit uses as `audit verify` reads them back from the CRM's ledger on `engine`."""
+    from crm_adapter.benefits import use_model
+    from crm_adapter.orm import BenefitUseRow
+
+    def rows() -> Iterator[tuple[str, Mapping[str, object]]]:
+        for row in table_rows(engine, BenefitUseRow.__table__):
+            yield str(row.id), benefit_use_fields(use_model(row))
+
+    return RecordKind("benefit_use", "权益使用", "B", rows)
+
+
 __all__ = [
     "LEDGER",
     "USE_NOT_SAVED",
@@ -354,6 +370,7 @@ __all__ = [
     "BenefitSheet",
     "PreparedUse",
     "UseResult",
+    "audited_benefit_uses",
     "build_sheet",
     "count_answer",
 ]

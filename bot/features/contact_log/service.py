@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from bot import compliance
 from bot.audit import AuditTrail
-from bot.audit.records import append_after_save, contact_fields
+from bot.audit.records import RecordKind, append_after_save, contact_fields, table_rows
 from bot.core import Clock, ServiceError, crm_call
 from bot.features import suitability
 from bot.features.clients import ClientService
@@ -18,6 +19,9 @@ from bot.features.suitability import Finding
 from bot.rendering import Reply
 from crm_adapter import Channel, Client, ContactRecord, CRMAdapter, NewContact, Product, Staff
 from crm_adapter.port import OnInsert
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -175,3 +179,15 @@ class ContactLogService:
             resent=record.duplicate
             and (idempotency_key is None or record.idempotency_key != idempotency_key),
         )
+
+
+def audited_contacts(engine: Engine) -> RecordKind:
+    """Contact records as `audit verify` reads them back from the CRM's table on `engine`."""
+    from crm_adapter.mapping import contact_model
+    from crm_adapter.orm import ContactRow
+
+    def rows() -> Iterator[tuple[str, Mapping[str, object]]]:
+        for row in table_rows(engine, ContactRow.__table__):
+            yield str(row.id), contact_fields(contact_model(row))
+
+    return RecordKind("contact", "联系记录", "C", rows)

@@ -7,7 +7,7 @@ import logging
 from bot import roles
 from bot.core import Request, ServiceError, parse_record_id
 from bot.features.gaps.render import render_curated, render_gaps, render_usage
-from bot.features.gaps.service import GapService
+from bot.features.gaps.service import SHOWN_KEY, GapService, numbered
 from bot.rendering import Notice, Reply, clip, esc
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ def unanswered(svc: GapService, req: Request) -> Reply:
     if page is None:
         raise ServiceError("用法：/unanswered [页码]，例如 /unanswered 2")
     view = svc.inbox(req.staff, page=page)
+    req.state[SHOWN_KEY] = numbered(view.clusters)  # `/curate 2`: the second group of this page
     names = {}
     if view.escalations and svc.supervision is not None:
         names = {s.code: s.name for s in svc.supervision.crm.list_staff()}
@@ -35,7 +36,8 @@ def curate(svc: GapService, req: Request) -> Reply:
     target, _, text = req.args.strip().partition(" ")
     if not target or not text.strip():
         raise ServiceError(_CURATE_USAGE)
-    curated = svc.curate(req.staff, target.lstrip("#"), text)
+    curated = svc.curate(req.staff, target.lstrip("#"), text, shown=req.state.get(SHOWN_KEY))
+    req.state.pop(SHOWN_KEY, None)  # the groups changed: `/unanswered` numbers them anew
     waiting = (
         f"🔔 {esc(req.staff.name)}（{esc(req.staff.code)}）提交了审定答案 <b>{curated.change_ref}</b>"
         f"（{esc(clip(curated.questions[0], 40)) if curated.questions else ''}），等待审批："

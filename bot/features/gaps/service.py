@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import roles
 from bot.answer_flags import CURATED, WEAK_FLAG, is_gap
@@ -44,6 +44,11 @@ MAX_QUESTIONS = 2000
 SHOWN = 8
 EXAMPLES = 3
 UNANSWERED, WEAK, DOWN = "未能回答", "依据较弱", "👎"
+#: `Request.state` key: the groups of the inbox page a trainer last saw, by number (`/curate 2` is the
+#: second they saw), as JSON (`numbered`): Telegram persists them with user_data, so a restart keeps them.
+SHOWN_KEY = "gaps_shown"
+#: Questions of a group a curated answer takes (and the state keeps per group).
+CURATE_QUESTIONS = 20
 _SOURCE = re.compile(r"\s*(?:来源|出处|source)\s*[:：]\s*", re.IGNORECASE)
 
 
@@ -143,6 +148,18 @@ def _signals(flags: Sequence[str], grounded: bool, feedback: str | None) -> tupl
     return tuple(out)
 
 
+def numbered(clusters: Sequence[GapCluster]) -> dict[str, dict[str, Any]]:
+    """What `/curate N` needs of each group shown, by number, as JSON: its questions (client data
+    redacted) and its newest exchange."""
+    return {
+        str(c.n): {
+            "questions": list(c.redacted_examples[:CURATE_QUESTIONS]),
+            "exchange_id": max(i.exchange_id for i in c.items),
+        }
+        for c in clusters
+    }
+
+
 class GapService:
     """The gap inbox, curated answers and knowledge usage for trainers (and supervisors' teams)."""
 
@@ -166,8 +183,6 @@ class GapService:
         self.supervision = supervision
         self.vectors = vectors if vectors is not None else curated.vectors
         self.changes = changes  # four eyes: without it (tests, tools) answers are stored pending, unaudited
-        # Staff code → the clusters last shown to them: "/curate 2" means the second one they saw.
-        self._shown: dict[str, tuple[GapCluster, ...]] = {}
 
     # --- the inbox ------------------------------------------------------------------------------
     def gap_items(self, staff: Staff, *, days: int = GAP_DAYS) -> tuple[date, list[GapItem]]:
@@ -225,7 +240,6 @@ class GapService:
             )
             for n, c in enumerate(found[first : first + SHOWN], first + 1)
         )  # fmt: skip
-        self._shown[staff.code] = shown
         escalations = self.supervision.escalations(staff) if self.supervision is not None else ()
         return GapsView(
             since=since,
@@ -256,9 +270,12 @@ class GapService:
         return GapCluster(n, tuple(group), answer.answer if answer.grounded else "", kind)
 
     # --- curated answers ------------------------------------------------------------------------
-    def curate(self, staff: Staff, target: str, text: str) -> CuratedAnswer:
-        """Store the approved answer for gap cluster `target` (its number in the last inbox shown) or
-        exchange `target` (Q12); `text` may end with 来源：… naming its source."""
+    def curate(
+        self, staff: Staff, target: str, text: str, *, shown: Mapping[str, Any] | None = None
+    ) -> CuratedAnswer:
+        """Store the approved answer for gap cluster `target` (its number in the inbox page last shown:
+        `shown`, as `numbered` gave it; None: the first page as it is now) or exchange `target` (Q12);
+        `text` may end with 来源：… naming its source."""
         answer, source = split_source(text)
         if not answer:
             raise ServiceError("请写上审定答案，例如：/curate 1 答案内容 来源：产品手册")
@@ -273,14 +290,13 @@ class GapService:
                 raise ServiceError(f"找不到问答 {target}。")
             questions = [redact(exchange.question)]
         elif (number := parse_record_id(target)) is not None:
-            shown = self._shown.get(staff.code)
-            if shown is None:
-                shown = self.inbox(staff).clusters
-            chosen = next((c for c in shown if c.n == number), None)
-            if chosen is None:
-                raise ServiceError(f"没有第 {target} 组问题，请先发送 /unanswered 查看。")
-            questions = list(chosen.redacted_examples[:20])
-            exchange_id = max(i.exchange_id for i in chosen.items)
+            groups = shown if shown is not None else numbered(self.inbox(staff).clusters)
+            try:
+                chosen = groups[str(number)]
+                questions = [str(q) for q in chosen["questions"]][:CURATE_QUESTIONS]
+                exchange_id = int(chosen["exchange_id"])
+            except (KeyError, TypeError, ValueError):  # not shown (or unreadable): never a guess
+                raise ServiceError(f"没有第 {target} 组问题，请先发送 /unanswered 查看。") from None
         else:
             raise ServiceError("用法：/curate 组号或问答编号 答案内容 来源：文件名（例如 /curate 1 …）")
         if self.changes is not None:
@@ -297,7 +313,6 @@ class GapService:
                 exchange_id=exchange_id,
                 at=self.clock.utcnow(),
             )
-        self._shown.pop(staff.code, None)  # the numbers changed
         logger.info("curated answer %s submitted by %s from %s", added.change_ref, staff.code, target)
         return added
 

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from bot.audit import Anchor, VerifyReport
-from bot.audit.records import RECORD_HASH, record_digest, standard_kinds
+from bot.audit.records import RECORD_HASH, record_digest
 from bot.audit.trail import GENESIS, row_hash
 from bot.commands import run_command
-from bot.composition import Services, open_crm, open_services
+from bot.composition import Services, audited_records, open_crm, open_services
 from bot.core import Request, ServiceError
 from bot.features.benefits.service import USE_NOT_SAVED
 from bot.features.contact_log.service import LogDraft
@@ -48,7 +48,7 @@ def app(
 
 def _verify(s: Services, anchor: Anchor | None = None) -> VerifyReport:
     assert s.audit is not None
-    return s.audit.verify(records=standard_kinds(s.audit.engine), anchor=anchor)
+    return s.audit.verify(records=audited_records(s.audit.engine), anchor=anchor)
 
 
 def _sql(s: Services, statement: str, **params: Any) -> None:

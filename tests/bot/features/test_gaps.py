@@ -3,9 +3,11 @@ curated answer instead of the knowledge base's, and /kbusage (issue #11 item 3, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,15 +16,18 @@ from bot import commands
 from bot.answer_flags import CURATED, WEAK_FLAG
 from bot.composition import Services
 from bot.convlog import ConversationLog
-from bot.core import Request, ServiceError
+from bot.core import Clock, Request, ServiceError
 from bot.features import ask
 from bot.features.gaps import CuratedAnswers, CuratedStore, QuestionVectors, cluster
-from bot.features.gaps.service import split_source
+from bot.features.gaps.curated_store import PENDING
+from bot.features.gaps.service import SHOWN_KEY, numbered, split_source
 from bot.features.privacy import PLACEHOLDER, ClientPrivacy, ClientRedactor
 from bot.rendering import Reply
+from bot.settings import Settings
 from knowledge import Answer, Citation
 from knowledge.store import ChromaLocation, VectorCollection
-from tests.bot.fakes import FakeCRM
+from tests.bot.app_fixtures import make_services
+from tests.bot.fakes import FakeCRM, FakeKB
 
 NO_ANSWER = Answer(question="q", lead=("没有找到。",), citations=(), grounded=False, composer="none")
 CITE = Citation(n=1, source="bundled:03.md", title="增值服务权益", text="…", heading="钻石")
@@ -37,10 +42,14 @@ OPEN_ACCOUNT = [
 LOUNGE = ["白金客户能带家人进机场贵宾厅吗", "白金客户的同行家人可以用机场贵宾厅吗"]
 
 
-def run(s: Services, crm: FakeCRM, code: str, name: str, args: str = "") -> Reply:
-    return commands.run_command(
-        s, name, Request(staff=crm.get_staff(code=code), args=args, frontend="console")
+def run(
+    s: Services, crm: FakeCRM, code: str, name: str, args: str = "", state: dict[str, Any] | None = None
+) -> Reply:
+    """One command; `state`: the user's state between messages, as a front end keeps it (else none)."""
+    req = Request(
+        staff=crm.get_staff(code=code), args=args, frontend="console", state={} if state is None else state
     )
+    return commands.run_command(s, name, req)
 
 
 def approve(s: Services, crm: FakeCRM, ref: str, code: str = "CMP01") -> str:
@@ -168,6 +177,35 @@ def test_curate_the_biggest_cluster_then_a_paraphrase_gets_it(live_services: Ser
     assert "A1 2 次" in usage and "增值服务权益：1 次" in usage
     inbox = s.gaps.inbox(crm.get_staff(code="TRN01"))
     assert inbox.clusters[-1].curated_id == c.id  # covered now: listed after the open gaps
+
+
+def test_curate_numbers_are_the_groups_last_seen_and_survive_a_restart(
+    live_services: Services, crm: FakeCRM, settings: Settings, kb: FakeKB
+) -> None:
+    """Issue #19: the group numbers a trainer saw live in their per-user state (Telegram: persisted
+    user_data; the console: its session), not in the service's memory: after a restart `/curate 1` still
+    names the group they saw first, though the inbox now ranks another group first."""
+    s = live_services
+    for q in LOUNGE:
+        record(s, "RM002", q, WEAK, flags=(WEAK_FLAG,))
+    trainer = crm.get_staff(code="TRN01")
+    state: dict[str, Any] = {}
+    seen = commands.run_command(
+        s, "unanswered", Request(staff=trainer, args="", frontend="console", state=state)
+    )
+    assert "<b>1.</b> 2 次" in seen.text and SHOWN_KEY in state
+    for q in OPEN_ACCOUNT:  # a bigger group arrives: a fresh inbox would number it 1
+        record(s, "RM001", q)
+    persisted = json.loads(json.dumps(state, ensure_ascii=False))  # as PTB's user_data is stored
+    with make_services(settings, kb, crm, s.log, Clock("Asia/Shanghai")) as restarted:
+        assert set(numbered(restarted.gaps.inbox(trainer).clusters)["1"]["questions"]) != set(LOUNGE)
+        args = "1 可以，凭登机牌同行 来源：贵宾厅指引"
+        commands.run_command(restarted, "curate", Request(staff=trainer, args=args, frontend="console",
+                                                          state=persisted))  # fmt: skip
+        [pending] = restarted.curated.store.recent(statuses=(PENDING,))
+        assert set(pending.questions) == set(LOUNGE) and SHOWN_KEY not in persisted  # numbers used up
+        with pytest.raises(ServiceError, match="没有第 9 组"):  # a number not shown is never guessed
+            restarted.gaps.curate(trainer, "9", "答案", shown={"1": {"questions": ["q"], "exchange_id": 1}})
 
 
 def test_curated_answers_never_cross_tiers(live_services: Services, crm: FakeCRM) -> None:
@@ -301,13 +339,14 @@ def test_the_inbox_pages_past_eight_groups(live_services: Services, crm: FakeCRM
         record(s, "RM001", q)
     groups = len(s.gaps.clusters(s.gaps.gap_items(crm.get_staff(code="TRN01"))[1]))
     assert groups > 8  # more groups than one page
-    first = run(s, crm, "TRN01", "unanswered").text
+    trainer: dict[str, Any] = {}  # the trainer's state between messages (Telegram: user_data)
+    first = run(s, crm, "TRN01", "unanswered", state=trainer).text
     assert "<b>8.</b>" in first and "<b>9.</b>" not in first
     assert f"还有 {groups - 8} 组，发送 /unanswered 2 查看下一页" in first
-    second = run(s, crm, "TRN01", "unanswered", "2").text
+    second = run(s, crm, "TRN01", "unanswered", "2", trainer).text
     assert "<b>9.</b>" in second and f"<b>{groups}.</b>" in second and "<b>1.</b>" not in second
     assert "下一页" not in second
-    saved = run(s, crm, "TRN01", "curate", "9 请婉拒并说明本行不提供此类咨询").text
+    saved = run(s, crm, "TRN01", "curate", "9 请婉拒并说明本行不提供此类咨询", trainer).text
     assert "已提交审定答案" in saved  # numbers run on across pages
     with pytest.raises(ServiceError, match="用法"):
         run(s, crm, "TRN01", "unanswered", "abc")

@@ -53,3 +53,28 @@ def test_console_upload_command_submits_for_approval(
     approvals.changes(services.approvals, req(crm, "ADM01", "K1"))  # the approver reads it first
     approved = approvals.approve(services.approvals, req(crm, "ADM01", "K1"))
     assert "已批准并发布" in approved.text and len(kb.ingested) == 1
+
+
+def test_an_immediate_publication_is_audited_by_the_upkeep_service(services: Services) -> None:
+    """`kb ingest` / `kb remove` append through the service the composition root opened (issue #19: the
+    command line no longer opens the trail itself); without a trail an immediate publication fails."""
+    from knowledge import IngestReport
+
+    report = IngestReport(added=("a.md",), updated=("b.md",), unchanged=("c.md",), removed=("d.md",))
+    services.knowledge.record_published(report, actor="CLI", by="kb ingest")
+    trail = services.audit
+    assert trail is not None
+    events = {ref: trail.find(kind="knowledge_change", ref=ref) for ref in ("a.md", "b.md", "c.md", "d.md")}
+    actions = {r: [(e.actor, e.payload["action"], e.payload["by"]) for e in es] for r, es in events.items()}
+    assert actions == {
+        "a.md": [("CLI", "publish", "kb ingest")],
+        "b.md": [("CLI", "publish", "kb ingest")],
+        "c.md": [],  # unchanged: nothing was published
+        "d.md": [("CLI", "remove", "kb ingest")],
+    }
+    assert trail.verify().ok
+    no_trail = knowledge_admin.KnowledgeAdminService(kb=FakeKB())
+    nothing = IngestReport(unchanged=("c.md",))
+    no_trail.record_published(nothing, actor="CLI", by="kb ingest")  # nothing published: nothing to record
+    with pytest.raises(RuntimeError, match="audit trail"):
+        no_trail.record_published(report, actor="CLI", by="kb ingest")
