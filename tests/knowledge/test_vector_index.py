@@ -120,6 +120,10 @@ def test_collection_round_trip(tmp_path: Path) -> None:
 
 
 RUNTIME = ("knowledge", "bot", "crm_adapter")
+#: Files where a needle is not a vector search, with the reason.
+NOT_SEARCH = {
+    ("knowledge/conduct_model.py", "linalg.norm"): "the classifier's TF-IDF weights",
+}
 
 
 def test_no_hand_written_vector_search_in_runtime_code() -> None:
@@ -137,7 +141,7 @@ def test_no_hand_written_vector_search_in_runtime_code() -> None:
                 "cosine_similarity",
                 "top_cosine",
             ):
-                if needle in text:
+                if needle in text and (str(path.relative_to(REPO)), needle) not in NOT_SEARCH:
                     found.append(f"{path.relative_to(REPO)}: {needle}")
     assert found == []
 
