@@ -24,7 +24,7 @@ from knowledge import question as q_mod
 from knowledge.actions import action_terms as _action_terms
 from knowledge.actions import find_action as _find_action
 from knowledge.actions import single_focus as _single_focus
-from knowledge.lexical import BM25Index, tokenize
+from knowledge.lexical import BM25Index, normalise, tokenize
 from knowledge.manifest import StoredChunk
 from knowledge.passages import Unit, excerpt, units
 from knowledge.question import Question
@@ -303,7 +303,8 @@ def select(
             first, found = limited
             verdict, marker, missing, limit_clause = "no", CONDITION, "", found.clause
     key = answerable.key_terms(q, weight, single)
-    cov = answerable.coverage(key, first[3], candidates[first[1]].chunk, hit, alts, parts, index)
+    asked_text = normalise(q.text[: q_mod.MAX_CHARS])
+    cov = answerable.coverage(key, first[3], candidates[first[1]].chunk, hit, alts, parts, index, asked_text)
     uncovered, foreign, term_coverage = cov.uncovered, cov.foreign, cov.term_coverage
     if wants_list and listing.items(first[3].text) >= 3:
         # "涵盖哪些币种" answered by "美元、欧元、日元…": the kind of item is not the topic.
