@@ -304,7 +304,10 @@ def select(
             verdict, marker, missing, limit_clause = "no", CONDITION, "", found.clause
     key = answerable.key_terms(q, weight, single)
     asked_text = normalise(q.text[: q_mod.MAX_CHARS])
-    cov = answerable.coverage(key, first[3], candidates[first[1]].chunk, hit, alts, parts, index, asked_text)
+    nearby = "\n".join(c.chunk.text for c in candidates[: answerable.NEAR_CANDIDATES])
+    cov = answerable.coverage(
+        key, first[3], candidates[first[1]].chunk, hit, alts, parts, index, asked_text, nearby
+    )
     uncovered, foreign, term_coverage = cov.uncovered, cov.foreign, cov.term_coverage
     if wants_list and listing.items(first[3].text) >= 3:
         # "涵盖哪些币种" answered by "美元、欧元、日元…": the kind of item is not the topic.
