@@ -1,6 +1,7 @@
 """Blind-set causes of refusals and wrong verdicts, with sentences written for the test: a segmentation
 leftover taken for the question's missing subject ("未提及：区带"), a question proposing unlimited uses or one
-more use than the quota, and a scope check that read the lead's own met-condition sentence as a restriction."""
+more use than the quota, and a scope check that read the lead's own met-condition sentence as a
+restriction."""
 
 from __future__ import annotations
 
