@@ -149,3 +149,9 @@ def test_bundled_met_condition_stays_yes(bundled: KnowledgeBase) -> None:
 def test_bundled_unknown_detail_still_not_stated(bundled: KnowledgeBase) -> None:
     answer = bundled.ask("4S店保养包括换机油吗")
     assert answer.verdict == "not_stated" and "机油" in answer.answer
+
+
+def test_bundled_which_number_is_answered_by_a_numbered_sentence(bundled: KnowledgeBase) -> None:
+    # "几号": of the 休息室 sentences, the one that gives a number (3号) answers.
+    answer = bundled.ask("机场的贵宾休息室在几号")
+    assert answer.grounded and "3号" in answer.answer
