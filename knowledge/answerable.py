@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from knowledge import conditions, lexicon, listing
+from knowledge import conditions, fragments, lexicon, listing
 from knowledge import question as q_mod
 from knowledge.actions import action_terms, find_action
 from knowledge.lexical import BM25Index, tokenize
@@ -53,14 +53,26 @@ def coverage(
     alts: Mapping[str, Sequence[str]],
     parts: Mapping[str, Sequence[str]],
     index: BM25Index,
+    asked: str = "",
+    nearby: str = "",
 ) -> Coverage:
     """The lead's coverage of the key terms. A lead that shares only common words with the question (服务,
     以上) while a key term is one no document uses (接送机, 现金) is about a nearby topic; a shared specific
-    word (保养, 权限) keeps it: RMs paraphrase (车子, 查看), and a lead holding the topic's word answers."""
+    word (保养, 权限) keeps it: RMs paraphrase (车子, 查看), and a lead holding the topic's word answers.
+    `asked`: the question's text, where a term no document uses is read for a segmentation leftover
+    ("贵宾区带客户" → 区带, see `fragments`) of words the lead or the `nearby` passages use."""
     context = set(unit.tokens) | set(tokenize(f"{chunk.title} {chunk.heading}"))
     text = unit.text + chunk.heading + chunk.title
     uncovered = tuple(t for t in key if hit(t, context, text) < 0.5)
-    absent = tuple(t for t in uncovered if foreign(t, alts[t], parts[t], index))
+    absent = tuple(
+        dict.fromkeys(
+            word
+            for t in uncovered
+            if foreign(t, alts[t], parts[t], index)
+            for word in [_own_word(t, asked, text, text + nearby, index)]
+            if word
+        )
+    )
     share = 1.0 - sum(key[t] for t in uncovered) / sum(key.values()) if key else 1.0
     specific = any(
         max(index.idf(a) for a in (t, *alts[t], *parts[t])) >= SPECIFIC_IDF
@@ -68,6 +80,15 @@ def coverage(
         if t not in uncovered and t not in lexicon.QUANTITY_WORDS
     )
     return Coverage(share, uncovered, absent, specific)
+
+
+def _own_word(t: str, asked: str, text: str, evidence: str, index: BM25Index) -> str:
+    """The word a foreign term stands for ("" for a leftover of its neighbours), still foreign or ""."""
+    word = fragments.own_word(t, asked, evidence, lambda w: index.idf(w) > 0)
+    if word == t or not word:
+        return word
+    parts = [p for p in tokenize(word) if p != word]
+    return word if word not in text and foreign(word, lexicon.synonyms(word)[1:], parts, index) else ""
 
 
 def complete_list(

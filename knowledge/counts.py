@@ -20,10 +20,21 @@ logger = logging.getLogger(__name__)
 
 _NUM = r"[0-9一二两三四五六七八九十]+"
 _UNIT = r"(?:次|回|遍)"
-#: "约了3次", "已经用了两回": uses already made.
-_USED = re.compile(rf"了\s*({_NUM})\s*{_UNIT}")
+#: "约了3次", "已经用了两回", "约满5次了", "用过2次", "已约4次": uses already made.
+_USED = re.compile(
+    rf"(?:[了过满]|已经?[^\d，。,？?！!\s]{{0,3}}?)\s*({_NUM})\s*{_UNIT}|(?<![第\d])({_NUM})\s*{_UNIT}\s*了"
+)
 #: "能约8次", "第6次", "两回": the count asked about (not one preceded by 了/过, which is a use).
-_ASKED = re.compile(rf"(?<![了过\d])(第)?\s*({_NUM})\s*{_UNIT}")
+_ASKED = re.compile(rf"(?<![了过满\d])(第)?\s*({_NUM})\s*{_UNIT}")
+#: "还能再约吗" after the uses: one more.
+_ONE_MORE = re.compile(r"还|再|继续")
+#: "是不是不限次", "是无限次的吗", "次数不限吗": the question proposes that the uses are unlimited.
+_UNLIMITED = re.compile(
+    r"(?:不限|无限|不封顶)(?:制)?(?:次|使用)|次数(?:不限|无限|没有?限制?)|没有次数限制|随便用"
+)
+#: The rule says so ("使用贵宾休息室不限次数").
+_RULE_UNLIMITED = re.compile(r"不限(?:制)?次数?|次数不限|无限次")
+_ASKS_BE = re.compile(r"是不是|是否|是.{0,12}吗")
 _HOW_MANY = re.compile(rf"几\s*{_UNIT}|多少\s*{_UNIT}")
 #: The rule's ceiling in the cited text: "每年5次", "每年可在…免费体检一次", "每年12次（十二次）".
 _CEILING = re.compile(rf"每(年|月|季度?)[^。；;]*?({_NUM})\s*次")
@@ -38,9 +49,11 @@ def revise(q: Question, answer: Answer) -> Answer:
     if not answer.grounded or answer.verdict == "not_stated":
         return answer
     text = q.text
+    if q.kind == YES_NO and _UNLIMITED.search(text):
+        return _unlimited(q, answer)
     used_m = _USED.search(text)
-    used = chinese_int(used_m.group(1)) if used_m else None
-    asked_m = _ASKED.search(text)
+    used = chinese_int(used_m.group(1) or used_m.group(2)) if used_m else None
+    asked_m = next((m for m in _ASKED.finditer(text) if used_m is None or _apart(m, used_m)), None)
     ceiling = _ceiling(answer.answer)
     if ceiling is None:
         return answer
@@ -52,12 +65,17 @@ def revise(q: Question, answer: Answer) -> Answer:
         left = max(limit - used, 0)
         note = f"按每{period}{limit}次计，已用{used}次，还可{left}次（以实际使用记录为准）。"
         return dataclasses.replace(answer, lead=(note, *answer.lead))
-    if asked_m is None or q.kind != YES_NO or _HOW_MANY.search(text):
+    if q.kind != YES_NO or _HOW_MANY.search(text):
         return answer
-    asked = chinese_int(asked_m.group(2))
-    if asked is None:
-        return answer
-    total = asked if asked_m.group(1) or used is None else used + asked
+    if asked_m is None:
+        if used is None or not _ONE_MORE.search(text[used_m.end() if used_m else 0 :]):
+            return answer
+        total = used + 1  # "已经约满5次了 还能再约吗": one more use
+    else:
+        asked = chinese_int(asked_m.group(2))
+        if asked is None:
+            return answer
+        total = asked if asked_m.group(1) or used is None else used + asked
     yes, no = verdict_words(q)
     verdict = "yes" if total <= limit else "no"
     body = _body(answer)
@@ -66,6 +84,24 @@ def revise(q: Question, answer: Answer) -> Answer:
     else:
         lead = (f"{yes}。每{period}{limit}次。", *body)
     return dataclasses.replace(answer, lead=lead, verdict=verdict)
+
+
+def _apart(a: re.Match[str], b: re.Match[str]) -> bool:
+    return a.end() <= b.start() or b.end() <= a.start()
+
+
+def _unlimited(q: Question, answer: Answer) -> Answer:
+    """ "是不是不限次": yes when the cited rule says 不限次数, no (with the count) when it sets a ceiling."""
+    yes, no = ("是", "不是") if _ASKS_BE.search(q.text) else verdict_words(q)
+    body = _body(answer)
+    cited = _CITE.sub("", answer.answer)
+    if _RULE_UNLIMITED.search(cited):
+        return dataclasses.replace(answer, lead=(f"{yes}，不限次数。", *body), verdict="yes")
+    ceiling = _ceiling(answer.answer)
+    if ceiling is None:
+        return answer
+    period, limit = ceiling
+    return dataclasses.replace(answer, lead=(f"{no}：每{period}最多{limit}次。", *body), verdict="no")
 
 
 def _ceiling(text: str) -> tuple[str, int] | None:

@@ -13,6 +13,16 @@ from knowledge.lexicon import PB_TIERS
 from knowledge.question import MAX_CHARS, Question
 from knowledge.rules import Entitlement, RuleBook, RuleSource
 
+#: The reason of a "yes" appended to a lead: the case the question names meets the row's asset condition
+#: ("日均6000万元满足日均金融资产5000万元以上的条件。"); the pipeline's own words, not a cited rule.
+_MET = re.compile(r"满足[^。；]*的条件。?$")
+_CITED = re.compile(r"\[\d+\]")
+
+
+def states_met(sentence: str) -> bool:
+    """`sentence` is the lead's own statement that the question's case meets the rule's condition."""
+    return bool(_MET.search(sentence)) and not _CITED.search(sentence)
+
 
 @dataclass(frozen=True, slots=True)
 class Status:

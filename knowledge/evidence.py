@@ -24,7 +24,7 @@ from knowledge import question as q_mod
 from knowledge.actions import action_terms as _action_terms
 from knowledge.actions import find_action as _find_action
 from knowledge.actions import single_focus as _single_focus
-from knowledge.lexical import BM25Index, tokenize
+from knowledge.lexical import BM25Index, normalise, tokenize
 from knowledge.manifest import StoredChunk
 from knowledge.passages import Unit, excerpt, units
 from knowledge.question import Question
@@ -58,6 +58,9 @@ _SLOT_FILLERS = {
     "price": re.compile(r"免费|免收|收费|[\d,]+\s*元|不收"),
     "threshold": re.compile(r"\d+\s*万|\d+\s*元|门槛|以上|达到"),
 }
+#: "几号休息室", "几号开业": the number asked is one written with 号/日 (evidence only, not a question slot).
+_ASKS_NUMBER = re.compile(r"几号|多少号")
+_NUMBER_FILLER = re.compile(r"[\d一二两三四五六七八九十]+\s*[号日]")
 #: `Evidence.marker` of a no decided by the rule's own exception or condition.
 CONDITION = "condition"
 #: `Evidence.marker` of a no to leaving undone what the rule requires ("能先不登记证件吗").
@@ -182,6 +185,8 @@ def select(
         return _none(q, coverage=covs[best], top_dense=top_dense)
 
     slot_re = _SLOT_FILLERS.get(q.slot or "")
+    if slot_re is None and q.slot is None and _ASKS_NUMBER.search(q.text[: q_mod.MAX_CHARS]):
+        slot_re = _NUMBER_FILLER
     subject = q.subject_tier
     wants_list = listing.wants_list(q.text[: q_mod.MAX_CHARS])
     action_terms, by_object = _action_terms(q)
@@ -303,7 +308,11 @@ def select(
             first, found = limited
             verdict, marker, missing, limit_clause = "no", CONDITION, "", found.clause
     key = answerable.key_terms(q, weight, single)
-    cov = answerable.coverage(key, first[3], candidates[first[1]].chunk, hit, alts, parts, index)
+    asked_text = normalise(q.text[: q_mod.MAX_CHARS])
+    nearby = "\n".join(c.chunk.text for c in candidates[: answerable.NEAR_CANDIDATES])
+    cov = answerable.coverage(
+        key, first[3], candidates[first[1]].chunk, hit, alts, parts, index, asked_text, nearby
+    )
     uncovered, foreign, term_coverage = cov.uncovered, cov.foreign, cov.term_coverage
     if wants_list and listing.items(first[3].text) >= 3:
         # "涵盖哪些币种" answered by "美元、欧元、日元…": the kind of item is not the topic.

@@ -123,6 +123,11 @@ def tokenize(text: str, *, cache_dir: Path | None = None, precise: bool = False)
     return out
 
 
+def is_word(word: str, *, cache_dir: Path | None = None) -> bool:
+    """`word` is in jieba's dictionary (or the domain words), not a piece its HMM guessed."""
+    return bool(_jieba(cache_dir).FREQ.get(normalise(word), 0))
+
+
 _pos_lock = threading.Lock()
 _pos_tokenizer: Any = None
 

@@ -26,6 +26,7 @@ import jieba.posseg
 
 from knowledge import answerable, conditions, lexicon
 from knowledge.compose import UNDECIDED_TEXT
+from knowledge.entitlement_status import states_met
 from knowledge.evidence import Evidence
 from knowledge.passages import terminate, units
 from knowledge.question import MAX_CHARS, Question, no_word, yes_word
@@ -50,6 +51,8 @@ _KIND_TAGS = _PLACE_TAGS | {"b", "a"}
 _NOT_KINDS = frozenset(
     {"私行", "私人", "银行", "本行", "我行", "客户", "贵宾", "私行卡", "那个", "这个", "咱们"}
 )
+#: "张总日均6000万": a person the question is about (a client), not a kind of the noun after it.
+_PERSON = re.compile(r"(?:总|董|先生|女士|小姐|老板|阿姨|叔叔?|老师)$")
 _UNLIMITED = re.compile(r"不限次数?|无限次?|不限量|次数不限|没有次数限制|随便(?:用|约|洗|去)")
 _COUNTED = re.compile(r"[\d一二两三四五六七八九十]+\s*次")
 #: 免费 in the question; "白洗车" is the colloquial "free car wash" (白 before a verb, not 白金).
@@ -79,7 +82,9 @@ def revise(q: Question, answer: Answer) -> Answer:
     if not answer.grounded or answer.verdict not in ("yes", None):
         return answer
     lead = tuple(part for part in answer.lead if part != UNDECIDED_TEXT)
-    text = _CITE.sub("", "".join(lead))
+    # A met condition the lead states ("日均6000万元满足…5000万元以上的条件") is not a restriction of the
+    # rule: read against it, the question's own case would contradict the verdict it supports.
+    text = _CITE.sub("", "".join(part for part in lead if not states_met(part)))
     if answer.verdict is None and not (answerable.asks_yes_no(q) and _GRANTS.search(text)):
         return answer
     found = conflict(q.text[:MAX_CHARS], text, values=answer.verdict == "yes")
@@ -208,7 +213,7 @@ def _other_kind(question: str, rule: str) -> Conflict | None:
             # One word for both ("社区医院"): its tail is the rule's noun.
             tail = next((word[k:] for k in range(1, len(word) - 1) if word[k:] in rule), "")
             head, modifier = tail, word[: len(word) - len(tail)] if tail else ""
-        if len(modifier) < 2 or modifier in rule or modifier in _NOT_KINDS:
+        if len(modifier) < 2 or modifier in rule or modifier in _NOT_KINDS or _PERSON.search(modifier):
             continue
         if any(a in rule for a in lexicon.synonyms(modifier)[1:]):
             continue
