@@ -3,7 +3,7 @@
 The rule "客户每年可在指定的三级甲等医院免费体检一次" is about the hospitals, but it describes them (指定的,
 相关, 合作的) instead of naming them: quoted as the answer, it reads as if it said which. When every mention
 of the kind of thing asked for in the lead is such a description, the reply says the documents do not name
-them and quotes the rule as related.
+them (what kind of item it is stays a grounded answer) and quotes the rule.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from knowledge.types import Answer
 logger = logging.getLogger(__name__)
 
 #: "哪几家医院", "哪些机构", "哪个部门": the question word and the kind of item it asks to be named.
-_WHICH = re.compile(r"哪(?:几?[家个所位种类款只]|些)?(?P<kind>[\u4e00-\u9fff]{2,4})")
+_WHICH = re.compile(r"哪(?:几?[家个所位种类款只]|些)?(?P<kind>[\u4e00-\u9fff]{1,4})")
 #: Asides in brackets ("（三甲医院）") restate the description; they are not names.
 _ASIDE = re.compile(r"（[^（）]*）|\([^()]*\)")
 _TAIL = re.compile(r"[呢吗啊呀吧的]+$")
@@ -39,18 +39,19 @@ def revise(answer: Answer, ev: Evidence | None) -> Answer:
     asked = _TAIL.sub("", found.group("kind"))
     sentence, n = ev.lead[0]
     # The kind is the noun the question word opens ("哪些医院做" → 医院, "哪家合作机构" → 机构).
-    kinds = [asked[:i] for i in range(len(asked), 1, -1)] + [asked[-2:]]
+    kinds = [asked[:i] for i in range(len(asked), 0, -1)] + [asked[-2:]]
     kind = next((k for k in kinds if k in sentence), "")
     described = _described(sentence, kind) if kind else ""
     if not described:
         return answer
-    first = f"资料未写明具体是哪些{kind}（只说“{described}”），请向分行私人银行部门确认。"
+    # Grounded: the rule does answer what kind of item it is ("三级甲等医院"), only not which ones.
+    first = f"资料只说“{described}”，未写明具体是哪些{kind}，请向分行私人银行部门确认。"
     return Answer(
         answer.question,
         (first, f"相关规定：{terminate(sentence)}[{n}]"),
-        tuple(s.citation for s in ev.sources if s.n == n),
-        grounded=False,
-        composer="none",
+        answer.citations,
+        grounded=True,
+        composer=answer.composer,
         verdict="not_stated",
     )
 
