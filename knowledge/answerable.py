@@ -37,6 +37,11 @@ SPECIFIC_IDF = 3.0  # a word this rare in the corpus names a topic (服务, 以�
 #: A word this rare (a hotline number, 过节) is a passage's own term: a question using it is on its topic.
 ANCHOR_IDF = 4.5
 ANCHOR_CANDIDATES = 2
+#: ... and the question must be near a passage by meaning: off-topic questions share rare everyday words
+#: with some passage (股票, 酒店, 一份) but sit further from it.
+ANCHOR_DENSE = 0.87
+#: A task for the assistant ("帮我订一张机票", "给我写…") is not a question about the documents.
+_TASK = re.compile(r"^(?:请|麻烦)?(?:帮我|给我|替我|帮忙|帮)")
 #: Place and person names are not a topic of the bank's documents ("北京天气" is not about 北京's branch).
 _NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg"})
 Hit = Callable[[str, set[str], str], float]  # evidence's match of a question word in a text (0…1)
@@ -286,11 +291,15 @@ def conduct_relevant(
     )
 
 
-def anchored(tokens: Sequence[str], candidates: Sequence[Candidate], index: BM25Index) -> bool:
+def anchored(
+    q: Question, tokens: Sequence[str], candidates: Sequence[Candidate], index: BM25Index, top_dense: float
+) -> bool:
     """A question the relevance gate finds too far from every passage is still on the documents' topic
     when it uses a word only a passage or two use (96777, 过节) and a top retrieved passage holds it: the
     documents cover the topic, not the detail asked ("96777几点到几点有人接"), so the reply is "not stated"
     with that rule, not a refusal. Off-topic questions share no such word (股价, 天气 are in no document)."""
+    if top_dense < ANCHOR_DENSE or _TASK.match(q.text):
+        return False
     top = [set(c.chunk.tokens) for c in candidates[:ANCHOR_CANDIDATES]]
     for t in tokens:
         if len(t) < 2 or lexicon.filler(t) or index.idf(t) < ANCHOR_IDF or _is_name(t):

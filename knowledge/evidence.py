@@ -180,7 +180,7 @@ def select(
         )
         if not relevant:
             # On the topic of a passage but far from its words: the detail asked is not stated.
-            relevant = anchored = answerable.anchored(q_tokens, candidates, index)
+            relevant = anchored = answerable.anchored(q, q_tokens, candidates, index, top_dense)
     if not relevant:
         logger.debug("no evidence for %r: coverage %.2f dense %.3f", q.text[:80], covs[best], top_dense)
         return _none(q, coverage=covs[best], top_dense=top_dense)
