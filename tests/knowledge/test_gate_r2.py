@@ -12,7 +12,7 @@ import pytest
 
 from knowledge import KnowledgeBase, unnamed
 from knowledge.evidence import Evidence
-from knowledge.question import understand
+from knowledge.question import understand, verdict_words
 from knowledge.types import Answer
 
 
@@ -126,3 +126,16 @@ def test_additive_list_sentence_brings_the_one_before(bundled: KnowledgeBase) ->
     answer = bundled.ask("一名优秀的私人银行家需要具备哪些方面的能力")
     assert answer.grounded
     assert all(word in answer.answer for word in ("资产管理", "法律", "税务"))
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("私行客户是按600万美元起算的吗", ("是", "不是")),
+        ("日均800万算私行客户吗", ("是", "不是")),
+        ("客户资料是不是可以带回家", ("可以", "不可以")),  # a modal asks permission
+        ("客户能带朋友去贵宾厅吗", ("能", "不能")),
+    ],
+)
+def test_a_definition_question_is_answered_with_shi(text: str, words: tuple[str, str]) -> None:
+    assert verdict_words(understand(text)) == words
