@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import jieba.posseg
+
 from knowledge import conditions, fragments, lexicon, listing
 from knowledge import question as q_mod
 from knowledge.actions import action_terms, find_action
@@ -32,6 +34,16 @@ NEAR_CANDIDATES = 7
 #: use, and the best passage's share of that.
 MIN_KNOWN_SHARE, MIN_KNOWN_COVERAGE = 0.4, 0.5
 SPECIFIC_IDF = 3.0  # a word this rare in the corpus names a topic (服务, 以上 do not)
+#: A word this rare (a hotline number, 过节) is a passage's own term: a question using it is on its topic.
+ANCHOR_IDF = 4.5
+ANCHOR_CANDIDATES = 2
+#: ... and the question must be near a passage by meaning: off-topic questions share rare everyday words
+#: with some passage (股票, 酒店, 一份) but sit further from it.
+ANCHOR_DENSE = 0.87
+#: A task for the assistant ("帮我订一张机票", "给我写…") is not a question about the documents.
+_TASK = re.compile(r"^(?:请|麻烦)?(?:帮我|给我|替我|帮忙|帮)")
+#: Place and person names are not a topic of the bank's documents ("北京天气" is not about 北京's branch).
+_NAME_TAGS = frozenset({"ns", "nr", "nrt", "nrfg"})
 Hit = Callable[[str, set[str], str], float]  # evidence's match of a question word in a text (0…1)
 
 
@@ -290,9 +302,33 @@ def conduct_relevant(
         and any(index.idf(a) > 0 for a in (t, *lexicon.synonyms(t)[1:], *lexicon.related(t)))
     }
     known_total = sum(known.values())
-    if known_total < MIN_KNOWN_SHARE * total:
+    # One-character words no document uses (问, 跟) are grammar, not topic: they do not dilute the share.
+    weighed = sum(w for t, w in weight.items() if not lexicon.filler(t) and (len(t) > 1 or t in known))
+    if known_total < MIN_KNOWN_SHARE * min(total, weighed):
         return False
     best = max(matched(c, known) for c in candidates) / known_total
     return best >= MIN_KNOWN_COVERAGE and any(
         find_action(unit, terms) >= 0 for c in candidates[:NEAR_CANDIDATES] for unit in units(c.chunk.text)
     )
+
+
+def anchored(
+    q: Question, tokens: Sequence[str], candidates: Sequence[Candidate], index: BM25Index, top_dense: float
+) -> bool:
+    """A question the relevance gate finds too far from every passage is still on the documents' topic
+    when it uses a word only a passage or two use (96777, 过节) and a top retrieved passage holds it: the
+    documents cover the topic, not the detail asked ("96777几点到几点有人接"), so the reply is "not stated"
+    with that rule, not a refusal. Off-topic questions share no such word (股价, 天气 are in no document)."""
+    if top_dense < ANCHOR_DENSE or _TASK.match(q.text):
+        return False
+    top = [set(c.chunk.tokens) for c in candidates[:ANCHOR_CANDIDATES]]
+    for t in tokens:
+        if len(t) < 2 or lexicon.filler(t) or index.idf(t) < ANCHOR_IDF or _is_name(t):
+            continue
+        if any(t in held for held in top):
+            return True
+    return False
+
+
+def _is_name(word: str) -> bool:
+    return any(p.flag in _NAME_TAGS for p in jieba.posseg.cut(word))

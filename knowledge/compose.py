@@ -76,14 +76,15 @@ def _needs(ev: Evidence) -> bool:
 
 def _not_settled(ev: Evidence) -> Answer:
     q = ev.question
-    if ev.missing in ("slot", "tier") and ev.lead:
+    if ev.missing in ("slot", "tier", "detail") and ev.lead:
         if ev.missing == "tier":
             first = (
                 f"知识库未规定{q.subject_tier}客户的这项安排（资料只列明了其他等级），"
                 "请向分行私人银行部门确认。"
             )
         else:
-            label = _SLOT_LABELS.get(q.slot or "", "这一点")
+            # "detail": the passage's topic, not the slot asked, is what the question shares with it.
+            label = _SLOT_LABELS.get(q.slot or "", "这一点") if ev.missing == "slot" else "这一点"
             first = f"知识库未规定{label}，请向分行私人银行部门确认。"
         related = tuple(f"相关规定：{terminate(text)}[{n}]" for text, n in ev.lead[:1])
         used = {n for _t, n in ev.lead[:1]}

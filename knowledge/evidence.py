@@ -176,10 +176,14 @@ def select(
     covs = [matched(chunk_tokens(c), c.chunk.text, weight) / total for c in candidates]
     best = max(range(len(candidates)), key=lambda i: (covs[i], -i))
     relevant = top_dense >= STRONG_DENSE or (covs[best] >= MIN_COVERAGE and top_dense >= MIN_DENSE)
+    anchored = False
     if not relevant and top_dense >= MIN_DENSE:
         relevant = answerable.conduct_relevant(
             q, candidates, weight, total, index, lambda c, w: matched(chunk_tokens(c), c.chunk.text, w)
         )
+        if not relevant:
+            # On the topic of a passage but far from its words: the detail asked is not stated.
+            relevant = anchored = answerable.anchored(q, q_tokens, candidates, index, top_dense)
     if not relevant:
         logger.debug("no evidence for %r: coverage %.2f dense %.3f", q.text[:80], covs[best], top_dense)
         return _none(q, coverage=covs[best], top_dense=top_dense)
@@ -307,6 +311,10 @@ def select(
         if limited is not None:
             first, found = limited
             verdict, marker, missing, limit_clause = "no", CONDITION, "", found.clause
+    if anchored:
+        # Too far from the passage's words for its sentence to answer (or to say yes or no): quote it
+        # as the related rule.
+        verdict, marker, missing = None, "", "detail"
     key = answerable.key_terms(q, weight, single)
     asked_text = normalise(q.text[: q_mod.MAX_CHARS])
     nearby = "\n".join(c.chunk.text for c in candidates[: answerable.NEAR_CANDIDATES])

@@ -58,4 +58,13 @@ def gather(
             continue  # another source must be nearly as good and add something
         lead.append(item)
         covered |= unit.tokens
+    if wants_list and first[2] > 0 and _ADDS.search(first[3].text):
+        # "出色的私人银行家还必须具备法律和税务方面的知识": the items before 还 are in the sentence before.
+        before = next((s for s in scored if s[1] == first[1] and s[2] == first[2] - 1), None)
+        if before is not None and all(before[3].text != u.text for *_, u, _f in lead):
+            lead.insert(0, before)
     return lead
+
+
+#: A sentence that adds to what the one before it listed (还, 也, 此外, 另外) early in its first clause.
+_ADDS = re.compile(r"^(?:此外|另外|同时|[^，。；]{1,12}?[还也])")

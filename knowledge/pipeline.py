@@ -12,7 +12,8 @@ can be read in one place:
    against the rule's ceiling), `peer_cases.revise` (a case study never settles our own rule) and
    `confirm.revise` (a fact proposed by the question and stated by the rule unrestricted is a yes),
    `scope.revise` (a yes for a case outside the rule's scope is a no), `unstated.revise` (a detail no
-   document mentions is not stated).
+   document mentions is not stated), `unnamed.revise` (a rule that describes the items asked for
+   without naming them does not say which).
 6. `check.check`: confidence, findings (承诺收益 …), citation consistency.
 """
 
@@ -34,6 +35,7 @@ from knowledge import (
     question,
     rule_answers,
     scope,
+    unnamed,
     unstated,
 )
 from knowledge.index import Snapshot
@@ -89,8 +91,9 @@ def draft(
         tokenize_question=tokenize_question,
         corpus=snap.chunks,
     )
-    composed = peer_cases.revise(counts.revise(q, compose.from_evidence(ev)), ev)
+    composed = peer_cases.revise(counts.revise(q, compose.from_evidence(ev)), ev, snap.chunks)
     composed = scope.required(q, unstated.revise(scope.revise(q, confirm.revise(q, composed, ev)), ev), ev)
+    composed = unnamed.revise(composed, ev)
     return Draft(check.check(composed, ev), ev)
 
 

@@ -171,11 +171,14 @@ def _modal(text: str) -> str:
 
 _ASKS_HAVE = re.compile(r"有没有|有无|是否有|(?<![没享拥])有[^，,。？?]{0,16}(?:吗|么|嘛)[？?。！!\s]*$")
 _ASKS_CAN = re.compile(r"能不能|能否|是否能|(?<![可功])能(?!力|够力)")
+#: A question whether something is so (what a term means, how it is counted), without a modal.
+_ASKS_IS = re.compile(r"是不是(?!有)|算不算|算[^，。？?]{0,12}[吗么]|是按|是指")
 
 
 def verdict_words(q: Question) -> tuple[str, str]:
     """The direct yes and no in the question's own terms, chosen by the word the question asks with:
-    需要/不需要 for "要不要", 会/不会, 有/没有 for "有没有…/有…吗", 能/不能 for "能…吗", else 可以/不可以."""
+    需要/不需要 for "要不要", 会/不会, 有/没有 for "有没有…/有…吗", 能/不能 for "能…吗",
+    是/不是 for "是按…算吗" without a modal, else 可以/不可以."""
     head = q.text[:MAX_CHARS]
     if q.asks_requirement:
         return "需要", "不需要"
@@ -189,6 +192,8 @@ def verdict_words(q: Question) -> tuple[str, str]:
         return "有", "没有"
     if q.modal and _ASKS_CAN.match(q.modal):
         return "能", "不能"
+    if not q.modal and _ASKS_IS.search(head):
+        return "是", "不是"  # "…是按1000万美元以上算吗" asks what a term means, not a permission
     return "可以", "不可以"
 
 
