@@ -87,11 +87,24 @@ def revise(q: Question, answer: Answer) -> Answer:
     text = _CITE.sub("", "".join(part for part in lead if not states_met(part)))
     if answer.verdict is None and not (answerable.asks_yes_no(q) and _GRANTS.search(text)):
         return answer
+    # The condition the lead says the question's case meets ("日均4000万元满足日均金融资产3000万元以上的
+    # 条件") no longer restricts whom the rule is for: "黄金客户日均4000万" is not another kind of 客户
+    # than "3000万元以上的客户". A value the question names (不限次数 vs 每年12次) still conflicts.
+    for cond in met_conditions(lead):
+        text = text.replace(f"{cond}的", "").replace(cond, "")
     found = conflict(q.text[:MAX_CHARS], text, values=answer.verdict == "yes")
     if found is None:
         return answer
     logger.debug("scope: %r outside %r", found.named, found.clause)
     return dataclasses.replace(answer, lead=_led_by_no(q, lead), verdict="no")
+
+
+_MET_CONDITION = re.compile(r"满足(?P<cond>[^。；]+?)的条件")
+
+
+def met_conditions(lead: tuple[str, ...]) -> list[str]:
+    """The rule conditions the lead's own sentences say the question's case meets."""
+    return [m.group("cond") for part in lead if states_met(part) for m in _MET_CONDITION.finditer(part)]
 
 
 def required(q: Question, answer: Answer, ev: Evidence | None) -> Answer:

@@ -160,3 +160,32 @@ def test_the_own_bank_condition() -> None:
     assert conditions.met("是不是得用我们行的信用卡付票款", rule) is not None
     assert conditions.met("是不是得用别的银行的信用卡", rule) is None  # another bank's: not a requirement met
     assert conditions.met("是不是得提前预约", rule) is None  # not the thing the rule names
+
+
+WASH = "按本行规定，免费洗车（可上门）适用于日均金融资产3000万元以上的客户：每年12次。[1]"
+
+
+@pytest.mark.parametrize(
+    ("question", "met", "verdict"),
+    [
+        # A tier and an amount that meets the condition: the verdict follows the condition.
+        ("白金客户日均3500万 能享受免费洗车吗", "日均3500万元满足日均金融资产3000万元以上的条件。", "yes"),
+        ("钻石户王总日均9000万可以免费洗车不", "日均9000万元满足日均金融资产3000万元以上的条件。", "yes"),
+        # Met condition, but a value the rule does not give: still no.
+        ("黄金客户日均5000万能不限次数免费洗车吗", "日均5000万元满足日均金融资产3000万元以上的条件。", "no"),
+    ],
+)
+def test_a_met_condition_is_not_a_restriction(question: str, met: str, verdict: str) -> None:
+    q = understand(question)
+    yes = Answer(q.text, ("能。", WASH, met), (), grounded=True, composer="rules", verdict="yes")
+    assert scope.met_conditions(yes.lead) == ["日均金融资产3000万元以上"]
+    assert scope.revise(q, yes).verdict == verdict, question
+
+
+def test_bundled_tier_and_amount_that_meets_the_condition(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("白金客户日均3600万 能不能享受免费洗车")
+    assert answer.verdict == "yes" and answer.lead[0].startswith("能"), answer.answer
+    assert "满足" in answer.answer and "12次" in answer.answer, answer.answer
+    # The same tier with an amount below the condition stays a no, with the reason.
+    answer = bundled.ask("白金客户日均1500万 能不能享受免费洗车")
+    assert answer.verdict == "no" and "未达到" in answer.answer, answer.answer
