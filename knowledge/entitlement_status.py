@@ -17,6 +17,7 @@ from knowledge.rules import Entitlement, RuleBook, RuleSource
 #: ("日均6000万元满足日均金融资产5000万元以上的条件。"); the pipeline's own words, not a cited rule.
 _MET = re.compile(r"满足[^。；]*的条件。?$")
 _CITED = re.compile(r"\[\d+\]")
+_VALUE = re.compile(r"[\d一二三四五六七八九.]+\s*折|不限次数")
 
 
 def states_met(sentence: str) -> bool:
@@ -103,6 +104,9 @@ def pick(q: Question, matches: list[tuple[Entitlement, int]]) -> Entitlement:
         top = [e for e in top if "折" in e.value] or top
     elif q.slot == "count":
         top = [e for e in top if "次" in e.value] or top
+    # A value the question names ("洗车能打六折吗"): the row that gives it, not another row named alike.
+    named = q.text[:MAX_CHARS]
+    top = [e for e in top if any(v in named for v in _VALUE.findall(e.value))] or top
     # Rows named alike ("洗车"): the one whose name, conditions and value share most with the question
     # ("洗车能上门吗" → 免费洗车（可上门）; "日均3000万以上" → the row with that asset condition).
     text = q.text[:MAX_CHARS]
@@ -145,3 +149,25 @@ def unstated_slot(q: Question, e: Entitlement) -> str:
     if q.slot == "discount" and not _ASKS_NUMBER.search(q.text[:MAX_CHARS]):
         pattern = _DISCOUNTED  # "有折扣吗" asks whether, not how much
     return "" if pattern.search(e.value) else label
+
+
+#: The question proposes an amount as the row's condition ("是不是要日均3000万才有", "得3000万以上才能"),
+#: rather than stating the client's amount ("日均3000万的客户能…").
+_PROPOSED = re.compile(
+    r"(?:要|需要?|得|必须|至少)[^，,。？?]{0,6}?[\d一二三四五六七八九十两]+(?:\.\d+)?\s*万"
+    r"|[\d一二三四五六七八九十两]+(?:\.\d+)?\s*万元?(?:以上)?才"
+)
+
+
+def proposes_threshold(q: Question) -> bool:
+    """`q` asks whether its amount is the row's asset condition (a yes/no question about the rule)."""
+    return bool(_PROPOSED.search(q.text[:MAX_CHARS]))
+
+
+def threshold_status(e: Entitlement, amount: Decimal) -> Status:
+    """Whether `amount` is the asset condition of `e` (the condition the question proposes)."""
+    if e.asset is None:
+        return Status("other_threshold", f"{e.benefit}未设日均金融资产条件")
+    if e.asset.low == amount:
+        return Status("yes", f"{e.benefit}需{e.asset_text}")
+    return Status("other_threshold", f"{e.benefit}的条件是{e.asset_text}，不是日均{format_amount(amount)}")

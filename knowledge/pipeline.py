@@ -31,6 +31,7 @@ from knowledge import (
     counts,
     evidence,
     lexicon,
+    object_match,
     peer_cases,
     question,
     rule_answers,
@@ -91,7 +92,8 @@ def draft(
         tokenize_question=tokenize_question,
         corpus=snap.chunks,
     )
-    composed = peer_cases.revise(counts.revise(q, compose.from_evidence(ev)), ev, snap.chunks)
+    composed = object_match.revise(q, compose.from_evidence(ev), ev)
+    composed = peer_cases.revise(counts.revise(q, composed), ev, snap.chunks)
     composed = scope.required(q, unstated.revise(scope.revise(q, confirm.revise(q, composed, ev)), ev), ev)
     composed = unnamed.revise(composed, ev)
     return Draft(check.check(composed, ev), ev)

@@ -19,9 +19,11 @@ from knowledge.amounts import format_amount
 from knowledge.entitlement_status import Status as _Status
 from knowledge.entitlement_status import covers as _covers
 from knowledge.entitlement_status import pick as _pick
+from knowledge.entitlement_status import proposes_threshold as _proposes_threshold
 from knowledge.entitlement_status import status as _status
 from knowledge.entitlement_status import table_source as _table_source
 from knowledge.entitlement_status import tables as _tables
+from knowledge.entitlement_status import threshold_status as _threshold_status
 from knowledge.entitlement_status import unstated_slot as _unstated_slot
 from knowledge.lexicon import PB_TIERS, TIERS
 from knowledge.question import MAX_CHARS, Question
@@ -336,6 +338,8 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
         found = book.tier_of(amount)
         tier = found.tier if found else None
     st = _status(e, tier, amount, book)
+    if amount is not None and q.kind == q_mod.YES_NO and _proposes_threshold(q):
+        return _proposed_threshold(q, e, _threshold_status(e, amount), amount, [m for m, _ in matches])
     broken = conditions.violated(q.text[:MAX_CHARS], e.condition) if e.condition else None
     if st.verdict in ("yes", "depends") and broken is not None:
         # "用别家银行的信用卡付款也有折扣吗": the row's condition rules out the case the question names.
@@ -395,3 +399,22 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
             lead.append(f"{who}可享受{other.benefit}{condition}：{other.value}。[{m}]")
             break
     return _done(q, [s for s in lead if s.strip("。")], cites, verdict)
+
+
+def _proposed_threshold(
+    q: Question, e: Entitlement, st: _Status, amount: Decimal, rows: list[Entitlement]
+) -> Answer:
+    """ "洗车六折是不是要日均3000万才有": whether the amount is the row's condition; when it is not, the
+    row whose condition it is, if a row named alike has it ("日均金融资产3000万元以上是免费洗车的条件")."""
+    cites = _Citations()
+    n = cites.n(e.cite)
+    if st.verdict == "yes":
+        word = "需要" if q.asks_requirement else "是"
+        return _done(q, [f"{word}：{st.reason}。[{n}]", _rule_sentence(e, n)], cites, "yes")
+    word = "不需要" if e.asset is None and q.asks_requirement else "不是"
+    lead = [f"{word}：{st.reason}。[{n}]", _rule_sentence(e, n)]
+    for other in rows:
+        if other is not e and other.asset is not None and other.asset.low == amount:
+            lead.append(f"{other.asset_text}是{other.benefit}的条件：{other.value}。[{cites.n(other.cite)}]")
+            break
+    return _done(q, lead, cites, "no")
