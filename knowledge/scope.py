@@ -244,8 +244,8 @@ def _other_value(question: str, rule: str) -> Conflict | None:
             return Conflict(_UNLIMITED.search(question).group(0), counted)  # type: ignore[union-attr]
     named, stated = object_match.discounts(question), object_match.discounts(rule)
     if named and stated and not named & stated:  # "能打8折吗" against "六折"
-        discounted = next((c for c in clauses if _DISCOUNT.search(c)), rule)
-        return Conflict(f"{'/'.join(sorted(named))}折", discounted)
+        given = next((c for c in clauses if _DISCOUNT.search(c)), rule)
+        return Conflict(f"{'/'.join(sorted(named))}折", given)
     free = _FREE.search(question)
     if free and not _FREE_RULE.search(rule):
         discounted = next((c for c in clauses if _DISCOUNT.search(c)), None)
