@@ -90,13 +90,16 @@ def revise(q: Question, answer: Answer) -> Answer:
     # The condition the lead says the question's case meets ("日均4000万元满足日均金融资产3000万元以上的
     # 条件") no longer restricts whom the rule is for: "黄金客户日均4000万" is not another kind of 客户
     # than "3000万元以上的客户". A value the question names (不限次数 vs 每年12次) still conflicts.
-    for cond in met_conditions(lead):
+    met = met_conditions(lead)
+    for cond in met:
         text = text.replace(f"{cond}的", "").replace(cond, "")
     found = conflict(q.text[:MAX_CHARS], text, values=answer.verdict == "yes")
     if found is None:
         return answer
     logger.debug("scope: %r outside %r", found.named, found.clause)
-    return dataclasses.replace(answer, lead=_led_by_no(q, lead), verdict="no")
+    # A no beside the lead's own "满足…的条件" says what else excludes the case.
+    beyond = (f"但规定中没有“{found.named}”。",) if met else ()
+    return dataclasses.replace(answer, lead=(*_led_by_no(q, lead), *beyond), verdict="no")
 
 
 _MET_CONDITION = re.compile(r"满足(?P<cond>[^。；]+?)的条件")

@@ -179,7 +179,10 @@ def test_a_met_condition_is_not_a_restriction(question: str, met: str, verdict: 
     q = understand(question)
     yes = Answer(q.text, ("能。", WASH, met), (), grounded=True, composer="rules", verdict="yes")
     assert scope.met_conditions(yes.lead) == ["日均金融资产3000万元以上"]
-    assert scope.revise(q, yes).verdict == verdict, question
+    revised = scope.revise(q, yes)
+    assert revised.verdict == verdict, question
+    if verdict == "no":  # the met condition is kept, and what else excludes the case is said
+        assert met in revised.lead and "不限次数" in revised.lead[-1], revised.lead
 
 
 def test_bundled_tier_and_amount_that_meets_the_condition(bundled: KnowledgeBase) -> None:
