@@ -16,7 +16,7 @@ import jieba.posseg
 
 from knowledge.evidence import Evidence
 from knowledge.passages import terminate
-from knowledge.question import MAX_CHARS
+from knowledge.question import LIST, MAX_CHARS
 from knowledge.types import Answer
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def revise(answer: Answer, ev: Evidence | None) -> Answer:
     if _SAYS_UNSTATED.match(ev.lead[0][0]):
         # The knowledge base itself says the documents do not define it ("资料没有规定…的资产标准").
         return dataclasses.replace(answer, verdict="not_stated")
-    if _NOTES_UNSTATED.search(ev.lead[0][0]):
+    if len(ev.lead) == 1 and ev.question.kind != LIST and _NOTES_UNSTATED.search(ev.lead[0][0]):
         return dataclasses.replace(answer, verdict="not_stated")
     label = _value_missing(ev)
     if label:

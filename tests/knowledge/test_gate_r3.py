@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from knowledge import KnowledgeBase
+from knowledge import KnowledgeBase, listing
 from knowledge.question import understand, verdict_words
 from knowledge.unstated import is_filler
 
@@ -54,3 +54,29 @@ def test_main_and_important_are_not_the_modal_yao() -> None:
 def test_hedges_ask_nothing_of_their_own() -> None:
     assert is_filler("主要") and is_filler("一般")
     assert not is_filler("机油")
+
+
+def test_a_restriction_the_rule_contradicts_is_answered_no(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("私行中心是不是只在工作日白天提供服务")
+    assert answer.verdict == "no" and answer.answer.startswith("不是") and "24小时" in answer.answer
+
+
+def test_hawking_in_public_is_selling(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("周末去商场门口摆摊推理财产品行吗")
+    assert answer.verdict == "no" and answer.grounded
+
+
+def test_separators_in_an_aside_are_not_the_sentences_items() -> None:
+    assert listing.items("资料把甲列为课题（与乙、丙并列），没有写明具体要求。") == 1
+    assert listing.items("要点包括：甲、乙、丙（丁、戊）。") == 3
+
+
+def test_a_list_question_is_answered_by_the_list_not_by_an_aside(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("做反洗钱要重点关注哪几个方面")
+    assert "黑名单监控" in answer.answer and "高风险国家或地区名单" in answer.answer
+    assert answer.verdict != "not_stated"
+
+
+def test_a_case_held_up_as_what_not_to_do_is_our_lesson(bundled: KnowledgeBase) -> None:
+    answer = bundled.ask("在地铁站里摆摊卖理财可以吗")
+    assert answer.verdict == "no" and answer.grounded and "反面案例" in answer.answer
