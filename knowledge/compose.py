@@ -8,6 +8,7 @@ an answer: the reply says the knowledge base does not settle it (grounded=False)
 from __future__ import annotations
 
 import logging
+import re
 
 from knowledge import lexicon
 from knowledge.evidence import CONDITION, SKIPPED, Evidence
@@ -25,6 +26,9 @@ NOT_SETTLED_TEXT = (
     "知识库中没有对这个问题的明确规定，无法给出有依据的回答，请向合规部门或分行私人银行部门确认。"
 )
 UNDECIDED_TEXT = "资料未直接说明可以或不可以，相关规定如下（请结合实际情况向合规部门确认）："
+#: A question proposing a restriction ("是不是只在…", "仅限…吗") and a rule stating none.
+_ONLY = re.compile(r"(?:是不是|是否|难道)(?:只|仅)|(?:只|仅)(?:在|能|限|有)[^，。？?]{1,12}(?:吗|么|吧)")
+_UNRESTRICTED = re.compile(r"24小时|全天候|不间断|全年无休|随时随地|不限次数|不限时")
 _SLOT_LABELS = {
     "count": "具体次数",
     "discount": "具体折扣",
@@ -50,6 +54,13 @@ def from_evidence(ev: Evidence) -> Answer:
         related = (UNDECIDED_TEXT, f"{terminate(sentence)}[{n}]")
         return Answer(q.text, related, used, grounded=True, composer="extractive")
     if not ev.addressed:
+        if _ONLY.search(q.text) and ev.lead and _UNRESTRICTED.search(ev.lead[0][0]):
+            # "是不是只在上班时间…" against "提供24小时不间断的服务": the restriction asked about is
+            # contradicted by the rule, whatever word the question used for the time or place.
+            sentence, n = ev.lead[0]
+            used = tuple(s.citation for s in ev.sources if s.n == n)
+            denied = (f"{no_word(q)}：{terminate(sentence)}[{n}]",)
+            return Answer(q.text, denied, used, grounded=True, composer="extractive", verdict="no")
         return _not_settled(ev)
     citations = tuple(s.citation for s in ev.sources)
     if ev.verdict is not None:

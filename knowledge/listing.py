@@ -50,8 +50,13 @@ def is_enumeration(text: str) -> bool:
     return bool(ENUMERATION.search(text))
 
 
+_ASIDE = re.compile(r"（[^（）]*）|\([^()]*\)")
+
+
 def items(text: str) -> int:
-    """Items a sentence lists (1 when it lists nothing)."""
+    """Items a sentence lists (1 when it lists nothing). Separators inside brackets list an aside's
+    items ("（与A、B并列）"), not the sentence's own."""
+    text = _ASIDE.sub("", text)
     return max(text.count(sep) for sep in _SEPARATORS) + 1
 
 

@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Sequence
 
-from knowledge import authority
+from knowledge import authority, polarity
 from knowledge.evidence import Evidence
 from knowledge.manifest import StoredChunk
 from knowledge.passages import terminate
@@ -53,6 +53,9 @@ def revise(answer: Answer, ev: Evidence | None, corpus: Sequence[StoredChunk] = 
     if not from_case or bank is None:
         return answer
     if answer.verdict not in ("yes", "no") and not asks_own:
+        return answer
+    if answer.verdict == "no" and polarity.COUNTER_EXAMPLE.search(sentence):
+        # The documents hold the case up as what not to do ("…不应效仿的反面案例"): the lesson is ours.
         return answer
     name = bank.group(0)
     return _not_stated(q.text, sentence, n, source.citation, f"{name}的案例（同业做法，不是本行制度）")

@@ -24,6 +24,9 @@ def _markers(words: Sequence[str]) -> re.Pattern[str]:
 _POSITIVE_RE = _markers(lexicon.PERMIT + lexicon.REQUIRE)
 _NEAR_RE = _markers(lexicon.PERMIT + lexicon.REQUIRE + lexicon.WILL)
 _MODAL_WINDOW = 14
+#: A case the sentence itself judges a counter-example ("在地铁中叫卖…，这是…不应效仿的反面案例"): what it
+#: describes is not to be done, though the judgement follows the action.
+COUNTER_EXAMPLE = re.compile(r"反面案例|反面教材|反例|不应效仿|不宜效仿|引以为戒")
 _CONTINUES = ("并", "且", "同时", "以及", "还")
 
 
@@ -57,6 +60,10 @@ def verdict(
             if focused and not positive and not any(n in sentence for n in _NEGATIVE):
                 found = earlier.search(sentence)
                 positive = found.group(0) if found else ""
+            after = re.split(r"[。！？]", text[pos:])[0]
+            counter = COUNTER_EXAMPLE.search(after)
+            if counter:
+                return "no", counter.group(0)
             pos = text.find(t, pos + 1)
     return ("yes", positive) if positive else (None, "")
 

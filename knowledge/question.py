@@ -59,7 +59,7 @@ _DEFINITION = re.compile(r"是什么|什么是|指什么|什么意思|是指|含
 # The modal of a yes/no question, then the action it asks about ("能收吗" → 收).
 _ACTION = re.compile(
     r"(?P<modal>能不能|可不可以|可以|可否|是否可以|是否能|能否|能|允许|要不要|需不需要|需要|应不应该|应该|该不该|必须|得"
-    r"|会不会|会|要(?!求))"
+    r"|会不会|会|(?<![主重])要(?!求))"
     r"(?P<action>[^，,。？?！!吗么嘛]{1,16}?)(?:吗|么|嘛|[？?。！!]|$)"
 )
 _ACTION_BEFORE = re.compile(
@@ -74,7 +74,9 @@ _PRIVATE_BANK = re.compile(
 _WH = re.compile(r"哪|什么|怎么|如何|怎样|多少|几|谁|为什么|啥|咋")
 _BELOW_AMOUNT = re.compile(r"(?:不到|低于|不足|少于|未满|未到)\s*$")
 _QUANTITY_SLOTS = ("tier", "threshold", "gap", "count", "discount", "frequency", "price")
-_REQUIRE_MODAL = re.compile(r"要不要|需不需要|需要|应该|应不应该|该不该|必须|得|要[^，,。？?]{1,16}吗")
+_REQUIRE_MODAL = re.compile(
+    r"要不要|需不需要|需要|应该|应不应该|该不该|必须|得|(?<![主重])要[^，,。？?]{1,16}吗"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +174,9 @@ def _modal(text: str) -> str:
 _ASKS_HAVE = re.compile(r"有没有|有无|是否有|(?<![没享拥])有[^，,。？?]{0,16}(?:吗|么|嘛)[？?。！!\s]*$")
 _ASKS_CAN = re.compile(r"能不能|能否|是否能|(?<![可功])能(?!力|够力)")
 #: A question whether something is so (what a term means, how it is counted), without a modal.
-_ASKS_IS = re.compile(r"是不是(?!有)|算不算|算[^，。？?]{0,12}[吗么]|是按|是指")
+_ASKS_IS = re.compile(
+    r"是不是(?!有)|算不算|算[^，。？?]{0,12}[吗么]|是按|是指|(?:是|对)(?:吗|么|吧|嘛)[？?。！!\s]*$"
+)
 
 
 def verdict_words(q: Question) -> tuple[str, str]:
