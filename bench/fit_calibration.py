@@ -5,7 +5,7 @@ from the features the pipeline computes (`knowledge.types.AnswerFeatures`), and 
     .venv/bin/python bench/fit_calibration.py --dry-run  # print the cross-validated figures only
 
 Data: every grounded answer of the dev answer sets (bench/answers_eval.jsonl, bench/answers_heldout.jsonl
-and the first four blind sets, bench/answers_blind1.jsonl … answers_blind4.jsonl, dev sets since they were
+and the first five blind sets, bench/answers_blind1.jsonl … answers_blind5.jsonl, dev sets since they were
 measured: they supply real wrong answers), labelled 1 when judged correct by bench/bench_answers.py's judge.
 (The retrieval eval, labelled by "the fact is in the answer text", was tried as more data and dropped: that
 label is too noisy, out-of-fold log loss on the answer sets got worse.) Refusals are not answers; instead,
@@ -50,6 +50,7 @@ ANSWER_SETS = (
     "bench/answers_blind2.jsonl",
     "bench/answers_blind3.jsonl",
     "bench/answers_blind4.jsonl",
+    "bench/answers_blind5.jsonl",
 )
 GATE_OPEN = " (gate open)"
 MODEL = REPO / "knowledge" / "calibration.json"
