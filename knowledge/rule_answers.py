@@ -27,8 +27,12 @@ from knowledge.entitlement_status import threshold_status as _threshold_status
 from knowledge.entitlement_status import unstated_slot as _unstated_slot
 from knowledge.lexicon import PB_TIERS, TIERS
 from knowledge.question import MAX_CHARS, Question
-from knowledge.rules import Entitlement, RuleBook, RuleSource, TierRule
-from knowledge.types import Answer, Citation
+from knowledge.rule_leads import Citations as _Citations
+from knowledge.rule_leads import done as _done
+from knowledge.rule_leads import proposed_threshold as _proposed_threshold
+from knowledge.rule_leads import rule_sentence as _rule_sentence
+from knowledge.rules import Entitlement, RuleBook, TierRule
+from knowledge.types import Answer
 
 logger = logging.getLogger(__name__)
 
@@ -40,26 +44,6 @@ CRM_TIER = "客户等级以CRM系统中的记录为准"
 _FULL_NAME = 4
 # Slots an entitlement lookup answers; "where/when/who" questions go to the documents' text.
 _ENTITLEMENT_SLOTS = (None, "count", "discount", "condition", "price", "threshold", "frequency")
-
-
-class _Citations:
-    """Numbers rule sources in order of first use."""
-
-    def __init__(self) -> None:
-        self.items: list[RuleSource] = []
-
-    def n(self, cite: RuleSource) -> int:
-        for i, c in enumerate(self.items, start=1):
-            if c == cite:
-                return i
-        self.items.append(cite)
-        return len(self.items)
-
-    def out(self) -> tuple[Citation, ...]:
-        return tuple(
-            Citation(n=i, source=c.source, title=c.title, text=c.text, heading=c.heading)
-            for i, c in enumerate(self.items, start=1)
-        )
 
 
 def answer(q: Question, book: RuleBook) -> Answer | None:
@@ -224,17 +208,6 @@ def _compare(q: Question, book: RuleBook, first: str, second: str) -> Answer | N
     return _done(q, lead, cites, None) if lead else None
 
 
-def _done(q: Question, lead: list[str], cites: _Citations, verdict: str | None) -> Answer:
-    return Answer(
-        question=q.text,
-        lead=tuple(dict.fromkeys(lead)),  # a sentence once
-        citations=cites.out(),
-        grounded=True,
-        composer="rules",
-        verdict=verdict,
-    )
-
-
 def _tier_check(q: Question, book: RuleBook, amount: Decimal) -> Answer | None:
     """ "日均5000万是钻石吗" / "800万算私行客户吗": yes or no, and the tier it is."""
     rule = book.tier_of(amount)
@@ -307,12 +280,6 @@ def _entry(q: Question, entry: TierRule) -> Answer:
         f"达到即可成为私人银行客户（{entry.tier}客户起）。[{n}]"
     )
     return _done(q, [text], cites, None)
-
-
-def _rule_sentence(e: Entitlement, n: int, *, value: bool = True) -> str:
-    condition = f"（{e.condition}）" if e.condition else ""
-    stated = f"：{e.value}" if value else ""
-    return f"按本行规定，{e.benefit}适用于{e.who()}{condition}{stated}。[{n}]"
 
 
 def _whose(q: Question) -> str:
@@ -399,22 +366,3 @@ def _entitlement(q: Question, book: RuleBook, matches: list[tuple[Entitlement, i
             lead.append(f"{who}可享受{other.benefit}{condition}：{other.value}。[{m}]")
             break
     return _done(q, [s for s in lead if s.strip("。")], cites, verdict)
-
-
-def _proposed_threshold(
-    q: Question, e: Entitlement, st: _Status, amount: Decimal, rows: list[Entitlement]
-) -> Answer:
-    """ "洗车六折是不是要日均3000万才有": whether the amount is the row's condition; when it is not, the
-    row whose condition it is, if a row named alike has it ("日均金融资产3000万元以上是免费洗车的条件")."""
-    cites = _Citations()
-    n = cites.n(e.cite)
-    if st.verdict == "yes":
-        word = "需要" if q.asks_requirement else "是"
-        return _done(q, [f"{word}：{st.reason}。[{n}]", _rule_sentence(e, n)], cites, "yes")
-    word = "不需要" if e.asset is None and q.asks_requirement else "不是"
-    lead = [f"{word}：{st.reason}。[{n}]", _rule_sentence(e, n)]
-    for other in rows:
-        if other is not e and other.asset is not None and other.asset.low == amount:
-            lead.append(f"{other.asset_text}是{other.benefit}的条件：{other.value}。[{cites.n(other.cite)}]")
-            break
-    return _done(q, lead, cites, "no")

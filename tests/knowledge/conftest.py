@@ -155,3 +155,13 @@ def loaded_kb(kb: KnowledgeBase, docs_dir: Path) -> KnowledgeBase:
     report = kb.ingest([docs_dir])
     assert report.ok, report.failed
     return kb
+
+
+@pytest.fixture(scope="session")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
+    """The bundled knowledge base, indexed once for every test that only asks it questions."""
+    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
+    assert kb.sync_bundled().ok
+    kb.warm_up()
+    yield kb
+    kb.close()

@@ -4,23 +4,12 @@ not the answer. Bundled corpus with the real model (precomputed passage vectors:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from knowledge import KnowledgeBase, conditions
 
 BOARDING = "贵宾客户致电自己的理财经理即可提前办理登机牌，但CA和ZH航班不提供提前办理登机牌服务。"
 CARD = "享受该机票折扣的条件是客户须使用本行信用卡支付票款。"
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    kb.warm_up()
-    yield kb
-    kb.close()
 
 
 def test_an_excluded_case_named_by_the_question() -> None:

@@ -4,21 +4,11 @@ our rule."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from knowledge import KnowledgeBase, counts
 from knowledge.question import understand
 from knowledge.types import Answer
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    yield kb
-    kb.close()
 
 
 def _ruled(text: str, lead: tuple[str, ...], verdict: str | None = "yes") -> Answer:

@@ -4,21 +4,12 @@ it was scored on, off-evidence answers are weak, and a missing or stale model fa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from importlib import resources
 
 import pytest
 
 from knowledge import KnowledgeBase, calibration, evidence, unstated
 from knowledge.types import AnswerFeatures
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    yield kb
-    kb.close()
 
 
 def _packaged() -> dict[str, object]:

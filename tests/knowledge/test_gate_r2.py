@@ -6,23 +6,12 @@ brings it along. Off-topic questions stay refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from knowledge import KnowledgeBase, unnamed
 from knowledge.evidence import Evidence
 from knowledge.question import understand, verdict_words
 from knowledge.types import Answer
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    yield kb
-    kb.close()
-
 
 # --- on the topic of a passage, about a detail it does not give: not stated, quoting the rule
 

@@ -5,21 +5,11 @@ states X; 主要/重要 are not the modal 要."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from knowledge import KnowledgeBase, listing
 from knowledge.question import understand, verdict_words
 from knowledge.unstated import is_filler
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    yield kb
-    kb.close()
 
 
 @pytest.mark.parametrize("text", ["客户资料一般要保留几年", "客户风险评估是一年做一次还是两年做一次"])

@@ -4,21 +4,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 
 from knowledge import ClientFacts, KnowledgeBase
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    kb.warm_up()
-    yield kb
-    kb.close()
 
 
 def test_amount_to_tier_is_not_stated(bundled: KnowledgeBase) -> None:

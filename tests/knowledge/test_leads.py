@@ -3,7 +3,6 @@ sentence twice, units intact, no sentence starting mid-thought ("不宜：这一
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -12,15 +11,6 @@ from knowledge import KnowledgeBase
 from knowledge import question as q
 from knowledge.amounts import AmountRange
 from knowledge.passages import answer_sentences
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    kb.warm_up()
-    yield kb
-    kb.close()
 
 
 @pytest.mark.parametrize(

@@ -3,20 +3,9 @@ section (sub-headings, enumerations), not one. Bundled corpus with the real mode
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from knowledge import KnowledgeBase, listing
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    kb.warm_up()
-    yield kb
-    kb.close()
 
 
 @pytest.mark.parametrize(

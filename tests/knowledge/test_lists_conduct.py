@@ -4,8 +4,6 @@ and questions written for the test; the bundled corpus with the real model where
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from knowledge import KnowledgeBase, answerable, lexicon, listing, polarity
@@ -13,15 +11,6 @@ from knowledge import question as q_mod
 from knowledge.manifest import StoredChunk
 from knowledge.passages import units
 from knowledge.retrieval import Candidate
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    kb.warm_up()
-    yield kb
-    kb.close()
 
 
 def _chunk(i: int, heading: str, text: str, source: str = "doc.md") -> StoredChunk:

@@ -5,8 +5,6 @@ Unit tests on `knowledge.object_match`, then the bundled corpus end to end (prec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from knowledge import KnowledgeBase, object_match, scope
@@ -27,13 +25,6 @@ def test_discounts_are_normalised() -> None:
 )
 def test_a_discount_the_rule_does_not_give(question: str, rule: str, conflicts: bool) -> None:
     assert (scope.conflict(question, rule) is not None) is conflicts, question
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("object"))
-    kb.sync_bundled()
-    yield kb
 
 
 @pytest.mark.parametrize(

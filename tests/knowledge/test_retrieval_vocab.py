@@ -83,14 +83,6 @@ def test_a_named_document_is_preferred(laws: KnowledgeBase) -> None:
     assert hit.title == "中华人民共和国反洗钱法" and "2025年" in hit.text
 
 
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled_lists"))
-    assert kb.sync_bundled().ok
-    yield kb
-    kb.close()
-
-
 @pytest.mark.parametrize(
     ("question", "expected"),
     [

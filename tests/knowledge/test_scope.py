@@ -5,8 +5,6 @@ Unit tests on `knowledge.scope`, then the bundled corpus end to end (real model,
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from knowledge import KnowledgeBase, scope
@@ -64,15 +62,6 @@ def test_the_yes_becomes_the_no_the_question_asks_for() -> None:
     assert revised.verdict == "no" and revised.lead[0] == "不是。" and "呼和浩特" in revised.answer
     refused = Answer(q.text, ("不是。",), (), grounded=True, composer="extractive", verdict="no")
     assert scope.revise(q, refused) is refused  # only a yes is checked
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    kb.warm_up()
-    yield kb
-    kb.close()
 
 
 @pytest.mark.parametrize(

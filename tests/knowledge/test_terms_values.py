@@ -5,8 +5,6 @@ restriction."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from knowledge import KnowledgeBase, counts, fragments, scope
@@ -122,15 +120,6 @@ def test_a_person_is_not_a_kind_of_the_noun() -> None:
 
 
 # --- end to end on the bundled corpus, questions written for the test
-
-
-@pytest.fixture(scope="module")
-def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("bundled"))
-    assert kb.sync_bundled().ok
-    kb.warm_up()
-    yield kb
-    kb.close()
 
 
 def test_bundled_unlimited_and_counted(bundled: KnowledgeBase) -> None:
